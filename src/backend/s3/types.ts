@@ -1,0 +1,104 @@
+// The contract between the S3 backend and everything above it (CLI commands, the VFS).
+//
+// Paths here are *logical* names: what a user or a filesystem sees, relative to the bucket
+// root, '/'-separated, no leading slash. The backend alone encodes them into object keys
+// (the `encoding` option) and decodes keys back; nothing above it ever sees a raw key.
+// Modification times are nanoseconds since the epoch (bigint), because rclone stores them
+// with nanosecond precision in X-Amz-Meta-Mtime and a JS Date would lose it.
+import type { Readable } from 'node:stream';
+
+export interface BucketInfo {
+  name: string;
+  created?: Date;
+}
+
+/** One entry of a listing. LIST carries no user metadata, so no X-Amz-Meta-Mtime here. */
+export interface ListEntry {
+  /** 'dir' = a common prefix (delimiter listing) or a `dir/` marker object */
+  kind: 'object' | 'dir';
+  /** logical path relative to the bucket root, no trailing slash */
+  path: string;
+  size: number;
+  lastModified?: Date;
+  etag?: string;
+  storageClass?: string;
+  /** true when this 'dir' entry comes from a zero-byte `dir/` marker object */
+  marker?: boolean;
+}
+
+export interface ObjectInfo {
+  path: string;
+  size: number;
+  lastModified: Date;
+  /** from X-Amz-Meta-Mtime (rclone's format); null when absent or unparsable */
+  mtimeNs: bigint | null;
+  etag: string;
+  storageClass?: string;
+  contentType?: string;
+  /** hex MD5 of the content when known: the ETag of a single-part upload, or X-Amz-Meta-Md5chksum */
+  md5?: string;
+  /** all user metadata, lower-case keys without the x-amz-meta- prefix */
+  metadata: Record<string, string>;
+  /** x-amz-restore header when present (Glacier restores) */
+  restore?: string;
+}
+
+export interface PutOptions {
+  /** total size when known; undefined = stream of unknown length (always multipart above one part) */
+  size?: number;
+  mtimeNs: bigint;
+  contentType?: string;
+  /** hex md5 of the whole content when the caller already knows it */
+  md5?: string;
+  /** extra user metadata to store (lower-case keys, no prefix) */
+  metadata?: Record<string, string>;
+  /** abort the upload when this signal fires */
+  signal?: AbortSignal;
+  /** called as bytes are acknowledged by the server */
+  onProgress?: (uploadedBytes: number) => void;
+}
+
+export interface ReadOptions {
+  offset?: number;
+  /** bytes to read; undefined = to the end */
+  count?: number;
+  /** fail with a PreconditionFailed-mapped error if the object's ETag is no longer this */
+  ifMatch?: string;
+  signal?: AbortSignal;
+}
+
+export interface MultipartUploadInfo {
+  key: string; // logical path
+  uploadId: string;
+  initiated?: Date;
+  storageClass?: string;
+  owner?: { id?: string; displayName?: string };
+  initiator?: { id?: string; displayName?: string };
+}
+
+export interface S3BackendApi {
+  listBuckets(): Promise<BucketInfo[]>;
+  /** create if missing (location_constraint, bucket_acl/acl); skipped when no_check_bucket */
+  makeBucket(bucket: string): Promise<void>;
+  removeBucket(bucket: string): Promise<void>;
+  bucketExists(bucket: string): Promise<boolean>;
+  /** prefix: logical dir ('' = bucket root). recursive=false → delimiter '/' listing with 'dir' entries */
+  list(bucket: string, prefix: string, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<ListEntry>;
+  /** null when the object does not exist */
+  head(bucket: string, path: string): Promise<ObjectInfo | null>;
+  /** ranged GET; throws the Glacier error for archived objects */
+  read(bucket: string, path: string, opts?: ReadOptions): Promise<{ body: Readable; info: ObjectInfo }>;
+  /** single PUT up to upload_cutoff when size is known, multipart otherwise */
+  put(bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo>;
+  /** server-side copy, keeping metadata unless replaced; multipart copy above copy_cutoff */
+  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<void>;
+  /** update X-Amz-Meta-Mtime by a server-side copy onto itself */
+  setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void>;
+  /** DeleteObjects in batches of 1000; missing keys are not an error */
+  delete(bucket: string, paths: string[]): Promise<void>;
+  /** zero-byte `path/` marker object */
+  makeDirMarker(bucket: string, path: string): Promise<void>;
+  listMultipartUploads(bucket: string, prefix?: string): Promise<MultipartUploadInfo[]>;
+  abortMultipartUpload(bucket: string, path: string, uploadId: string): Promise<void>;
+  restore(bucket: string, path: string, opts: { days: number; tier: 'Standard' | 'Expedited' | 'Bulk' }): Promise<void>;
+}

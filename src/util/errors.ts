@@ -1,0 +1,30 @@
+// Errors that reach the user. A UserError carries a one-line message meant to be printed
+// as is (no stack trace) and the process exit code; everything that talks to the user
+// (CLI, mount start-up) turns failures into one of these at the edge.
+
+export class UserError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UserError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** Exit codes follow rclone's where they mean the same thing. */
+export const EXIT = {
+  usage: 1, // syntax or usage error
+  notFound: 3, // directory not found
+  fileNotFound: 4,
+  retryable: 5, // temporary (retry) error
+  fatal: 7, // fatal error (bad credentials, config)
+} as const;
+
+/** A short, single-line description of any thrown value. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const msg = err.message || err.name;
+    return msg.split('\n')[0]!.trim();
+  }
+  return String(err).split('\n')[0]!.trim();
+}

@@ -1,0 +1,267 @@
+// A real S3 server for tests: moto's server, behind a small recording HTTP proxy.
+//
+// The proxy lets tests assert on what the server *received* (method, query, headers such
+// as x-amz-acl or the SSE-C key, the Host used for addressing style) and count requests by
+// type, and it can inject faults (5xx, SlowDown, dropped connections) to prove retries.
+// Everything listens on 127.0.0.1 only. stop() always kills moto; the moto launcher also
+// exits by itself when the test process dies.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** repo root, from dist/test/helpers or test/helpers */
+export const repoRoot = here.includes(`${path.sep}dist${path.sep}`)
+  ? path.resolve(here, '../../..')
+  : path.resolve(here, '../..');
+
+export const TEST_ACCESS_KEY = 'testing-access-key';
+export const TEST_SECRET_KEY = 'testing-secret-key-do-not-print';
+export const TEST_REGION = 'us-east-1';
+
+export interface RecordedRequest {
+  method: string;
+  /** request path, URL-decoded (bucket first for path style) */
+  path: string;
+  rawUrl: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  host: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** request type as the bench harness counts them */
+  type: string;
+  injected?: string;
+}
+
+/** What a fault hook may ask for: an HTTP status (with S3 error code), or a dropped connection. */
+export type Fault = { status: number; code: string } | 'reset' | undefined;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Classify a request the way ../shared/bench counts them. */
+export function requestType(method: string, query: Record<string, string>, headers: Record<string, string>): string {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(query, k);
+  if (method === 'GET' && (has('list-type') || has('prefix') || has('delimiter') || has('uploads') || has('max-keys'))) return 'LIST';
+  if (method === 'GET') return 'GET';
+  if (method === 'HEAD') return 'HEAD';
+  if (method === 'POST' && has('uploads')) return 'MPc';
+  if (method === 'POST' && has('uploadId')) return 'MPf';
+  if (method === 'POST' && has('delete')) return 'DEL';
+  if (method === 'PUT' && has('uploadId')) return headers['x-amz-copy-source'] ? 'COPY' : 'MPp';
+  if (method === 'PUT' && headers['x-amz-copy-source']) return 'COPY';
+  if (method === 'PUT') return 'PUT';
+  if (method === 'DELETE' && has('uploadId')) return 'MPabort';
+  if (method === 'DELETE') return 'DEL';
+  return 'oth';
+}
+
+export class TestS3 {
+  readonly requests: RecordedRequest[] = [];
+  /** set by tests: decides per request whether to inject a fault */
+  faultHook: ((req: { method: string; path: string; query: Record<string, string>; type: string }) => Fault) | undefined;
+
+  private constructor(
+    private readonly moto: ChildProcess,
+    private readonly proxy: http.Server,
+    readonly motoPort: number,
+    readonly port: number,
+  ) {}
+
+  /** endpoint through the recording proxy: what code under test should use */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  /** moto itself, unrecorded: for test set-up and for checking what was stored */
+  get directEndpoint(): string {
+    return `http://127.0.0.1:${this.motoPort}`;
+  }
+
+  static async start(): Promise<TestS3> {
+    const motoPort = await freePort();
+    const env = { ...process.env };
+    delete env.AWS_CA_BUNDLE;
+    const moto = spawn('python3', [path.join(repoRoot, 'scripts/moto-server.py'), '-H', '127.0.0.1', '-p', String(motoPort)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env,
+    });
+    let stderr = '';
+    moto.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const killMoto = () => {
+      if (moto.exitCode === null) moto.kill('SIGKILL');
+    };
+    process.once('exit', killMoto);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (moto.exitCode !== null) throw new Error(`moto exited (${moto.exitCode}): ${stderr}`);
+      if (await httpOk(`http://127.0.0.1:${motoPort}/`)) break;
+      if (Date.now() > deadline) {
+        killMoto();
+        throw new Error(`moto did not start within 30s: ${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const self: { s?: TestS3 } = {};
+    const proxy = http.createServer((req, res) => self.s!.forward(req, res));
+    proxy.keepAliveTimeout = 60_000;
+    const port = await new Promise<number>((resolve) => {
+      proxy.listen(0, '127.0.0.1', () => resolve((proxy.address() as net.AddressInfo).port));
+    });
+    self.s = new TestS3(moto, proxy, motoPort, port);
+    return self.s;
+  }
+
+  /** An SDK client straight to moto, for set-up and for checking what the server stored. */
+  directClient(): S3Client {
+    return new S3Client({
+      endpoint: this.directEndpoint,
+      region: TEST_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY },
+    });
+  }
+
+  async createBucket(name: string): Promise<void> {
+    const c = this.directClient();
+    try {
+      await c.send(new CreateBucketCommand({ Bucket: name }));
+    } finally {
+      c.destroy();
+    }
+  }
+
+  /** Environment for a bucketfs child process: an env-only remote named `name` (default `moto`). */
+  env(name = 'moto', extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const R = `RCLONE_CONFIG_${name.toUpperCase()}_`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.AWS_CA_BUNDLE;
+    for (const k of Object.keys(env)) if (k.startsWith('RCLONE_') || k.startsWith('AWS_')) delete env[k];
+    Object.assign(env, {
+      [`${R}TYPE`]: 's3',
+      [`${R}PROVIDER`]: 'Other',
+      [`${R}ENDPOINT`]: this.endpoint,
+      [`${R}ACCESS_KEY_ID`]: TEST_ACCESS_KEY,
+      [`${R}SECRET_ACCESS_KEY`]: TEST_SECRET_KEY,
+      [`${R}REGION`]: TEST_REGION,
+      RCLONE_CONFIG: '/nonexistent/bucketfs-test-rclone.conf',
+      ...extra,
+    });
+    return env;
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  /** Requests counted by type, e.g. { LIST: 1, HEAD: 0 }. */
+  counts(filter?: (r: RecordedRequest) => boolean): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.requests) if (!filter || filter(r)) out[r.type] = (out[r.type] ?? 0) + 1;
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => {
+      this.proxy.closeAllConnections();
+      this.proxy.close(() => r());
+    });
+    if (this.moto.exitCode === null) {
+      const exited = new Promise((r) => this.moto.once('exit', r));
+      this.moto.kill('SIGTERM');
+      const t = setTimeout(() => this.moto.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    }
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => (query[k] = v));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: safeDecode(url.pathname),
+      rawUrl: req.url ?? '/',
+      query,
+      headers,
+      host: headers.host ?? '',
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      type: requestType(req.method ?? 'GET', query, headers),
+    };
+    this.requests.push(rec);
+    const fault = this.faultHook?.({ method: rec.method, path: rec.path, query, type: rec.type });
+    if (fault === 'reset') {
+      rec.injected = 'reset';
+      req.socket.destroy();
+      return;
+    }
+    if (fault) {
+      rec.injected = fault.code;
+      rec.status = fault.status;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(fault.status, { 'content-type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by test</Message></Error>`);
+      });
+      return;
+    }
+    const up = http.request(
+      { host: '127.0.0.1', port: this.motoPort, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        rec.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.on('data', (d: Buffer) => (rec.bytesOut += d.length));
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => {
+      rec.status = 502;
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.on('data', (d: Buffer) => (rec.bytesIn += d.length));
+    req.pipe(up);
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const r = http.get(url, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 500);
+    });
+    r.on('error', () => resolve(false));
+    r.setTimeout(1000, () => {
+      r.destroy();
+      resolve(false);
+    });
+  });
+}
