@@ -56,6 +56,11 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** called as bytes are acknowledged by the server */
   onProgress?: (uploadedBytes: number) => void;
+  /**
+   * For a Readable body sent as one PutObject: how to get the same bytes again from the start.
+   * With it the PUT is retried like a Buffer upload; without it a stream is sent once.
+   */
+  reopen?: () => Readable | Promise<Readable>;
 }
 
 export interface ReadOptions {

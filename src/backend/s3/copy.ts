@@ -1,0 +1,164 @@
+// Server-side copies, and setMtime (a copy of an object onto itself with new metadata).
+//
+// Below copy_cutoff one CopyObject; at or above it a multipart copy (UploadPartCopy ranges of
+// copy_cutoff bytes, grown like upload parts to stay within max_upload_parts), as rclone.
+// Metadata is kept (MetadataDirective COPY) unless the caller replaces some: then the whole set
+// is sent again (REPLACE) together with Content-Type and the other content headers, because
+// REPLACE drops whatever is not re-sent. A multipart copy always sends the metadata itself:
+// CreateMultipartUpload cannot copy it. The acl and storage_class options apply to copies too
+// (S3 writes a fresh ACL on every copy).
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { BackendError } from './backend-error.js';
+import type { BackendContext } from './context.js';
+import { formatMtime, isArchivedUnrestored, META_MTIME } from './metadata.js';
+import { archivedError } from './objects.js';
+import { partSizeFor } from './part-size.js';
+import { classify } from './retry.js';
+
+/** URL-encoded x-amz-copy-source, '/' kept, as rclone's pathEscape. */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export interface CopyRequest {
+  srcBucket: string;
+  srcPath: string;
+  dstBucket: string;
+  dstPath: string;
+  /** metadata to set (merged over the source's); present → REPLACE */
+  metadata?: Record<string, string>;
+  mtimeNs?: bigint;
+  op?: string;
+}
+
+export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<void> {
+  const op = req.op ?? 'COPY';
+  const srcKey = ctx.enc.keyFromPath(req.srcPath, op);
+  const dstKey = ctx.enc.keyFromPath(req.dstPath, op);
+  const head: HeadObjectCommandOutput = await ctx.run(op, req.srcPath, { bucket: req.srcBucket, idempotent: true }, (s) =>
+    ctx.client.send(new HeadObjectCommand({ Bucket: req.srcBucket, Key: srcKey, ...ctx.ssec() }), { abortSignal: s }),
+  );
+  if (isArchivedUnrestored(head.StorageClass, head.Restore)) throw archivedError(op, req.srcPath, head.StorageClass);
+  const size = head.ContentLength ?? 0;
+  const replace = req.metadata !== undefined || req.mtimeNs !== undefined;
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(head.Metadata ?? {})) metadata[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(req.metadata ?? {})) metadata[k.toLowerCase()] = v;
+  if (req.mtimeNs !== undefined) metadata[META_MTIME] = formatMtime(req.mtimeNs);
+  const contentHeaders = {
+    ...(head.ContentType ? { ContentType: head.ContentType } : {}),
+    ...(head.CacheControl ? { CacheControl: head.CacheControl } : {}),
+    ...(head.ContentDisposition ? { ContentDisposition: head.ContentDisposition } : {}),
+    ...(head.ContentEncoding ? { ContentEncoding: head.ContentEncoding } : {}),
+    ...(head.ContentLanguage ? { ContentLanguage: head.ContentLanguage } : {}),
+    ...(head.ExpiresString ? { ExpiresString: head.ExpiresString } : {}),
+  };
+  const source = copySource(req.srcBucket, srcKey);
+  if (size > 0 && size >= ctx.opts.copy_cutoff) {
+    await multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
+    return;
+  }
+  await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
+    try {
+      return await ctx.client.send(
+        new CopyObjectCommand({
+          Bucket: req.dstBucket,
+          Key: dstKey,
+          CopySource: source,
+          MetadataDirective: replace ? 'REPLACE' : 'COPY',
+          ...(replace ? { Metadata: metadata, ...contentHeaders } : {}),
+          ...ctx.createParams(),
+          ...ctx.ssec(),
+          ...ctx.ssecCopySource(),
+        } as ConstructorParameters<typeof CopyObjectCommand>[0]),
+        { abortSignal: s },
+      );
+    } catch (err) {
+      if (classify(err).code === 'InvalidObjectState') throw archivedError(op, req.srcPath, (err as { StorageClass?: string }).StorageClass, err);
+      throw err;
+    }
+  });
+}
+
+async function multipartCopy(
+  ctx: BackendContext,
+  req: CopyRequest,
+  op: string,
+  source: string,
+  dstKey: string,
+  size: number,
+  metadata: Record<string, string>,
+  contentHeaders: Record<string, string>,
+): Promise<void> {
+  const o = ctx.opts;
+  const create = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+    ctx.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: req.dstBucket,
+        Key: dstKey,
+        Metadata: metadata,
+        ...contentHeaders,
+        ...ctx.createParams(),
+        ...ctx.ssec(),
+      } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
+      { abortSignal: s },
+    ),
+  );
+  const uploadId = create.UploadId!;
+  const partSize = partSizeFor(size, o.max_upload_parts, Math.max(1, o.copy_cutoff));
+  const count = Math.ceil(size / partSize);
+  const parts: CompletedPart[] = new Array(count);
+  try {
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= count) return;
+        const start = i * partSize;
+        const end = Math.min(size, start + partSize) - 1;
+        const out = await ctx.run(`${op} part ${i + 1}`, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+          ctx.client.send(
+            new UploadPartCopyCommand({
+              Bucket: req.dstBucket,
+              Key: dstKey,
+              UploadId: uploadId,
+              PartNumber: i + 1,
+              CopySource: source,
+              CopySourceRange: `bytes=${start}-${end}`,
+              ...ctx.ssec(),
+              ...ctx.ssecCopySource(),
+            } as ConstructorParameters<typeof UploadPartCopyCommand>[0]),
+            { abortSignal: s },
+          ),
+        );
+        parts[i] = { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(count, Math.max(1, o.upload_concurrency)) }, worker));
+    await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+      ctx.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        { abortSignal: s },
+      ),
+    );
+  } catch (err) {
+    if (!o.leave_parts_on_error) {
+      await ctx
+        .run('ABORT', req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+          ctx.client.send(new AbortMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId }), { abortSignal: s }),
+        )
+        .catch((e: Error) => ctx.log.error(`${op} ${req.dstPath}: could not abort multipart copy ${uploadId}: ${e.message}`));
+    }
+    if (err instanceof BackendError) throw err;
+    throw new BackendError('Other', op, req.dstPath, (err as Error)?.message ?? String(err), { cause: err });
+  }
+}

@@ -1,0 +1,104 @@
+// Listing: ListObjectsV2 pages of list_chunk keys, decoded to logical names.
+//
+// Delimiter listing (recursive = false): common prefixes become 'dir' entries, objects 'object'
+// entries. The zero-byte `dir/` marker of the listed directory itself is not an entry of it.
+// Recursive listing: every object, and `x/` marker objects as 'dir' entries with marker: true
+// (directories implied only by deeper keys are not synthesised: callers derive them from paths).
+//
+// Keys are requested with encoding-type=url, as rclone does, because XML 1.0 cannot carry
+// control characters that keys may hold; they are decoded only when the server says it encoded
+// them (some S3 clones ignore the parameter).
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import type { BackendContext } from './context.js';
+import type { ListEntry } from './types.js';
+
+/** S3's url encoding-type is form encoding: '+' is a space. */
+export function urlDecodeKey(s: string): string {
+  return decodeURIComponent(s.replace(/\+/g, ' '));
+}
+
+export async function* listObjects(
+  ctx: BackendContext,
+  bucket: string,
+  dir: string,
+  opts: { recursive: boolean; signal?: AbortSignal },
+): AsyncGenerator<ListEntry> {
+  const logicalDir = dir.replace(/^\/+|\/+$/g, '');
+  const prefix = ctx.enc.dirPrefix(logicalDir, 'LIST');
+  const seenDirs = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page: ListObjectsV2CommandOutput = await ctx.run(
+      'LIST',
+      logicalDir === "" ? bucket : logicalDir,
+      { bucket, idempotent: true, signal: opts.signal },
+      (signal) =>
+        ctx.client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix || undefined,
+            Delimiter: opts.recursive ? undefined : '/',
+            MaxKeys: ctx.opts.list_chunk,
+            ContinuationToken: token,
+            EncodingType: 'url',
+          }),
+          { abortSignal: signal },
+        ),
+    );
+    const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;
+    const entries: ListEntry[] = [];
+    for (const cp of page.CommonPrefixes ?? []) {
+      if (!cp.Prefix) continue;
+      const key = decodeKey(cp.Prefix);
+      const rel = relativeName(key, prefix);
+      if (rel === null) continue;
+      const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
+      if (!seenDirs.has(path)) {
+        seenDirs.add(path);
+        entries.push({ kind: 'dir', path, size: 0 });
+      }
+    }
+    for (const obj of page.Contents ?? []) {
+      if (obj.Key === undefined) continue;
+      const key = decodeKey(obj.Key);
+      const rel = relativeName(key, prefix);
+      if (rel === null || rel === '') continue; // the listed directory's own marker
+      const size = obj.Size ?? 0;
+      if (rel.endsWith('/')) {
+        const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
+        if (seenDirs.has(path)) {
+          // already a common prefix in this listing: just note that a marker exists
+          const e = entries.find((x) => x.kind === 'dir' && x.path === path);
+          if (e) e.marker = true;
+          continue;
+        }
+        seenDirs.add(path);
+        entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
+        continue;
+      }
+      const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size };
+      if (obj.LastModified) entry.lastModified = obj.LastModified;
+      if (obj.ETag) entry.etag = obj.ETag;
+      if (obj.StorageClass) entry.storageClass = obj.StorageClass;
+      entries.push(entry);
+    }
+    for (const e of entries) {
+      // a name no filesystem can show: an empty segment from keys like "a//b"
+      if (e.path.split('/').some((s) => s === '')) {
+        ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
+        continue;
+      }
+      yield e;
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+function relativeName(key: string, prefix: string): string | null {
+  if (!key.startsWith(prefix)) return null;
+  return key.slice(prefix.length);
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}

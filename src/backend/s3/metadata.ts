@@ -1,0 +1,133 @@
+// Object metadata as rclone writes and reads it.
+//
+// X-Amz-Meta-Mtime: seconds since the epoch as a fixed-point decimal string, accurate to the
+// nanosecond, trailing zeros of the fraction dropped ("1600000000.123456789", "1600000000.5",
+// "1600000000"). This is ncw/swift's nsToFloatString/floatStringToNs, which rclone uses
+// (swift.TimeToFloatString / FloatStringToTime); both are reproduced byte for byte, including
+// what the parser accepts: an optional sign, digits, an optional '.' and fraction, where a
+// fraction longer than 9 characters is cut to 9 before the digits are checked. Exponents are
+// NOT accepted (rclone falls back to the object's LastModified then, and so do callers here:
+// parseMtime returns null).
+//
+// X-Amz-Meta-Md5chksum: base64 of the binary MD5 of the content, which rclone stores on
+// multipart uploads (whose ETag is not an MD5) when it knows the MD5 before uploading.
+import { createHash } from 'node:crypto';
+import type { ObjectInfo } from './types.js';
+
+export const META_MTIME = 'mtime';
+export const META_MD5 = 'md5chksum';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** nanoseconds → rclone's mtime string */
+export function formatMtime(ns: bigint): string {
+  if (ns < 0n) return '-' + formatMtime(-ns);
+  const s = ns.toString().padStart(10, '0');
+  const split = s.length - 9;
+  const whole = s.slice(0, split);
+  const frac = s.slice(split).replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : whole;
+}
+
+/** rclone's mtime string → nanoseconds; null when rclone would reject it. */
+export function parseMtime(value: string | undefined | null): bigint | null {
+  if (value === undefined || value === null) return null;
+  let s = value;
+  const point = s.indexOf('.');
+  if (point >= 0) {
+    let tail = s.slice(point + 1);
+    tail = tail.length > 9 ? tail.slice(0, 9) : tail + '000000000'.slice(tail.length);
+    s = s.slice(0, point) + tail;
+  } else if (s.length > 0) {
+    s += '000000000';
+  }
+  // strconv.ParseInt(s, 10, 64): optional sign, then one or more ASCII digits
+  if (!/^[+-]?[0-9]+$/.test(s)) return null;
+  const n = BigInt(s);
+  if (n < INT64_MIN || n > INT64_MAX) return null;
+  return n;
+}
+
+/** hex md5 → base64 (Content-MD5 / md5chksum form); null if not a valid hex md5 */
+export function md5HexToBase64(hex: string): string | null {
+  if (!/^[0-9a-f]{32}$/i.test(hex)) return null;
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
+/** base64 md5 → hex; null when it is not 16 bytes of base64 */
+export function md5Base64ToHex(b64: string | undefined): string | null {
+  if (!b64 || !/^[A-Za-z0-9+/]{22}==$/.test(b64.trim())) return null;
+  return Buffer.from(b64.trim(), 'base64').toString('hex');
+}
+
+export function md5Of(buf: Uint8Array): Buffer {
+  return createHash('md5').update(buf).digest();
+}
+
+/** ETag without quotes, lower-cased; a plain 32-hex ETag is the MD5 of a single-part upload. */
+export function etagMd5(etag: string | undefined): string | null {
+  if (!etag) return null;
+  const e = etag.replace(/"/g, '').trim().toLowerCase();
+  return /^[0-9a-f]{32}$/.test(e) ? e : null;
+}
+
+/** The fields of a HEAD or GET response that ObjectInfo is built from. */
+export interface ObjectHeaders {
+  ContentLength?: number;
+  ContentRange?: string;
+  LastModified?: Date;
+  ETag?: string;
+  StorageClass?: string;
+  ContentType?: string;
+  Metadata?: Record<string, string>;
+  Restore?: string;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
+}
+
+/**
+ * Build ObjectInfo. `etagIsNotMd5` when the bucket is configured for SSE-C or SSE-KMS (the ETag
+ * is then not the content MD5, as rclone's etagIsNotMD5), and also when the response says so.
+ */
+export function objectInfoFrom(path: string, h: ObjectHeaders, etagIsNotMd5: boolean): ObjectInfo {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h.Metadata ?? {})) metadata[k.toLowerCase()] = v;
+  let size = h.ContentLength ?? 0;
+  // ranged GET: the total size is after the '/' of Content-Range ("bytes 0-9/1234")
+  const m = h.ContentRange ? /\/(\d+)\s*$/.exec(h.ContentRange) : null;
+  if (m) size = Number(m[1]);
+  const encrypted = etagIsNotMd5 || h.ServerSideEncryption === 'aws:kms' || !!h.SSECustomerAlgorithm;
+  const md5 = (!encrypted ? etagMd5(h.ETag) : null) ?? md5Base64ToHex(metadata[META_MD5]) ?? undefined;
+  const info: ObjectInfo = {
+    path,
+    size,
+    lastModified: h.LastModified ?? new Date(0),
+    mtimeNs: parseMtime(metadata[META_MTIME]),
+    etag: h.ETag ?? '',
+    metadata,
+  };
+  if (h.StorageClass) info.storageClass = h.StorageClass;
+  if (h.ContentType) info.contentType = h.ContentType;
+  if (md5) info.md5 = md5;
+  if (h.Restore) info.restore = h.Restore;
+  return info;
+}
+
+/** Storage classes whose objects must be restored before they can be read. */
+export const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+/**
+ * True when an object of this class cannot be read now: archived and either never restored
+ * (no x-amz-restore) or with the restore still running (ongoing-request="true").
+ */
+export function isArchivedUnrestored(storageClass: string | undefined, restore: string | undefined): boolean {
+  if (!storageClass || !ARCHIVE_CLASSES.has(storageClass)) return false;
+  if (!restore) return true;
+  return /ongoing-request\s*=\s*"true"/i.test(restore);
+}
+
+/** rclone's message for an archived object. */
+export function archivedMessage(storageClass: string | undefined, path: string): string {
+  return `Object in ${storageClass || 'GLACIER'}, restore first: ${path}`;
+}

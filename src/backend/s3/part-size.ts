@@ -1,0 +1,52 @@
+// Multipart arithmetic, as rclone's fs/chunksize.Calculator.
+
+const MiB = 1024 * 1024;
+
+/**
+ * The part size for an upload of `size` bytes (-1 or undefined = unknown): the configured
+ * chunk size if it keeps the upload within maxParts parts, else the smallest size that does,
+ * rounded up to a whole MiB (plus one MiB when exactly on the boundary, as rclone does).
+ */
+export function partSizeFor(size: number | undefined, maxParts: number, chunkSize: number): number {
+  if (size === undefined || size < 0) return chunkSize;
+  const required = Math.floor(size / chunkSize);
+  if (required < maxParts || (required === maxParts && size % chunkSize === 0)) return chunkSize;
+  let minChunk = Math.floor(size / maxParts);
+  const remainder = minChunk % MiB;
+  if (remainder !== 0) minChunk += MiB - remainder;
+  if (Math.floor(size / minChunk) === maxParts && size % maxParts !== 0) minChunk += MiB;
+  return minChunk;
+}
+
+/** The largest stream of unknown size that fits: chunk_size × max_upload_parts. */
+export function maxStreamSize(maxParts: number, chunkSize: number): number {
+  return maxParts * chunkSize;
+}
+
+/** rclone's rule: multipart for unknown sizes and sizes at or above upload_cutoff; never for empty bodies. */
+export function useMultipart(size: number | undefined, uploadCutoff: number): boolean {
+  if (size === 0) return false;
+  return size === undefined || size >= uploadCutoff;
+}
+
+/** "5Mi"-style size for messages, like rclone's SizeSuffix. */
+export function formatSize(n: number): string {
+  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1 && v % 1024 === 0) {
+    v /= 1024;
+    u++;
+  }
+  if (u === 0 && n >= 1024) {
+    // not a whole multiple: fall back to a rounded figure
+    let x = n;
+    let k = 0;
+    while (x >= 1024 && k < units.length - 1) {
+      x /= 1024;
+      k++;
+    }
+    return `${x.toFixed(3).replace(/\.?0+$/, '')}${units[k]}`;
+  }
+  return `${v}${units[u]}`;
+}

@@ -1,0 +1,292 @@
+// Uploads: one PutObject below upload_cutoff, a multipart upload otherwise.
+//
+// What is stored follows rclone:
+//  - X-Amz-Meta-Mtime always (metadata.ts format);
+//  - single PUT: Content-MD5 when the MD5 is known (a Buffer body is hashed; a stream only when
+//    the caller passes opts.md5), so the server checks the bytes;
+//  - multipart: X-Amz-Meta-Md5chksum (base64 MD5) when the MD5 is known BEFORE the upload
+//    starts — metadata cannot be added after — and disable_checksum is off. A Buffer body is
+//    hashed first (as rclone hashes a local file first); a stream of unknown content cannot be,
+//    so streamed uploads carry no md5chksum unless the caller knows it (opts.md5), exactly as
+//    rclone's streaming uploads (rcat, mount) have none;
+//  - with SSE-C/SSE-KMS the ETag of a single PUT is not the MD5, so md5chksum is stored there too.
+//
+// The multipart engine is our own rather than lib-storage's Upload because it has to: grow the
+// part size for known sizes like rclone; stop a stream of unknown size at chunk_size ×
+// max_upload_parts with a clear error (lib-storage hard-codes 10000 parts); retry each part
+// through the one retry policy; send SSE-C on every part; abort (or deliberately not, with
+// leave_parts_on_error) on any failure.
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { BackendError } from './backend-error.js';
+import type { BackendContext } from './context.js';
+import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
+import { contentTypeFor } from './mime.js';
+import { formatSize, maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import type { ObjectInfo, PutOptions } from './types.js';
+
+interface Prepared {
+  key: string;
+  path: string;
+  bucket: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  opts: PutOptions;
+}
+
+export async function putObject(
+  ctx: BackendContext,
+  bucket: string,
+  path: string,
+  body: Buffer | Readable,
+  opts: PutOptions,
+): Promise<ObjectInfo> {
+  const key = ctx.enc.keyFromPath(path, 'PUT');
+  if (opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', path, 'aborted');
+  const size = Buffer.isBuffer(body) ? body.length : opts.size;
+  if (Buffer.isBuffer(body) && opts.size !== undefined && opts.size !== body.length) {
+    throw new BackendError('Other', 'PUT', path, `size ${opts.size} given for a body of ${body.length} bytes`);
+  }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) metadata[k.toLowerCase()] = v;
+  metadata[META_MTIME] = formatMtime(opts.mtimeNs);
+  const p: Prepared = { key, path, bucket, contentType: opts.contentType || contentTypeFor(path), metadata, opts };
+
+  if (!useMultipart(size, ctx.opts.upload_cutoff)) {
+    if (Buffer.isBuffer(body)) return putSingle(ctx, p, body, md5Of(body).toString('hex'));
+    return putSingle(ctx, p, body, opts.md5, size);
+  }
+  const partSize = partSizeFor(size, ctx.opts.max_upload_parts, ctx.opts.chunk_size);
+  if (Buffer.isBuffer(body)) {
+    const md5 = opts.md5 ?? md5Of(body).toString('hex');
+    return putMultipart(ctx, p, bufferParts(body, partSize), partSize, size, md5);
+  }
+  if (size === undefined) {
+    // A stream of unknown length that fits in one part goes up as a single PUT, as the AWS
+    // upload managers (and so rclone) do: 1 request instead of 3, and Content-MD5 checked.
+    const parts = streamParts(body, partSize, path);
+    const first = await parts.next();
+    const firstBuf = first.done ? Buffer.alloc(0) : first.value;
+    const second = first.done ? first : await parts.next();
+    if (second.done) return putSingle(ctx, p, firstBuf, md5Of(firstBuf).toString('hex'));
+    return putMultipart(ctx, p, prepend([firstBuf, second.value], parts), partSize, undefined, opts.md5);
+  }
+  return putMultipart(ctx, p, streamParts(body, partSize, path), partSize, size, opts.md5);
+}
+
+async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readable, md5Hex: string | undefined, size?: number): Promise<ObjectInfo> {
+  const md5b64 = md5Hex ? md5HexToBase64(md5Hex) : null;
+  const metadata = { ...p.metadata };
+  if (md5b64 && ctx.etagIsNotMd5 && !ctx.opts.disable_checksum) metadata[META_MD5] = md5b64;
+  const replayable = Buffer.isBuffer(body) || !!p.opts.reopen;
+  const length = Buffer.isBuffer(body) ? body.length : size;
+  let attemptNo = 0;
+  let current = body;
+  const out = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: replayable, write: true, signal: p.opts.signal }, async (signal) => {
+    let b: Buffer | Readable = current;
+    if (!Buffer.isBuffer(current) && attemptNo++ > 0) {
+      // a retry: the previous stream is spent; start again from a fresh one
+      current.destroy();
+      b = current = await p.opts.reopen!();
+    }
+    return ctx.client.send(
+      new PutObjectCommand({
+        Bucket: p.bucket,
+        Key: p.key,
+        Body: b,
+        ContentLength: length,
+        ContentType: p.contentType,
+        Metadata: metadata,
+        ...(md5b64 ? { ContentMD5: md5b64 } : {}),
+        ...ctx.createParams(),
+        ...ctx.ssec(),
+      } as ConstructorParameters<typeof PutObjectCommand>[0]),
+      { abortSignal: signal },
+    );
+  });
+  p.opts.onProgress?.(length ?? 0);
+  return resultInfo(ctx, p, length ?? 0, out.ETag, md5Hex, metadata);
+}
+
+function resultInfo(ctx: BackendContext, p: Prepared, size: number, etag: string | undefined, md5Hex: string | undefined, metadata: Record<string, string>): ObjectInfo {
+  const info: ObjectInfo = {
+    path: p.path,
+    size,
+    // the server's LastModified is not in PUT responses; the upload just finished
+    lastModified: new Date(),
+    mtimeNs: p.opts.mtimeNs,
+    etag: etag ?? '',
+    contentType: p.contentType,
+    metadata,
+  };
+  if (ctx.opts.storage_class) info.storageClass = ctx.opts.storage_class;
+  if (md5Hex && (metadata[META_MD5] || (!ctx.etagIsNotMd5 && etag && !etag.includes('-')))) info.md5 = md5Hex.toLowerCase();
+  return info;
+}
+
+function* bufferParts(body: Buffer, partSize: number): Generator<Buffer> {
+  for (let off = 0; off < body.length; off += partSize) yield body.subarray(off, Math.min(off + partSize, body.length));
+}
+
+/** Cut a stream into partSize buffers (the last one shorter); yields at least one buffer. */
+async function* streamParts(stream: Readable, partSize: number, path: string): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let len = 0;
+  let yielded = false;
+  try {
+    for await (const chunk of stream) {
+      let b: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array | string);
+      while (b.length > 0) {
+        const take = Math.min(partSize - len, b.length);
+        pending.push(b.subarray(0, take));
+        len += take;
+        b = b.subarray(take);
+        if (len === partSize) {
+          const part = Buffer.concat(pending, len);
+          pending = [];
+          len = 0;
+          yielded = true;
+          yield part;
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof BackendError) throw err;
+    throw new BackendError('Other', 'PUT', path, `reading the data to upload failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  if (len > 0 || !yielded) yield Buffer.concat(pending, len);
+}
+
+async function* prepend<T>(first: T[], rest: AsyncIterator<T> | Iterator<T>): AsyncGenerator<T> {
+  yield* first;
+  for (;;) {
+    const n = await rest.next();
+    if (n.done) return;
+    yield n.value;
+  }
+}
+
+async function putMultipart(
+  ctx: BackendContext,
+  p: Prepared,
+  parts: AsyncIterable<Buffer> | Iterable<Buffer>,
+  partSize: number,
+  size: number | undefined,
+  md5Hex: string | undefined,
+): Promise<ObjectInfo> {
+  const o = ctx.opts;
+  const metadata = { ...p.metadata };
+  const md5b64 = md5Hex ? md5HexToBase64(md5Hex) : null;
+  if (md5b64 && !o.disable_checksum) metadata[META_MD5] = md5b64;
+  const signal = p.opts.signal;
+  const create = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal }, (s) =>
+    ctx.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: p.bucket,
+        Key: p.key,
+        ContentType: p.contentType,
+        Metadata: metadata,
+        ...ctx.createParams(),
+        ...ctx.ssec(),
+      } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
+      { abortSignal: s },
+    ),
+  );
+  const uploadId = create.UploadId!;
+  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSize(partSize)}`);
+  const completed: CompletedPart[] = [];
+  let uploaded = 0;
+  let total = 0;
+  try {
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    let partNumber = 0;
+    for await (const buf of parts as AsyncIterable<Buffer>) {
+      if (failure) break;
+      if (signal?.aborted) throw new BackendError('Aborted', 'PUT', p.path, 'aborted');
+      partNumber++;
+      if (partNumber > o.max_upload_parts) {
+        throw new BackendError(
+          'TooLarge',
+          'PUT',
+          p.path,
+          `upload exceeds ${o.max_upload_parts} parts of ${formatSize(partSize)} (${formatSize(maxStreamSize(o.max_upload_parts, partSize))}): increase --s3-chunk-size`,
+        );
+      }
+      total += buf.length;
+      const n = partNumber;
+      const task = uploadPart(ctx, p, uploadId, n, buf).then(
+        (etag) => {
+          completed.push({ PartNumber: n, ETag: etag });
+          uploaded += buf.length;
+          p.opts.onProgress?.(uploaded);
+        },
+        (err) => {
+          failure ??= err;
+        },
+      );
+      const tracked: Promise<void> = task.finally(() => inflight.delete(tracked));
+      inflight.add(tracked);
+      if (inflight.size >= Math.max(1, o.upload_concurrency)) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    if (failure) throw failure;
+    if (size !== undefined && total !== size) {
+      throw new BackendError('Other', 'PUT', p.path, `the data to upload was ${total} bytes, ${size} expected`);
+    }
+    completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal }, (s) =>
+      ctx.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
+        { abortSignal: s },
+      ),
+    );
+    return resultInfo(ctx, p, total, done.ETag, md5Hex, metadata);
+  } catch (err) {
+    if (o.leave_parts_on_error) {
+      ctx.log.notice(`PUT ${p.path}: upload failed, leaving multipart upload ${uploadId} on the server (leave_parts_on_error)`);
+    } else {
+      await abortUpload(ctx, p.bucket, p.key, p.path, uploadId);
+    }
+    if (err instanceof BackendError) throw err;
+    throw new BackendError('Other', 'PUT', p.path, (err as Error)?.message ?? String(err), { cause: err });
+  }
+}
+
+async function uploadPart(ctx: BackendContext, p: Prepared, uploadId: string, partNumber: number, buf: Buffer): Promise<string> {
+  const md5 = md5Of(buf).toString('base64');
+  const out = await ctx.run(`PUT part ${partNumber}`, p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
+    ctx.client.send(
+      new UploadPartCommand({
+        Bucket: p.bucket,
+        Key: p.key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: buf,
+        ContentLength: buf.length,
+        ContentMD5: md5,
+        ...ctx.ssec(),
+      } as ConstructorParameters<typeof UploadPartCommand>[0]),
+      { abortSignal: s },
+    ),
+  );
+  return out.ETag!;
+}
+
+export async function abortUpload(ctx: BackendContext, bucket: string, key: string, path: string, uploadId: string): Promise<void> {
+  try {
+    await ctx.run('ABORT', path, { bucket, idempotent: true, write: true }, (s) =>
+      ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal: s }),
+    );
+  } catch (err) {
+    // the upload's own error matters more; this one is only logged
+    ctx.log.error(`PUT ${path}: could not abort multipart upload ${uploadId}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,86 @@
+// `bucketfs lsf remote:path`: names for scripts, directories with a trailing slash, fields
+// chosen by --format (p path, s size, t modification time, h MD5) joined by --separator.
+// HEAD requests (for X-Amz-Meta-Mtime, or the MD5 of multipart uploads) are made only when the
+// format asks for them.
+import { etagMd5 } from '../backend/s3/metadata.js';
+import { UserError, EXIT } from '../util/errors.js';
+import { defineCommand } from './command.js';
+import { dateToNs, formatLsf, nowNs } from './format.js';
+import { listLocation, mtimeOf, parentDirs, withHead, type Listed } from './listing.js';
+
+interface LsfArgs {
+  remote: string;
+  format: string;
+  separator: string;
+  'dir-slash': boolean;
+  recursive?: boolean;
+  'files-only'?: boolean;
+  'dirs-only'?: boolean;
+  absolute?: boolean;
+  csv?: boolean;
+  hash: string;
+  checkers: number;
+}
+
+/** A listing with the implicit directories of a recursive listing made explicit, each once, before its contents. */
+async function* withDirs(items: AsyncIterable<Listed>, recursive: boolean): AsyncGenerator<Listed> {
+  const seen = new Set<string>();
+  for await (const l of items) {
+    if (recursive) {
+      for (const d of parentDirs(l.rel)) {
+        if (seen.has(d)) continue;
+        seen.add(d);
+        yield { rel: d, bucket: l.bucket, path: '', entry: { kind: 'dir', path: d, size: -1 } };
+      }
+    }
+    if (l.entry.kind === 'dir') {
+      if (seen.has(l.rel)) continue;
+      seen.add(l.rel);
+    }
+    yield l;
+  }
+}
+
+export const lsfCommand = defineCommand<LsfArgs>({
+  command: 'lsf <remote>',
+  describe: 'List directories and objects in the path formatted for parsing',
+  builder: (y) =>
+    y
+      .positional('remote', { type: 'string', describe: 'remote:bucket/path', demandOption: true })
+      .option('format', { alias: 'F', type: 'string', default: 'p', describe: 'Output format: p path, s size, t modification time, h hash' })
+      .option('separator', { alias: 's', type: 'string', default: ';', describe: 'Separator for the items in the format' })
+      .option('dir-slash', { alias: 'd', type: 'boolean', default: true, describe: 'Append a slash to directory names' })
+      .option('recursive', { alias: 'R', type: 'boolean', describe: 'Recurse into the listing' })
+      .option('files-only', { type: 'boolean', describe: 'Only list files' })
+      .option('dirs-only', { type: 'boolean', describe: 'Only list directories' })
+      .option('absolute', { type: 'boolean', describe: 'Put a leading / in front of path names' })
+      .option('csv', { type: 'boolean', describe: 'Output in CSV format' })
+      .option('hash', { type: 'string', default: 'MD5', describe: 'Use this hash when h is used in the format (MD5 only: S3 stores no other)' }),
+  async run(cli, args) {
+    const format = args.format;
+    if (format === '' || /[^psth]/.test(format)) {
+      throw new UserError(`invalid --format ${JSON.stringify(format)}: use the letters p (path), s (size), t (modification time), h (hash)`, EXIT.usage);
+    }
+    if (format.includes('h') && args.hash.toUpperCase() !== 'MD5') {
+      throw new UserError(`--hash ${JSON.stringify(args.hash)} is not available on S3: only MD5 is`, EXIT.usage);
+    }
+    const loc = cli.remote(args.remote, 'lsf');
+    const wantTime = format.includes('t');
+    const wantHash = format.includes('h');
+    const opts = { dirSlash: args['dir-slash'], absolute: args.absolute === true, csv: args.csv === true };
+    const rows = withDirs(listLocation(loc, { recursive: args.recursive === true, signal: cli.signal }), args.recursive === true);
+    // HEAD only objects whose time or MD5 the listing cannot give.
+    const need = (l: Listed) => l.entry.kind === 'object' && (wantTime || (wantHash && !etagMd5(l.entry.etag)));
+    const out = cli.lines();
+    const now = nowNs();
+    for await (const l of withHead(loc, rows, args.checkers, need)) {
+      if (l.gone) continue;
+      const isDir = l.entry.kind === 'dir';
+      if ((isDir && args['files-only']) || (!isDir && args['dirs-only'])) continue;
+      const mtimeNs = !wantTime ? undefined : isDir ? (l.entry.lastModified ? dateToNs(l.entry.lastModified) : now) : mtimeOf(l.info, l.entry);
+      const md5 = isDir || !wantHash ? undefined : (etagMd5(l.entry.etag) ?? l.info?.md5 ?? undefined);
+      await out.line(formatLsf({ path: l.rel, isDir, size: l.info?.size ?? l.entry.size, mtimeNs, md5 }, format, args.separator, opts));
+    }
+    await out.flush();
+  },
+});

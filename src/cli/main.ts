@@ -1,0 +1,9 @@
+// bucketfs program entry (bin/bucketfs imports this module and nothing else).
+import './warnings.js';
+import { hideBin } from 'yargs/helpers';
+import { flushStdout, main } from './program.js';
+
+const code = await main(hideBin(process.argv));
+await flushStdout();
+// Exit explicitly: idle keep-alive sockets or backend timers must not keep a finished command alive.
+process.exit(code);

@@ -1,0 +1,269 @@
+// `bucketfs mount remote:bucket[/path] MOUNTPOINT [flags]`: the mount's lifecycle.
+//
+//   check the mount point (a stale mount of a killed process is cleaned) → probe the bucket with
+//   one LIST (missing bucket, bad credentials: one-line errors before anything is mounted) →
+//   mount → print one "mounted" line → serve until SIGINT/SIGTERM or an outside unmount →
+//   upload everything pending → unmount → exit 0.
+//
+// --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
+// the child reports over IPC that the mount works, or non-zero with the child's reason.
+// SIGHUP forgets every cached directory listing.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { VFS_OPTIONS, vfsFlagName, type VfsOptionSpec } from '../config/vfs-option-table.js';
+import { parseDuration, parseSize, formatSize } from '../config/units.js';
+import { BackendError } from '../backend/s3/backend-error.js';
+import type { S3BackendApi } from '../backend/s3/types.js';
+import { UserError, EXIT, describeError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { resolveVfsOptions, type VfsOptions } from '../vfs/options.js';
+import { MountRoot, isSelfOrBelow } from '../vfs/paths.js';
+import { Vfs } from '../vfs/vfs.js';
+import { createFuseOps } from '../fuse/ops.js';
+import { fsnameOption } from '../fuse/mount-options.js';
+import { prepareMountpoint } from '../fuse/mountpoint.js';
+import { FuseSession } from '../fuse/session.js';
+import { defineCommand } from './command.js';
+import type { Cli, GlobalArgs } from './context.js';
+import { oneLine } from './edge.js';
+
+/** set in the environment of the detached child of --daemon */
+const DAEMON_CHILD_ENV = 'BUCKETFS_DAEMON_CHILD';
+
+type DaemonMessage = { type: 'ready'; line: string } | { type: 'error'; message: string; exitCode: number };
+
+interface MountArgs {
+  remote: string;
+  mountpoint: string;
+}
+
+function describeFlag(o: VfsOptionSpec): string {
+  return o.default === '' ? o.help : `${o.help} (default ${o.default})`;
+}
+
+/** Every mount flag, generated from the VFS option table. No yargs defaults: absent = table default. */
+export function addVfsFlags<T>(y: Argv<T>): Argv<T> {
+  for (const o of VFS_OPTIONS) {
+    y = y.option(vfsFlagName(o), {
+      type: o.type === 'bool' ? 'boolean' : o.type === 'int' ? 'number' : 'string',
+      describe: describeFlag(o),
+      group: 'Mount flags:',
+      ...(o.alias ? { alias: o.alias } : {}),
+      // one value per occurrence, never swallowing the positional arguments that follow
+      ...(o.repeatable ? { array: true, nargs: 1 } : {}),
+    }) as Argv<T>;
+  }
+  return y;
+}
+
+/** Parsed flags → raw values keyed by option name (what resolveVfsOptions takes). */
+export function rawVfsValues(argv: Record<string, unknown>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const o of VFS_OPTIONS) {
+    if (o.repeatable) {
+      // yargs (with duplicate-arguments-array off) collects every occurrence under the alias
+      // key and only the last under the long name: take whichever saw more
+      const lists = [argv[vfsFlagName(o)], o.alias ? argv[o.alias] : undefined].map((v) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]));
+      raw[o.name] = lists.reduce((a, b) => (b.length > a.length ? b : a));
+    } else if (argv[vfsFlagName(o)] !== undefined) raw[o.name] = argv[vfsFlagName(o)];
+  }
+  return raw;
+}
+
+export const mountCommand = defineCommand<MountArgs>({
+  command: 'mount <remote> <mountpoint>',
+  describe: 'Mount the remote as file system on a mountpoint',
+  builder: (y) =>
+    addVfsFlags(
+      y
+        .positional('remote', { type: 'string', describe: 'remote:bucket[/path]', demandOption: true })
+        .positional('mountpoint', { type: 'string', describe: 'an existing empty directory', demandOption: true }),
+    ),
+  handlesSignals: true,
+  async run(cli, args) {
+    const raw = rawVfsValues(args as Record<string, unknown>);
+    const daemon = raw.daemon === true && !process.env[DAEMON_CHILD_ENV];
+    if (daemon) return runDaemonParent(args, raw);
+    const isChild = !!process.env[DAEMON_CHILD_ENV] && typeof process.send === 'function';
+    try {
+      await runMount(cli, args, raw, isChild);
+    } catch (err) {
+      if (isChild) await sendToParent({ type: 'error', message: oneLine(describeError(err)), exitCode: err instanceof UserError ? err.exitCode : EXIT.fatal });
+      throw err;
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<string, unknown>, isChild: boolean): Promise<void> {
+  const opts = resolveVfsOptions(raw, process.env);
+  const loc = cli.bucketLocation(args.remote, 'mount');
+  const mnt = await prepareMountpoint(args.mountpoint, { allowNonEmpty: raw.allow_non_empty === true }, log);
+  // The mount process must never do file I/O on its own mount: its log writes would wait for
+  // requests that only its own (blocked) event loop can answer.
+  for (const [flag, p] of [['--cache-dir', opts.cacheDir], ['--log-file', args['log-file']]] as const) {
+    if (p && isSelfOrBelow(path.resolve(String(p)).replace(/^\/+/, ''), mnt.replace(/^\/+/, ''))) {
+      throw new UserError(`${flag} ${p} is inside the mountpoint ${mnt}: put it elsewhere`, EXIT.usage);
+    }
+  }
+  await probeBucket(loc.backend, loc.bucket, loc.path, args.remote);
+
+  const root = new MountRoot(loc.bucket, loc.path);
+  const vfs = new Vfs(loc.backend, root, opts, log);
+  const ops = createFuseOps(vfs, log);
+  const fsname = fsnameOption({
+    fsname: String(raw.volname ?? '') || args.remote,
+    readOnly: opts.readOnly,
+    allowOther: raw.allow_other === true,
+    allowRoot: raw.allow_root === true,
+    defaultPermissions: raw.default_permissions === true,
+    allowNonEmpty: raw.allow_non_empty === true,
+    attrTimeoutMs: opts.attrTimeoutMs,
+    maxReadAhead: parseSize(String(raw.max_read_ahead ?? '128K')),
+    extra: (raw.option as string[] | undefined) ?? [],
+  });
+  const requestTimeoutMs = parseDuration(String(raw.daemon_timeout ?? '0s'));
+  const session = new FuseSession(mnt, ops, fsname, requestTimeoutMs, log);
+
+  await session.mount();
+  const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? `fusermount -u ${mnt}` : 'Ctrl-C'} to unmount)`;
+  log.info(`mount options: dir-cache-time ${raw.dir_cache_time ?? '5m0s'}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, cache dir ${opts.cacheDir}`);
+  if (isChild) {
+    log.notice(line.replace(/^bucketfs: /, ''));
+    await sendToParent({ type: 'ready', line });
+    process.disconnect?.();
+  } else {
+    process.stdout.write(line + '\n');
+  }
+
+  await serveUntilStopped(vfs, session, opts, raw);
+}
+
+/** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */
+async function probeBucket(backend: S3BackendApi, bucket: string, path: string, display: string): Promise<void> {
+  try {
+    const it = backend.list(bucket, path, { recursive: false });
+    await it.next();
+    await it.return(undefined);
+  } catch (err) {
+    if (err instanceof BackendError) {
+      switch (err.kind) {
+        case 'NoSuchBucket':
+        case 'NotFound':
+          throw new UserError(`cannot mount ${display}: bucket "${bucket}" does not exist`, EXIT.notFound);
+        case 'InvalidCredentials':
+          throw new UserError(`cannot mount ${display}: the credentials were refused (${err.message})`, EXIT.fatal);
+        case 'AccessDenied':
+          throw new UserError(`cannot mount ${display}: access denied (${err.message})`, EXIT.fatal);
+        default:
+          throw new UserError(`cannot mount ${display}: ${err.message}`, EXIT.fatal);
+      }
+    }
+    throw err;
+  }
+}
+
+/** Serve until SIGINT/SIGTERM or an outside unmount; then flush, unmount and return (exit 0). */
+async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOptions, raw: Record<string, unknown>): Promise<void> {
+  const statsMs = parseDuration(String(raw.stats ?? '1m0s'));
+  const statsTimer =
+    statsMs > 0 && statsMs < 2 ** 31 && log.enabled('INFO')
+      ? setInterval(() => logStats(vfs), statsMs)
+      : undefined;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string) => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log.notice(`${why}: uploading pending files, then unmounting ${session.mountPoint}`);
+      if (statsTimer) clearInterval(statsTimer);
+      let failure: unknown;
+      try {
+        await vfs.flushAll();
+      } catch (err) {
+        failure = err;
+      }
+      await session.unmount();
+      // writes that reached us between the flush and the unmount
+      if (!failure) await vfs.flushAll().catch((err) => (failure = err));
+      await vfs.close();
+      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${opts.cacheDir}/staging): ${describeError(failure)}`, EXIT.fatal);
+      log.notice(`unmounted ${session.mountPoint}`);
+    })();
+    return stopping;
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const finish = (why: string) => stop(why).then(resolve, reject);
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) {
+        log.error(`${sig} again: exiting now, without waiting for uploads`);
+        void session.unmount().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+        return;
+      }
+      void finish(sig === 'SIGINT' ? 'interrupted' : 'terminated');
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', () => vfs.forgetCaches());
+    session.watch(() => void finish('unmounted from outside'));
+  });
+}
+
+function logStats(vfs: Vfs): void {
+  const c = vfs.counters;
+  const r = vfs.reads.stats;
+  log.info(
+    `stats: ${c.opens} opens, ${c.reads} reads (${formatSize(c.bytesRead)}), ${c.writes} writes (${formatSize(c.bytesWritten)}), ` +
+      `${r.gets} GETs (${formatSize(r.bytesDownloaded)} downloaded), ${vfs.openHandles} open handles, ` +
+      `read cache ${formatSize(vfs.reads.blocks.usedBytes)}, ${vfs.ns.dirs.size} cached directories`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// --daemon
+
+function sendToParent(msg: DaemonMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+async function runDaemonParent(args: MountArgs & GlobalArgs, raw: Record<string, unknown>): Promise<void> {
+  const waitMs = parseDuration(String(raw.daemon_wait ?? '1m0s'));
+  const logFile = args['log-file'];
+  const fd = openSync(logFile ? String(logFile) : '/dev/null', 'a');
+  const child = spawn(process.execPath, process.argv.slice(1), {
+    detached: true,
+    stdio: ['ignore', fd, fd, 'ipc'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  closeSync(fd);
+  const result = await new Promise<DaemonMessage>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      resolve({ type: 'error', message: `the mount did not become ready within ${raw.daemon_wait ?? '1m0s'}${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
+    }, Math.min(waitMs, 2 ** 31 - 1));
+    child.once('message', (m: DaemonMessage) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ type: 'error', message: `the mount process exited (${signal ?? `code ${code}`}) before the mount was ready${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      resolve({ type: 'error', message: `cannot start the mount process: ${err.message}`, exitCode: EXIT.fatal });
+    });
+  });
+  if (result.type === 'error') throw new UserError(result.message, result.exitCode);
+  process.stdout.write(result.line + '\n');
+  child.removeAllListeners();
+  if (child.connected) child.disconnect();
+  child.unref();
+}

@@ -1,0 +1,196 @@
+// The bucketfs command line (main.ts runs it): global flags (rclone's names), every `--s3-<name>` flag generated from
+// the option table, one module per command, and the single error edge (one line on stderr,
+// rclone's exit codes, never a secret, never a stack trace unless -vv).
+import { readFileSync } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
+import { UserError, EXIT } from '../util/errors.js';
+import { addSecret, log } from '../util/log.js';
+import type { CommandSpec } from './command.js';
+import { Cli, type GlobalArgs } from './context.js';
+import { reportError } from './edge.js';
+import { backendCommand } from './backend.js';
+import { catCommand } from './cat.js';
+import { configCommand } from './config.js';
+import { copyCommand } from './copy.js';
+import { copytoCommand } from './copyto.js';
+import { deleteCommand } from './delete.js';
+import { deletefileCommand } from './deletefile.js';
+import { helpCommand } from './help.js';
+import { lsCommand } from './ls.js';
+import { lsdCommand } from './lsd.js';
+import { lsfCommand } from './lsf.js';
+import { lslCommand } from './lsl.js';
+import { mkdirCommand } from './mkdir.js';
+import { mountCommand } from './mount.js';
+import { purgeCommand } from './purge.js';
+import { rcatCommand } from './rcat.js';
+import { rmdirCommand } from './rmdir.js';
+import { sizeCommand } from './size.js';
+import { touchCommand } from './touch.js';
+
+const COMMANDS: CommandSpec<any>[] = [
+  mountCommand,
+  lsCommand,
+  lslCommand,
+  lsdCommand,
+  lsfCommand,
+  mkdirCommand,
+  rmdirCommand,
+  catCommand,
+  rcatCommand,
+  copytoCommand,
+  copyCommand,
+  deletefileCommand,
+  deleteCommand,
+  purgeCommand,
+  touchCommand,
+  sizeCommand,
+  backendCommand,
+  configCommand,
+  helpCommand,
+];
+
+/** Seconds a command gets after Ctrl-C to clean up (abort its multipart upload) before we exit anyway. */
+const INTERRUPT_GRACE_MS = 15_000;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The first sentence of the option's help and its default; `bucketfs help options` has the rest. */
+function s3FlagDescription(o: OptionSpec): string {
+  const first = /^(.*?[.!?])(\s|$)/.exec(o.help)?.[1] ?? o.help;
+  return o.default === '' ? first : `${first} (default ${o.default})`;
+}
+
+/** Every `--s3-<name>` flag from the option table. Not defaulted: absent means "not given". */
+export function addS3Flags(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  for (const o of S3_OPTIONS) {
+    y = y.option(s3FlagName(o), {
+      type: o.type === 'bool' ? 'boolean' : 'string',
+      describe: s3FlagDescription(o),
+      group: 'S3 options (override the remote\'s config; see "bucketfs help options"):',
+    });
+  }
+  return y;
+}
+
+export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, argv: GlobalArgs) => Promise<void>): Argv<GlobalArgs> {
+  let y = yargs(args)
+    .scriptName('bucketfs')
+    .usage('Usage: $0 [flags] <command> [args]\n\nMount S3 buckets through FUSE, and run rclone\'s object commands on them.')
+    .option('config', { type: 'string', describe: 'Config file (default: $RCLONE_CONFIG, then ~/.config/rclone/rclone.conf)', group: 'Global flags:' })
+    .option('verbose', { alias: 'v', type: 'count', describe: 'Print lots more stuff (repeat for more: -v INFO, -vv DEBUG)', group: 'Global flags:' })
+    .option('log-level', { type: 'string', describe: 'Log level DEBUG|INFO|NOTICE|ERROR (default NOTICE)', group: 'Global flags:' })
+    .option('log-file', { type: 'string', describe: 'Log everything to this file', group: 'Global flags:' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print as little stuff as possible', group: 'Global flags:' })
+    .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Do a trial run with no permanent changes', group: 'Global flags:' })
+    .option('interactive', { alias: 'i', type: 'boolean', describe: 'Enable interactive mode: ask before every change', group: 'Global flags:' })
+    .option('progress', { alias: 'P', type: 'boolean', describe: 'Show progress during transfer (on stderr)', group: 'Global flags:' })
+    .option('transfers', { type: 'number', default: 4, describe: 'Number of file transfers to run in parallel', group: 'Global flags:' })
+    .option('checkers', { type: 'number', default: 16, describe: 'Number of checkers (HEAD requests for modification times) to run in parallel', group: 'Global flags:' })
+    // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
+    // into create=false, modtime=false), no camelCase copies, a repeated flag keeps the last value.
+    .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false, 'boolean-negation': false }) as unknown as Argv<GlobalArgs>;
+  y = addS3Flags(y);
+  for (const spec of COMMANDS) {
+    y = y.command({
+      command: spec.command,
+      aliases: spec.aliases,
+      describe: spec.describe,
+      builder: (b: Argv<GlobalArgs>) => (spec.builder ? spec.builder(b) : b),
+      handler: (argv: GlobalArgs) => onCommand(spec, argv),
+    } as any);
+  }
+  return y
+    .demandCommand(1, 'no command given')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(version())
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .showHelpOnFail(false)
+    .fail((msg, err) => {
+      // A handler's error passes through unchanged; a parsing/usage problem becomes exit code 1.
+      if (err) throw err;
+      throw new UserError(`${msg} (see bucketfs --help)`, EXIT.usage);
+    });
+}
+
+/** Secrets given on the command line or in the environment, registered before anything can print. */
+function registerSecretsEarly(args: string[], env: NodeJS.ProcessEnv): void {
+  const secretNames = S3_OPTIONS.filter((o) => o.secret);
+  for (const o of secretNames) {
+    const flag = `--${s3FlagName(o)}`;
+    args.forEach((a, i) => {
+      if (a === flag) addSecret(args[i + 1]);
+      else if (a.startsWith(`${flag}=`)) addSecret(a.slice(flag.length + 1));
+    });
+  }
+  const suffixes = secretNames.map((o) => `_${o.name.toUpperCase()}`);
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith('RCLONE_') && !k.startsWith('AWS_')) continue;
+    if (suffixes.some((s) => k.endsWith(s)) || k === 'AWS_SECRET_ACCESS_KEY' || k === 'AWS_SESSION_TOKEN' || k === 'AWS_SECRET_KEY') addSecret(v);
+  }
+}
+
+export async function flushStdout(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (process.stdout.writableLength === 0) return resolve();
+    process.stdout.write('', () => resolve());
+  });
+}
+
+export async function main(args: string[]): Promise<number> {
+  registerSecretsEarly(args, process.env);
+  // `bucketfs cat … | head`: a closed stdout ends the command quietly, as for any Unix filter.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+
+  const controller = new AbortController();
+  let running: CommandSpec<any> | undefined;
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (running?.handlesSignals) return;
+    if (signalled) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    signalled = sig;
+    log.notice(`${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: cleaning up (again to exit at once)`);
+    controller.abort(new UserError('interrupted', 128 + (sig === 'SIGINT' ? 2 : 15)));
+    setTimeout(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)), INTERRUPT_GRACE_MS).unref();
+  };
+
+  let code = 0;
+  try {
+    const parser = buildParser(args, async (spec, argv) => {
+      Cli.applyLogging(argv);
+      for (const k of ['transfers', 'checkers'] as const) {
+        const v = argv[k];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UserError(`--${k} must be a whole number ≥ 1`, EXIT.usage);
+      }
+      running = spec;
+      if (!spec.handlesSignals) {
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }
+      const cli = new Cli(argv, controller.signal);
+      await spec.run(cli, argv);
+    });
+    await parser.parseAsync();
+  } catch (err) {
+    if (signalled) {
+      process.stderr.write(`bucketfs: ${signalled === 'SIGINT' ? 'interrupted' : 'terminated'}\n`);
+      code = 128 + (signalled === 'SIGINT' ? 2 : 15);
+    } else {
+      code = reportError(err);
+    }
+  }
+  if (signalled && code === 0) code = 128 + (signalled === 'SIGINT' ? 2 : 15);
+  return code;
+}

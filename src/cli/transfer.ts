@@ -1,0 +1,255 @@
+// File transfers for copy and copyto, between local paths and remotes in every direction, as
+// rclone does them:
+//
+// - A file is skipped when the destination has the same size and the same modification time
+//   (rclone's default check). Times are compared at the coarser precision of the two sides:
+//   1 ns for S3 objects carrying X-Amz-Meta-Mtime and for local files, 1 s for objects that only
+//   have LastModified. When the size matches but the time does not, equal MD5s mean only the
+//   time is updated (a server-side copy onto itself, or utimes) instead of moving the data.
+// - Uploads carry the local file's mtime (stat with bigint: nanoseconds) as X-Amz-Meta-Mtime.
+// - Downloads go to a temporary file next to the destination, renamed into place when
+//   complete, so an interrupted download never leaves a truncated file under the real name;
+//   the mtime is then set to the nanosecond (see setLocalMtime).
+// - Remote to remote on the same remote is a server-side copy, which keeps the metadata.
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { promisify } from 'node:util';
+import { BackendError } from '../backend/s3/backend-error.js';
+import { etagMd5 } from '../backend/s3/metadata.js';
+import type { ObjectInfo } from '../backend/s3/types.js';
+import { UserError, EXIT } from '../util/errors.js';
+import { log } from '../util/log.js';
+import type { Cli, LocalLocation, Location, RemoteLocation } from './context.js';
+import { dateToNs, nsToSecondsString } from './format.js';
+import type { Progress } from './progress.js';
+
+const execFileP = promisify(execFile);
+const NS_PER_S = 1_000_000_000n;
+
+/** One side of a transfer: a local file path, or an object of a remote location. */
+export type Endpoint = { kind: 'local'; loc: LocalLocation; file: string } | { kind: 'remote'; loc: RemoteLocation; bucket: string; path: string };
+
+export interface FileMeta {
+  size: number;
+  mtimeNs: bigint;
+  /** the resolution of mtimeNs: 1 ns, or 1 s for an object without X-Amz-Meta-Mtime */
+  precisionNs: bigint;
+  /** hex MD5 when known without reading the data */
+  md5?: string;
+}
+
+export function describe(e: Endpoint): string {
+  return e.kind === 'local' ? e.file : `${e.loc.target.remote}:${e.bucket}/${e.path}`;
+}
+
+export function endpointIn(loc: Location, rel: string): Endpoint {
+  if (loc.kind === 'local') return { kind: 'local', loc, file: rel === '' ? loc.path : path.join(loc.path, rel) };
+  const p = [loc.path, rel].filter((s) => s !== '').join('/');
+  return { kind: 'remote', loc, bucket: loc.bucket, path: p };
+}
+
+export async function statLocal(file: string): Promise<FileMeta | null> {
+  try {
+    const st = await fsp.stat(file, { bigint: true });
+    if (!st.isFile()) return null;
+    return { size: Number(st.size), mtimeNs: st.mtimeNs, precisionNs: 1n };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw localError('stat', file, err);
+  }
+}
+
+export function metaFromInfo(info: ObjectInfo): FileMeta {
+  const md5 = info.md5 ?? etagMd5(info.etag) ?? undefined;
+  if (info.mtimeNs !== null) return { size: info.size, mtimeNs: info.mtimeNs, precisionNs: 1n, md5 };
+  return { size: info.size, mtimeNs: dateToNs(info.lastModified), precisionNs: NS_PER_S, md5 };
+}
+
+export async function statEndpoint(e: Endpoint): Promise<FileMeta | null> {
+  if (e.kind === 'local') return statLocal(e.file);
+  const info = await e.loc.backend.head(e.bucket, e.path);
+  return info ? metaFromInfo(info) : null;
+}
+
+/** A filesystem error as a one-line UserError naming the file. */
+export function localError(op: string, file: string, err: unknown): UserError {
+  const e = err as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'not a directory',
+    ENOSPC: 'no space left on device',
+    EROFS: 'read-only file system',
+  };
+  const code = e.code === 'ENOENT' ? EXIT.fileNotFound : 2;
+  return new UserError(`${op} ${file}: ${(e.code && why[e.code]) ?? e.message?.split('\n')[0] ?? String(err)}`, code, { cause: err });
+}
+
+/**
+ * Set a local file's atime and mtime to `ns` exactly. Node's fs.utimes takes seconds as a
+ * double, which keeps only about a microsecond of a current date; when that is not exact,
+ * coreutils `touch -d @SECONDS.NANOSECONDS` (utimensat with full nanoseconds) finishes the job.
+ */
+export async function setLocalMtime(file: string, ns: bigint): Promise<void> {
+  const secs = Number(ns) / 1e9;
+  try {
+    await fsp.utimes(file, secs, secs);
+    const st = await fsp.stat(file, { bigint: true });
+    if (st.mtimeNs === ns) return;
+    await execFileP('touch', ['-c', '-d', `@${nsToSecondsString(ns)}`, '--', file]);
+  } catch (err) {
+    throw localError('set modification time of', file, err);
+  }
+}
+
+async function md5OfLocal(file: string, signal: AbortSignal): Promise<string> {
+  const h = createHash('md5');
+  await pipeline(createReadStream(file), async function* (src: AsyncIterable<Buffer>) {
+    for await (const chunk of src) h.update(chunk);
+  }, { signal });
+  return h.digest('hex');
+}
+
+async function md5Of(e: Endpoint, meta: FileMeta, signal: AbortSignal): Promise<string | undefined> {
+  if (meta.md5) return meta.md5;
+  if (e.kind === 'local') return md5OfLocal(e.file, signal);
+  return undefined;
+}
+
+/** Counts bytes through a stream for -P. */
+function counter(progress: Progress): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      progress.add(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+export type Outcome = 'copied' | 'skipped' | 'updated' | 'dry-run';
+
+export class Transferer {
+  private readonly buckets = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly cli: Cli,
+    private readonly progress: Progress,
+  ) {}
+
+  /** Create the destination bucket once, when the first upload finds it missing. */
+  ensureBucket(loc: RemoteLocation, bucket: string): Promise<void> {
+    const key = `${loc.backendKey}\n${bucket}`;
+    let p = this.buckets.get(key);
+    if (!p) {
+      p = loc.backend.makeBucket(bucket);
+      this.buckets.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Copy `src` to `dst` unless the destination already has it. `srcMeta` must describe the
+   * source; `dstMeta` is the destination's metadata, null when it does not exist, undefined to
+   * look it up here.
+   */
+  async copyFile(src: Endpoint, srcMeta: FileMeta, dst: Endpoint, dstMeta?: FileMeta | null): Promise<Outcome> {
+    const name = dst.kind === 'local' ? dst.file : dst.path;
+    if (dstMeta === undefined) dstMeta = await statEndpoint(dst);
+    if (dstMeta) {
+      if (dstMeta.size === srcMeta.size) {
+        const window = srcMeta.precisionNs > dstMeta.precisionNs ? srcMeta.precisionNs : dstMeta.precisionNs;
+        if (sameTime(srcMeta.mtimeNs, dstMeta.mtimeNs, window)) {
+          log.debug(`${name}: Size and modification time the same (differ by less than ${window} ns): Unchanged skipping`);
+          return 'skipped';
+        }
+        // Same size, other time: equal content only needs the time set (no data moved).
+        const [a, b] = await Promise.all([md5Of(src, srcMeta, this.cli.signal), md5Of(dst, dstMeta, this.cli.signal)]);
+        if (a && b && a === b && srcMeta.precisionNs === 1n) {
+          if (!(await this.cli.confirm('update modification time', name))) return 'dry-run';
+          if (dst.kind === 'local') await setLocalMtime(dst.file, srcMeta.mtimeNs);
+          else await dst.loc.backend.setMtime(dst.bucket, dst.path, srcMeta.mtimeNs);
+          log.info(`${name}: Updated modification time in destination`);
+          return 'updated';
+        }
+      }
+    }
+    if (!(await this.cli.confirm('copy', name, `size ${srcMeta.size}`))) return 'dry-run';
+    this.progress.addFile(srcMeta.size);
+    await this.transfer(src, srcMeta, dst);
+    this.progress.fileDone();
+    log.info(`${name}: Copied (${dstMeta ? 'replaced existing' : 'new'})`);
+    return 'copied';
+  }
+
+  private async transfer(src: Endpoint, srcMeta: FileMeta, dst: Endpoint): Promise<void> {
+    const signal = this.cli.signal;
+    if (dst.kind === 'remote') {
+      if (src.kind === 'remote' && src.loc.backendKey === dst.loc.backendKey) {
+        // Server-side: no data through this machine; metadata (mtime, md5) is kept.
+        await this.withBucket(dst, () =>
+          dst.loc.backend.copy(src.bucket, src.path, dst.bucket, dst.path, srcMeta.precisionNs === 1n ? { mtimeNs: srcMeta.mtimeNs } : undefined),
+        );
+        this.progress.add(srcMeta.size);
+        return;
+      }
+      await this.withBucket(dst, async () => {
+        const body = src.kind === 'local' ? createReadStream(src.file) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+        if (src.kind === 'local') body.on('error', () => {}); // surfaced by put as its own failure
+        await dst.loc.backend.put(dst.bucket, dst.path, body, {
+          size: srcMeta.size,
+          mtimeNs: srcMeta.mtimeNs,
+          md5: srcMeta.md5,
+          signal,
+          onProgress: this.progress.tracker(),
+        });
+      });
+      return;
+    }
+    // To a local file: write a temporary sibling, rename into place, then set the time.
+    const dir = path.dirname(dst.file);
+    await fsp.mkdir(dir, { recursive: true }).catch((err) => {
+      throw localError('mkdir', dir, err);
+    });
+    const tmp = path.join(dir, `.${path.basename(dst.file)}.${randomBytes(4).toString('hex')}.partial`);
+    try {
+      const body = src.kind === 'local' ? createReadStream(src.file) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+      await pipeline(body, counter(this.progress), createWriteStream(tmp), { signal });
+      const got = (await fsp.stat(tmp)).size;
+      if (got !== srcMeta.size) {
+        throw new UserError(`copy ${describe(src)}: received ${got} bytes, expected ${srcMeta.size}: the source changed during the transfer`, 2);
+      }
+      await fsp.rename(tmp, dst.file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      if (err instanceof UserError || err instanceof BackendError) throw err;
+      if ((err as Error).name === 'AbortError') throw signal.reason ?? err;
+      throw localError('write', dst.file, err);
+    }
+    await setLocalMtime(dst.file, srcMeta.mtimeNs);
+  }
+
+  /** Run an upload; if the bucket turns out not to exist, create it once and try again. */
+  private async withBucket(dst: Endpoint & { kind: 'remote' }, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof BackendError) || err.kind !== 'NoSuchBucket') throw err;
+      await this.ensureBucket(dst.loc, dst.bucket);
+      await fn();
+    }
+  }
+}
+
+function sameTime(a: bigint, b: bigint, window: bigint): boolean {
+  if (window <= 1n) return a === b;
+  // Coarser side: compare whole units (an object's LastModified has whole seconds).
+  const fa = a / window;
+  const fb = b / window;
+  return fa === fb;
+}

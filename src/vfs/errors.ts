@@ -1,0 +1,39 @@
+// Errors of the filesystem model. A VfsError names the POSIX errno it stands for (by its code
+// name, e.g. 'ENOTEMPTY'), so the FUSE adapter maps it without knowing why it happened; errors
+// from the backend pass through the VFS untouched and are mapped by their `kind`.
+
+export type ErrnoName =
+  | 'EPERM'
+  | 'ENOENT'
+  | 'EIO'
+  | 'EBADF'
+  | 'EBUSY'
+  | 'EACCES'
+  | 'EEXIST'
+  | 'EXDEV'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'EINVAL'
+  | 'EFBIG'
+  | 'ENOSPC'
+  | 'EROFS'
+  | 'ENAMETOOLONG'
+  | 'ENOSYS'
+  | 'ENOTEMPTY'
+  | 'ENODATA'
+  | 'EOPNOTSUPP'
+  | 'ETIMEDOUT'
+  | 'ENOTCONN';
+
+export class VfsError extends Error {
+  readonly code: ErrnoName;
+  constructor(code: ErrnoName, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.name = 'VfsError';
+    this.code = code;
+  }
+}
+
+export function vfsError(code: ErrnoName, message: string, cause?: unknown): VfsError {
+  return new VfsError(code, message, cause === undefined ? undefined : { cause });
+}

@@ -1,0 +1,458 @@
+// The namespace: what exists at a mount path, its attributes, and the changes to names
+// (mkdir, rmdir, unlink, rename, mtime). It is the only part of the VFS that asks the backend
+// about names, and it answers from the caches whenever they are fresh.
+//
+// Requests, by design:
+//  - a lookup reads the parent's listing (one LIST per directory per --dir-cache-time, cached);
+//    a name absent from a fresh listing is ENOENT with no request at all;
+//  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
+//  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; the first getattr after a
+//    readdir starts HEADs of all siblings, `headConcurrency` at a time, so `ls -l` of a cold
+//    directory takes about one round trip per `headConcurrency` files rather than per file;
+//  - with --use-server-modtime or --no-modtime, LastModified from the listing is used: no HEAD.
+import type { ListEntry, ObjectInfo, S3BackendApi } from '../backend/s3/types.js';
+import { BackendError } from '../backend/s3/backend-error.js';
+import type { Logger } from '../util/log.js';
+import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
+import { MetaCache } from './meta-cache.js';
+import { Limiter, forEachLimited } from './limiter.js';
+import { MountRoot, baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
+import { vfsError } from './errors.js';
+import type { VfsOptions } from './options.js';
+
+export interface Attr {
+  kind: 'file' | 'dir';
+  size: number;
+  /** modification time in nanoseconds since the epoch (full precision, as stored by rclone) */
+  mtimeNs: bigint;
+  /** current ETag for files known to the server */
+  etag?: string;
+}
+
+/** Milliseconds (possibly fractional) → nanoseconds, exactly for whole milliseconds. */
+export function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+export class Namespace {
+  readonly dirs: DirCache;
+  readonly meta: MetaCache;
+  /** directory listings being fetched: concurrent lookups in one directory share one LIST */
+  private readonly listing = new Map<string, Promise<Listing>>();
+  /** HEADs in flight, by path */
+  private readonly heads = new Map<string, Promise<ObjectInfo | null>>();
+  private readonly prefetch: Limiter;
+  /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
+  private readonly dirTimeNs: bigint;
+
+  constructor(
+    readonly backend: S3BackendApi,
+    readonly root: MountRoot,
+    readonly opts: VfsOptions,
+    private readonly log: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
+    this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
+    this.prefetch = new Limiter(Math.max(1, opts.headConcurrency));
+    this.dirTimeNs = msToNs(now());
+  }
+
+  private get bucket(): string {
+    return this.root.bucket;
+  }
+
+  /** Whether getattr of a file needs X-Amz-Meta-Mtime (a HEAD) or can use LastModified. */
+  get needsHeadForMtime(): boolean {
+    return !(this.opts.useServerModtime || this.opts.noModtime);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Listings
+
+  /** The listing of `dir`, fresh from the cache or fetched (one LIST per directory at a time). */
+  async listDir(dir: string): Promise<Listing> {
+    const cached = this.dirs.get(dir);
+    if (cached) return cached;
+    let p = this.listing.get(dir);
+    if (!p) {
+      p = this.fetchListing(dir).finally(() => this.listing.delete(dir));
+      this.listing.set(dir, p);
+    }
+    return p;
+  }
+
+  private async fetchListing(dir: string): Promise<Listing> {
+    // A local change while the LIST runs (a create, a delete) may or may not be in its result:
+    // such a result is fetched again rather than cached, at most twice.
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.dirs.generation(dir);
+      const entries = await this.readListing(dir);
+      if (this.dirs.generation(dir) === generation) return this.dirs.set(dir, entries);
+      if (attempt >= 2) return { entries, expiresAt: 0, prefetchArmed: false };
+    }
+  }
+
+  private async readListing(dir: string): Promise<Map<string, DirEntry>> {
+    const entries = new Map<string, DirEntry>();
+    const t0 = Date.now();
+    for await (const e of this.backend.list(this.bucket, this.root.toBackend(dir), { recursive: false })) {
+      const rel = this.root.fromBackend(e.path);
+      // the directory's own `dir/` marker, or anything not directly inside it, is not an entry
+      if (rel === null || rel === dir || rel === '' || parentOf(rel) !== dir) continue;
+      this.mergeEntry(entries, dir, e, rel);
+    }
+    this.log.debug(`list ${JSON.stringify(dir || '/')}: ${entries.size} entries in ${Date.now() - t0}ms`);
+    return entries;
+  }
+
+  /**
+   * One listing entry into the merged map. A name can come as a marker object and as a common
+   * prefix (a directory with a `dir/` marker and keys below it): one directory. A file `a` and
+   * keys under `a/` can both exist in S3 but not in a filesystem: the directory wins (it holds
+   * more), and the file is logged once per listing.
+   */
+  private mergeEntry(entries: Map<string, DirEntry>, dir: string, e: ListEntry, rel: string): void {
+    const name = baseName(rel);
+    const prev = entries.get(name);
+    if (e.kind === 'dir') {
+      const marker = !!e.marker || !!prev?.marker;
+      const entry: DirEntry = { name, kind: 'dir', size: 0, marker };
+      const lm = e.lastModified ?? (prev?.kind === 'dir' ? prev.lastModified : undefined);
+      if (lm) entry.lastModified = lm;
+      if (prev?.kind === 'file') this.log.notice(`${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory`);
+      entries.set(name, entry);
+      return;
+    }
+    if (prev?.kind === 'dir') {
+      this.log.notice(`${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory`);
+      return;
+    }
+    const entry: DirEntry = { name, kind: 'file', size: e.size };
+    if (e.lastModified) entry.lastModified = e.lastModified;
+    if (e.etag) entry.etag = e.etag;
+    if (e.storageClass) entry.storageClass = e.storageClass;
+    entries.set(name, entry);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Lookups and attributes
+
+  /** The entry at `rel` from its parent's listing, or null. No HEAD. */
+  async lookup(rel: string): Promise<DirEntry | null> {
+    if (rel === '') return { name: '', kind: 'dir', size: 0 };
+    const parent = parentOf(rel);
+    let listing = this.dirs.get(parent);
+    if (!listing) {
+      if (this.meta.isNegative(rel)) return null;
+      // The parent's listing answers for this name and all its siblings. A parent that does not
+      // exist lists as empty, so no separate check of the parent is needed.
+      listing = await this.listDir(parent);
+    }
+    const e = listing.entries.get(baseName(rel)) ?? null;
+    if (!e) this.meta.setNegative(rel);
+    return e;
+  }
+
+  /** getattr: kind, size and mtime. Files need a HEAD for X-Amz-Meta-Mtime unless configured otherwise. */
+  async stat(rel: string): Promise<Attr> {
+    const e = await this.lookup(rel);
+    if (!e) throw vfsError('ENOENT', `no such file or directory: /${rel}`);
+    if (e.kind === 'dir') return this.dirAttr(e);
+    return this.fileAttr(rel, e);
+  }
+
+  dirAttr(e?: DirEntry): Attr {
+    return { kind: 'dir', size: 0, mtimeNs: e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs };
+  }
+
+  private fileAttrFromEntry(e: DirEntry): Attr {
+    const a: Attr = { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+    if (e.etag) a.etag = e.etag;
+    return a;
+  }
+
+  attrFromInfo(info: ObjectInfo): Attr {
+    const mtimeNs = this.opts.noModtime || this.opts.useServerModtime || info.mtimeNs === null ? msToNs(info.lastModified.getTime()) : info.mtimeNs;
+    return { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
+  }
+
+  private async fileAttr(rel: string, e: DirEntry): Promise<Attr> {
+    if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
+    const cached = this.cachedHead(rel, e);
+    if (cached) return this.attrFromInfo(cached);
+    this.maybeStartPrefetch(parentOf(rel), baseName(rel));
+    const info = await this.head(rel);
+    if (!info) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
+    return this.attrFromInfo(info);
+  }
+
+  /** A cached HEAD result, if it still describes the object the listing shows. */
+  private cachedHead(rel: string, e?: DirEntry): ObjectInfo | undefined {
+    const info = this.meta.getHead(rel);
+    if (!info) return undefined;
+    if (e?.etag && info.etag && e.etag !== info.etag) {
+      this.meta.dropHead(rel);
+      return undefined;
+    }
+    return info;
+  }
+
+  /** HEAD `rel` once (concurrent callers share it); updates the listing and the caches. */
+  head(rel: string): Promise<ObjectInfo | null> {
+    let p = this.heads.get(rel);
+    if (!p) {
+      p = this.doHead(rel).finally(() => this.heads.delete(rel));
+      this.heads.set(rel, p);
+    }
+    return p;
+  }
+
+  private async doHead(rel: string): Promise<ObjectInfo | null> {
+    const generation = this.dirs.generation(parentOf(rel));
+    const info = await this.backend.head(this.bucket, this.root.toBackend(rel));
+    // a local change to the directory during the HEAD makes its answer unreliable for the caches
+    if (this.dirs.generation(parentOf(rel)) !== generation) return info;
+    if (info) {
+      this.meta.setHead(rel, info);
+      this.dirs.get(parentOf(rel))?.entries.set(baseName(rel), entryFromInfo(baseName(rel), info));
+    } else {
+      // deleted by someone else since the listing: forget it now rather than at the listing's expiry
+      this.dirs.get(parentOf(rel))?.entries.delete(baseName(rel));
+      this.meta.dropHead(rel);
+    }
+    return info;
+  }
+
+  /**
+   * After a readdir, getattrs of two different children that need a HEAD mean a stat storm
+   * (`ls -l`, a file manager, `cp -r`) is under way: HEAD every sibling whose metadata is not
+   * cached, `headConcurrency` at a time. (A single `stat` or `cat` after `ls` HEADs only its own
+   * file.) A getattr arriving for a file still queued runs its own HEAD at once (head() is
+   * shared, so the queued one is skipped when its turn comes).
+   */
+  private maybeStartPrefetch(dir: string, name: string): void {
+    const listing = this.dirs.get(dir);
+    if (!listing?.prefetchArmed) return;
+    if (listing.firstStat === undefined || listing.firstStat === name) {
+      listing.firstStat = name;
+      return;
+    }
+    listing.prefetchArmed = false;
+    const names = [...listing.entries.values()].filter((e) => e.kind === 'file').map((e) => e.name);
+    if (names.length < 2) return;
+    this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
+    for (const name of names) {
+      const rel = joinPath(dir, name);
+      void this.prefetch
+        .run(async () => {
+          const l = this.dirs.get(dir);
+          const e = l?.entries.get(name);
+          // gone, expired, already known or already being fetched: nothing to do
+          if (!l || !e || e.kind !== 'file' || this.cachedHead(rel, e) || this.heads.has(rel)) return;
+          await this.head(rel);
+        })
+        .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));
+    }
+  }
+
+  /** readdir: the merged entries. Arms the sibling-HEAD prefetch for the stat storm that may follow. */
+  async readdir(dir: string): Promise<DirEntry[]> {
+    if (dir !== '') {
+      const e = await this.lookup(dir);
+      if (!e) throw vfsError('ENOENT', `no such directory: /${dir}`);
+      if (e.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${dir}`);
+    }
+    const listing = await this.listDir(dir);
+    if (this.needsHeadForMtime) {
+      listing.prefetchArmed = true;
+      listing.firstStat = undefined;
+    }
+    return [...listing.entries.values()];
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Recording our own changes
+
+  /** A file now exists at `rel` with this size (created locally, maybe not uploaded yet). */
+  noteFile(rel: string, size: number, mtimeNs: bigint, info?: ObjectInfo): void {
+    const name = baseName(rel);
+    const entry: DirEntry = info ? entryFromInfo(name, info) : { name, kind: 'file', size, lastModified: new Date(Number(mtimeNs / 1_000_000n)) };
+    this.dirs.upsert(parentOf(rel), entry);
+    this.meta.clearNegative(rel);
+    if (info) this.meta.setHead(rel, info);
+    else this.meta.dropHead(rel);
+    this.noteAncestors(rel);
+  }
+
+  /** Creating `rel` makes every ancestor exist (S3 directories are prefixes). */
+  private noteAncestors(rel: string): void {
+    let child = rel;
+    while (child !== '') {
+      const parent = parentOf(child);
+      if (parent === '') break;
+      const gp = parentOf(parent);
+      const l = this.dirs.get(gp);
+      if (l && !l.entries.get(baseName(parent))) l.entries.set(baseName(parent), { name: baseName(parent), kind: 'dir', size: 0 });
+      child = parent;
+    }
+  }
+
+  noteRemoved(rel: string): void {
+    this.dirs.remove(parentOf(rel), baseName(rel));
+    this.meta.dropHead(rel);
+    this.meta.setNegative(rel);
+  }
+
+  /** Forget every cached listing and HEAD result (SIGHUP). */
+  forgetAll(): void {
+    this.dirs.clear();
+    this.meta.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Changes
+
+  async mkdir(rel: string): Promise<void> {
+    this.root.checkNewName(rel);
+    const existing = await this.lookup(rel);
+    if (existing) throw vfsError('EEXIST', `already exists: /${rel}`);
+    await this.requireParentDir(rel);
+    await this.backend.makeDirMarker(this.bucket, this.root.toBackend(rel));
+    this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
+    this.dirs.setEmpty(rel);
+    this.meta.clearNegative(rel);
+    this.noteAncestors(rel);
+  }
+
+  /** The parent of a new entry must be an existing directory. */
+  async requireParentDir(rel: string): Promise<void> {
+    const parent = parentOf(rel);
+    if (parent === '') return;
+    const pe = await this.lookup(parent);
+    if (!pe) throw vfsError('ENOENT', `no such directory: /${parent}`);
+    if (pe.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${parent}`);
+  }
+
+  async rmdir(rel: string): Promise<void> {
+    if (rel === '') throw vfsError('EBUSY', 'cannot remove the mount root');
+    const e = await this.lookup(rel);
+    if (!e) throw vfsError('ENOENT', `no such directory: /${rel}`);
+    if (e.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${rel}`);
+    const listing = await this.listDir(rel);
+    if (listing.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${rel}`);
+    await this.deleteMarker(rel);
+    this.dirs.remove(parentOf(rel), baseName(rel));
+    this.dirs.dropSubtree(rel);
+    this.meta.setNegative(rel);
+  }
+
+  /** Delete the `dir/` marker object of `rel` (missing is not an error). */
+  private async deleteMarker(rel: string): Promise<void> {
+    await this.backend.delete(this.bucket, [this.root.toBackend(rel) + '/']);
+  }
+
+  async unlink(rel: string): Promise<void> {
+    const e = await this.lookup(rel);
+    if (!e) throw vfsError('ENOENT', `no such file: /${rel}`);
+    if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${rel}`);
+    await this.backend.delete(this.bucket, [this.root.toBackend(rel)]);
+    this.noteRemoved(rel);
+  }
+
+  /** Server-side mtime change (a copy of the object onto itself). */
+  async setMtime(rel: string, mtimeNs: bigint): Promise<void> {
+    await this.backend.setMtime(this.bucket, this.root.toBackend(rel), mtimeNs);
+    // the copy made a new object (new ETag, new LastModified): the next getattr HEADs it again
+    this.meta.dropHead(rel);
+    const l = this.dirs.get(parentOf(rel));
+    const e = l?.entries.get(baseName(rel));
+    if (l && e) {
+      // keep the entry, but without an ETag that no longer exists
+      l.entries.set(e.name, { ...e, etag: undefined, lastModified: new Date() });
+    }
+  }
+
+  /**
+   * rename(2) for names that are not open for writing (the caller flushes those first).
+   * A file: server-side copy keeping metadata, then delete. A directory: every key below it,
+   * copied concurrently (bounded), then the sources deleted. An existing target is replaced as
+   * POSIX says: a file by a file, an empty directory by a directory.
+   */
+  async rename(from: string, to: string): Promise<void> {
+    if (from === to) return;
+    if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
+    const src = await this.lookup(from);
+    if (!src) throw vfsError('ENOENT', `no such file or directory: /${from}`);
+    this.root.checkNewName(to);
+    await this.requireParentDir(to);
+    const dst = await this.lookup(to);
+    if (src.kind === 'dir') {
+      if (isSelfOrBelow(to, from)) throw vfsError('EINVAL', `cannot move a directory into itself: /${from} → /${to}`);
+      if (dst?.kind === 'file') throw vfsError('ENOTDIR', `not a directory: /${to}`);
+      if (dst) {
+        const dl = await this.listDir(to);
+        if (dl.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${to}`);
+      }
+      // an empty target directory is replaced: its marker is the key the new marker overwrites
+      await this.renameDir(from, to, src);
+    } else {
+      if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
+      await this.renameFile(from, to, src);
+    }
+  }
+
+  private async renameFile(from: string, to: string, src: DirEntry): Promise<void> {
+    await this.backend.copy(this.bucket, this.root.toBackend(from), this.bucket, this.root.toBackend(to));
+    await this.backend.delete(this.bucket, [this.root.toBackend(from)]);
+    const head = this.meta.getHead(from);
+    this.noteRemoved(from);
+    this.dirs.upsert(parentOf(to), { ...src, name: baseName(to) });
+    this.meta.clearNegative(to);
+    // the copy kept the metadata (mtime), only the ETag may differ: keep the mtime, drop the ETag check
+    if (head) this.meta.setHead(to, { ...head, path: this.root.toBackend(to) });
+    else this.meta.dropHead(to);
+    this.noteAncestors(to);
+  }
+
+  private async renameDir(from: string, to: string, src: DirEntry): Promise<void> {
+    const fromKey = this.root.toBackend(from);
+    const toKey = this.root.toBackend(to);
+    const files: string[] = [];
+    const markers: string[] = [];
+    for await (const e of this.backend.list(this.bucket, fromKey, { recursive: true })) {
+      if (e.path === fromKey || !isSelfOrBelow(e.path, fromKey)) continue;
+      if (e.kind === 'dir') {
+        if (e.marker) markers.push(e.path);
+      } else files.push(e.path);
+    }
+    this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
+    const t0 = Date.now();
+    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.backend.copy(this.bucket, p, this.bucket, rebase(p, fromKey, toKey)));
+    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.backend.makeDirMarker(this.bucket, rebase(p, fromKey, toKey)));
+    // The target always gets a marker: an empty directory stays one after the move.
+    await this.backend.makeDirMarker(this.bucket, toKey);
+    // Delete only after every copy succeeded, so a failure leaves the source whole.
+    await this.backend.delete(this.bucket, [...files, ...markers.map((m) => m + '/'), fromKey + '/']);
+    this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
+
+    this.dirs.remove(parentOf(from), baseName(from));
+    this.dirs.moveSubtree(from, to);
+    this.meta.moveSubtree(from, to);
+    this.meta.setNegative(from);
+    this.dirs.upsert(parentOf(to), { ...src, name: baseName(to), marker: true });
+    this.meta.clearNegative(to);
+    this.noteAncestors(to);
+  }
+}
+
+export function entryFromInfo(name: string, info: ObjectInfo): DirEntry {
+  const e: DirEntry = { name, kind: 'file', size: info.size, lastModified: info.lastModified, etag: info.etag };
+  if (info.storageClass) e.storageClass = info.storageClass;
+  return e;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof BackendError && err.kind === 'NotFound';
+}

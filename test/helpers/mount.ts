@@ -1,0 +1,150 @@
+// Real kernel mounts for tests: `bucketfs mount` runs as a child process (FUSE requests are
+// served on its event loop, so the test process must never be the one serving them), and the
+// test uses the mount point with async fs calls and child tools only.
+//
+// Every mount started here is stopped and unmounted, also when a test fails: cleanupMounts()
+// (call it from an after() hook) and a process 'exit' handler both `fusermount -uz` and SIGKILL
+// whatever is still there, so no FUSE mount is ever left behind.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestS3 } from './s3-server.js';
+import { bucketfsBin, type RunResult, run } from './run.js';
+
+export interface Mounted {
+  mnt: string;
+  proc: ChildProcess;
+  /** everything the mount printed so far */
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, wait for exit; resolves with the exit code/signal (and checks the mount is gone) */
+  unmount(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** the exit of the mount process (for tests that stop it another way) */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface MountOptions {
+  flags?: string[];
+  /** extra environment (over s3.env('moto')) */
+  env?: Record<string, string>;
+  /** use this (existing) directory instead of a fresh temporary one */
+  mnt?: string;
+  timeoutMs?: number;
+}
+
+const live = new Map<string, ChildProcess>();
+const tempDirs = new Set<string>();
+
+function isMounted(mnt: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === mnt);
+  } catch {
+    return false;
+  }
+}
+
+function forceCleanup(): void {
+  for (const [mnt, proc] of live) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+  }
+  live.clear();
+  for (const d of tempDirs) {
+    // only ever remove a directory that is not (any more) a mount point
+    if (!isMounted(d)) rmSync(d, { recursive: true, force: true });
+  }
+  tempDirs.clear();
+}
+process.on('exit', forceCleanup);
+
+/** A fresh empty directory under the system temp dir, removed by cleanupMounts(). */
+export async function tempDir(prefix = 'bucketfs-test-'): Promise<string> {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  tempDirs.add(d);
+  return d;
+}
+
+/** The environment a mount child gets: the env-only `moto:` remote, no config file. */
+export function mountEnv(s3: TestS3, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return s3.env('moto', { RCLONE_CONFIG: '/dev/null', ...extra });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Start `bucketfs mount remote MNT flags…` and wait until the kernel mount is there. */
+export async function mount(s3: TestS3, remote: string, opts: MountOptions = {}): Promise<Mounted> {
+  const mnt = opts.mnt ?? (await tempDir('bucketfs-mnt-'));
+  const cacheDir = await tempDir('bucketfs-cache-');
+  const args = [bucketfsBin, 'mount', remote, mnt, '--cache-dir', cacheDir, ...(opts.flags ?? [])];
+  const proc = spawn(process.execPath, args, { env: mountEnv(s3, opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  live.set(mnt, proc);
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+  try {
+    await waitFor(() => gone || (isMounted(mnt) && out.includes('mounted')), opts.timeoutMs ?? 30_000, `mount of ${remote} on ${mnt}`);
+  } catch (e) {
+    forceCleanupOne(mnt, proc);
+    throw new Error(`${(e as Error).message}; stderr: ${err}`);
+  }
+  if (gone) {
+    live.delete(mnt);
+    throw new Error(`bucketfs mount exited before mounting: ${err || out}`);
+  }
+  return {
+    mnt,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async unmount() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => forceCleanupOne(mnt, proc), 60_000);
+      const r = await exited;
+      clearTimeout(timer);
+      if (isMounted(mnt)) {
+        forceCleanupOne(mnt, proc);
+        throw new Error(`mount process exited (${r.code ?? r.signal}) but ${mnt} was still mounted; stderr: ${err}`);
+      }
+      live.delete(mnt);
+      return r;
+    },
+  };
+}
+
+function forceCleanupOne(mnt: string, proc: ChildProcess): void {
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+  live.delete(mnt);
+}
+
+/** Run a mount that is expected to fail (to completion, with a time limit). */
+export async function mountFails(s3: TestS3, remote: string, mnt: string, flags: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+  const r = await run(process.execPath, [bucketfsBin, 'mount', remote, mnt, ...flags], { env: mountEnv(s3, env), timeoutMs: 30_000 });
+  if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+  return r;
+}
+
+/** For after(): stop every mount still running and remove the temporary directories. */
+export async function cleanupMounts(): Promise<void> {
+  forceCleanup();
+}
+
+export { isMounted };

@@ -1,0 +1,125 @@
+// Failures through the real CLI process: every one is exactly one line on stderr
+// (`bucketfs: …`), a non-zero exit code as rclone's, no stack trace, and never the secret key
+// (cli-support checks the last two for every run). `config show` never prints a secret.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { startCli, ok, fails, cli, type CliEnv } from './cli-support.js';
+
+let c: CliEnv;
+let conf: string;
+const B = 'errors-bucket';
+
+before(async () => {
+  c = await startCli();
+  await c.s3.createBucket(B);
+  conf = path.join(c.dir, 'rclone.conf');
+  writeFileSync(
+    conf,
+    [
+      '[filed]',
+      'type = s3',
+      'provider = Other',
+      `endpoint = ${c.s3.endpoint}`,
+      `access_key_id = ${TEST_ACCESS_KEY}`,
+      `secret_access_key = ${TEST_SECRET_KEY}`,
+      'region = us-east-1',
+      '',
+      '[gdrive]',
+      'type = drive',
+      'client_secret = drive-client-secret-value',
+      '',
+      '[badsize]',
+      'type = s3',
+      'provider = Other',
+      `endpoint = ${c.s3.endpoint}`,
+      'chunk_size = 12X',
+      '',
+    ].join('\n'),
+  );
+});
+after(async () => {
+  await c?.s3.stop();
+  if (c) rmSync(c.dir, { recursive: true, force: true });
+});
+
+test('a remote from the config file works, and the flag --config selects the file', async () => {
+  assert.match(await ok(c, ['--config', conf, 'lsd', 'filed:']), new RegExp(`^ {10}-1 \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d {8}-1 ${B}\\n$`));
+  assert.equal(await ok(c, ['--config', conf, 'config', 'file']), `Configuration file is stored at:\n${conf}\n`);
+  const missing = path.join(c.dir, 'none.conf');
+  assert.equal(await ok(c, ['--config', missing, 'config', 'file']), `Configuration file doesn't exist, but bucketfs will use this path:\n${missing}\n`);
+});
+
+test('config show redacts every secret, for one remote and for all', async () => {
+  const one = await ok(c, ['--config', conf, 'config', 'show', 'filed']);
+  assert.equal(
+    one,
+    ['[filed]', 'type = s3', 'provider = Other', `endpoint = ${c.s3.endpoint}`, 'access_key_id = *** (redacted)', 'secret_access_key = *** (redacted)', 'region = us-east-1', ''].join('\n'),
+  );
+  const all = await ok(c, ['--config', conf, 'config', 'show']);
+  assert.match(all, /^\[filed\]\n/);
+  assert.match(all, /\n\[gdrive\]\ntype = drive\nclient_secret = \*\*\* \(redacted\)\n/);
+  assert.ok(!all.includes('drive-client-secret-value'));
+  // A remote defined by the environment alone shows its resolved options, redacted too.
+  const env = await ok(c, ['config', 'show', 'moto']);
+  assert.match(env, /^\[moto\]\ntype = s3\n/);
+  assert.match(env, /secret_access_key = \*\*\* \(redacted\)/);
+  await fails(c, ['--config', conf, 'config', 'show', 'nosuch'], { match: /nosuch/ });
+});
+
+test('bad input: one line, non-zero exit, rclone\'s exit codes', async () => {
+  // usage errors → 1
+  await fails(c, ['ls'], { code: 1 });
+  await fails(c, ['frobnicate', 'moto:x'], { code: 1, match: /Unknown argument|frobnicate/ });
+  await fails(c, ['ls', `moto:${B}`, '--no-such-flag'], { code: 1, match: /no-such-flag/ });
+  await fails(c, ['ls', '--s3-chunk-size', '5Q', `moto:${B}`], { code: 1, match: /chunk_size.*5Q/ });
+  await fails(c, ['--config', conf, 'ls', 'badsize:x'], { code: 1, match: /chunk_size/ });
+  await fails(c, ['--log-level', 'LOUD', 'ls', `moto:${B}`], { code: 1, match: /log-level/ });
+  await fails(c, ['cat', '/etc/hostname'], { code: 1, match: /remote path/ });
+  // configuration problems
+  await fails(c, ['ls', 'nosuch:bucket'], { match: /nosuch/ });
+  await fails(c, ['--config', conf, 'ls', 'gdrive:x'], { match: /drive/ });
+  await fails(c, ['--config', c.dir, 'ls', 'filed:x'], { match: /config file/ });
+  await fails(c, ['--config', path.join(c.dir, 'missing.conf'), 'ls', 'filed:x'], { match: /missing\.conf|filed/ });
+  // not found → 3 (bucket/directory) and 4 (file)
+  await fails(c, ['ls', 'moto:no-such-bucket'], { code: 3 });
+  await fails(c, ['lsl', 'moto:no-such-bucket/dir'], { code: 3 });
+  await fails(c, ['cat', `moto:${B}/nope`], { code: 4 });
+});
+
+test('wrong credentials: one line, exit 7, the secret never shown', async () => {
+  c.s3.faultHook = () => ({ status: 403, code: 'InvalidAccessKeyId' });
+  try {
+    for (const args of [['ls', `moto:${B}`], ['lsd', 'moto:'], ['rcat', `moto:${B}/x`], ['copyto', conf, `moto:${B}/c`], ['touch', `moto:${B}/t`]]) {
+      await fails(c, args, { code: 7, input: 'data' });
+    }
+    // the secret given as a flag is not printed either
+    await fails(c, ['ls', '--s3-secret-access-key', TEST_SECRET_KEY, `moto:${B}`], { code: 7 });
+  } finally {
+    c.s3.faultHook = undefined;
+  }
+  c.s3.faultHook = () => ({ status: 403, code: 'AccessDenied' });
+  try {
+    await fails(c, ['ls', `moto:${B}`], { code: 7 });
+  } finally {
+    c.s3.faultHook = undefined;
+  }
+});
+
+test('unreachable endpoint: one line, exit 5 (temporary), after the retries', async () => {
+  const r = await fails(c, ['ls', '--s3-endpoint', 'http://127.0.0.1:1', `moto:${B}`], { code: 5, timeoutMs: 90_000 });
+  assert.match(r.stderr, /127\.0\.0\.1:1|connect|ECONNREFUSED|network/i);
+});
+
+test('an unwritable local destination is one line too', async () => {
+  const ro = path.join(c.dir, 'file-not-dir');
+  writeFileSync(ro, 'x');
+  await ok(c, ['rcat', `moto:${B}/small.txt`], { input: 'small' });
+  await fails(c, ['copyto', `moto:${B}/small.txt`, path.join(ro, 'sub', 'x.txt')], { match: /file-not-dir/ });
+  mkdirSync(path.join(c.dir, 'adir'), { recursive: true });
+  const r = await cli(c, ['copyto', path.join(c.dir, 'adir'), `moto:${B}/adir`]);
+  // a directory source is copied like `copy` (nothing in it: nothing to do)
+  assert.equal(r.code, 0, r.stderr);
+});

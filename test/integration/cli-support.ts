@@ -1,0 +1,77 @@
+// Shared set-up for the CLI integration tests (test/integration/cli-*.test.ts): a moto server
+// behind the recording proxy, an environment with the env-only remote `moto:`, and a runner
+// that checks what every test must hold for every run: the secret key never appears in any
+// output, and no stack trace is printed.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TestS3, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { bucketfs, type RunResult } from '../helpers/run.js';
+
+export { TestS3, TEST_SECRET_KEY };
+
+export interface CliEnv {
+  s3: TestS3;
+  env: NodeJS.ProcessEnv;
+  dir: string;
+}
+
+/**
+ * Start moto and build the child environment. TZ=UTC makes listing times (printed in local
+ * time, as rclone does) deterministic. RCLONE_CONFIG points at an empty file of our own so
+ * that no config of the machine running the tests can leak in.
+ */
+export async function startCli(): Promise<CliEnv> {
+  const s3 = await TestS3.start();
+  const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-cli-'));
+  const conf = path.join(dir, 'empty-rclone.conf');
+  writeFileSync(conf, '');
+  const env = s3.env('moto', { TZ: 'UTC', RCLONE_CONFIG: conf });
+  return { s3, env, dir };
+}
+
+/** Every output of every run: never the secret, never a stack frame. */
+export function checkClean(r: RunResult, args: string[]): void {
+  const all = r.stdoutBytes.toString('latin1') + r.stderr;
+  assert.ok(!all.includes(TEST_SECRET_KEY), `the secret key appeared in the output of bucketfs ${args.join(' ')}`);
+  assert.ok(!/^\s+at .+/m.test(r.stderr), `a stack trace appeared on stderr of bucketfs ${args.join(' ')}:\n${r.stderr}`);
+}
+
+export async function cli(
+  c: CliEnv,
+  args: string[],
+  opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const r = await bucketfs(args, { env: opts.env ?? c.env, input: opts.input, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
+  checkClean(r, args);
+  return r;
+}
+
+/** A run that must succeed; returns stdout. */
+export async function ok(c: CliEnv, args: string[], opts: Parameters<typeof cli>[2] = {}): Promise<string> {
+  const r = await cli(c, args, opts);
+  assert.equal(r.code, 0, `bucketfs ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A run that must fail with exactly one line `bucketfs: …` on stderr. */
+export async function fails(c: CliEnv, args: string[], opts: Parameters<typeof cli>[2] & { code?: number; match?: RegExp } = {}): Promise<RunResult> {
+  const r = await cli(c, args, opts);
+  assert.notEqual(r.code, 0, `bucketfs ${args.join(' ')} should have failed; stdout: ${r.stdout}`);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `expected one line on stderr from bucketfs ${args.join(' ')}, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^bucketfs: \S/);
+  if (opts.code !== undefined) assert.equal(r.code, opts.code, `exit code of bucketfs ${args.join(' ')}: ${r.stderr}`);
+  if (opts.match) assert.match(lines[0]!, opts.match);
+  return r;
+}
+
+/** Request types that change something on the server. */
+// 'oth' covers POST ?restore.
+export const WRITE_TYPES = ['PUT', 'COPY', 'DEL', 'MPc', 'MPp', 'MPf', 'MPabort', 'oth'];
+
+export function writes(s3: TestS3): number {
+  const c = s3.counts();
+  return WRITE_TYPES.reduce((n, t) => n + (c[t] ?? 0), 0);
+}

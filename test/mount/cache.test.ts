@@ -1,0 +1,129 @@
+// The directory cache against changes made by other clients, SIGHUP, and the ETag pinning of
+// open files (an object overwritten under a reader: EIO, never a mix of two versions).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { TestS3 } from '../helpers/s3-server.js';
+import { boto3 } from '../helpers/run.js';
+import { cleanupMounts, mount, type Mounted } from '../helpers/mount.js';
+
+const BUCKET = 'cache-bucket';
+const MiB = 1024 * 1024;
+let s3: TestS3;
+let m: Mounted;
+const versionA = Buffer.alloc(24 * MiB, 'A');
+const versionB = Buffer.alloc(24 * MiB, 'B');
+
+before(async () => {
+  s3 = await TestS3.start();
+  await s3.createBucket(BUCKET);
+  const c = s3.directClient();
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'dir/first.txt', Body: '1' }));
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'pinned.bin', Body: versionA }));
+  c.destroy();
+  // a small read-ahead so the test's second read must reach the server
+  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--dir-cache-time', '2s', '--buffer-size', '1M'] });
+});
+
+after(async () => {
+  if (m) await m.unmount().catch(() => undefined);
+  await cleanupMounts();
+  await s3?.stop();
+});
+
+test('a file added by another client appears after --dir-cache-time, not before', async () => {
+  assert.deepEqual(await fs.readdir(path.join(m.mnt, 'dir')), ['first.txt']);
+  const t0 = Date.now();
+  await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="dir/second.txt", Body=b"2")`);
+  if (Date.now() - t0 < 1500) {
+    assert.deepEqual(await fs.readdir(path.join(m.mnt, 'dir')), ['first.txt'], 'still the cached listing');
+    await assert.rejects(fs.stat(path.join(m.mnt, 'dir/second.txt')), { code: 'ENOENT' });
+  }
+  await new Promise((r) => setTimeout(r, 2300));
+  assert.deepEqual((await fs.readdir(path.join(m.mnt, 'dir'))).sort(), ['first.txt', 'second.txt']);
+  assert.equal(await fs.readFile(path.join(m.mnt, 'dir/second.txt'), 'utf8'), '2');
+});
+
+test('SIGHUP makes other clients\' changes visible at once', async () => {
+  await fs.readdir(path.join(m.mnt, 'dir'));
+  await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="dir/third.txt", Body=b"3")\ns3.delete_object(Bucket="${BUCKET}", Key="dir/first.txt")`);
+  m.proc.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual((await fs.readdir(path.join(m.mnt, 'dir'))).sort(), ['second.txt', 'third.txt']);
+});
+
+test('our own changes are visible at once: create, delete, rename of a directory with cached children', async () => {
+  await fs.mkdir(path.join(m.mnt, 'own'));
+  await fs.writeFile(path.join(m.mnt, 'own/a.txt'), 'a');
+  assert.deepEqual(await fs.readdir(path.join(m.mnt, 'own')), ['a.txt']);
+  await fs.rename(path.join(m.mnt, 'own'), path.join(m.mnt, 'own2'));
+  assert.deepEqual(await fs.readdir(path.join(m.mnt, 'own2')), ['a.txt']);
+  await fs.unlink(path.join(m.mnt, 'own2/a.txt'));
+  assert.deepEqual(await fs.readdir(path.join(m.mnt, 'own2')), []);
+  assert.ok(!(await fs.readdir(m.mnt)).includes('own'));
+});
+
+/** A reader in another process: reads 1 MiB at 0, waits for a line on stdin, then reads 4 KiB at `at`. */
+function pausedReader(file: string, at: number) {
+  const code = [
+    'import os, sys',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'first = os.pread(fd, 1048576, 0)',
+    'print("first", first[:1].decode(), flush=True)',
+    'sys.stdin.readline()',
+    'try:',
+    '    data = os.pread(fd, 4096, int(sys.argv[2]))',
+    '    print("second", data[:1].decode(), len(data), flush=True)',
+    'except OSError as e:',
+    '    print("errno", e.errno, flush=True)',
+  ].join('\n');
+  const p = spawn('python3', ['-c', code, file, String(at)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const line = (prefix: string) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const l = out.split('\n').find((x) => x.startsWith(prefix) || x.startsWith('errno'));
+        if (l) return resolve(l);
+        setTimeout(check, 20);
+      };
+      p.once('exit', (c) => setTimeout(() => reject(new Error(`reader exited ${c}: ${out}`)), 100));
+      check();
+    });
+  return { p, line, go: () => p.stdin.write('\n') };
+}
+
+test('an object overwritten while open and mid-read: the next read is EIO, never the other version', async () => {
+  const r = pausedReader(path.join(m.mnt, 'pinned.bin'), 20 * MiB);
+  try {
+    assert.equal(await r.line('first'), 'first A');
+    await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="pinned.bin", Body=b"B" * ${versionB.length})`);
+    r.go();
+    assert.equal(await r.line('errno'), 'errno 5');
+  } finally {
+    r.p.kill('SIGKILL');
+  }
+  assert.match(m.stderr(), /changed on the server while open for reading/);
+  // a new open sees the new version (after the listing is refreshed)
+  m.proc.kill('SIGHUP');
+  await new Promise((res) => setTimeout(res, 200));
+  const fh = await fs.open(path.join(m.mnt, 'pinned.bin'), 'r');
+  const buf = Buffer.alloc(4);
+  await fh.read(buf, 0, 4, 20 * MiB);
+  await fh.close();
+  assert.equal(buf.toString(), 'BBBB');
+});
+
+test('a handle opened from a stale listing that has read nothing yet re-pins to the current version', async () => {
+  // the mount's cached metadata says version B; replace it with C behind its back
+  await fs.stat(path.join(m.mnt, 'pinned.bin'));
+  await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="pinned.bin", Body=b"C" * ${versionB.length})`);
+  const fh = await fs.open(path.join(m.mnt, 'pinned.bin'), 'r');
+  const buf = Buffer.alloc(4);
+  await fh.read(buf, 0, 4, 5 * MiB);
+  await fh.close();
+  assert.equal(buf.toString(), 'CCCC');
+});

@@ -1,0 +1,262 @@
+// The VFS over an in-memory backend: what each operation asks of the backend, the merged
+// listings, marker directories, POSIX errors of rename/rmdir, and the simple write path.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Vfs } from '../../src/vfs/vfs.js';
+import { MountRoot } from '../../src/vfs/paths.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { VfsError } from '../../src/vfs/errors.js';
+import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+
+const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'bucketfs-unit-'));
+after(() => rmSync(cacheRoot, { recursive: true, force: true }));
+
+function setup(overrides: Partial<VfsOptions> = {}, prefix = '') {
+  const be = new FakeBackend();
+  const log = memoryLog();
+  const cacheDir = cacheRoot;
+  const vfs = new Vfs(be, new MountRoot('bucket', prefix), defaultVfsOptions({ cacheDir, ...overrides }), log);
+  return { be, vfs, log };
+}
+
+const code = (c: string) => (e: unknown) => e instanceof VfsError && e.code === c;
+
+test('readdir merges markers, prefixes and objects once each, and never HEADs', async () => {
+  const { be, vfs } = setup();
+  be.putDirect('a.txt', 'a');
+  be.putDirect('d/x.txt', 'x');
+  be.markers.add('d'); // marker and prefix: one directory
+  be.markers.add('empty'); // marker only: an empty directory
+  be.putDirect('only-prefix/deep/y', 'y');
+  const entries = await vfs.readdir('/');
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.attr.kind]).sort(),
+    [['a.txt', 'file'], ['d', 'dir'], ['empty', 'dir'], ['only-prefix', 'dir']],
+  );
+  assert.deepEqual(await vfs.readdir('/empty'), []);
+  assert.deepEqual(be.calls, { LIST: 2 });
+});
+
+test('lookups use the parent listing: one LIST per directory, absent names cost nothing', async () => {
+  const { be, vfs } = setup();
+  for (let i = 0; i < 10; i++) be.putDirect(`dir/f${i}`, 'x');
+  await assert.rejects(vfs.getattr('/dir/missing'), code('ENOENT'));
+  await assert.rejects(vfs.getattr('/dir/also-missing'), code('ENOENT'));
+  assert.equal((await vfs.getattr('/dir')).kind, 'dir');
+  assert.deepEqual(be.calls, { LIST: 2 });
+});
+
+test('getattr of a file HEADs once for X-Amz-Meta-Mtime; a stat storm after a readdir prefetches the siblings concurrently', async () => {
+  const { be, vfs } = setup({ headConcurrency: 8 });
+  be.latencyMs = 5;
+  for (let i = 0; i < 40; i++) be.putDirect(`d/f${String(i).padStart(2, '0')}`, 'x', 1_600_000_000_123_456_789n + BigInt(i));
+  await vfs.readdir('/d');
+  be.resetCounts();
+  const a = await vfs.getattr('/d/f00');
+  assert.equal(a.mtimeNs, 1_600_000_000_123_456_789n);
+  assert.equal(be.calls.HEAD, 1, 'one stat is not a storm');
+  // the second file starts the storm: every sibling's HEAD is started
+  await vfs.getattr('/d/f01');
+  assert.ok(be.maxConcurrentHeads > 1, 'HEADs run concurrently');
+  for (let i = 1; i < 40; i++) await vfs.getattr(`/d/f${String(i).padStart(2, '0')}`);
+  assert.equal(be.calls.HEAD, 40);
+  assert.ok(be.maxConcurrentHeads > 1 && be.maxConcurrentHeads <= 8, `concurrency ${be.maxConcurrentHeads}`);
+  be.resetCounts();
+  await vfs.getattr('/d/f10');
+  assert.deepEqual(be.calls, {});
+});
+
+test('a getattr without a readdir, or a single one after it, HEADs only its own file', async () => {
+  const { be, vfs } = setup();
+  for (let i = 0; i < 5; i++) be.putDirect(`d/f${i}`, 'x');
+  await vfs.getattr('/d/f1');
+  await vfs.getattr('/d/f2');
+  assert.deepEqual(be.calls, { LIST: 1, HEAD: 2 });
+  await vfs.readdir('/d');
+  await vfs.getattr('/d/f3');
+  await vfs.getattr('/d/f3');
+  assert.deepEqual(be.calls, { LIST: 2, HEAD: 3 }); // + the root's listing, for the lookup of d
+});
+
+test('--use-server-modtime and --no-modtime: LastModified from the listing, no HEAD', async () => {
+  for (const o of [{ useServerModtime: true }, { noModtime: true }]) {
+    const { be, vfs } = setup(o);
+    const obj = be.putDirect('f', 'x', 123n);
+    await vfs.readdir('/');
+    const a = await vfs.getattr('/f');
+    assert.equal(a.mtimeNs, BigInt(obj.lastModified.getTime()) * 1_000_000n);
+    assert.equal(be.calls.HEAD, undefined);
+  }
+});
+
+test('modes, owners and statfs come from the options', async () => {
+  const { be, vfs } = setup({ uid: 1234, gid: 99, umask: 0o027, filePerms: 0o666, dirPerms: 0o777 });
+  be.putDirect('f', 'x');
+  be.markers.add('d');
+  const f = await vfs.getattr('/f');
+  assert.equal(f.mode, 0o100640);
+  assert.equal(f.uid, 1234);
+  assert.equal((await vfs.getattr('/d')).mode, 0o040750);
+  const s = vfs.statfs();
+  assert.equal(s.blocks * s.frsize, 2 ** 50);
+});
+
+test('mkdir makes a marker and is visible at once; rmdir refuses a non-empty directory and deletes the marker', async () => {
+  const { be, vfs } = setup();
+  await vfs.readdir('/');
+  await vfs.mkdir('/new');
+  assert.ok(be.markers.has('new'));
+  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['new']);
+  await assert.rejects(vfs.mkdir('/new'), code('EEXIST'));
+  be.resetCounts();
+  assert.deepEqual(await vfs.readdir('/new'), [], 'a new directory is known empty without a LIST');
+  assert.deepEqual(be.calls, {});
+  const fh = await vfs.create('/new/f');
+  await vfs.release(fh);
+  await assert.rejects(vfs.rmdir('/new'), code('ENOTEMPTY'));
+  await vfs.unlink('/new/f');
+  await vfs.rmdir('/new');
+  assert.ok(!be.markers.has('new'));
+  await assert.rejects(vfs.getattr('/new'), code('ENOENT'));
+  await assert.rejects(vfs.rmdir('/nothing'), code('ENOENT'));
+});
+
+test('rename follows POSIX: file over file, EISDIR, ENOTDIR, ENOTEMPTY, EINVAL into itself', async () => {
+  const { be, vfs } = setup();
+  be.putDirect('f1', 'one', 5n);
+  be.putDirect('f2', 'two');
+  be.putDirect('d/x', 'x');
+  be.markers.add('e');
+  await vfs.rename('/f1', '/f2');
+  assert.equal(be.objects.get('f2')!.data.toString(), 'one');
+  assert.equal(be.objects.get('f2')!.mtimeNs, 5n, 'the copy keeps the metadata');
+  assert.ok(!be.objects.has('f1'));
+  await assert.rejects(vfs.rename('/f2', '/d'), code('EISDIR'));
+  await assert.rejects(vfs.rename('/d', '/f2'), code('ENOTDIR'));
+  await assert.rejects(vfs.rename('/e', '/d'), code('ENOTEMPTY'));
+  await assert.rejects(vfs.rename('/d', '/d/sub'), code('EINVAL'));
+  await assert.rejects(vfs.rename('/missing', '/x'), code('ENOENT'));
+});
+
+test('renaming a directory moves every key, markers included, and its cached listings', async () => {
+  const { be, vfs } = setup();
+  be.putDirect('src/a', 'a');
+  be.putDirect('src/sub/b', 'b');
+  be.markers.add('src');
+  be.markers.add('src/emptysub');
+  await vfs.readdir('/src');
+  await vfs.readdir('/src/sub');
+  await vfs.rename('/src', '/dst');
+  assert.deepEqual([...be.objects.keys()].sort(), ['dst/a', 'dst/sub/b']);
+  assert.deepEqual([...be.markers].sort(), ['dst', 'dst/emptysub']);
+  be.resetCounts();
+  assert.deepEqual((await vfs.readdir('/dst/sub')).map((e) => e.name), ['b']);
+  assert.deepEqual(be.calls, {}, 'the moved listing is served from the cache');
+  await assert.rejects(vfs.getattr('/src'), code('ENOENT'));
+});
+
+test('write path: create is visible at once, data uploads on flush, read-your-writes before it', async () => {
+  const { be, vfs } = setup();
+  await vfs.readdir('/');
+  const fh = await vfs.create('/w.txt');
+  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['w.txt']);
+  await vfs.write(fh, Buffer.from('hello '), 6, 0);
+  await vfs.write(fh, Buffer.from('world'), 5, 6);
+  assert.equal((await vfs.getattr('/w.txt')).size, 11);
+  const rd = await vfs.open('/w.txt', 0);
+  const buf = Buffer.alloc(32);
+  assert.equal(await vfs.read(rd, buf, 32, 0), 11);
+  assert.equal(buf.subarray(0, 11).toString(), 'hello world');
+  assert.ok(!be.objects.has('w.txt'), 'nothing uploaded before flush');
+  await vfs.flush(fh);
+  assert.equal(be.objects.get('w.txt')!.data.toString(), 'hello world');
+  await vfs.release(fh);
+  await vfs.release(rd);
+  assert.equal(be.calls.PUT, 1, 'one upload');
+});
+
+test('utimens is deferred while data is pending, and a server-side copy otherwise; directories accept it', async () => {
+  const { be, vfs } = setup();
+  be.markers.add('dir');
+  const fh = await vfs.create('/t');
+  await vfs.write(fh, Buffer.from('x'), 1, 0);
+  await vfs.utimens('/t', 1_609_556_645_678_901_234n);
+  await vfs.release(fh);
+  assert.equal(be.objects.get('t')!.mtimeNs, 1_609_556_645_678_901_234n);
+  assert.equal(be.calls.COPY, undefined);
+  await vfs.utimens('/t', 1_000_000_000_000_000_001n);
+  assert.equal(be.objects.get('t')!.mtimeNs, 1_000_000_000_000_000_001n);
+  assert.equal((await vfs.getattr('/t')).mtimeNs, 1_000_000_000_000_000_001n);
+  assert.equal(be.calls.COPY, 1);
+  // null (UTIME_OMIT): the mtime stays, nothing is copied
+  await vfs.utimens('/t', null);
+  assert.equal(be.objects.get('t')!.mtimeNs, 1_000_000_000_000_000_001n);
+  assert.equal(be.calls.COPY, 1);
+  await vfs.utimens('/dir', 5n);
+});
+
+test('unlink of a file being written: nothing is uploaded at release', async () => {
+  const { be, vfs } = setup();
+  const fh = await vfs.create('/gone');
+  await vfs.write(fh, Buffer.from('data'), 4, 0);
+  await vfs.unlink('/gone');
+  await vfs.release(fh);
+  assert.ok(!be.objects.has('gone'));
+  await assert.rejects(vfs.getattr('/gone'), code('ENOENT'));
+});
+
+test('a read-only mount refuses every change with EROFS', async () => {
+  const { be, vfs } = setup({ readOnly: true });
+  be.putDirect('f', 'x');
+  await assert.rejects(vfs.mkdir('/d'), code('EROFS'));
+  await assert.rejects(vfs.create('/n'), code('EROFS'));
+  await assert.rejects(vfs.unlink('/f'), code('EROFS'));
+  await assert.rejects(vfs.rename('/f', '/g'), code('EROFS'));
+  await assert.rejects(vfs.open('/f', 1), code('EROFS'));
+  const fh = await vfs.open('/f', 0);
+  await vfs.release(fh);
+});
+
+test('a mount of a prefix maps paths below it', async () => {
+  const { be, vfs } = setup({}, 'some/prefix');
+  be.putDirect('some/prefix/in.txt', 'in');
+  be.putDirect('some/other.txt', 'out');
+  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['in.txt']);
+  await vfs.mkdir('/sub');
+  assert.ok(be.markers.has('some/prefix/sub'));
+});
+
+test('names too long for S3 are ENAMETOOLONG before any request', async () => {
+  const { be, vfs } = setup();
+  await assert.rejects(vfs.mkdir('/' + 'x'.repeat(256)), code('ENAMETOOLONG'));
+  await assert.rejects(vfs.create('/' + 'abc/'.repeat(260) + 'f'), code('ENAMETOOLONG'));
+  assert.deepEqual(be.calls, {});
+});
+
+test('access: ENOENT for missing names, EROFS for W_OK on a read-only mount', async () => {
+  const { be, vfs } = setup();
+  be.putDirect('f', 'x');
+  await vfs.access('/f', 4);
+  await assert.rejects(vfs.access('/missing', 0), code('ENOENT'));
+  const ro = setup({ readOnly: true });
+  ro.be.putDirect('f', 'x');
+  await ro.vfs.access('/f', 4);
+  await assert.rejects(ro.vfs.access('/f', 2), code('EROFS'));
+});
+
+test('two concurrent opens for writing of one new path share one write state', async () => {
+  const { be, vfs } = setup();
+  be.putDirect('f', 'original');
+  const [a, b] = await Promise.all([vfs.open('/f', 2), vfs.open('/f', 2)]);
+  await vfs.write(a, Buffer.from('AB'), 2, 0);
+  const buf = Buffer.alloc(8);
+  assert.equal(await vfs.read(b, buf, 8, 0), 8);
+  assert.equal(buf.toString(), 'ABiginal');
+  await vfs.release(a);
+  await vfs.release(b);
+  assert.equal(be.objects.get('f')!.data.toString(), 'ABiginal');
+  assert.equal(be.calls.GET, 1, 'the existing content was loaded once');
+});
