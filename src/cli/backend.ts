@@ -1,5 +1,5 @@
 // `bucketfs backend COMMAND remote:path [-o key=value]…`: rclone's S3 backend commands.
-//   restore                 restore objects from GLACIER/DEEP_ARCHIVE (-o priority, -o lifetime)
+//   restore                 restore from GLACIER/DEEP_ARCHIVE (-o priority, -o lifetime, -o description)
 //   list-multipart-uploads  unfinished multipart uploads as JSON, by bucket
 //   cleanup                 abort unfinished multipart uploads older than -o max-age (default 24h)
 // JSON is printed as rclone prints it (Go's encoding/json, tab-indented, map keys sorted).
@@ -65,13 +65,12 @@ async function restore(cli: Cli, loc: RemoteLocation, opts: Record<string, strin
   }
   const days = opts.lifetime === undefined ? 1 : Number(opts.lifetime);
   if (!Number.isInteger(days) || days < 1) throw new UserError(`backend restore: invalid lifetime ${JSON.stringify(opts.lifetime)}: a number of days ≥ 1`, EXIT.usage);
-  if (opts.description !== undefined) log.notice('backend restore: -o description is not sent: the S3 RestoreObject description field is not supported by bucketfs');
 
   const results: Array<{ Status: string; Remote: string }> = [];
   for await (const l of listObjects(loc, cli.signal)) {
     if (!(await cli.confirm('restore', l.rel))) continue;
     try {
-      await loc.backend.restore(l.bucket, l.path, { days, tier });
+      await loc.backend.restore(l.bucket, l.path, { days, tier, ...(opts.description ? { description: opts.description } : {}) });
       results.push({ Status: 'OK', Remote: l.rel });
     } catch (err) {
       if (cli.signal.aborted) throw err;

@@ -11,6 +11,7 @@ import { createS3Backend } from '../backend/s3/index.js';
 import type { S3BackendApi } from '../backend/s3/types.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { log, redact, setLogFile, setLogLevel, type LogLevel } from '../util/log.js';
+import { rawBytes } from './raw-names.js';
 
 /** The global flags as yargs parses them (the `--s3-*` ones are read by name from the table). */
 export interface GlobalArgs {
@@ -175,9 +176,12 @@ export class Cli {
     }
   }
 
-  /** Write to stdout, waiting when the pipe is full (large listings, cat). */
+  /**
+   * Write to stdout, waiting when the pipe is full (large listings, cat). Names that are not
+   * valid UTF-8 are written as their bytes, as rclone prints them (raw-names.ts).
+   */
   async write(text: string | Buffer): Promise<void> {
-    if (!this.stdout.write(text)) {
+    if (!this.stdout.write(typeof text === 'string' ? rawBytes(text) : text)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           this.stdout.off('error', onError);

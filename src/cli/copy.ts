@@ -2,7 +2,7 @@
 // destination already has (same size and modification time), local↔remote in both directions
 // and remote→remote (server-side on the same remote). SRC may also be a single file, which is
 // copied into DST under its own name. Nothing is deleted at the destination.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { BackendError } from '../backend/s3/backend-error.js';
 import type { ListEntry } from '../backend/s3/types.js';
@@ -14,6 +14,8 @@ import type { Cli, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
 import { listObjects } from './listing.js';
 import { Progress } from './progress.js';
+import { logicalNameFromBytes } from '../backend/s3/encoding.js';
+import { fsPath, nameFromBytes } from './raw-names.js';
 import { Transferer, endpointIn, localError, metaFromInfo, statEndpoint, statLocal, type Endpoint, type FileMeta, type Outcome } from './transfer.js';
 
 /** A file to copy: its path relative to the source root, and what the source listing told. */
@@ -25,24 +27,36 @@ interface SourceFile {
   size: number;
 }
 
-/** Regular files under a local directory, recursively, paths relative to it ('/'-separated). */
+/**
+ * Regular files under a local directory, recursively, paths relative to it ('/'-separated). Names
+ * are read as bytes: one that is not valid UTF-8 is kept exactly (raw-names.ts), as rclone does.
+ */
 async function walkLocal(root: string): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
-    let entries;
+    // name: the logical name (rclone's standard name); file: the local name (escaped bytes kept)
+    let entries: Array<{ name: string; file: string; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean }>;
     try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
+      const raw = (await fsp.readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' })) as unknown as Array<Dirent & { name: Buffer }>;
+      entries = raw.map((e) => ({
+        name: nameFromBytes(e.name),
+        file: logicalNameFromBytes(e.name),
+        isDirectory: () => e.isDirectory(),
+        isFile: () => e.isFile(),
+        isSymbolicLink: () => e.isSymbolicLink(),
+      }));
     } catch (err) {
       throw localError('read directory', dir, err);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
-      const full = path.join(dir, e.name);
+      const full = path.join(dir, e.file);
       if (e.isDirectory()) await walk(full, r);
       else if (e.isFile()) {
         const meta = await statLocal(full);
         if (meta) out.push({ rel: r, meta, size: meta.size });
+        else log.notice(`${r}: vanished from the source during the copy: skipped`);
       } else if (e.isSymbolicLink()) log.notice(`${r}: Can't follow symlink without -L/--copy-links: skipped`);
       else log.notice(`${r}: not a regular file: skipped`);
     }
@@ -57,7 +71,7 @@ type SourceKind = { kind: 'file'; meta: FileMeta } | { kind: 'dir' } | { kind: '
 export async function sourceKind(loc: Location): Promise<SourceKind> {
   if (loc.kind === 'local') {
     try {
-      const st = await fsp.stat(loc.path);
+      const st = await fsp.stat(fsPath(loc.path));
       if (st.isDirectory()) return { kind: 'dir' };
       const meta = await statLocal(loc.path);
       return meta ? { kind: 'file', meta } : { kind: 'missing' };

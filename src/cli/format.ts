@@ -191,7 +191,7 @@ export function formatLsf(e: LsfEntry, format: string, separator: string, opts: 
         break;
       }
       case 's':
-        fields.push(String(e.isDir ? -1 : e.size));
+        fields.push(String(e.size)); // directories: the caller's (-1 for a bucket, 0 inside one, as rclone)
         break;
       case 't':
         fields.push(e.mtimeNs === undefined ? '' : formatLocalTime(e.mtimeNs, 0));

@@ -2,8 +2,9 @@
 import './warnings.js';
 import { hideBin } from 'yargs/helpers';
 import { flushStdout, main } from './program.js';
+import { rawArguments } from './raw-names.js';
 
-const code = await main(hideBin(process.argv));
+const code = await main(rawArguments(hideBin(process.argv)));
 await flushStdout();
 // Exit explicitly: idle keep-alive sockets or backend timers must not keep a finished command alive.
 process.exit(code);

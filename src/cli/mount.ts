@@ -112,7 +112,16 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<stri
   await probeBucket(loc.backend, loc.bucket, loc.path, args.remote);
 
   const root = new MountRoot(loc.bucket, loc.path);
-  const vfs = new Vfs(loc.backend, root, opts, log);
+  const o = loc.target.options;
+  const vfs = new Vfs(loc.backend, root, opts, log, {
+    remote: loc.target.remote,
+    // the cache of pending uploads belongs to one server: the remote's name and where it points
+    remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
+    upload: { chunkSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
+    transfers: typeof args.transfers === 'number' && args.transfers > 0 ? args.transfers : 4,
+  });
+  // uploads a previous run left pending (killed, crashed): found before mounting, sent in the background
+  await vfs.recover();
   const ops = createFuseOps(vfs, log);
   const fsname = fsnameOption({
     fsname: String(raw.volname ?? '') || args.remote,
@@ -130,7 +139,10 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<stri
 
   await session.mount();
   const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? `fusermount -u ${mnt}` : 'Ctrl-C'} to unmount)`;
-  log.info(`mount options: dir-cache-time ${raw.dir_cache_time ?? '5m0s'}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, cache dir ${opts.cacheDir}`);
+  log.info(
+    `mount options: dir-cache-time ${raw.dir_cache_time ?? '5m0s'}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
+      `cache mode ${opts.cacheMode}, write-back ${raw.vfs_write_back ?? '5s'}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}`,
+  );
   if (isChild) {
     log.notice(line.replace(/^bucketfs: /, ''));
     await sendToParent({ type: 'ready', line });
@@ -190,7 +202,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOption
       // writes that reached us between the flush and the unmount
       if (!failure) await vfs.flushAll().catch((err) => (failure = err));
       await vfs.close();
-      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${opts.cacheDir}/staging): ${describeError(failure)}`, EXIT.fatal);
+      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${opts.cacheDir}/vfs, uploaded at the next mount): ${describeError(failure)}`, EXIT.fatal);
       log.notice(`unmounted ${session.mountPoint}`);
     })();
     return stopping;
@@ -216,10 +228,12 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOption
 function logStats(vfs: Vfs): void {
   const c = vfs.counters;
   const r = vfs.reads.stats;
+  const w = vfs.writes.stats?.();
   log.info(
     `stats: ${c.opens} opens, ${c.reads} reads (${formatSize(c.bytesRead)}), ${c.writes} writes (${formatSize(c.bytesWritten)}), ` +
       `${r.gets} GETs (${formatSize(r.bytesDownloaded)} downloaded), ${vfs.openHandles} open handles, ` +
-      `read cache ${formatSize(vfs.reads.blocks.usedBytes)}, ${vfs.ns.dirs.size} cached directories`,
+      `read cache ${formatSize(vfs.reads.blocks.usedBytes)}, ${vfs.ns.dirs.size} cached directories` +
+      (w ? `, ${w.uploads} uploads (${formatSize(w.bytesUploaded)}), ${w.pending} pending, ${w.uploading} uploading, ${w.failures} failed, stream buffers ${formatSize(w.streamMemory)}` : ''),
   );
 }
 

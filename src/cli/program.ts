@@ -2,7 +2,8 @@
 // the option table, one module per command, and the single error edge (one line on stderr,
 // rclone's exit codes, never a secret, never a stack trace unless -vv).
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import { createRequire } from 'node:module';
+import type { Argv } from 'yargs';
 import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
@@ -28,6 +29,10 @@ import { rcatCommand } from './rcat.js';
 import { rmdirCommand } from './rmdir.js';
 import { sizeCommand } from './size.js';
 import { touchCommand } from './touch.js';
+
+// yargs' CommonJS build: its help layout (cliui with wrap-ansi) wraps descriptions at spaces,
+// where the ESM build's cliui breaks lines at fixed character positions, even mid-word.
+const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
 
 const COMMANDS: CommandSpec<any>[] = [
   mountCommand,
@@ -63,10 +68,20 @@ function version(): string {
   }
 }
 
-/** The first sentence of the option's help and its default; `bucketfs help options` has the rest. */
-function s3FlagDescription(o: OptionSpec): string {
-  const first = /^(.*?[.!?])(\s|$)/.exec(o.help)?.[1] ?? o.help;
-  return o.default === '' ? first : `${first} (default ${o.default})`;
+/**
+ * One line per flag, as rclone's `help flags` has them: the first sentence of the option's help,
+ * then its rclone type and default (`bucketfs help options` has the rest). A bool that defaults
+ * to false shows neither, as in rclone.
+ */
+export function s3FlagDescription(o: OptionSpec): string {
+  const first = (/^(.*?)[.!?](\s|$)/.exec(o.help)?.[1] ?? o.help).trim();
+  if (o.type === 'bool') return o.default === 'true' ? `${first} (default true)` : first;
+  return o.default === '' ? `${first} (${o.type})` : `${first} (${o.type}, default ${o.default})`;
+}
+
+/** The terminal width --help is laid out for. */
+export function helpWidth(): number {
+  return Math.min(120, process.stdout.columns || 120);
 }
 
 /** Every `--s3-<name>` flag from the option table. Not defaulted: absent means "not given". */
@@ -75,7 +90,7 @@ export function addS3Flags(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     y = y.option(s3FlagName(o), {
       type: o.type === 'bool' ? 'boolean' : 'string',
       describe: s3FlagDescription(o),
-      group: 'S3 options (override the remote\'s config; see "bucketfs help options"):',
+      group: 'S3 options (override the remote\'s config; "bucketfs help options" lists them in full):',
     });
   }
   return y;
@@ -93,11 +108,14 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Do a trial run with no permanent changes', group: 'Global flags:' })
     .option('interactive', { alias: 'i', type: 'boolean', describe: 'Enable interactive mode: ask before every change', group: 'Global flags:' })
     .option('progress', { alias: 'P', type: 'boolean', describe: 'Show progress during transfer (on stderr)', group: 'Global flags:' })
-    .option('transfers', { type: 'number', default: 4, describe: 'Number of file transfers to run in parallel', group: 'Global flags:' })
-    .option('checkers', { type: 'number', default: 16, describe: 'Number of checkers (HEAD requests for modification times) to run in parallel', group: 'Global flags:' })
+    .option('transfers', { type: 'number', default: 4, describe: 'Number of file transfers to run in parallel (default 4)', group: 'Global flags:' })
+    .option('checkers', { type: 'number', default: 16, describe: 'Number of checkers (HEAD requests for modification times) to run in parallel (default 16)', group: 'Global flags:' })
     // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
     // into create=false, modtime=false), no camelCase copies, a repeated flag keeps the last value.
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false, 'boolean-negation': false }) as unknown as Argv<GlobalArgs>;
+  // yargs' "[string]" tags would call every size, duration and number a string: the descriptions
+  // name rclone's types and defaults instead (usageConfiguration is yargs ≥ 17.7, unknown to @types/yargs)
+  y = (y as unknown as { usageConfiguration(c: Record<string, boolean>): Argv<GlobalArgs> }).usageConfiguration({ 'hide-types': true });
   y = addS3Flags(y);
   for (const spec of COMMANDS) {
     y = y.command({
@@ -114,7 +132,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .help()
     .alias('h', 'help')
     .version(version())
-    .wrap(Math.min(120, process.stdout.columns || 120))
+    .wrap(helpWidth())
     .showHelpOnFail(false)
     .fail((msg, err) => {
       // A handler's error passes through unchanged; a parsing/usage problem becomes exit code 1.

@@ -25,10 +25,8 @@ export const rcatCommand = defineCommand<{ remote: string; size: number }>({
     const size = args.size >= 0 ? args.size : undefined;
     const progress = new Progress(cli.progress);
     progress.addFile(size);
-    // On Ctrl-C/SIGTERM the upload may be waiting for input rather than for the server: ending
-    // stdin with an error makes the backend fail the upload, which aborts the multipart upload.
-    const onAbort = () => process.stdin.destroy(new Error('interrupted'));
-    cli.signal.addEventListener('abort', onAbort, { once: true });
+    // On Ctrl-C/SIGTERM the backend stops the upload even while it waits for input, and aborts
+    // the multipart upload.
     try {
       const info = await loc.backend.put(loc.bucket, loc.path, process.stdin, {
         size,
@@ -39,7 +37,6 @@ export const rcatCommand = defineCommand<{ remote: string; size: number }>({
       progress.fileDone();
       log.info(`${loc.path}: Copied (new), ${info.size} bytes`);
     } finally {
-      cli.signal.removeEventListener('abort', onAbort);
       progress.stop();
     }
   },

@@ -6,18 +6,19 @@
 //   1 ns for S3 objects carrying X-Amz-Meta-Mtime and for local files, 1 s for objects that only
 //   have LastModified. When the size matches but the time does not, equal MD5s mean only the
 //   time is updated (a server-side copy onto itself, or utimes) instead of moving the data.
-// - Uploads carry the local file's mtime (stat with bigint: nanoseconds) as X-Amz-Meta-Mtime.
+// - Uploads carry the local file's mtime (stat with bigint: nanoseconds) as X-Amz-Meta-Mtime,
+//   and its MD5, computed first as rclone does (Content-MD5 of a single PUT, X-Amz-Meta-Md5chksum
+//   of a multipart upload), so `rclone md5sum`/`rclone check` see the same hashes.
 // - Downloads go to a temporary file next to the destination, renamed into place when
 //   complete, so an interrupted download never leaves a truncated file under the real name;
 //   the mtime is then set to the nanosecond (see setLocalMtime).
 // - Remote to remote on the same remote is a server-side copy, which keeps the metadata.
 import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { promisify } from 'node:util';
 import { BackendError } from '../backend/s3/backend-error.js';
 import { etagMd5 } from '../backend/s3/metadata.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
@@ -26,8 +27,8 @@ import { log } from '../util/log.js';
 import type { Cli, LocalLocation, Location, RemoteLocation } from './context.js';
 import { dateToNs, nsToSecondsString } from './format.js';
 import type { Progress } from './progress.js';
+import { fsPath, localRelPath } from './raw-names.js';
 
-const execFileP = promisify(execFile);
 const NS_PER_S = 1_000_000_000n;
 
 /** One side of a transfer: a local file path, or an object of a remote location. */
@@ -47,14 +48,15 @@ export function describe(e: Endpoint): string {
 }
 
 export function endpointIn(loc: Location, rel: string): Endpoint {
-  if (loc.kind === 'local') return { kind: 'local', loc, file: rel === '' ? loc.path : path.join(loc.path, rel) };
+  // a logical relative path (from a listing) names a local file by rclone's local encoding
+  if (loc.kind === 'local') return { kind: 'local', loc, file: rel === '' ? loc.path : path.join(loc.path, localRelPath(rel)) };
   const p = [loc.path, rel].filter((s) => s !== '').join('/');
   return { kind: 'remote', loc, bucket: loc.bucket, path: p };
 }
 
 export async function statLocal(file: string): Promise<FileMeta | null> {
   try {
-    const st = await fsp.stat(file, { bigint: true });
+    const st = await fsp.stat(fsPath(file), { bigint: true });
     if (!st.isFile()) return null;
     return { size: Number(st.size), mtimeNs: st.mtimeNs, precisionNs: 1n };
   } catch (err) {
@@ -94,15 +96,28 @@ export function localError(op: string, file: string, err: unknown): UserError {
 /**
  * Set a local file's atime and mtime to `ns` exactly. Node's fs.utimes takes seconds as a
  * double, which keeps only about a microsecond of a current date; when that is not exact,
- * coreutils `touch -d @SECONDS.NANOSECONDS` (utimensat with full nanoseconds) finishes the job.
+ * coreutils touch finishes the job (utimensat with full nanoseconds) on the file opened here and
+ * given as its standard output (`touch -`), so any file name, even one not valid UTF-8, works.
  */
 export async function setLocalMtime(file: string, ns: bigint): Promise<void> {
   const secs = Number(ns) / 1e9;
+  const p = fsPath(file);
   try {
-    await fsp.utimes(file, secs, secs);
-    const st = await fsp.stat(file, { bigint: true });
+    await fsp.utimes(p, secs, secs);
+    const st = await fsp.stat(p, { bigint: true });
     if (st.mtimeNs === ns) return;
-    await execFileP('touch', ['-c', '-d', `@${nsToSecondsString(ns)}`, '--', file]);
+    const fh = await fsp.open(p, 'r');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn('touch', ['-c', '-d', `@${nsToSecondsString(ns)}`, '-'], { stdio: ['ignore', fh.fd, 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`touch failed: ${stderr.trim() || `exit ${code}`}`))));
+      });
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     throw localError('set modification time of', file, err);
   }
@@ -110,7 +125,7 @@ export async function setLocalMtime(file: string, ns: bigint): Promise<void> {
 
 async function md5OfLocal(file: string, signal: AbortSignal): Promise<string> {
   const h = createHash('md5');
-  await pipeline(createReadStream(file), async function* (src: AsyncIterable<Buffer>) {
+  await pipeline(createReadStream(fsPath(file)), async function* (src: AsyncIterable<Buffer>) {
     for await (const chunk of src) h.update(chunk);
   }, { signal });
   return h.digest('hex');
@@ -199,12 +214,22 @@ export class Transferer {
         return;
       }
       await this.withBucket(dst, async () => {
-        const body = src.kind === 'local' ? createReadStream(src.file) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+        const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
         if (src.kind === 'local') body.on('error', () => {}); // surfaced by put as its own failure
         await dst.loc.backend.put(dst.bucket, dst.path, body, {
           size: srcMeta.size,
           mtimeNs: srcMeta.mtimeNs,
           md5: srcMeta.md5,
+          // as rclone: a local file is hashed first (Content-MD5, or X-Amz-Meta-Md5chksum when multipart)
+          ...(src.kind === 'local'
+            ? {
+                hashMd5: () =>
+                  md5OfLocal(src.file, signal).catch((err: unknown) => {
+                    if ((err as Error).name === 'AbortError') throw err;
+                    throw localError('read', src.file, err);
+                  }),
+              }
+            : {}),
           signal,
           onProgress: this.progress.tracker(),
         });
@@ -213,20 +238,20 @@ export class Transferer {
     }
     // To a local file: write a temporary sibling, rename into place, then set the time.
     const dir = path.dirname(dst.file);
-    await fsp.mkdir(dir, { recursive: true }).catch((err) => {
+    await fsp.mkdir(fsPath(dir), { recursive: true }).catch((err) => {
       throw localError('mkdir', dir, err);
     });
     const tmp = path.join(dir, `.${path.basename(dst.file)}.${randomBytes(4).toString('hex')}.partial`);
     try {
-      const body = src.kind === 'local' ? createReadStream(src.file) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
-      await pipeline(body, counter(this.progress), createWriteStream(tmp), { signal });
-      const got = (await fsp.stat(tmp)).size;
+      const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+      await pipeline(body, counter(this.progress), createWriteStream(fsPath(tmp)), { signal });
+      const got = (await fsp.stat(fsPath(tmp))).size;
       if (got !== srcMeta.size) {
         throw new UserError(`copy ${describe(src)}: received ${got} bytes, expected ${srcMeta.size}: the source changed during the transfer`, 2);
       }
-      await fsp.rename(tmp, dst.file);
+      await fsp.rename(fsPath(tmp), fsPath(dst.file));
     } catch (err) {
-      await fsp.rm(tmp, { force: true });
+      await fsp.rm(fsPath(tmp), { force: true });
       if (err instanceof UserError || err instanceof BackendError) throw err;
       if ((err as Error).name === 'AbortError') throw signal.reason ?? err;
       throw localError('write', dst.file, err);

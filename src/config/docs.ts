@@ -41,7 +41,10 @@ export function renderOptionsMarkdown(options: OptionSpec[] = S3_OPTIONS): strin
     }
     out.push('');
   }
+  const inert = options.filter((o) => o.noEffect).map((o) => `\`${o.name}\``);
   out.push(
+    `Every option has the effect rclone documents for it, and a test proving it, except: \`v2_auth\` (refused: the AWS SDK signs with v4 only)${inert.length ? ` and ${inert.join(', ')} (accepted so that rclone.conf files work, without effect: Node has no such buffer pool)` : ''}.`,
+    '',
     'Each option is taken from the first of: a connection-string parameter (`remote,chunk_size=16M:bucket`),',
     "the flag, `RCLONE_CONFIG_<REMOTE>_<KEY>`, the environment variable above, the remote's section of",
     'rclone.conf, the default. Sizes take rclone suffixes (`b`, `K`, `M`, `G`, `T`, `P`; a bare number is KiB),',
@@ -73,7 +76,8 @@ function groups(options: OptionSpec[]): Array<[string, OptionSpec[]]> {
   return all.filter(([, group]) => group.length > 0);
 }
 
-function wrap(text: string, width: number): string[] {
+/** Words of `text` in lines of at most `width` characters (a longer word gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {

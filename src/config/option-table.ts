@@ -17,6 +17,12 @@ export interface OptionSpec {
   type: OptionType;
   /** default as rclone prints it ("" for an empty string, "5M", "1m0s", "false") */
   default: string;
+  /**
+   * The default's exact value, when the printed one is rounded: rclone's copy_cutoff default is
+   * the Go constant 4768 MiB (4999610368 bytes), printed 4.656G, which would parse back to
+   * 4999341932. Resolution uses this; documentation and `config show` print `default`.
+   */
+  defaultValue?: string;
   help: string;
   scope: 's3' | 'global';
   /** rclone lists it under "Advanced Options" */
@@ -26,6 +32,8 @@ export interface OptionSpec {
   /** values rclone offers; only enforced where `exclusive` is set */
   examples?: string[];
   exclusive?: boolean;
+  /** accepted for compatibility with rclone.conf, but without effect in bucketfs (the help says why) */
+  noEffect?: boolean;
   /** lowest/highest accepted value for int and SizeSuffix (bytes) */
   min?: number;
   max?: number;
@@ -57,7 +65,7 @@ export const S3_OPTIONS: OptionSpec[] = [
   { scope: 's3', advanced: true, name: 'upload_cutoff', type: 'SizeSuffix', default: '200M', min: 0, max: 5 * GiB, help: 'Cutoff for switching to chunked upload. Any files larger than this will be uploaded in chunks of chunk_size. The minimum is 0 and the maximum is 5GB.' },
   { scope: 's3', advanced: true, name: 'chunk_size', type: 'SizeSuffix', default: '5M', min: 5 * 1024 * 1024, max: 5 * GiB, help: 'Chunk size to use for uploading. Files larger than upload_cutoff and streams of unknown size are uploaded as multipart uploads in parts of this size; upload_concurrency parts are buffered in memory per transfer.' },
   { scope: 's3', advanced: true, name: 'max_upload_parts', type: 'int', default: '10000', min: 1, max: 10000, help: 'Maximum number of parts in a multipart upload. The chunk size grows for large files of known size to stay below it.' },
-  { scope: 's3', advanced: true, name: 'copy_cutoff', type: 'SizeSuffix', default: '4.656G', min: 0, max: 5 * GiB, help: 'Cutoff for switching to multipart copy. Larger server-side copies are done in parts of this size. The minimum is 0 and the maximum is 5GB.' },
+  { scope: 's3', advanced: true, name: 'copy_cutoff', type: 'SizeSuffix', default: '4.656G', defaultValue: '4768M', min: 0, max: 5 * GiB, help: 'Cutoff for switching to multipart copy. Larger server-side copies are done in parts of this size. The minimum is 0 and the maximum is 5GB.' },
   { scope: 's3', advanced: true, name: 'disable_checksum', type: 'bool', default: 'false', help: "Don't store MD5 checksum with object metadata." },
   { scope: 's3', advanced: true, name: 'shared_credentials_file', type: 'string', default: '', help: 'Path to the shared credentials file (env_auth = true). Empty: AWS_SHARED_CREDENTIALS_FILE, then $HOME/.aws/credentials.' },
   { scope: 's3', advanced: true, name: 'profile', type: 'string', default: '', help: 'Profile to use in the shared credentials file (env_auth = true). Empty: AWS_PROFILE, then "default".' },
@@ -70,8 +78,8 @@ export const S3_OPTIONS: OptionSpec[] = [
   { scope: 's3', advanced: true, name: 'list_chunk', type: 'int', default: '1000', min: 1, help: 'Size of listing chunk (MaxKeys of each ListObjectsV2 request).' },
   { scope: 's3', advanced: true, name: 'no_check_bucket', type: 'bool', default: 'false', help: "If set don't attempt to check the bucket exists or create it." },
   { scope: 's3', advanced: true, name: 'encoding', type: 'MultiEncoder', default: 'Slash,InvalidUtf8,Dot', help: 'The encoding for object names (see rclone\'s encoding section).' },
-  { scope: 's3', advanced: true, name: 'memory_pool_flush_time', type: 'Duration', default: '1m0s', help: 'How often unused upload buffers are released from the buffer pool.' },
-  { scope: 's3', advanced: true, name: 'memory_pool_use_mmap', type: 'bool', default: 'false', help: 'Whether to use mmap buffers in the internal memory pool. Node.js cannot mmap anonymous memory: accepted, buffers come from the Node heap either way.' },
+  { scope: 's3', advanced: true, name: 'memory_pool_flush_time', type: 'Duration', default: '1m0s', noEffect: true, help: 'How often internal memory buffer pools will be flushed. bucketfs keeps no buffer pool (upload buffers are freed by the Node garbage collector as soon as their part is sent): accepted, no effect.' },
+  { scope: 's3', advanced: true, name: 'memory_pool_use_mmap', type: 'bool', default: 'false', noEffect: true, help: 'Whether to use mmap buffers in internal memory pool. Node.js cannot mmap anonymous memory and bucketfs keeps no pool: accepted, no effect (buffers come from the Node heap either way).' },
 ];
 
 export function findS3Option(name: string): OptionSpec | undefined {

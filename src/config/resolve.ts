@@ -144,7 +144,7 @@ function lookup(spec: OptionSpec, parsed: RemotePath, ctx: ConfigContext, sectio
   if (fromFile !== undefined && fromFile !== '') {
     return { raw: fromFile, source: 'config', where: `in config file ${JSON.stringify(configPath)}` };
   }
-  return { raw: spec.default, source: 'default', where: 'as default' };
+  return { raw: spec.defaultValue ?? spec.default, source: 'default', where: 'as default' };
 }
 
 function parseFrom(spec: OptionSpec, v: RawValue): OptionValue {
@@ -207,8 +207,14 @@ function applyRules(target: RemoteTarget, configPath: string): void {
   if (o.sse_customer_key !== '') {
     // The key also travels base64-encoded in request headers: keep that form out of logs too.
     addSecret(Buffer.from(o.sse_customer_key, 'utf8').toString('base64'));
-    if (o.sse_customer_key_md5 === '') {
-      o.sse_customer_key_md5 = createHash('md5').update(o.sse_customer_key, 'utf8').digest('base64');
+    const computed = createHash('md5').update(o.sse_customer_key, 'utf8').digest('base64');
+    if (o.sse_customer_key_md5 === '') o.sse_customer_key_md5 = computed;
+    else if (o.sse_customer_key_md5 !== computed) {
+      // S3 would refuse every request (400); say which setting is wrong before sending any
+      throw new UserError(
+        `sse_customer_key_md5 (set ${describeSource(target, 'sse_customer_key_md5', configPath)}) is not the base64 MD5 of sse_customer_key: leave it blank to have it computed`,
+        EXIT.fatal,
+      );
     }
   }
 }

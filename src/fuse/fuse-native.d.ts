@@ -49,6 +49,9 @@ declare module 'fuse-native' {
     debug?: boolean;
     /** patched binding only: utimens gets FuseTime values, and UTIME_OMIT calls reach it */
     utimensNs?: boolean;
+    /** (patched binding) operations on open files that were unlinked reach the ops with path '',
+     *  and fgetattr is called with the handle */
+    nullpathOk?: boolean;
     [k: string]: unknown;
   }
   class Fuse {

@@ -380,7 +380,7 @@ export class Namespace {
    * copied concurrently (bounded), then the sources deleted. An existing target is replaced as
    * POSIX says: a file by a file, an empty directory by a directory.
    */
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, opts: { mtimeNs?: bigint } = {}): Promise<void> {
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     const src = await this.lookup(from);
@@ -399,19 +399,20 @@ export class Namespace {
       await this.renameDir(from, to, src);
     } else {
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
-      await this.renameFile(from, to, src);
+      await this.renameFile(from, to, src, opts.mtimeNs);
     }
   }
 
-  private async renameFile(from: string, to: string, src: DirEntry): Promise<void> {
-    await this.backend.copy(this.bucket, this.root.toBackend(from), this.bucket, this.root.toBackend(to));
+  /** `mtimeNs`: store this X-Amz-Meta-Mtime with the copy (a time set while the file was pending) */
+  private async renameFile(from: string, to: string, src: DirEntry, mtimeNs?: bigint): Promise<void> {
+    await this.backend.copy(this.bucket, this.root.toBackend(from), this.bucket, this.root.toBackend(to), mtimeNs !== undefined ? { mtimeNs } : undefined);
     await this.backend.delete(this.bucket, [this.root.toBackend(from)]);
     const head = this.meta.getHead(from);
     this.noteRemoved(from);
     this.dirs.upsert(parentOf(to), { ...src, name: baseName(to) });
     this.meta.clearNegative(to);
     // the copy kept the metadata (mtime), only the ETag may differ: keep the mtime, drop the ETag check
-    if (head) this.meta.setHead(to, { ...head, path: this.root.toBackend(to) });
+    if (head) this.meta.setHead(to, { ...head, path: this.root.toBackend(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
     else this.meta.dropHead(to);
     this.noteAncestors(to);
   }

@@ -27,6 +27,16 @@ export interface VfsOptions {
   readAhead: number;
   memoryLimit: number;
   cacheDir: string;
+  /** --vfs-cache-mode */
+  cacheMode: 'off' | 'minimal' | 'writes' | 'full';
+  /** --vfs-write-back: upload this long after the last close (0: at close) */
+  writeBackMs: number;
+  /** --vfs-cache-max-size in bytes; SIZE_OFF (-1): no limit */
+  cacheMaxSize: number;
+  /** --vfs-cache-max-age */
+  cacheMaxAgeMs: number;
+  /** --vfs-cache-poll-interval */
+  cachePollMs: number;
   /** bounded number of cached directory listings (lru-cache max) */
   maxCachedDirs: number;
   /** concurrent HEADs when a getattr storm (ls -l) begins */
@@ -79,6 +89,13 @@ export function resolveVfsOptions(raw: Record<string, unknown>, env: NodeJS.Proc
   const gid = int('gid');
   const chunk = size('vfs_read_chunk_size');
   const limit = size('vfs_read_chunk_size_limit');
+  const cacheMode = get('vfs_cache_mode').trim().toLowerCase();
+  if (!['off', 'minimal', 'writes', 'full'].includes(cacheMode)) {
+    throw new UserError(`invalid --vfs-cache-mode ${JSON.stringify(get('vfs_cache_mode'))}: use off, minimal, writes or full`, EXIT.usage);
+  }
+  const writeBack = dur('vfs_write_back');
+  const maxAge = dur('vfs_cache_max_age');
+  const poll = dur('vfs_cache_poll_interval');
   const opts: VfsOptions = {
     dirCacheTimeMs,
     attrTimeoutMs: attrTimeoutMs === DURATION_OFF ? 2 ** 31 - 1 : attrTimeoutMs,
@@ -100,6 +117,11 @@ export function resolveVfsOptions(raw: Record<string, unknown>, env: NodeJS.Proc
     readAhead: Math.max(0, size('vfs_read_ahead')),
     memoryLimit: Math.max(0, size('vfs_memory_limit')),
     cacheDir: get('cache_dir') || defaultCacheDir(env),
+    cacheMode: cacheMode as VfsOptions['cacheMode'],
+    writeBackMs: writeBack === DURATION_OFF ? 0 : Math.min(Math.max(0, writeBack), 2 ** 31 - 1),
+    cacheMaxSize: size('vfs_cache_max_size'),
+    cacheMaxAgeMs: maxAge === DURATION_OFF ? Number.MAX_SAFE_INTEGER : Math.max(0, maxAge),
+    cachePollMs: poll === DURATION_OFF ? 0 : Math.max(0, poll),
     maxCachedDirs: 10_000,
     headConcurrency: DEFAULT_HEAD_CONCURRENCY,
     renameConcurrency: 16,

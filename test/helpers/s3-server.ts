@@ -36,7 +36,11 @@ export interface RecordedRequest {
   /** request type as the bench harness counts them */
   type: string;
   injected?: string;
+  /** the request body as text, for small requests only (up to 64 KiB; XML documents such as RestoreRequest) */
+  bodyText?: string;
 }
+
+const BODY_TEXT_LIMIT = 64 * 1024;
 
 /** What a fault hook may ask for: an HTTP status (with S3 error code), or a dropped connection. */
 export type Fault = { status: number; code: string } | 'reset' | undefined;
@@ -239,7 +243,14 @@ export class TestS3 {
       if (!res.headersSent) res.writeHead(502);
       res.end();
     });
-    req.on('data', (d: Buffer) => (rec.bytesIn += d.length));
+    const small: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      rec.bytesIn += d.length;
+      if (rec.bytesIn <= BODY_TEXT_LIMIT) small.push(d);
+    });
+    req.on('end', () => {
+      if (rec.bytesIn > 0 && rec.bytesIn <= BODY_TEXT_LIMIT) rec.bodyText = Buffer.concat(small).toString('utf8');
+    });
     req.pipe(up);
   }
 }

@@ -99,13 +99,25 @@ test('env_auth: shared credentials file with profile (option beats AWS_PROFILE, 
   assert.deepEqual(await keyFor({ shared_credentials_file: file, profile: 'work' }, { AWS_ACCESS_KEY_ID: 'ENVFIRST', AWS_SECRET_ACCESS_KEY: 'x' }), ['ENVFIRST', undefined]);
 });
 
-test('env_auth with no credentials anywhere fails with InvalidCredentials, not a hang', async () => {
+test('env_auth with no credentials anywhere: anonymous (unsigned) access, with an INFO line saying so', async () => {
   const saved = process.env.AWS_EC2_METADATA_DISABLED;
   process.env.AWS_EC2_METADATA_DISABLED = 'true'; // no instance metadata service here
   try {
     const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-nocreds-'));
-    const be = backendFor(s3, { ...noKeys, env_auth: true, shared_credentials_file: path.join(dir, 'none'), profile: 'bucketfs-no-such-profile' }, { env: { HOME: dir } });
-    await assert.rejects(be.head(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials' && /env_auth: no credentials/.test(e.message));
+    const lines: string[] = [];
+    const log = { error: () => {}, notice: () => {}, info: (m: string) => lines.push(`INFO ${m}`), debug: () => {}, enabled: () => true };
+    const be = backendFor(s3, { ...noKeys, env_auth: true, shared_credentials_file: path.join(dir, 'none'), profile: 'bucketfs-no-such-profile' }, { env: { HOME: dir }, log });
+    s3.clearRequests();
+    const { body } = await be.read(bucket, 'public.txt');
+    assert.equal((await readAll(body)).toString(), 'for everyone');
+    assert.equal(s3.requests[0]!.headers.authorization, undefined, 'the request went unsigned');
+    assert.equal(s3.requests[0]!.headers['x-amz-security-token'], undefined);
+    // the server's refusal reads as anonymous access, not as a credentials problem
+    await assert.rejects(be.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && /anonymous access/.test(e.message));
+    await be.head(bucket, 'public.txt');
+    const info = lines.filter((l) => l.startsWith('INFO '));
+    assert.equal(info.length, 1, `one INFO line, once per backend: ${JSON.stringify(lines)}`);
+    assert.match(info[0]!, /^INFO env_auth: no credentials .*: using anonymous access$/);
     be.destroy();
   } finally {
     if (saved === undefined) delete process.env.AWS_EC2_METADATA_DISABLED;

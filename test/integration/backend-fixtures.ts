@@ -26,7 +26,7 @@ export function defaultOptions(endpoint: string, over: Partial<S3Options> = {}):
     upload_cutoff: 200 * MiB,
     chunk_size: 5 * MiB,
     max_upload_parts: 10000,
-    copy_cutoff: Math.floor(4.656 * 1024 ** 3),
+    copy_cutoff: 4768 * MiB, // rclone's default (printed 4.656G)
     disable_checksum: false,
     shared_credentials_file: '',
     profile: '',

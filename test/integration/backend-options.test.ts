@@ -220,6 +220,36 @@ test('disable_checksum: md5chksum stored on multipart uploads unless disabled', 
   off.destroy();
 });
 
+test('disable_checksum with a hashable stream (hashMd5, a local file): hashed first as rclone, except multipart + disable_checksum', async () => {
+  const b = await freshBucket(s3);
+  const small = pattern(100 * 1024);
+  const big = pattern(6 * MiB);
+  let calls = 0;
+  const hashOf = (buf: Buffer) => async () => {
+    calls++;
+    return md5hex(buf);
+  };
+  const on = backendFor(s3, { upload_cutoff: 5 * MiB });
+  // single PUT of a stream of known size: Content-MD5, checked by the server
+  s3.clearRequests();
+  await on.put(b, 'small', Readable.from([small]), { size: small.length, mtimeNs: 1n, hashMd5: hashOf(small) });
+  assert.equal(calls, 1);
+  assert.equal(ofType('PUT')[0]!.headers['content-md5'], Buffer.from(md5hex(small), 'hex').toString('base64'));
+  // multipart: X-Amz-Meta-Md5chksum, which a multipart ETag cannot give
+  s3.clearRequests();
+  const info = await on.put(b, 'big', Readable.from([big]), { size: big.length, mtimeNs: 1n, hashMd5: hashOf(big) });
+  assert.equal(calls, 2);
+  assert.equal((await storedHead(b, 'big')).Metadata?.md5chksum, Buffer.from(md5hex(big), 'hex').toString('base64'));
+  assert.equal(info.md5, md5hex(big));
+  // disable_checksum: a multipart upload does not even read the file for it (rclone neither)
+  const off = backendFor(s3, { upload_cutoff: 5 * MiB, disable_checksum: true });
+  await off.put(b, 'big-off', Readable.from([big]), { size: big.length, mtimeNs: 1n, hashMd5: hashOf(big) });
+  assert.equal(calls, 2);
+  assert.equal((await storedHead(b, 'big-off')).Metadata?.md5chksum, undefined);
+  on.destroy();
+  off.destroy();
+});
+
 test('upload_concurrency: parts in flight never exceed it', async () => {
   const b = await freshBucket(s3);
   const maxInFlight = async (concurrency: number) => {

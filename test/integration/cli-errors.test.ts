@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { S3_OPTIONS, s3FlagName } from '../../src/config/option-table.js';
+import { s3FlagDescription } from '../../src/cli/program.js';
 import { startCli, ok, fails, cli, type CliEnv } from './cli-support.js';
 
 let c: CliEnv;
@@ -108,9 +110,35 @@ test('wrong credentials: one line, exit 7, the secret never shown', async () => 
   }
 });
 
-test('unreachable endpoint: one line, exit 5 (temporary), after the retries', async () => {
+test('unreachable endpoint (connection refused): one line, exit 5 (temporary), after 4 quick attempts', async () => {
+  const t0 = Date.now();
   const r = await fails(c, ['ls', '--s3-endpoint', 'http://127.0.0.1:1', `moto:${B}`], { code: 5, timeoutMs: 90_000 });
-  assert.match(r.stderr, /127\.0\.0\.1:1|connect|ECONNREFUSED|network/i);
+  assert.equal(r.stderr, `bucketfs: LIST ${B}: connection refused after 4 attempts (http://127.0.0.1:1)\n`);
+  assert.ok(Date.now() - t0 < 10_000, 'a refused connection fails within seconds, not the whole retry budget');
+});
+
+test('bucketfs --help and help options: every command and flag, rclone types and defaults, no broken words', async () => {
+  const help = await ok(c, ['--help']);
+  for (const cmd of ['mount', 'ls', 'lsl', 'lsd', 'lsf', 'mkdir', 'rmdir', 'cat', 'rcat', 'copyto', 'copy', 'deletefile', 'delete', 'purge', 'touch', 'size', 'backend', 'config', 'help']) {
+    assert.match(help, new RegExp(`^  bucketfs ${cmd} `, 'm'), cmd);
+  }
+  assert.doesNotMatch(help, /\[string\]|\[boolean\]|\[number\]/, 'no yargs type tags (sizes are not "strings")');
+  const flat = help.replace(/\s+/g, ' ');
+  for (const o of S3_OPTIONS) {
+    // the whole description, words intact across wrapped lines
+    assert.ok(flat.includes(`--${s3FlagName(o)} ${s3FlagDescription(o)}`), `--${s3FlagName(o)}: ${s3FlagDescription(o)}`);
+  }
+  assert.ok(flat.includes('--s3-copy-cutoff Cutoff for switching to multipart copy (SizeSuffix, default 4.656G)'));
+  assert.ok(flat.includes('--s3-memory-pool-flush-time How often internal memory buffer pools will be flushed (Duration, default 1m0s)'));
+  for (const line of help.split('\n')) assert.ok(line.length <= 120, `too long: ${line}`);
+
+  const options = await ok(c, ['help', 'options']);
+  for (const o of S3_OPTIONS) assert.ok(options.includes(`--${s3FlagName(o)} ${o.type}  (default ${o.default === '' ? '""' : o.default})`), o.name);
+  for (const line of options.split('\n')) assert.ok(line.length <= 100, `too long: ${line}`);
+  const flatOptions = options.replace(/\s+/g, ' ');
+  for (const name of ['memory-pool-flush-time', 'memory-pool-use-mmap']) {
+    assert.match(flatOptions, new RegExp(`--s3-${name} [^-]*accepted, no effect`), name);
+  }
 });
 
 test('an unwritable local destination is one line too', async () => {

@@ -65,7 +65,7 @@ test('lsd: directories (prefixes and markers); lsd remote: lists buckets', async
   const lines = dirs.trimEnd().split('\n');
   assert.equal(lines.length, 2);
   for (const [i, name] of ['dir', 'marked'].entries()) {
-    assert.match(lines[i]!, new RegExp(`^ {10}-1 \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d {8}-1 ${name}$`));
+    assert.match(lines[i]!, new RegExp(`^ {11}0 \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d {8}-1 ${name}$`));
   }
   const buckets = await ok(c, ['lsd', 'moto:']);
   assert.deepEqual(
@@ -82,7 +82,7 @@ test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, has
   assert.equal(await ok(c, ['lsf', '-R', '--dirs-only', `moto:${B}`]), 'dir/\ndir/sub/\nmarked/\n');
   assert.equal(await ok(c, ['lsf', '-F', 'spt', '-s', '|', `moto:${B}/top.txt`]), '6|top.txt|2020-09-13 12:26:40\n');
   assert.equal(await ok(c, ['lsf', '--format', 'ph', `moto:${B}/dir`]), `a.txt;47bce5c74f589f4867dbd57e9ca9f808\nsub/;\n`);
-  assert.equal(await ok(c, ['lsf', '-F', 'ps', '--csv', '--absolute', `moto:${B}/dir`]), '/a.txt,3\n/sub/,-1\n');
+  assert.equal(await ok(c, ['lsf', '-F', 'ps', '--csv', '--absolute', `moto:${B}/dir`]), '/a.txt,3\n/sub/,0\n');
   await fails(c, ['lsf', '-F', 'px', `moto:${B}`], { code: 1, match: /format/ });
 });
 

@@ -111,7 +111,7 @@ test('backend restore: rclone\'s JSON status list; the restore reaches the serve
   await put('cold/one.txt', 'brr', ', StorageClass="GLACIER"');
   await put('cold/two.txt', 'brr', ', StorageClass="GLACIER"');
   c.s3.clearRequests();
-  const out = await ok(c, ['backend', 'restore', `moto:${B}/cold`, '-o', 'priority=Bulk', '-o', 'lifetime=3']);
+  const out = await ok(c, ['backend', 'restore', `moto:${B}/cold`, '-o', 'priority=Bulk', '-o', 'lifetime=3', '-o', 'description=thaw <for> audit']);
   assert.deepEqual(JSON.parse(out), [
     { Status: 'OK', Remote: 'one.txt' },
     { Status: 'OK', Remote: 'two.txt' },
@@ -120,6 +120,12 @@ test('backend restore: rclone\'s JSON status list; the restore reaches the serve
   assert.match(out, /^\[\n\t\{\n\t\t"Status": "OK",\n\t\t"Remote": "one.txt"\n\t\},/);
   const restores = c.s3.requests.filter((r) => r.method === 'POST' && 'restore' in r.query);
   assert.equal(restores.length, 2);
+  // the RestoreRequest document carries the lifetime, the tier and the description (XML-escaped)
+  for (const r of restores) {
+    assert.match(r.bodyText ?? '', /<Days>3<\/Days>/);
+    assert.match(r.bodyText ?? '', /<Tier>Bulk<\/Tier>/);
+    assert.match(r.bodyText ?? '', /<Description>thaw &lt;for&gt; audit<\/Description>/);
+  }
   const head = await boto3(c.s3.directEndpoint, `print(s3.head_object(Bucket="${B}", Key="cold/one.txt").get("Restore", ""))`);
   assert.match(head, /ongoing-request|expiry-date/);
 

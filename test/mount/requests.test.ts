@@ -108,7 +108,8 @@ test('a 4 KiB read at a random offset of a 32 MiB file transfers about 4 KiB; a 
     assert.ok(got.equals(big.subarray(offsetBlocks * 4096, offsetBlocks * 4096 + 4096)));
     const bytes = rnd.requests.filter((r) => r.type === 'GET').reduce((n, r) => n + r.bytesOut, 0);
     console.log(`# random 4 KiB read: ${rnd.counts.GET} GET(s), ${bytes} bytes transferred`);
-    assert.ok(bytes < 256 * 1024, `transferred ${bytes} bytes for a 4 KiB read`);
+    // a ranged GET of about the bytes asked for (page-aligned), never a chunk
+    assert.ok(bytes <= 64 * 1024, `transferred ${bytes} bytes for a 4 KiB read`);
     // the pinned ETag goes with every ranged GET
     for (const r of rnd.requests.filter((q) => q.type === 'GET')) assert.ok(r.headers['if-match'], 'GET without If-Match');
 
@@ -120,7 +121,7 @@ test('a 4 KiB read at a random offset of a 32 MiB file transfers about 4 KiB; a 
     const seqBytes = seq.requests.filter((r) => r.type === 'GET').reduce((n, r) => n + r.bytesOut, 0);
     console.log(`# sequential read of 32 MiB: ${Date.now() - t0} ms, ${seq.counts.GET} GETs, ${seqBytes} bytes`);
     // chunked, growing GETs: a handful, and not much more than the file downloaded
-    assert.ok((seq.counts.GET ?? 0) <= 12, `${seq.counts.GET} GETs`);
+    assert.ok((seq.counts.GET ?? 0) <= 10, `${seq.counts.GET} GETs`);
     assert.ok(seqBytes <= big.length * 1.1, `downloaded ${seqBytes} bytes for ${big.length}`);
 
     // two readers of one file share what was fetched: a second read is served from memory

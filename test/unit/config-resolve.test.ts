@@ -45,7 +45,9 @@ test('defaults: every option typed as documented', () => {
   const o = t.options;
   assert.equal(o.chunk_size, 5 * M);
   assert.equal(o.upload_cutoff, 200 * M);
-  assert.equal(o.copy_cutoff, 4999341932);
+  // rclone's default is the Go constant 4768 MiB, printed 4.656G (which itself parses to less)
+  assert.equal(o.copy_cutoff, 4768 * M);
+  assert.equal(o.copy_cutoff, 4999610368);
   assert.equal(o.max_upload_parts, 10000);
   assert.equal(o.upload_concurrency, 4);
   assert.equal(o.list_chunk, 1000);
@@ -56,6 +58,12 @@ test('defaults: every option typed as documented', () => {
   assert.equal(o.provider, 'Minio');
   assert.equal(t.sources.provider, 'config');
   assert.equal(t.sources.chunk_size, 'default');
+});
+
+test('copy_cutoff: the exact default 4768M; an explicit 4.656G is what it says (4999341932), as in rclone', () => {
+  assert.equal(resolveRemote('r:b', ctx(BASIC)).options.copy_cutoff, 4999610368);
+  assert.equal(resolveRemote('r:b', ctx(BASIC + 'copy_cutoff = 4.656G\n')).options.copy_cutoff, 4999341932);
+  assert.equal(resolveRemote('r:b', ctx(BASIC + 'copy_cutoff = 4768M\n')).options.copy_cutoff, 4999610368);
 });
 
 test('the resolved options have exactly the keys of S3Options and of the option table', () => {
@@ -198,8 +206,12 @@ test('encryption settings', () => {
   const md5 = createHash('md5').update(key).digest('base64');
   const t = resolveRemote('r:b', ctx(BASIC + `sse_customer_algorithm = AES256\nsse_customer_key = ${key}\n`));
   assert.equal(t.options.sse_customer_key_md5, md5);
-  const given = resolveRemote('r:b', ctx(BASIC + `sse_customer_algorithm = AES256\nsse_customer_key = ${key}\nsse_customer_key_md5 = given==\n`));
-  assert.equal(given.options.sse_customer_key_md5, 'given==');
+  const given = resolveRemote('r:b', ctx(BASIC + `sse_customer_algorithm = AES256\nsse_customer_key = ${key}\nsse_customer_key_md5 = ${md5}\n`));
+  assert.equal(given.options.sse_customer_key_md5, md5);
+  assertUserError(
+    () => resolveRemote('r:b', ctx(BASIC + `sse_customer_algorithm = AES256\nsse_customer_key = ${key}\nsse_customer_key_md5 = wrong==\n`)),
+    /^sse_customer_key_md5 \(set in config file .*\) is not the base64 MD5 of sse_customer_key/,
+  );
   assertUserError(() => resolveRemote('r:b', ctx(BASIC + `sse_customer_key = ${key}\n`)), /sse_customer_key is set but sse_customer_algorithm is empty/);
   assertUserError(() => resolveRemote('r:b', ctx(BASIC + 'sse_customer_algorithm = AES256\n')), /sse_customer_key is empty/);
 });

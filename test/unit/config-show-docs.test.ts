@@ -24,7 +24,10 @@ test('option table: every default parses and prints back as written', () => {
     const v = parseOptionValue(o, o.default);
     assert.equal(formatOptionValue(o, v), o.default, o.name);
     assert.ok(o.help.length > 0, o.name);
+    // an exact default prints as the documented (rounded) one
+    if (o.defaultValue !== undefined) assert.equal(formatOptionValue(o, parseOptionValue(o, o.defaultValue)), o.default, o.name);
   }
+  assert.deepEqual(S3_OPTIONS.filter((o) => o.defaultValue !== undefined).map((o) => [o.name, o.defaultValue]), [['copy_cutoff', '4768M']]);
 });
 
 test('option table: flag and environment names', () => {
@@ -45,6 +48,7 @@ test('config show: changed options only, secrets never printed', () => {
   assert.match(text, /^memory_pool_flush_time = 2m0s$/m);
   assert.doesNotMatch(text, /^session_token/m);
   assert.doesNotMatch(text, /^upload_cutoff/m);
+  assert.doesNotMatch(text, /^copy_cutoff/m); // its exact default (4768M) is the default printed 4.656G
 
   const all = describeOptionsForConfigShow(t, { all: true });
   assert.equal(all.trim().split('\n').length, 2 + S3_OPTIONS.length);

@@ -18,7 +18,7 @@ function setup(overrides: Partial<VfsOptions> = {}, prefix = '') {
   const be = new FakeBackend();
   const log = memoryLog();
   const cacheDir = cacheRoot;
-  const vfs = new Vfs(be, new MountRoot('bucket', prefix), defaultVfsOptions({ cacheDir, ...overrides }), log);
+  const vfs = new Vfs(be, new MountRoot('bucket', prefix), defaultVfsOptions({ cacheDir, writeBackMs: 0, ...overrides }), log);
   return { be, vfs, log };
 }
 

@@ -66,7 +66,12 @@ test('a sequential read streams with few, growing GETs and delivers every byte',
   const got = await readAll(r, data.length);
   assert.ok(got.equals(data));
   assert.ok(be.reads.length <= 10, `${be.reads.length} GETs`);
-  for (let i = 2; i < be.reads.length; i++) assert.ok((be.reads[i]!.count ?? Infinity) >= (be.reads[i - 1]!.count ?? 0), 'GET sizes grow');
+  // sizes grow (but the last GET, the rest of the file, may be smaller)
+  for (let i = 2; i < be.reads.length; i++) {
+    const g = be.reads[i]!;
+    if (g.offset + (g.count ?? Infinity) >= data.length) continue;
+    assert.ok((g.count ?? Infinity) >= (be.reads[i - 1]!.count ?? 0), `GET sizes grow: ${JSON.stringify(be.reads)}`);
+  }
   assert.ok(be.bytesRead <= data.length * 1.05, `downloaded ${be.bytesRead}`);
   // reading past the end
   assert.equal(await r.read(Buffer.alloc(10), data.length, 10), 0);

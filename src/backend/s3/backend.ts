@@ -36,6 +36,9 @@ export interface CreateS3BackendOptions {
   retryBaseMs?: number;
   retryMaxDelayMs?: number;
   retryBudgetMs?: number;
+  /** attempts and time for a refused connection (default 4 and 3 s) */
+  retryRefusedAttempts?: number;
+  retryRefusedBudgetMs?: number;
   /** custom DNS lookup for the HTTP agents (tests reach virtual-hosted bucket names with it) */
   lookup?: ClientExtras['lookup'];
   /** environment for credentials and AWS_CA_BUNDLE (default process.env) */
@@ -70,6 +73,8 @@ export class S3Backend implements S3BackendApi {
       baseMs: extra.retryBaseMs ?? DEFAULT_RETRY.baseMs,
       maxDelayMs: extra.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs,
       budgetMs: extra.retryBudgetMs ?? DEFAULT_RETRY.budgetMs,
+      refusedAttempts: extra.retryRefusedAttempts ?? DEFAULT_RETRY.refusedAttempts,
+      refusedBudgetMs: extra.retryRefusedBudgetMs ?? DEFAULT_RETRY.refusedBudgetMs,
     };
     this.ctx = new BackendContext(
       this.built.client,
@@ -78,7 +83,7 @@ export class S3Backend implements S3BackendApi {
       retry,
       log,
       this.built.endpointLabel,
-      this.built.credentials.mode === 'anonymous',
+      credentialsAnonymous(this.built.credentials),
     );
   }
 
@@ -257,14 +262,18 @@ export class S3Backend implements S3BackendApi {
     );
   }
 
-  async restore(bucket: string, path: string, opts: { days: number; tier: 'Standard' | 'Expedited' | 'Bulk' }): Promise<void> {
+  async restore(bucket: string, path: string, opts: { days: number; tier: 'Standard' | 'Expedited' | 'Bulk'; description?: string }): Promise<void> {
     const key = this.ctx.enc.keyFromPath(path, 'RESTORE');
     await this.ctx.run('RESTORE', path, { bucket, idempotent: true, write: true }, (s) =>
       this.ctx.client.send(
         new RestoreObjectCommand({
           Bucket: bucket,
           Key: key,
-          RestoreRequest: { Days: opts.days, GlacierJobParameters: { Tier: opts.tier } },
+          RestoreRequest: {
+            Days: opts.days,
+            GlacierJobParameters: { Tier: opts.tier },
+            ...(opts.description ? { Description: opts.description } : {}),
+          },
         }),
         { abortSignal: s },
       ),
@@ -277,6 +286,11 @@ export class S3Backend implements S3BackendApi {
     this.built.agents.http.destroy();
     this.built.agents.https.destroy();
   }
+}
+
+function credentialsAnonymous(c: BuiltClient['credentials']): boolean | (() => boolean) {
+  if (c.mode === 'env') return c.anonymous;
+  return c.mode === 'anonymous';
 }
 
 export function createS3Backend(options: S3Options, opts?: CreateS3BackendOptions): S3Backend {

@@ -3,9 +3,11 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Logger as SdkLogger } from '@smithy/types';
 import type { S3Options } from '../../config/s3-options.js';
-import { resolveCredentials, type CredentialMode } from './credentials.js';
+import { isAnonymousIdentity, resolveCredentials, type CredentialMode } from './credentials.js';
 import { md5Of } from './metadata.js';
 
 export interface ClientExtras {
@@ -15,7 +17,7 @@ export interface ClientExtras {
   maxSockets?: number;
   /** environment to read credentials and AWS_CA_BUNDLE from (defaults to process.env) */
   env?: NodeJS.ProcessEnv;
-  log?: { notice: (m: string) => void; debug: (m: string) => void };
+  log?: { notice: (m: string) => void; info: (m: string) => void; debug: (m: string) => void };
 }
 
 export interface BuiltClient {
@@ -65,7 +67,7 @@ export function buildClient(opts: S3Options, extras: ClientExtras = {}): BuiltCl
     lookup: extras.lookup,
     ...(isHttps ? { ca: caBundle(env, extras.log) } : {}),
   });
-  const credentials = resolveCredentials(opts, env);
+  const credentials = resolveCredentials(opts, env, extras.log);
   // rclone signs for us-east-1 when no region is given (Ceph & co. accept any region)
   const region = opts.region || 'us-east-1';
 
@@ -79,6 +81,9 @@ export function buildClient(opts: S3Options, extras: ClientExtras = {}): BuiltCl
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { httpAgent, httpsAgent, connectionTimeout: 60_000, requestTimeout: 300_000 },
+    // Without a logger of its own the SDK writes some warnings to the console ("An error was
+    // encountered in a non-retryable streaming request."): ours sends them to the debug log.
+    logger: sdkLogger(extras.log),
   };
   if (endpoint) config.endpoint = endpoint;
   if (credentials.mode === 'static') config.credentials = credentials.credentials;
@@ -94,6 +99,7 @@ export function buildClient(opts: S3Options, extras: ClientExtras = {}): BuiltCl
     ] as unknown as S3ClientConfig['httpAuthSchemes'];
   }
   const client = new S3Client(config);
+  if (credentials.mode === 'env') sendUnsignedWhenAnonymous(client);
   addContentMd5ForDeleteObjects(client);
   return {
     client,
@@ -101,6 +107,47 @@ export function buildClient(opts: S3Options, extras: ClientExtras = {}): BuiltCl
     endpointLabel: endpoint || `s3.${region}.amazonaws.com`,
     agents: { http: httpAgent, https: httpsAgent },
   };
+}
+
+/**
+ * The SDK's logger interface over ours: warnings and errors the SDK reports itself go to the debug
+ * log, one line each; its info/debug/trace chatter (request and response dumps) is dropped. A
+ * failed request's report is reduced to the command and the error: its input may hold secrets
+ * (the log redacts those it knows, but an SSE-C key is better never formatted at all), and the
+ * error is reported by our callers anyway.
+ */
+export function sdkLogger(log?: { debug: (m: string) => void }): SdkLogger {
+  const drop = () => {};
+  const one = (a: unknown): string => {
+    if (typeof a === 'string') return a;
+    const r = a as { commandName?: unknown; error?: { name?: unknown; message?: unknown } } | null;
+    if (r && typeof r === 'object' && typeof r.commandName === 'string') {
+      return r.error ? `${r.commandName}: ${String(r.error.name)}: ${String(r.error.message)}` : r.commandName;
+    }
+    return inspect(a, { breakLength: Infinity, depth: 1 });
+  };
+  const toDebug =
+    (level: string) =>
+    (...args: unknown[]) =>
+      log?.debug(`aws-sdk ${level}: ${args.map(one).join(' ').split('\n')[0]}`);
+  return { trace: drop, debug: drop, info: drop, warn: toDebug('warn'), error: toDebug('error') };
+}
+
+type Signer = { sign: (request: unknown, identity: unknown, props: unknown) => Promise<unknown> };
+
+/**
+ * env_auth resolves to an empty identity when nothing provides credentials (credentials.ts):
+ * requests are then sent unsigned, as with blank keys. Each auth scheme's signer is wrapped (the
+ * original stays the prototype, so its clock-skew handlers still apply).
+ */
+function sendUnsignedWhenAnonymous(client: S3Client): void {
+  const schemes = (client.config as unknown as { httpAuthSchemes?: Array<{ signer: Signer }> }).httpAuthSchemes ?? [];
+  for (const scheme of schemes) {
+    const real = scheme.signer;
+    const wrapped = Object.create(real) as Signer;
+    wrapped.sign = (request, identity, props) => (isAnonymousIdentity(identity) ? Promise.resolve(request) : real.sign(request, identity, props));
+    scheme.signer = wrapped;
+  }
 }
 
 /**

@@ -23,8 +23,13 @@ export class BackendContext {
     readonly retry: RetryPolicy,
     readonly log: Logger,
     readonly endpoint: string,
-    readonly anonymous: boolean,
+    /** no credentials: blank keys, or env_auth that found none (known after the first request) */
+    private readonly isAnonymous: boolean | (() => boolean),
   ) {}
+
+  get anonymous(): boolean {
+    return typeof this.isAnonymous === 'function' ? this.isAnonymous() : this.isAnonymous;
+  }
 
   /** The ETag is not the content MD5 when objects are encrypted with SSE-C or SSE-KMS. */
   get etagIsNotMd5(): boolean {

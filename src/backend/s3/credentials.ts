@@ -8,8 +8,9 @@
 //        else ~/.aws/credentials; profile: profile, else AWS_PROFILE, else "default";
 //     c. the SDK's default chain (web identity/EKS, SSO and ~/.aws/config profiles, ECS container
 //        and EC2 instance metadata), as rclone lets the AWS SDK do.
-//     If nothing provides credentials, requests fail with InvalidCredentials (rclone fails with
-//     "NoCredentialProviders" the same way).
+//     If nothing provides credentials, S3 interaction is anonymous, as rclone's documentation
+//     says ("If none of these option actually end up providing rclone with AWS credentials then
+//     S3 interaction will be non-authenticated"): requests go unsigned, and an INFO line says so.
 //  3. both blank, env_auth = false: anonymous, unsigned requests.
 //  4. only one of the two keys set: an error, as rclone ("access_key_id not found").
 import { readFileSync } from 'node:fs';
@@ -23,15 +24,19 @@ import { addSecret } from '../../util/log.js';
 
 export type CredentialMode =
   | { mode: 'static'; credentials: AwsCredentialIdentity }
-  | { mode: 'env'; provider: AwsCredentialIdentityProvider }
+  /** env_auth: `provider` yields ANONYMOUS (and `anonymous()` turns true) when nothing provides credentials */
+  | { mode: 'env'; provider: AwsCredentialIdentityProvider; anonymous: () => boolean }
   | { mode: 'anonymous' };
 
-class NoCredentials extends Error {
-  constructor(message: string) {
-    super(message);
-    // classify() maps this name to InvalidCredentials
-    this.name = 'CredentialsProviderError';
-  }
+/**
+ * The identity env_auth resolves to when no source has credentials: empty keys, which the
+ * client's signer (client.ts) takes as "send unsigned".
+ */
+export const ANONYMOUS: AwsCredentialIdentity = Object.freeze({ accessKeyId: '', secretAccessKey: '' });
+
+export function isAnonymousIdentity(identity: unknown): boolean {
+  const i = identity as Partial<AwsCredentialIdentity> | undefined;
+  return !i || (!i.accessKeyId && !i.secretAccessKey);
 }
 
 export function fromEnvironment(env: NodeJS.ProcessEnv): AwsCredentialIdentity | null {
@@ -75,7 +80,11 @@ function register(c: AwsCredentialIdentity): AwsCredentialIdentity {
 }
 
 /** Decide the credential mode; throws for a half-configured key pair. */
-export function resolveCredentials(opts: S3Options, env: NodeJS.ProcessEnv = process.env): CredentialMode {
+export function resolveCredentials(
+  opts: S3Options,
+  env: NodeJS.ProcessEnv = process.env,
+  log?: { info: (m: string) => void; debug: (m: string) => void },
+): CredentialMode {
   const id = opts.access_key_id;
   const secret = opts.secret_access_key;
   if (id && secret) {
@@ -86,6 +95,7 @@ export function resolveCredentials(opts: S3Options, env: NodeJS.ProcessEnv = pro
   }
   if (opts.env_auth) {
     let sdkChain: AwsCredentialIdentityProvider | undefined;
+    let anonymous = false;
     const provider: AwsCredentialIdentityProvider = async () => {
       const fromEnv = fromEnvironment(env);
       if (fromEnv) return register(fromEnv);
@@ -96,13 +106,17 @@ export function resolveCredentials(opts: S3Options, env: NodeJS.ProcessEnv = pro
       sdkChain ??= defaultProvider({ profile });
       try {
         return register(await sdkChain());
-      } catch {
-        throw new NoCredentials(
-          `env_auth: no credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), in ${file} [${profile}], or from the instance/container metadata`,
+      } catch (err) {
+        // The SDK memoizes an identity without expiry, so this is said once per client.
+        log?.debug(`env_auth: SDK credential chain: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`);
+        log?.info(
+          `env_auth: no credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), in ${file} [${profile}], or from the instance/container metadata: using anonymous access`,
         );
+        anonymous = true;
+        return ANONYMOUS;
       }
     };
-    return { mode: 'env', provider };
+    return { mode: 'env', provider, anonymous: () => anonymous };
   }
   if (!id && !secret) return { mode: 'anonymous' };
   throw new Error(id ? 'secret_access_key not found' : 'access_key_id not found');

@@ -4,8 +4,9 @@
 // The SDK's own retry is switched off (maxAttempts 1 in client.ts) so the whole budget lives
 // here: exponential backoff with full jitter (delay = random(0, min(cap, base·2^n))) for
 // 5xx, 429, throttling codes, RequestTimeout and dropped/refused connections, bounded both by a
-// number of attempts and by a total time. Only idempotent operations are retried; the caller
-// says which (a PutObject whose body is a one-shot stream is not).
+// number of attempts and by a total time (much smaller ones for a refused connection). Only
+// idempotent operations are retried; the caller says which (a PutObject whose body is a one-shot
+// stream is not).
 import { BackendError, type BackendErrorKind } from './backend-error.js';
 
 export interface RetryPolicy {
@@ -17,9 +18,16 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** no new attempt starts once this much time has passed since the first */
   budgetMs: number;
+  /**
+   * A refused connection (nothing listening: a wrong endpoint or port, a server that is down) is
+   * not going to heal within seconds: it gets at most this many attempts and this much time
+   * (defaults 4 and 3 s), where resets, timeouts and server errors keep the whole budget.
+   */
+  refusedAttempts?: number;
+  refusedBudgetMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 10, baseMs: 200, maxDelayMs: 8_000, budgetMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 10, baseMs: 200, maxDelayMs: 8_000, budgetMs: 30_000, refusedAttempts: 4, refusedBudgetMs: 3_000 };
 
 const THROTTLE_CODES = new Set([
   'SlowDown',
@@ -201,10 +209,12 @@ export async function withRetry<T>(policy: RetryPolicy, ctx: CallContext, fn: (a
       }
       const c = classify(err);
       const delay = backoffDelay(policy, attempt);
-      const canRetry =
-        c.retryable && ctx.idempotent && attempt < policy.attempts && Date.now() - started + delay < policy.budgetMs;
+      const refused = c.code === 'ECONNREFUSED';
+      const maxAttempts = refused ? Math.min(policy.attempts, policy.refusedAttempts ?? DEFAULT_RETRY.refusedAttempts!) : policy.attempts;
+      const budgetMs = refused ? Math.min(policy.budgetMs, policy.refusedBudgetMs ?? DEFAULT_RETRY.refusedBudgetMs!) : policy.budgetMs;
+      const canRetry = c.retryable && ctx.idempotent && attempt < maxAttempts && Date.now() - started + delay < budgetMs;
       if (!canRetry) throw toBackendError(c, ctx, attempt, err);
-      log?.debug(`${ctx.op} ${ctx.path}: ${c.detail}, retrying in ${delay}ms (attempt ${attempt + 1}/${policy.attempts})`);
+      log?.debug(`${ctx.op} ${ctx.path}: ${c.detail}, retrying in ${delay}ms (attempt ${attempt + 1}/${maxAttempts})`);
       try {
         await sleep(delay, ctx.signal);
       } catch (e) {

@@ -50,6 +50,13 @@ export interface PutOptions {
   contentType?: string;
   /** hex md5 of the whole content when the caller already knows it */
   md5?: string;
+  /**
+   * For a Readable body whose MD5 can be computed beforehand (a local file): computes it. The
+   * backend calls it when it wants the MD5, as rclone hashes a local file before uploading it:
+   * for a single PUT (Content-MD5, checked by the server) and for a multipart upload
+   * (X-Amz-Meta-Md5chksum) unless disable_checksum.
+   */
+  hashMd5?: () => Promise<string | undefined>;
   /** extra user metadata to store (lower-case keys, no prefix) */
   metadata?: Record<string, string>;
   /** abort the upload when this signal fires */
@@ -105,5 +112,6 @@ export interface S3BackendApi {
   makeDirMarker(bucket: string, path: string): Promise<void>;
   listMultipartUploads(bucket: string, prefix?: string): Promise<MultipartUploadInfo[]>;
   abortMultipartUpload(bucket: string, path: string, uploadId: string): Promise<void>;
-  restore(bucket: string, path: string, opts: { days: number; tier: 'Standard' | 'Expedited' | 'Bulk' }): Promise<void>;
+  /** RestoreObject; `description` is RestoreRequest's Description (rclone's -o description) */
+  restore(bucket: string, path: string, opts: { days: number; tier: 'Standard' | 'Expedited' | 'Bulk'; description?: string }): Promise<void>;
 }

@@ -6,8 +6,9 @@
 //    the caller passes opts.md5), so the server checks the bytes;
 //  - multipart: X-Amz-Meta-Md5chksum (base64 MD5) when the MD5 is known BEFORE the upload
 //    starts — metadata cannot be added after — and disable_checksum is off. A Buffer body is
-//    hashed first (as rclone hashes a local file first); a stream of unknown content cannot be,
-//    so streamed uploads carry no md5chksum unless the caller knows it (opts.md5), exactly as
+//    hashed first, and so is a stream the caller can hash beforehand (opts.hashMd5: a local
+//    file, as rclone hashes a local file first); a stream of unknown content cannot be, so
+//    streamed uploads carry no md5chksum unless the caller knows it (opts.md5), exactly as
 //    rclone's streaming uploads (rcat, mount) have none;
 //  - with SSE-C/SSE-KMS the ETag of a single PUT is not the MD5, so md5chksum is stored there too.
 //
@@ -48,8 +49,28 @@ export async function putObject(
   body: Buffer | Readable,
   opts: PutOptions,
 ): Promise<ObjectInfo> {
-  const key = ctx.enc.keyFromPath(path, 'PUT');
   if (opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', path, 'aborted');
+  const signal = opts.signal;
+  if (Buffer.isBuffer(body) || !signal) return put(ctx, bucket, path, body, opts);
+  // A stream may keep the upload waiting for input (a pipe, a terminal) rather than for the
+  // server, where no request's abort signal reaches: the abort ends the stream itself, which
+  // fails the read in progress, and the multipart upload (if any) is aborted as for any failure.
+  const onAbort = () => body.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await put(ctx, bucket, path, body, opts);
+  } catch (err) {
+    if (signal.aborted && !(err instanceof BackendError && err.kind === 'Aborted')) {
+      throw new BackendError('Aborted', 'PUT', path, 'aborted', { cause: err });
+    }
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function put(ctx: BackendContext, bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo> {
+  const key = ctx.enc.keyFromPath(path, 'PUT');
   const size = Buffer.isBuffer(body) ? body.length : opts.size;
   if (Buffer.isBuffer(body) && opts.size !== undefined && opts.size !== body.length) {
     throw new BackendError('Other', 'PUT', path, `size ${opts.size} given for a body of ${body.length} bytes`);
@@ -58,15 +79,19 @@ export async function putObject(
   for (const [k, v] of Object.entries(opts.metadata ?? {})) metadata[k.toLowerCase()] = v;
   metadata[META_MTIME] = formatMtime(opts.mtimeNs);
   const p: Prepared = { key, path, bucket, contentType: opts.contentType || contentTypeFor(path), metadata, opts };
+  const multipart = useMultipart(size, ctx.opts.upload_cutoff);
+  let md5 = opts.md5;
+  if (!md5 && opts.hashMd5 && !Buffer.isBuffer(body) && size !== undefined && (!multipart || !ctx.opts.disable_checksum)) {
+    md5 = await opts.hashMd5();
+  }
 
-  if (!useMultipart(size, ctx.opts.upload_cutoff)) {
+  if (!multipart) {
     if (Buffer.isBuffer(body)) return putSingle(ctx, p, body, md5Of(body).toString('hex'));
-    return putSingle(ctx, p, body, opts.md5, size);
+    return putSingle(ctx, p, body, md5, size);
   }
   const partSize = partSizeFor(size, ctx.opts.max_upload_parts, ctx.opts.chunk_size);
   if (Buffer.isBuffer(body)) {
-    const md5 = opts.md5 ?? md5Of(body).toString('hex');
-    return putMultipart(ctx, p, bufferParts(body, partSize), partSize, size, md5);
+    return putMultipart(ctx, p, bufferParts(body, partSize), partSize, size, md5 ?? md5Of(body).toString('hex'));
   }
   if (size === undefined) {
     // A stream of unknown length that fits in one part goes up as a single PUT, as the AWS
@@ -78,7 +103,7 @@ export async function putObject(
     if (second.done) return putSingle(ctx, p, firstBuf, md5Of(firstBuf).toString('hex'));
     return putMultipart(ctx, p, prepend([firstBuf, second.value], parts), partSize, undefined, opts.md5);
   }
-  return putMultipart(ctx, p, streamParts(body, partSize, path), partSize, size, opts.md5);
+  return putMultipart(ctx, p, streamParts(body, partSize, path), partSize, size, md5);
 }
 
 async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readable, md5Hex: string | undefined, size?: number): Promise<ObjectInfo> {
@@ -149,7 +174,9 @@ async function* streamParts(stream: Readable, partSize: number, path: string): A
         len += take;
         b = b.subarray(take);
         if (len === partSize) {
-          const part = Buffer.concat(pending, len);
+          // a chunk that is a whole part already (the mount's streams push exactly that) goes
+          // as it is: a pushed chunk belongs to the consumer, and a copy would double the memory
+          const part = pending.length === 1 ? pending[0]! : Buffer.concat(pending, len);
           pending = [];
           len = 0;
           yielded = true;

@@ -82,7 +82,14 @@ export class ReadCache {
 
   /** Versions of `path` that we replaced (upload, delete): drop them so no new reader uses them. */
   forgetPath(path: string): void {
-    for (const [id, s] of [...this.sources]) if (s.path === path && s.refs === 0) this.sources.delete(id);
+    for (const [id, s] of [...this.sources]) {
+      if (s.path === path && s.refs === 0) {
+        this.sources.delete(id);
+        // nobody can open this version again: its cached data only takes memory from others
+        s.stopFetches();
+        s.dropBlocks();
+      }
+    }
   }
 
   get sourceCount(): number {

@@ -4,9 +4,9 @@
 import type { S3BackendApi } from '../../backend/s3/types.js';
 import { BackendError } from '../../backend/s3/backend-error.js';
 import type { Logger } from '../../util/log.js';
-import type { AccessPattern, ChunkSettings } from './chunk-policy.js';
+import { MIN_STREAM_GET, aheadLimit, alignRandom, type AccessPattern, type ChunkSettings } from './chunk-policy.js';
 import type { Block, BlockCache } from './block-cache.js';
-import { Fetch, type FetchTarget } from './fetch.js';
+import { BLOCK_SIZE, Fetch, type FetchTarget } from './fetch.js';
 import { vfsError } from '../errors.js';
 
 /** How often one read retries a download that failed for a reason other than a changed object. */
@@ -78,14 +78,20 @@ export class ReadSource implements FetchTarget {
   }
 
   evicted(block: Block): void {
-    const i = this.blocks.indexOf(block);
-    if (i >= 0) this.blocks.splice(i, 1);
+    // blocks are sorted by start: search back from the last one starting at block.start
+    for (let i = this.firstAfter(block.start) - 1; i >= 0; i--) {
+      const b = this.blocks[i]!;
+      if (b === block) {
+        this.blocks.splice(i, 1);
+        break;
+      }
+      if (b.start < block.start) break;
+    }
     if (this.blocks.length === 0 && this.refs === 0 && this.fetches.size === 0) this.onEmpty(this);
   }
 
-  /** Copy the bytes available at `pos` (up to maxLen) into dst; returns how many (0 = not cached). */
-  private copyAt(pos: number, dst: Buffer, dstOff: number, maxLen: number): number {
-    // last block starting at or before pos
+  /** index of the first block starting after `pos` (blocks are sorted by start) */
+  private firstAfter(pos: number): number {
     let lo = 0;
     let hi = this.blocks.length;
     while (lo < hi) {
@@ -93,35 +99,117 @@ export class ReadSource implements FetchTarget {
       if (this.blocks[mid]!.start <= pos) lo = mid + 1;
       else hi = mid;
     }
-    // overlapping blocks are rare; look back a few for one that reaches past pos
-    for (let i = lo - 1; i >= 0 && i >= lo - 8; i--) {
-      const b = this.blocks[i]!;
-      if (b.end > pos) {
-        const n = Math.min(maxLen, b.end - pos);
-        b.buf.copy(dst, dstOff, pos - b.start, pos - b.start + n);
-        this.cache.touch(b);
-        return n;
-      }
-    }
-    return 0;
+    return lo;
   }
 
-  /** The first cached byte at or after `pos` before `end` (so a random read fetches only the gap). */
+  /** Index of the cached block holding byte `pos`, or -1. */
+  private blockIndexAt(pos: number): number {
+    const lo = this.firstAfter(pos);
+    // overlapping blocks are rare; look back a few for one that reaches past pos
+    for (let i = lo - 1; i >= 0 && i >= lo - 16; i--) {
+      if (this.blocks[i]!.end > pos) return i;
+    }
+    return -1;
+  }
+
+  /** The cached block holding byte `pos`, if any. */
+  private blockAt(pos: number): Block | undefined {
+    const i = this.blockIndexAt(pos);
+    return i < 0 ? undefined : this.blocks[i];
+  }
+
+  /**
+   * Copy the bytes available at `pos` (up to maxLen) into dst; returns how many (0 = not cached).
+   * `scan`: the read is part of a sequential run: a block it has read past is "consumed" (see
+   * block-cache.ts), when the read reaches the block's end or starts the block after it.
+   */
+  private copyAt(pos: number, dst: Buffer, dstOff: number, maxLen: number, scan: boolean): number {
+    const i = this.blockIndexAt(pos);
+    if (i < 0) return 0;
+    const b = this.blocks[i]!;
+    const n = b.copyTo(pos, dst, dstOff, Math.min(maxLen, b.end - pos));
+    if (scan) {
+      if (pos === b.start && i > 0) {
+        const prev = this.blocks[i - 1]!;
+        if (prev.end === pos && !prev.filling) this.cache.consumed(prev);
+      }
+      if (pos + n >= b.end && !b.filling) this.cache.consumed(b);
+      else this.cache.touch(b);
+    } else this.cache.touch(b);
+    return n;
+  }
+
+  /** The first byte at or after `pos` before `end` that is cached or that a fetch in flight will bring. */
   private nextCachedStart(pos: number, end: number): number {
-    // first block starting after pos (blocks are sorted by start)
+    for (let i = this.firstAfter(pos); i < this.blocks.length; i++) {
+      const b = this.blocks[i]!;
+      if (b.start >= end) break;
+      if (b.filled > 0) {
+        end = b.start;
+        break;
+      }
+    }
+    for (const f of this.fetches) if (f.pos > pos && f.pos < end && !f.done) end = f.pos;
+    return end;
+  }
+
+  /** index of the first block starting at or after `pos` */
+  private firstAtOrAfter(pos: number): number {
     let lo = 0;
     let hi = this.blocks.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.blocks[mid]!.start <= pos) lo = mid + 1;
+      if (this.blocks[mid]!.start < pos) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.blocks.length; i++) {
+    return lo;
+  }
+
+  /**
+   * Where a stream starting at `pos` should stop: at the first cached stretch of at least
+   * BLOCK_SIZE bytes, or where another stream starts. Small cached pieces (pages of random reads)
+   * do not stop it: it downloads through them (they are superseded, see below), so a sequential
+   * read after random ones is still a few large GETs.
+   */
+  private streamEnd(pos: number): number {
+    let end = this.size;
+    for (const f of this.fetches) {
+      if (!f.streaming || f.done) continue;
+      const at = f.start > pos ? f.start : f.pos;
+      if (at > pos && at < end) end = at;
+    }
+    let runStart = -1;
+    let runEnd = -1;
+    for (let i = this.firstAfter(pos); i < this.blocks.length; i++) {
       const b = this.blocks[i]!;
       if (b.start >= end) break;
-      if (b.filled > 0) return b.start;
+      if (b.filled === 0) continue;
+      if (runStart >= 0 && b.start <= runEnd) runEnd = Math.max(runEnd, b.end);
+      else {
+        runStart = b.start;
+        runEnd = b.end;
+      }
+      if (runEnd - runStart >= BLOCK_SIZE) return runStart;
     }
     return end;
+  }
+
+  /** A stream's block `b` now holds [b.start, b.end): drop the smaller blocks it covers. */
+  supersede(b: Block, from: number): void {
+    for (let i = this.firstAtOrAfter(from); i < this.blocks.length; i++) {
+      const x = this.blocks[i]!;
+      if (x.start >= b.end) break;
+      if (x !== b && !x.filling && x.end <= b.end && x.start >= b.start) {
+        this.cache.drop(x); // evicted() removes it from this.blocks
+        i--;
+      }
+    }
+  }
+
+  /** How far a stream may run ahead of a reader that consumed `consumed` bytes. */
+  aheadFor(consumed: number): number {
+    // never more than a quarter of the memory budget: read-ahead must not evict itself
+    return Math.min(aheadLimit(this.settings, consumed), Math.max(MIN_STREAM_GET, Math.floor(this.cache.maxSize / 4)));
   }
 
   // --- reading --------------------------------------------------------------------------------
@@ -131,13 +219,16 @@ export class ReadSource implements FetchTarget {
     if (this.failure) throw this.failure;
     if (offset >= this.size || length <= 0) return 0;
     const end = Math.min(this.size, offset + length);
-    const sequential = pattern.observe(offset, end - offset);
+    pattern.observe(offset, end - offset);
+    const stream = pattern.stream;
+    const scan = pattern.scan;
+    const consumed = pattern.runBytes;
     let pos = offset;
     let retries = 0;
     let rounds = 0;
     while (pos < end) {
       if (this.failure) throw this.failure;
-      const n = this.copyAt(pos, dst, pos - offset, end - pos);
+      const n = this.copyAt(pos, dst, pos - offset, end - pos, scan);
       if (n > 0) {
         pos += n;
         continue;
@@ -145,13 +236,15 @@ export class ReadSource implements FetchTarget {
       // Each round from here waits for a download; only a memory budget far too small for the
       // readers (blocks dropped before they are copied) could keep a read from progressing.
       if (++rounds > 1000) throw vfsError('EIO', `${this.path}: read at ${pos} made no progress (is --vfs-memory-limit far too small?)`);
-      let f = this.fetchCovering(pos);
+      let f = this.fetchCovering(pos, stream);
       if (!f) {
-        f = sequential
-          ? this.startFetch(pos, this.size, true, pattern.runBytes)
-          : this.startFetch(pos, this.blocks.length > 0 ? this.nextCachedStart(pos, end) : end, false, 0);
+        if (stream) f = this.startFetch(pos, this.streamEnd(pos), true, consumed);
+        else {
+          // about the bytes asked for (page-aligned), up to the next cached byte
+          f = this.startFetch(pos, this.nextCachedStart(pos, alignRandom(pos, end, this.size)[1]), false, 0);
+        }
       }
-      f.want(end);
+      if (stream) f.want(end, consumed);
       await f.waitFor(pos);
       if (f.pos <= pos && f.done) {
         // the fetch ended without the byte we wait for
@@ -165,18 +258,48 @@ export class ReadSource implements FetchTarget {
         this.log.info(`${this.path}: retrying read at ${pos} after: ${(err as Error | undefined)?.message ?? 'stopped download'}`);
       }
     }
+    if (stream) this.readAhead(end, consumed);
     return end - offset;
   }
 
-  private fetchCovering(pos: number): Fetch | undefined {
-    for (const f of this.fetches) if (f.covers(pos)) return f;
+  /** A fetch that will deliver `pos` soon: a stream within reach (sequential reads), or a GET in flight. */
+  private fetchCovering(pos: number, stream: boolean): Fetch | undefined {
+    for (const f of this.fetches) if (stream ? f.reaches(pos) : f.inFlight(pos)) return f;
+    if (stream) return undefined;
+    // a non-sequential read may still wait for a single GET that covers it
+    for (const f of this.fetches) if (!f.streaming && f.reaches(pos)) return f;
     return undefined;
   }
 
-  private startFetch(start: number, end: number, streaming: boolean, runBytes: number): Fetch {
-    const f = new Fetch(this, start, end, streaming, runBytes);
+  /**
+   * A sequential reader is at `end`: make sure the bytes after it are cached or coming, so it
+   * does not wait for a round trip when it gets there. Feeds the stream ahead of it, or starts
+   * one at the first missing byte once that is within half the read-ahead limit.
+   */
+  private readAhead(end: number, consumed: number): void {
+    if (end >= this.size || this.failure) return;
+    const ahead = this.aheadFor(consumed);
+    let p = end;
+    // skip what is cached
+    for (;;) {
+      const b = this.blockAt(p);
+      if (!b) break;
+      p = b.end;
+      if (p >= this.size || p - end > ahead) return;
+    }
+    for (const f of this.fetches) {
+      if (f.streaming && f.reaches(p)) return f.want(end, consumed);
+      if (!f.streaming && !f.done && p >= f.pos && p < f.end) return;
+    }
+    if (p - end > ahead / 2) return;
+    const f = this.startFetch(p, this.streamEnd(p), true, consumed, end);
+    f.want(end, consumed);
+  }
+
+  private startFetch(start: number, end: number, streaming: boolean, consumed: number, demand = start): Fetch {
+    const f = new Fetch(this, start, end, streaming, consumed, demand);
     this.fetches.add(f);
-    void f.waitFor(Number.MAX_SAFE_INTEGER).then(() => {
+    void f.finished.then(() => {
       this.fetches.delete(f);
       if (isChanged(f.error)) this.changed(f.error);
       if (this.blocks.length === 0 && this.refs === 0 && this.fetches.size === 0) this.onEmpty(this);
@@ -198,6 +321,11 @@ export class ReadSource implements FetchTarget {
   /** No handle reads this version any more: stop its downloads (cached blocks stay). */
   stopFetches(): void {
     for (const f of this.fetches) f.abort();
+  }
+
+  /** This version will not be read again (replaced or deleted): give its memory back. */
+  dropBlocks(): void {
+    for (const b of [...this.blocks]) this.cache.drop(b);
   }
 }
 

@@ -1,11 +1,9 @@
 // The contract between the VFS and whatever keeps data written through the mount until it is
-// in the bucket. This issue's implementation (staged-writes.ts) stages each file in a local
-// file and uploads it whole on flush/fsync/release; the write-back layer (streaming multipart,
-// cache files for random writes, a journal for crash recovery) replaces it behind the same
-// interface, so nothing above this file changes.
+// in the bucket. The implementation is write-back.ts (streaming multipart uploads for
+// sequential writes, local cache files for everything else, a journal for crash recovery).
 import type { ObjectInfo } from '../../backend/s3/types.js';
 
-/** The written state of one path, shared by every handle that has it open for writing. */
+/** The written state of one path, shared by every handle that has it open. */
 export interface WriteFile {
   /** mount-relative path (follows renames) */
   readonly rel: string;
@@ -22,8 +20,18 @@ export interface WriteFile {
   /** utimens while data is pending: stored with the upload instead of a separate copy.
    *  false when nothing is pending (the caller then sets the stored object's mtime). */
   setMtime(mtimeNs: bigint): boolean;
-  /** upload pending data now; rejects when the upload fails (the data stays pending) */
+  /** close(2): make the data safe — uploaded, or durable in the local cache with write-back;
+   *  rejects (EIO, EFBIG) when it is not */
   flush(): Promise<void>;
+  /** fsync(2): as flush */
+  fsync(): Promise<void>;
+}
+
+/** An object on the server, as the namespace knows it. */
+export interface ServerVersion {
+  etag: string;
+  size: number;
+  mtimeNs: bigint | null;
 }
 
 export interface OpenWriteOptions {
@@ -31,26 +39,73 @@ export interface OpenWriteOptions {
   create: boolean;
   /** O_TRUNC: start empty */
   truncate: boolean;
+  /** opened for writing (not only to read a file that has a write state) */
+  writable?: boolean;
+  /** opened O_RDWR (--vfs-cache-mode minimal gives these a cache file) */
+  readWrite?: boolean;
+  /**
+   * What the server holds at the path now: the content of a file opened without O_TRUNC, and
+   * what a crash recovery expects to find there. null: nothing; undefined: not known.
+   */
+  server?: ServerVersion | null;
+}
+
+export interface RenamePlan {
+  /** a single pending file whose content is all local: it moves without any request */
+  local: boolean;
+  /** the server may hold an object at the old name (to delete after a local move) */
+  serverHasSource: boolean;
+  /** a server-side move should store this mtime with its copy (set while it was pending) */
+  mtimeNs?: bigint;
 }
 
 export interface WriteLayer {
-  /** the pending state of `rel`, if it is open for writing */
+  /** the write state of `rel`, if it is open or has data not yet uploaded */
   get(rel: string): WriteFile | undefined;
   /** open (or share) the write state of `rel`; each open is matched by one release */
   open(rel: string, opts: OpenWriteOptions): Promise<WriteFile>;
-  /** one handle closed; the last one uploads what is pending and frees the state */
+  /** one handle closed; the last one uploads what is pending (now, or after --vfs-write-back) */
   release(file: WriteFile): Promise<void>;
-  /** `rel` was unlinked: whatever is pending for it must not be uploaded */
-  discard(rel: string): void;
-  /** `from` (a file or a directory) was renamed to `to`: pending files follow */
-  renamed(from: string, to: string): void;
-  /** every pending file below `dir` ('' = all): flushed first by rename, unmount, sync */
+  /** `rel` was unlinked: nothing pending for it may be uploaded; resolves once no upload of it runs.
+   *  Returns whether the server may hold an object at `rel` (false: no delete needed). */
+  discard(rel: string): Promise<boolean>;
+  /** before renaming `from`: settle its state (and that of everything below it) */
+  prepareRename(from: string, to: string): Promise<RenamePlan>;
+  /** `from` (a file or a directory) was renamed to `to`: pending files follow.
+   *  `server`: what the server holds at `to` now (for a local move: the replaced object). */
+  renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint }): Promise<void>;
+  /** a read-only open: the cached copy of this version of `rel`, if the cache has one (or
+   *  always with --vfs-cache-mode full); undefined: read from the bucket */
+  openCached?(rel: string, server: ServerVersion): Promise<WriteFile | undefined>;
+  /** `rel` (a file or a directory) was removed or replaced: cached copies of it go */
+  invalidate?(rel: string): void;
+  /** the rename prepared by prepareRename failed: pending uploads below `from` are scheduled again */
+  renameFailed?(from: string): void;
+  /** every write state below `dir` ('' = all) */
   pendingBelow(dir: string): WriteFile[];
   /** upload everything pending (unmount, SIGTERM); rejects if any upload failed */
   flushAll(): Promise<void>;
-  /** remove local staging state (after flushAll at unmount) */
+  /** stop timers, close files; what is not uploaded stays in the cache for the next mount */
   close(): Promise<void>;
+  /** find uploads a previous run left pending in the cache, and start them */
+  recover?(): Promise<void>;
+  /** for --stats */
+  stats?(): WriteStats;
 }
 
-/** What a write layer calls when an upload lands, so listings show the new object at once. */
-export type UploadedHook = (rel: string, info: ObjectInfo) => void;
+export interface WriteStats {
+  open: number;
+  pending: number;
+  uploading: number;
+  streamMemory: number;
+  uploads: number;
+  bytesUploaded: number;
+  failures: number;
+  /** clean cached copies kept for reuse, and their local bytes */
+  cached: number;
+  cachedBytes: number;
+}
+
+/** What a write layer calls when an upload lands, so listings show the new object at once.
+ *  info null: the content is as before but the stored mtime changed (the ETag is unknown). */
+export type UploadedHook = (rel: string, info: ObjectInfo | null, sizeNs: { size: number; mtimeNs: bigint }) => void;

@@ -1,0 +1,147 @@
+// The on-disk journal of one cache item: a small JSON file next to its data file, rewritten
+// atomically (write a temporary file, fsync it, rename it over the old one, fsync the
+// directory), so after a crash each item is either in its previous or its new state, never in
+// between. It is what the next mount reads to find uploads that were pending.
+//
+//   <cache-dir>/vfs/<remote>/<bucket>/<id>.data   the file's bytes (sparse; only `present` is valid)
+//   <cache-dir>/vfs/<remote>/<bucket>/<id>.json   this journal
+//
+// States:
+//   dirty      the content (size, present ranges of the data file, plus the base object for the
+//              ranges not present) must be uploaded to `path`; recovered at the next mount
+//   clean      the data file holds bytes of the object `server.etag` (kept as a read cache)
+//   modifying  a clean item is being changed and was not flushed since: after a crash its data
+//              file is not trustworthy and the object on the server is the truth (nothing to do)
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Range } from './ranges.js';
+
+export const JOURNAL_VERSION = 1;
+
+export interface JournalServer {
+  etag: string;
+  size: number;
+  /** X-Amz-Meta-Mtime of that object, as a decimal string of nanoseconds; null when absent */
+  mtimeNs: string | null;
+}
+
+export interface JournalBase {
+  etag: string;
+  size: number;
+  /** bytes below this that are not present come from the base object; above it they are zeros */
+  limit: number;
+  /** X-Amz-Meta-Mtime of the base object (decimal nanoseconds): with the size, recognises it under a new ETag */
+  mtimeNs?: string | null;
+  /** the base object was moved by a rename of ours: a new ETag with the same size is the same bytes */
+  moved?: boolean;
+}
+
+export interface Journal {
+  v: number;
+  id: string;
+  /** the remote as named on the command line (for messages and for matching the next mount) */
+  remote: string;
+  bucket: string;
+  /** logical path in the bucket (not mount-relative) */
+  path: string;
+  owner: Owner;
+  state: 'dirty' | 'clean' | 'modifying';
+  size: number;
+  /** nanoseconds since the epoch, as a decimal string (JSON has no bigint) */
+  mtimeNs: string;
+  base: JournalBase | null;
+  present: Range[];
+  /**
+   * What we believe the server holds at `path`: an object, nothing (null), or unknown. A recovery
+   * that finds something else there (not our own upload) keeps both versions.
+   */
+  server: JournalServer | null | 'unknown';
+  updated: string;
+}
+
+/** One mount process: its pid and start time (pids are reused; the pair is not). */
+export interface Owner {
+  pid: number;
+  start: string;
+}
+
+function procStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) is in parentheses and may contain spaces: count after it
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null; // field 22, starttime
+  } catch {
+    return null;
+  }
+}
+
+let me: Owner | undefined;
+export function currentOwner(): Owner {
+  me ??= { pid: process.pid, start: procStart(process.pid) ?? String(Date.now()) };
+  return me;
+}
+
+/** Whether the process that owns a journal is still running (and is not us). */
+export function ownerAlive(o: Owner | undefined): boolean {
+  if (!o || typeof o.pid !== 'number') return false;
+  const self = currentOwner();
+  if (o.pid === self.pid && o.start === self.start) return true;
+  try {
+    process.kill(o.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = procStart(o.pid);
+  return start === null ? true : start === o.start;
+}
+
+export function isOurs(o: Owner | undefined): boolean {
+  const self = currentOwner();
+  return !!o && o.pid === self.pid && o.start === self.start;
+}
+
+/** Durably replace `file` with `text`: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(file: string, text: string, durable = true): Promise<void> {
+  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  const fh = await fs.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    if (durable) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  if (durable) await syncDir(path.dirname(file));
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const dh = await fs.open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+export function parseJournal(text: string): Journal | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!j || typeof j !== 'object') return null;
+  const o = j as Partial<Journal>;
+  if (o.v !== JOURNAL_VERSION || typeof o.id !== 'string' || typeof o.path !== 'string' || typeof o.bucket !== 'string') return null;
+  if (o.state !== 'dirty' && o.state !== 'clean' && o.state !== 'modifying') return null;
+  if (!Number.isSafeInteger(o.size) || typeof o.mtimeNs !== 'string' || !/^-?\d+$/.test(o.mtimeNs)) return null;
+  return o as Journal;
+}

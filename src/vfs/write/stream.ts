@@ -1,0 +1,205 @@
+// A file written sequentially from offset 0, streamed into the bucket as it is written.
+//
+// Bytes collect in one part buffer of chunk_size. When it is full and more bytes come, the part
+// is handed to backend.put() (size unknown: the backend's own multipart engine, which uploads
+// upload_concurrency parts at a time and stops at max_upload_parts). The hand-over is pulled by
+// the backend: the Readable given to put() has highWaterMark 0 and a part is pushed only when
+// the backend asks for the next one, so a write waits while upload_concurrency parts are in
+// flight and the next one is full. Memory per stream: about chunk_size × (upload_concurrency + 1).
+//
+// Nothing is sent before the first part is full, so a file smaller than one part stays here
+// until close and goes up as one PUT (by the caller, from takeBuffer()).
+//
+// Bytes not yet handed over can still be rewritten, read and cut (overwrite/readBuffered/
+// shrink); bytes already handed over cannot: the owner then commits the stream (finish) or
+// gives it up (abort), see item.ts.
+import { Readable } from 'node:stream';
+import type { ObjectInfo, S3BackendApi } from '../../backend/s3/types.js';
+
+const MIN_BUFFER = 64 * 1024;
+
+export interface StreamTarget {
+  backend: S3BackendApi;
+  bucket: string;
+  chunkSize: number;
+  /** every stream's part buffers together (for stats and the memory budget) */
+  memory: { bytes: number };
+}
+
+export class StreamUpload {
+  private cur: Buffer | null = null;
+  /** valid bytes in cur */
+  curLen = 0;
+  /** bytes handed to the backend */
+  pushed = 0;
+  private readable: Readable | undefined;
+  private put: Promise<ObjectInfo> | undefined;
+  private wanted = false;
+  private waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  private readonly ac = new AbortController();
+  /** the upload failed (or was aborted): every later operation reports it */
+  failed: unknown = undefined;
+  /** X-Amz-Meta-Mtime sent with the multipart upload (fixed when it starts) */
+  storedMtimeNs: bigint | undefined;
+
+  constructor(private readonly t: StreamTarget) {}
+
+  get size(): number {
+    return this.pushed + this.curLen;
+  }
+
+  /** true once bytes were handed to the backend */
+  get started(): boolean {
+    return this.put !== undefined;
+  }
+
+  get bufferBytes(): number {
+    return this.cur?.length ?? 0;
+  }
+
+  private ensureCapacity(n: number): void {
+    const cap = this.cur?.length ?? 0;
+    if (cap >= n) return;
+    // small files grow their buffer; once parts are flowing, each part gets its full size at once
+    let next = this.pushed > 0 ? this.t.chunkSize : Math.max(MIN_BUFFER, cap);
+    while (next < n) next *= 2;
+    next = Math.min(next, this.t.chunkSize);
+    const b = Buffer.allocUnsafe(next);
+    if (this.cur && this.curLen > 0) this.cur.copy(b, 0, 0, this.curLen);
+    this.t.memory.bytes += next - cap;
+    this.cur = b;
+  }
+
+  private dropBuffer(): void {
+    this.t.memory.bytes -= this.cur?.length ?? 0;
+    this.cur = null;
+    this.curLen = 0;
+  }
+
+  /** Append at the end; waits while the backend is not ready for the next part. */
+  async append(data: Buffer, key: () => string, mtimeNs: () => bigint): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      if (this.failed) throw this.failed;
+      if (this.curLen === this.t.chunkSize) await this.pushPart(key, mtimeNs);
+      const n = Math.min(this.t.chunkSize - this.curLen, data.length - off);
+      this.ensureCapacity(this.curLen + n);
+      data.copy(this.cur!, this.curLen, off, off + n);
+      this.curLen += n;
+      off += n;
+    }
+  }
+
+  async appendZeros(n: number, key: () => string, mtimeNs: () => bigint): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.failed) throw this.failed;
+      if (this.curLen === this.t.chunkSize) await this.pushPart(key, mtimeNs);
+      const k = Math.min(this.t.chunkSize - this.curLen, left);
+      this.ensureCapacity(this.curLen + k);
+      this.cur!.fill(0, this.curLen, this.curLen + k);
+      this.curLen += k;
+      left -= k;
+    }
+  }
+
+  /** Rewrite bytes still in the buffer (offset >= pushed, offset + length <= size). */
+  overwrite(data: Buffer, offset: number): void {
+    data.copy(this.cur!, offset - this.pushed);
+  }
+
+  /** Cut to `size` (>= pushed). */
+  shrink(size: number): void {
+    this.curLen = size - this.pushed;
+  }
+
+  /** Read bytes still in the buffer (offset >= pushed). */
+  readBuffered(dst: Buffer, offset: number, length: number): number {
+    const from = offset - this.pushed;
+    const n = Math.max(0, Math.min(length, this.curLen - from));
+    if (n > 0) this.cur!.copy(dst, 0, from, from + n);
+    return n;
+  }
+
+  /** The buffered bytes (a copy-free view), for a stream that never started. */
+  buffered(): Buffer {
+    return this.cur ? this.cur.subarray(0, this.curLen) : Buffer.alloc(0);
+  }
+
+  /** Forget the buffer (after its bytes were stored elsewhere). */
+  release(): void {
+    this.dropBuffer();
+  }
+
+  private start(key: string, mtimeNs: bigint): void {
+    this.readable = new Readable({
+      objectMode: true,
+      highWaterMark: 0,
+      read: () => {
+        this.wanted = true;
+        const w = this.waiter;
+        this.waiter = null;
+        w?.resolve();
+      },
+    });
+    this.storedMtimeNs = mtimeNs;
+    this.put = this.t.backend.put(this.t.bucket, key, this.readable, { mtimeNs, signal: this.ac.signal });
+    this.put.catch((err: unknown) => {
+      this.failed ??= err;
+      const w = this.waiter;
+      this.waiter = null;
+      w?.reject(err);
+    });
+  }
+
+  private async waitDemand(): Promise<void> {
+    while (!this.wanted) {
+      if (this.failed) throw this.failed;
+      await new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  private async pushPart(key: () => string, mtimeNs: () => bigint): Promise<void> {
+    if (!this.put) this.start(key(), mtimeNs());
+    await this.waitDemand();
+    const part = this.cur!.subarray(0, this.curLen);
+    this.t.memory.bytes -= this.cur!.length;
+    this.cur = null;
+    this.curLen = 0;
+    this.pushed += part.length;
+    this.wanted = false;
+    this.readable!.push(part);
+  }
+
+  /** Hand over the rest and wait for the object (started streams only). */
+  async finish(): Promise<ObjectInfo> {
+    if (!this.put) throw new Error('finish() of a stream that never started');
+    if (this.failed) throw this.failed;
+    if (this.curLen > 0) {
+      await this.waitDemand();
+      const part = this.cur!.subarray(0, this.curLen);
+      this.pushed += part.length;
+      this.wanted = false;
+      this.readable!.push(part);
+      // the Readable holds the last part now; our accounting lets go of it
+      this.t.memory.bytes -= this.cur!.length;
+      this.cur = null;
+      this.curLen = 0;
+    }
+    this.readable!.push(null);
+    return this.put;
+  }
+
+  /** Give up: nothing of this stream becomes an object. Resolves once the backend has stopped. */
+  async abort(): Promise<void> {
+    this.failed ??= new Error('stream aborted');
+    this.ac.abort();
+    this.readable?.destroy();
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(this.failed);
+    await this.put?.catch(() => undefined);
+    this.dropBuffer();
+  }
+}

@@ -1,0 +1,187 @@
+// The read path through a real kernel mount, counted at the server: random preads cost about
+// what they read (never a chunk, also when they land just behind the previous one), sequential
+// reads (cat, dd) stream the object in a few large GETs, a second pass over a file larger than
+// --vfs-memory-limit still finds most of it cached, and an outside unmount is noticed quickly.
+// Every read is made by a child process (python, cat, dd), never by this test process.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { TestS3, type RecordedRequest } from '../helpers/s3-server.js';
+import { run } from '../helpers/run.js';
+import { cleanupMounts, mount, isMounted } from '../helpers/mount.js';
+
+const BUCKET = 'read-pattern-bucket';
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SIZE = 32 * MiB;
+let s3: TestS3;
+const big = randomBytes(SIZE);
+
+/** preads of `len` bytes at the offsets given on stdin (one per line), all to stdout, one open */
+const PREAD_PY = `
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+n = int(sys.argv[2])
+out = sys.stdout.buffer
+for line in sys.stdin:
+    if line.strip():
+        out.write(os.pread(fd, n, int(line)))
+os.close(fd)
+`;
+
+function gets(requests: RecordedRequest[]): { count: number; bytes: number; sizes: number[] } {
+  const g = requests.filter((r) => r.type === 'GET');
+  return { count: g.length, bytes: g.reduce((n, r) => n + r.bytesOut, 0), sizes: g.map((r) => r.bytesOut) };
+}
+
+async function counted(fn: () => Promise<unknown>): Promise<RecordedRequest[]> {
+  s3.clearRequests();
+  await fn();
+  // a stream the reader left may still be delivering what was in flight
+  await new Promise((r) => setTimeout(r, 200));
+  return [...s3.requests];
+}
+
+/** a small deterministic PRNG */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+before(async () => {
+  s3 = await TestS3.start();
+  await s3.createBucket(BUCKET);
+  const c = s3.directClient();
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'big.bin', Body: big }));
+  c.destroy();
+});
+
+after(async () => {
+  await cleanupMounts();
+  await s3?.stop();
+});
+
+test('200 random 4 KiB preads, a quarter of them just behind the previous one, transfer about 200 × 4 KiB; cat afterwards still streams', async () => {
+  const m = await mount(s3, `moto:${BUCKET}`);
+  try {
+    const file = path.join(m.mnt, 'big.bin');
+    const r = rng(1234);
+    const offsets: number[] = [];
+    let prev = SIZE / 2;
+    for (let i = 0; i < 200; i++) {
+      // random pages (never page 0: a read at 0 may start a modest read-ahead), and now and then
+      // one up to 1 MiB behind the previous read (the old detector took those for sequential)
+      const off = i % 4 === 3 ? Math.max(4096, prev - (1 + Math.floor(r() * 256)) * 4096) : (1 + Math.floor(r() * (SIZE / 4096 - 2))) * 4096;
+      offsets.push(off);
+      prev = off;
+    }
+    let out: Buffer = Buffer.alloc(0);
+    const reqs = await counted(async () => {
+      const py = await run('python3', ['-c', PREAD_PY, file, '4096'], { input: offsets.join('\n') + '\n', timeoutMs: 120_000 });
+      assert.equal(py.code, 0, py.stderr);
+      out = py.stdoutBytes;
+    });
+    assert.equal(out.length, 200 * 4096);
+    offsets.forEach((off, i) => assert.ok(out.subarray(i * 4096, (i + 1) * 4096).equals(big.subarray(off, off + 4096)), `bytes at ${off}`));
+    const g = gets(reqs);
+    console.log(`# 200 random 4 KiB preads: ${g.count} GETs, ${g.bytes} bytes (largest ${Math.max(...g.sizes)})`);
+    assert.ok(g.bytes < 200 * 64 * KiB, `transferred ${g.bytes} bytes`);
+    // about one small GET per read: none of them a chunk
+    assert.ok(Math.max(...g.sizes) <= 64 * KiB, `a GET of ${Math.max(...g.sizes)} bytes`);
+    assert.ok(g.count <= 200, `${g.count} GETs`);
+
+    // the pages cached by those reads do not chop a sequential read into small GETs
+    const cat = gets(
+      await counted(async () => {
+        const c = await run('cat', [file]);
+        assert.ok(c.stdoutBytes.equals(big), 'cat read different bytes');
+      }),
+    );
+    console.log(`# cat after them: ${cat.count} GETs, ${cat.bytes} bytes`);
+    assert.ok(cat.count <= 10, `${cat.count} GETs`);
+    assert.ok(cat.bytes <= SIZE * 1.05, `downloaded ${cat.bytes}`);
+  } finally {
+    await m.unmount();
+  }
+});
+
+test('cat and dd read the object byte-exact in a few large GETs', async () => {
+  const m = await mount(s3, `moto:${BUCKET}`);
+  try {
+    const file = path.join(m.mnt, 'big.bin');
+    const t0 = Date.now();
+    const cat = await counted(async () => {
+      const r = await run('cat', [file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdoutBytes.equals(big), 'cat read different bytes');
+    });
+    const g = gets(cat);
+    console.log(`# cat of 32 MiB: ${Date.now() - t0} ms, ${g.count} GETs, ${g.bytes} bytes`);
+    assert.ok(g.count <= 10, `${g.count} GETs`);
+    assert.ok(g.bytes <= SIZE * 1.05, `downloaded ${g.bytes}`);
+  } finally {
+    await m.unmount();
+  }
+  // a fresh mount (nothing cached): dd with small blocks, from the middle of the file
+  const m2 = await mount(s3, `moto:${BUCKET}`);
+  try {
+    const file = path.join(m2.mnt, 'big.bin');
+    let bytes: Buffer = Buffer.alloc(0);
+    const dd = await counted(async () => {
+      const r = await run('dd', [`if=${file}`, 'bs=4k', `skip=${(8 * MiB) / 4096}`, 'status=none']);
+      assert.equal(r.code, 0, r.stderr);
+      bytes = r.stdoutBytes;
+    });
+    assert.ok(bytes.equals(big.subarray(8 * MiB)), 'dd read different bytes');
+    const g = gets(dd);
+    console.log(`# dd bs=4k of the last 24 MiB: ${g.count} GETs, ${g.bytes} bytes`);
+    // away from offset 0 the first reads are small ranged GETs until the run is recognized
+    // (the third read), then the stream's GETs double
+    assert.ok(g.count <= 12, `${g.count} GETs`);
+    assert.ok(g.bytes <= 24 * MiB * 1.05, `downloaded ${g.bytes}`);
+  } finally {
+    await m2.unmount();
+  }
+});
+
+test('a file larger than --vfs-memory-limit read twice: the second pass finds most of it cached', async () => {
+  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-memory-limit', '24M'] });
+  try {
+    const file = path.join(m.mnt, 'big.bin');
+    const first = gets(await counted(async () => assert.ok((await run('cat', [file])).stdoutBytes.equals(big))));
+    const second = gets(await counted(async () => assert.ok((await run('cat', [file])).stdoutBytes.equals(big))));
+    console.log(`# 32 MiB file, 24 MiB budget: first pass ${first.bytes} bytes, second pass ${second.bytes} bytes in ${second.count} GETs`);
+    // plain LRU downloads all 32 MiB again; here about what does not fit
+    assert.ok(second.bytes <= SIZE / 2, `second pass downloaded ${second.bytes}`);
+  } finally {
+    await m.unmount();
+  }
+});
+
+test('an outside fusermount -u is noticed within a few hundred ms (the mount flushes and exits)', async () => {
+  for (let i = 0; i < 3; i++) {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    const r = await run('dd', [`if=${path.join(m.mnt, 'big.bin')}`, 'bs=64k', 'count=4', 'status=none']);
+    assert.equal(r.code, 0, r.stderr);
+    const t0 = Date.now();
+    const u = spawnSync('fusermount', ['-u', m.mnt], { encoding: 'utf8' });
+    assert.equal(u.status, 0, u.stderr);
+    const exit = await m.exited;
+    const ms = Date.now() - t0;
+    console.log(`# fusermount -u → mount process exit: ${ms} ms`);
+    assert.equal(exit.code, 0);
+    assert.ok(!isMounted(m.mnt));
+    // it used to poll every second
+    assert.ok(ms < 600, `took ${ms} ms to notice`);
+    await m.unmount();
+  }
+});

@@ -1,0 +1,267 @@
+// Odd but legal write patterns through a real mount, each with a defined outcome: two handles
+// on one file, renames of files being written or waiting for their upload, unlink of open
+// files, rm -r of directories with pending uploads, O_EXCL races, the editor's save, a file
+// truncated and rewritten under a reader, and mtimes before/after the upload.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { TestS3 } from '../helpers/s3-server.js';
+import { run } from '../helpers/run.js';
+import { cleanupMounts, mount, waitFor, type Mounted } from '../helpers/mount.js';
+
+const BUCKET = 'posix-bucket';
+const MiB = 1024 * 1024;
+let s3: TestS3;
+/** write-back 1s: pending uploads exist long enough to act on them, and land quickly */
+let m: Mounted;
+
+before(async () => {
+  s3 = await TestS3.start();
+  await s3.createBucket(BUCKET);
+  await putObject('edit/notes.txt', 'old notes\n');
+  await putObject('rewrite.txt', 'version one: the old content of this file\n');
+  await putObject('gone-while-read.txt', 'still here for the reader');
+  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
+});
+
+after(async () => {
+  if (m) await m.unmount().catch(() => undefined);
+  await cleanupMounts();
+  await s3?.stop();
+});
+
+async function getObject(key: string): Promise<Buffer | null> {
+  const c = s3.directClient();
+  try {
+    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return Buffer.from(await o.Body!.transformToByteArray());
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return null;
+    throw err;
+  } finally {
+    c.destroy();
+  }
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const c = s3.directClient();
+  try {
+    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  } finally {
+    c.destroy();
+  }
+}
+
+async function putObject(key: string, body: Buffer | string): Promise<void> {
+  const c = s3.directClient();
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+  c.destroy();
+}
+
+const mnt = (p: string) => path.join(m.mnt, p);
+
+async function readRange(fh: fs.FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(buf, 0, length, offset);
+  return buf.subarray(0, bytesRead);
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const requestsFor = (key: string) => s3.requests.filter((r) => r.path === `/${BUCKET}/${key}`);
+
+test('two handles writing one file: both writes land, in order, and each handle reads the other\'s', async () => {
+  await fs.mkdir(mnt('two'));
+  const a = await fs.open(mnt('two/f.bin'), 'w+');
+  const b = await fs.open(mnt('two/f.bin'), 'r+');
+  const model = Buffer.alloc(40_000);
+  for (let i = 0; i < 20; i++) {
+    const da = randomBytes(1000);
+    const db = randomBytes(1000);
+    await a.write(da, 0, 1000, i * 2000);
+    await b.write(db, 0, 1000, i * 2000 + 1000);
+    da.copy(model, i * 2000);
+    db.copy(model, i * 2000 + 1000);
+  }
+  const seen = Buffer.alloc(40_000);
+  await b.read(seen, 0, 40_000, 0);
+  assert.ok(seen.equals(model));
+  assert.equal((await a.stat()).size, 40_000);
+  await a.close();
+  await b.close();
+  await waitFor(async () => (await getObject('two/f.bin'))?.equals(model) === true, 10_000, 'the upload');
+});
+
+test('rename of a file being written, and of one waiting for its upload: it lands at the new name, no stray old key', async () => {
+  await fs.mkdir(mnt('ren'));
+  s3.clearRequests();
+  // open and being written (small: all of it still local)
+  const fh = await fs.open(mnt('ren/writing.txt'), 'w');
+  await fh.write('first half, ');
+  await fs.rename(mnt('ren/writing.txt'), mnt('ren/renamed-while-open.txt'));
+  await fh.write('second half');
+  await fh.close();
+  // closed, its upload pending
+  await fs.writeFile(mnt('ren/pending.txt'), 'pending upload');
+  await fs.rename(mnt('ren/pending.txt'), mnt('ren/moved-pending.txt'));
+  // a stream well on its way (parts sent) when renamed
+  const big = randomBytes(12 * MiB);
+  const bh = await fs.open(mnt('ren/big.bin'), 'w');
+  await bh.write(big, 0, 11 * MiB, 0);
+  await fs.rename(mnt('ren/big.bin'), mnt('ren/big-moved.bin'));
+  await bh.write(big, 11 * MiB, MiB, 11 * MiB);
+  await bh.close();
+  assert.deepEqual((await fs.readdir(mnt('ren'))).sort(), ['big-moved.bin', 'moved-pending.txt', 'renamed-while-open.txt']);
+  assert.equal(await fs.readFile(mnt('ren/renamed-while-open.txt'), 'utf8'), 'first half, second half');
+  const files = async () => (await keys('ren/')).filter((k) => !k.endsWith('/'));
+  await waitFor(async () => (await files()).length === 3 && (await getObject('ren/moved-pending.txt')) !== null, 15_000, 'the uploads');
+  await sleep(1500);
+  assert.deepEqual(await files(), ['ren/big-moved.bin', 'ren/moved-pending.txt', 'ren/renamed-while-open.txt']);
+  assert.equal((await getObject('ren/renamed-while-open.txt'))?.toString(), 'first half, second half');
+  assert.equal((await getObject('ren/moved-pending.txt'))?.toString(), 'pending upload');
+  assert.ok((await getObject('ren/big-moved.bin'))?.equals(big));
+  // the small ones moved locally: never uploaded under their old names
+  assert.equal(requestsFor('ren/writing.txt').filter((r) => r.method === 'PUT').length, 0);
+  assert.equal(requestsFor('ren/pending.txt').filter((r) => r.method === 'PUT').length, 0);
+});
+
+test('unlink of an open file: still readable and writable through the open handle, then gone; nothing uploaded', async () => {
+  s3.clearRequests();
+  const fh = await fs.open(mnt('unlinked.txt'), 'w+');
+  await fh.write('written before the unlink. ');
+  await fs.unlink(mnt('unlinked.txt'));
+  await assert.rejects(fs.stat(mnt('unlinked.txt')), { code: 'ENOENT' });
+  await fh.write('and after.');
+  const buf = Buffer.alloc(100);
+  const { bytesRead } = await fh.read(buf, 0, 100, 0);
+  assert.equal(buf.subarray(0, bytesRead).toString(), 'written before the unlink. and after.');
+  // (fstat of it is ENOENT: the kernel asks libfuse by inode, without the handle, and the inode has no name)
+  await fh.close();
+  await sleep(1500);
+  assert.equal(await getObject('unlinked.txt'), null);
+  assert.equal(requestsFor('unlinked.txt').filter((r) => r.method === 'PUT' || r.type === 'MPc').length, 0);
+  // an existing object unlinked while open for reading: the reader keeps reading it; the
+  // object goes when the reader closes
+  const rd = await fs.open(mnt('gone-while-read.txt'), 'r');
+  await fs.unlink(mnt('gone-while-read.txt'));
+  await assert.rejects(fs.stat(mnt('gone-while-read.txt')), { code: 'ENOENT' });
+  assert.ok(!(await fs.readdir(m.mnt)).includes('gone-while-read.txt'));
+  assert.equal((await readRange(rd, 0, 100)).toString(), 'still here for the reader');
+  assert.notEqual(await getObject('gone-while-read.txt'), null, 'still in the bucket while open');
+  await rd.close();
+  await waitFor(async () => (await getObject('gone-while-read.txt')) === null, 5_000, 'the deferred delete');
+});
+
+test('rm -r of a directory whose files wait for their upload: nothing is uploaded afterwards', async () => {
+  s3.clearRequests();
+  await fs.mkdir(mnt('tree/sub'), { recursive: true });
+  for (let i = 0; i < 5; i++) await fs.writeFile(mnt(`tree/sub/f${i}.txt`), `file ${i}`);
+  await fs.writeFile(mnt('tree/top.txt'), 'top');
+  assert.equal((await run('rm', ['-r', mnt('tree')])).code, 0);
+  await assert.rejects(fs.stat(mnt('tree')), { code: 'ENOENT' });
+  await sleep(2000);
+  assert.deepEqual(await keys('tree'), []);
+  assert.equal(s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/tree/`) && r.method === 'PUT' && !r.path.endsWith('/')).length, 0);
+});
+
+test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', async () => {
+  await fs.mkdir(mnt('excl'));
+  const py = [
+    'import os, sys',
+    'won = []',
+    'for i in range(40):',
+    '    try:',
+    '        fd = os.open(os.path.join(sys.argv[1], "f%d" % i), os.O_WRONLY | os.O_CREAT | os.O_EXCL)',
+    '        os.write(fd, sys.argv[2].encode())',
+    '        os.close(fd)',
+    '        won.append(i)',
+    '    except FileExistsError:',
+    '        pass',
+    'print(" ".join(map(str, won)))',
+  ].join('\n');
+  const racer = (who: string) =>
+    new Promise<number[]>((resolve, reject) => {
+      const p = spawn('python3', ['-c', py, mnt('excl'), who], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.once('exit', (c) => (c === 0 ? resolve(out.trim() === '' ? [] : out.trim().split(' ').map(Number)) : reject(new Error(err))));
+    });
+  const [a, b] = await Promise.all([racer('A'), racer('B')]);
+  assert.deepEqual([...a, ...b].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i), `A won ${a.length}, B won ${b.length}`);
+  for (const i of a) assert.equal(await fs.readFile(mnt(`excl/f${i}`), 'utf8'), 'A');
+  for (const i of b) assert.equal(await fs.readFile(mnt(`excl/f${i}`), 'utf8'), 'B');
+});
+
+test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file', async () => {
+  await fs.readdir(mnt('edit'));
+  s3.clearRequests();
+  const swp = await fs.open(mnt('edit/.notes.txt.swp'), 'w');
+  await swp.write('new notes\n');
+  await swp.sync();
+  await swp.close();
+  await fs.rename(mnt('edit/.notes.txt.swp'), mnt('edit/notes.txt'));
+  assert.equal(await fs.readFile(mnt('edit/notes.txt'), 'utf8'), 'new notes\n');
+  assert.deepEqual(await fs.readdir(mnt('edit')), ['notes.txt']);
+  await waitFor(async () => (await getObject('edit/notes.txt'))?.toString() === 'new notes\n', 10_000, 'the upload');
+  assert.deepEqual(await keys('edit/'), ['edit/notes.txt']);
+  const changes = s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/edit/`) && !['GET', 'HEAD', 'LIST'].includes(r.type));
+  assert.deepEqual(changes.map((r) => `${r.type} ${r.path}`), [`PUT /${BUCKET}/edit/notes.txt`]);
+});
+
+test('a file truncated to 0 and rewritten while another process reads it: the reader sees the new content, never a mix', async () => {
+  const py = [
+    'import os, sys',
+    'fd = os.open(sys.argv[1], os.O_RDONLY)',
+    'print(os.pread(fd, 100, 0).decode(), end="", flush=True)',
+    'sys.stdin.readline()',
+    'print(os.pread(fd, 100, 0).decode(), end="", flush=True)',
+    'sys.stdin.readline()',
+    'print(os.pread(fd, 100, 0).decode(), end="", flush=True)',
+  ].join('\n');
+  const reader = spawn('python3', ['-c', py, mnt('rewrite.txt')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await waitFor(() => out.includes('version one'), 10_000, 'the first read');
+    // truncate to 0 and write the new content (shell-style: O_TRUNC)
+    await fs.writeFile(mnt('rewrite.txt'), 'version two\n');
+    reader.stdin.write('\n');
+    await waitFor(() => out.split('\n').length >= 3, 10_000, 'the second read');
+    // once uploaded, still the new content
+    await waitFor(async () => (await getObject('rewrite.txt'))?.toString() === 'version two\n', 10_000, 'the upload');
+    reader.stdin.write('\n');
+    await waitFor(() => out.split('\n').length >= 4, 10_000, 'the third read');
+    assert.deepEqual(out.split('\n').slice(0, 3), ['version one: the old content of this file', 'version two', 'version two']);
+  } finally {
+    reader.kill('SIGKILL');
+  }
+});
+
+test('mtime: the last write, or what touch -d set, before and after the upload; size right while growing', async () => {
+  const fh = await fs.open(mnt('times.txt'), 'w');
+  await fh.write('a');
+  assert.equal((await fs.stat(mnt('times.txt'))).size, 1);
+  const t0 = Date.now();
+  await sleep(20);
+  await fh.write('bc');
+  const st = await fs.stat(mnt('times.txt'));
+  assert.equal(st.size, 3);
+  assert.ok(st.mtimeMs >= t0, 'the mtime follows the last write');
+  await fh.close();
+  assert.equal((await run('touch', ['-m', '-d', '2019-01-02 03:04:05.5', mnt('times.txt')], { env: { ...process.env, TZ: 'UTC' } })).code, 0);
+  const pending = (await fs.stat(mnt('times.txt'), { bigint: true })).mtimeNs;
+  assert.equal(pending, 1_546_398_245_500_000_000n);
+  s3.clearRequests();
+  await waitFor(async () => (await getObject('times.txt'))?.toString() === 'abc', 10_000, 'the upload');
+  assert.equal((await fs.stat(mnt('times.txt'), { bigint: true })).mtimeNs, pending, 'after the upload');
+  const c = s3.directClient();
+  const head = await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'times.txt' }));
+  c.destroy();
+  assert.equal(head.Metadata?.mtime, '1546398245.5');
+  assert.equal(requestsFor('times.txt').filter((r) => r.type === 'COPY').length, 0, 'stored with the upload, no extra copy');
+});
