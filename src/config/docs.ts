@@ -1,6 +1,7 @@
 // Option documentation generated from the option table, so `--help` and the README cannot
 // drift from what the code accepts.
 import { S3_OPTIONS, s3EnvName, s3FlagName, type OptionSpec } from './option-table.js';
+import { VFS_OPTIONS, type VfsOptionSpec } from './vfs-option-table.js';
 
 function flagOf(o: OptionSpec): string {
   return o.scope === 's3' ? `--${s3FlagName(o)}` : `--${o.name.replace(/_/g, '-')}`;
@@ -50,6 +51,19 @@ export function renderOptionsMarkdown(options: OptionSpec[] = S3_OPTIONS): strin
     'rclone.conf, the default. Sizes take rclone suffixes (`b`, `K`, `M`, `G`, `T`, `P`; a bare number is KiB),',
     'durations Go/rclone units (`300ms`, `1m0s`, `1h30m`, `7d`, `2w`).',
   );
+  return out.join('\n') + '\n';
+}
+
+/** Markdown for the README: the mount flags (`bucketfs mount --help` shows the same). */
+export function renderMountOptionsMarkdown(options: VfsOptionSpec[] = VFS_OPTIONS): string {
+  const out: string[] = [];
+  out.push('| Flag | Environment variable | Type | Default | Description |');
+  out.push('|---|---|---|---|---|');
+  for (const o of options) {
+    if (o.hidden) continue;
+    const flag = `${flagOf(o)}${o.alias ? `, -${o.alias}` : ''}${o.repeatable ? ' (repeatable)' : ''}`;
+    out.push(`| \`${flag}\` | \`${envOf(o)}\` | ${o.type} | \`${escapeCell(defaultOf(o))}\` | ${escapeCell(o.help)} |`);
+  }
   return out.join('\n') + '\n';
 }
 

@@ -41,7 +41,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
   { scope: 'global', name: 'vfs_read_chunk_size_limit', type: 'SizeSuffix', default: 'off', help: 'If greater than --vfs-read-chunk-size, double the chunk size after each chunk read, until the limit is reached (\'off\' is unlimited: the chunk size keeps doubling, as in rclone).' },
   { scope: 'global', name: 'buffer_size', type: 'SizeSuffix', default: '16M', min: 0, help: 'In-memory read-ahead per sequential reader: how far a download may run ahead of the reading application.' },
   { scope: 'global', name: 'vfs_read_ahead', type: 'SizeSuffix', default: '0', min: 0, help: 'Extra read ahead over --buffer-size for sequential reads.' },
-  { scope: 'global', name: 'vfs_memory_limit', type: 'SizeSuffix', default: '256M', min: 0, help: 'bucketfs extension: memory shared by all cached read data of all open files; the oldest data is dropped first when it is reached.' },
+  { scope: 'global', name: 'vfs_memory_limit', type: 'SizeSuffix', default: '256M', min: 0, help: 'bucketfs extension: memory shared by all cached read data of all open files; when it is reached, data that sequential readers have already read past is dropped first (the most recently passed first, so a re-read file keeps its beginning), read-ahead and random-read data last.' },
   { scope: 'global', name: 'max_read_ahead', type: 'SizeSuffix', default: '128K', min: 0, help: 'The number of bytes that the kernel can prefetch for sequential reads (FUSE max_readahead).' },
 
   // --- writing / local cache ------------------------------------------------------------------

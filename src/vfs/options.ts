@@ -71,8 +71,10 @@ export function resolveVfsOptions(raw: Record<string, unknown>, env: NodeJS.Proc
     const spec = VFS_OPTIONS.find((o) => o.name === name);
     if (!spec) throw new Error(`no VFS option ${name}`);
     const v = raw[name];
-    if (v === undefined || v === null) return spec.default;
-    return String(v);
+    if (v !== undefined && v !== null) return String(v);
+    // rclone reads every flag from RCLONE_<FLAG_NAME> too (flag > environment > default)
+    const fromEnv = env[`RCLONE_${name.toUpperCase()}`];
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default;
   };
   const size = (name: string) => wrap(name, () => parseSize(get(name)));
   const dur = (name: string) => wrap(name, () => parseDuration(get(name)));

@@ -149,6 +149,18 @@ test('mount flags resolve from the table with rclone\'s defaults', () => {
   for (const spec of VFS_OPTIONS) assert.equal(spec.scope, 'global');
 });
 
+test('mount flags also come from RCLONE_<FLAG> environment variables, as in rclone; a flag wins', () => {
+  const env = { HOME: '/home/u', RCLONE_DIR_CACHE_TIME: '7s', RCLONE_READ_ONLY: 'true', RCLONE_VFS_CACHE_MODE: 'full' };
+  const o = resolveVfsOptions({}, env);
+  assert.equal(o.dirCacheTimeMs, 7000);
+  assert.equal(o.readOnly, true);
+  assert.equal(o.cacheMode, 'full');
+  const f = resolveVfsOptions({ dir_cache_time: '3s', read_only: false }, env);
+  assert.equal(f.dirCacheTimeMs, 3000);
+  assert.equal(f.readOnly, false);
+  assert.throws(() => resolveVfsOptions({}, { HOME: '/h', RCLONE_BUFFER_SIZE: 'lots' }), /--buffer-size/);
+});
+
 test('paths: mount root prefix, rebase, nanoseconds from milliseconds', () => {
   const r = new MountRoot('b', '/some/prefix/');
   assert.equal(r.toBackend(''), 'some/prefix');
