@@ -89,6 +89,62 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
   }
 });
 
+test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount', async () => {
+  const flags = ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'];
+  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const file = path.join(m.mnt, 'slow.bin');
+  let shown: bigint;
+  try {
+    const data = randomBytes(64 * MiB);
+    const dir = await tempDir();
+    const fifo = path.join(dir, 'fifo');
+    assert.equal((await run('mkfifo', [fifo])).code, 0);
+    s3.clearRequests();
+    const t0 = Date.now();
+    const dd = spawn('dd', [`if=${fifo}`, `of=${file}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let ddErr = '';
+    dd.stderr.on('data', (d: Buffer) => (ddErr += d.toString()));
+    const ddExit = new Promise<number | null>((r) => dd.once('exit', (c) => r(c)));
+    const w = await fs.open(fifo, 'w');
+    // 4 MiB every 150 ms: about 2.4 s of writing, the upload started after the second batch
+    let whileWriting: bigint | undefined;
+    for (let off = 0; off < data.length; off += 4 * MiB) {
+      await w.write(data, off, 4 * MiB);
+      await new Promise((r) => setTimeout(r, 150));
+      if (off === 32 * MiB) {
+        await waitFor(() => s3.requests.some((r) => r.type === 'MPp' && forKey('slow.bin')(r)), 20_000, 'part uploads while writing');
+        whileWriting = (await fs.stat(file, { bigint: true })).mtimeNs;
+      }
+    }
+    await w.close();
+    assert.equal(await ddExit, 0, ddErr);
+    assert.ok(Date.now() - t0 > 1500, 'the writes took more than a second');
+    const counts = s3.counts(forKey('slow.bin'));
+    assert.equal(counts.MPf, 1, JSON.stringify(counts));
+    assert.equal(counts.COPY ?? 0, 0, `no server-side copy for an implicit mtime: ${JSON.stringify(counts)}`);
+    assert.equal(s3.counts().COPY ?? 0, 0);
+    assert.ok((await getObject('slow.bin'))?.equals(data), 'the object holds exactly what was written');
+    shown = (await fs.stat(file, { bigint: true })).mtimeNs;
+    assert.equal(shown, whileWriting, 'stat after close shows what it showed while the stream was uploading');
+    const startMs = Number(shown / 1_000_000n);
+    assert.ok(startMs >= t0 - 1000 && startMs <= Date.now(), `an mtime of this upload (${startMs}, t0 ${t0})`);
+    // what the object stores is exactly that
+    const meta = (await headMeta('slow.bin'))?.mtime ?? '';
+    assert.match(meta, /^\d+(\.\d+)?$/);
+    const [sec, frac = ''] = meta.split('.');
+    assert.equal(BigInt(sec!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0')), shown, `X-Amz-Meta-Mtime ${meta}`);
+  } finally {
+    assert.equal((await m.unmount()).code, 0, m.stderr());
+  }
+  assert.equal(s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
+  const again = await mount(s3, `moto:${BUCKET}`, { flags });
+  try {
+    assert.equal((await fs.stat(path.join(again.mnt, 'slow.bin'), { bigint: true })).mtimeNs, shown, 'the same mtime after a remount');
+  } finally {
+    assert.equal((await again.unmount()).code, 0, again.stderr());
+  }
+});
+
 test('a file smaller than one part is one PUT at close (write-back 0), or one PUT after --vfs-write-back', async () => {
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
   try {

@@ -68,6 +68,12 @@ export interface PutOptions {
    * With it the PUT is retried like a Buffer upload; without it a stream is sent once.
    */
   reopen?: () => Readable | Promise<Readable>;
+  /**
+   * For a Readable body of a multipart upload: called with each chunk the stream pushed that
+   * went up as one part as it was (not copied), once the backend no longer uses it (the part
+   * is uploaded, or failed for good), so the caller can reuse its memory for a later part.
+   */
+  onPartDone?: (part: Buffer) => void;
 }
 
 export interface ReadOptions {

@@ -188,7 +188,8 @@ async function* streamParts(stream: Readable, partSize: number, path: string): A
     if (err instanceof BackendError) throw err;
     throw new BackendError('Other', 'PUT', path, `reading the data to upload failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-  if (len > 0 || !yielded) yield Buffer.concat(pending, len);
+  // the last part: as it is when it was one chunk (the mount's streams push it so), no copy
+  if (len > 0 || !yielded) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, len);
 }
 
 async function* prepend<T>(first: T[], rest: AsyncIterator<T> | Iterator<T>): AsyncGenerator<T> {
@@ -259,7 +260,11 @@ async function putMultipart(
           failure ??= err;
         },
       );
-      const tracked: Promise<void> = task.finally(() => inflight.delete(tracked));
+      // the part's buffer is the caller's again (a stream reuses it for a later part)
+      const tracked: Promise<void> = task.finally(() => {
+        inflight.delete(tracked);
+        p.opts.onPartDone?.(buf);
+      });
       inflight.add(tracked);
       if (inflight.size >= Math.max(1, o.upload_concurrency)) await Promise.race(inflight);
     }

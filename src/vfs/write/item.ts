@@ -48,8 +48,6 @@ const MiB = 1024 * 1024;
 export const MAX_STREAM_GAP = 64 * MiB;
 /** cache files up to this size are read into memory for their upload (one PUT with Content-MD5) */
 export const SMALL_UPLOAD = 16 * MiB;
-/** an mtime of the last write within this of the one a multipart upload stored is not fixed up with a copy */
-const IMPLICIT_MTIME_SLACK_NS = 1_000_000_000n;
 /** reads of missing ranges fetch at least this much, doubling while they are sequential */
 const FETCH_MIN = MiB;
 const FETCH_MAX = 64 * MiB;
@@ -346,7 +344,12 @@ export class Item implements WriteFile {
   private touch(): void {
     this.dirty = true;
     this.gen++;
-    this.mtimeNs = msToNs(this.ctx.now());
+    // A started stream's object carries the time its upload started (fixed at
+    // CreateMultipartUpload, as rclone stores it for streams of unknown size): the file shows that
+    // from then on, so stat agrees while writing, after close and after a remount, and no
+    // server-side copy of the whole object is needed to store the time of the last write.
+    const s = this.mode === 'stream' ? this.stream : null;
+    this.mtimeNs = s?.started && s.storedMtimeNs !== undefined ? s.storedMtimeNs : msToNs(this.ctx.now());
     this.mtimeExplicit = false;
     this.lastUsed = Date.now();
   }
@@ -403,6 +406,14 @@ export class Item implements WriteFile {
     throw err;
   }
 
+  /**
+   * The mtime a stream's upload stores, asked when it starts — always within a write or an
+   * extending truncate, which then makes it the file's mtime (touch()): now.
+   */
+  private streamStartMtime(): bigint {
+    return msToNs(this.ctx.now());
+  }
+
   /** A write in stream mode; false when the stream cannot take it. */
   private async streamWrite(data: Buffer, offset: number): Promise<boolean> {
     const s = this.stream!;
@@ -418,7 +429,7 @@ export class Item implements WriteFile {
     if (offset > s.size && offset - s.size > MAX_STREAM_GAP) return false;
     if (end > this.streamLimit()) await this.tooLarge(end);
     const key = () => this.path;
-    const mtime = () => this.mtimeNs;
+    const mtime = () => this.streamStartMtime();
     try {
       if (offset > s.size) await s.appendZeros(offset - s.size, key, mtime);
       let rest = data;
@@ -565,7 +576,7 @@ export class Item implements WriteFile {
         if (size >= s.size && size - s.size <= MAX_STREAM_GAP) {
           if (size > this.streamLimit()) await this.tooLarge(size);
           try {
-            await s.appendZeros(size - s.size, () => this.path, () => this.mtimeNs);
+            await s.appendZeros(size - s.size, () => this.path, () => this.streamStartMtime());
           } catch (err) {
             await this.breakStream(err);
             throw this.broken;
@@ -808,17 +819,19 @@ export class Item implements WriteFile {
     const explicit = this.mtimeExplicit;
     this.becomeClean(info, stored);
     this.committed = true;
-    this.mtimeNs = wanted;
+    // Only a time set by utimens since the last write (touch -d, cp -p, rsync -t while the stream
+    // ran) is worth a server-side copy of the whole object. An implicit one is the time the
+    // upload started, which the object stores (touch() keeps the two equal once it started): no
+    // copy, and stat shows the same before and after this and after a remount.
+    this.mtimeNs = explicit ? wanted : stored;
     this.mtimeExplicit = explicit;
     // a journal of an earlier flush (the small stream persisted) must not be recovered now
     if (this.journalState !== 'none') await this.journal('clean', true);
     this.ctx.uploaded(this, info);
-    if (wanted !== stored) {
-      const diff = wanted > stored ? wanted - stored : stored - wanted;
-      if (!explicit && diff <= IMPLICIT_MTIME_SLACK_NS) this.mtimeNs = stored;
+    if (explicit && wanted !== stored) {
       // with write-back the copy waits too: a utimens (cp -p, rsync -t) or a rename (rsync's
       // temporary file) that comes first carries the time in the one copy it makes anyway
-      else if (this.ctx.writeBackMs > 0) this.metaPending = true;
+      if (this.ctx.writeBackMs > 0) this.metaPending = true;
       else await this.fixMtime();
     }
   }

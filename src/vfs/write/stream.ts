@@ -7,6 +7,11 @@
 // the backend asks for the next one, so a write waits while upload_concurrency parts are in
 // flight and the next one is full. Memory per stream: about chunk_size × (upload_concurrency + 1).
 //
+// Part buffers are recycled: the backend hands each part back once it is uploaded (onPartDone),
+// and the next part is filled in it, so a long stream allocates about upload_concurrency + 2
+// buffers of chunk_size in all rather than a fresh one per part — freed part buffers are external
+// memory the GC collects late (V8 waits for tens of MiB of it), which showed as peak RSS.
+//
 // Nothing is sent before the first part is full, so a file smaller than one part stays here
 // until close and goes up as one PUT (by the caller, from takeBuffer()).
 //
@@ -28,6 +33,12 @@ export interface StreamTarget {
 
 export class StreamUpload {
   private cur: Buffer | null = null;
+  /** chunk_size buffers of parts the backend is done with, to fill again */
+  private free: Buffer[] = [];
+  /** the ArrayBuffers of the part buffers handed to the backend (only those come back to `free`) */
+  private readonly lent = new Set<ArrayBufferLike>();
+  /** all bytes handed over (finish) */
+  private ended = false;
   /** valid bytes in cur */
   curLen = 0;
   /** bytes handed to the backend */
@@ -54,26 +65,48 @@ export class StreamUpload {
   }
 
   get bufferBytes(): number {
-    return this.cur?.length ?? 0;
+    return (this.cur?.length ?? 0) + this.free.length * this.t.chunkSize;
   }
 
   private ensureCapacity(n: number): void {
     const cap = this.cur?.length ?? 0;
     if (cap >= n) return;
-    // small files grow their buffer; once parts are flowing, each part gets its full size at once
+    // small files grow their buffer; once parts are flowing, each part gets its full size at
+    // once, in the buffer of a part already uploaded when there is one
+    if (!this.cur && this.free.length > 0) {
+      this.cur = this.free.pop()!;
+      return;
+    }
     let next = this.pushed > 0 ? this.t.chunkSize : Math.max(MIN_BUFFER, cap);
     while (next < n) next *= 2;
     next = Math.min(next, this.t.chunkSize);
-    const b = Buffer.allocUnsafe(next);
+    // its own memory (not a slice of Node's shared pool): handed back by the backend as it is
+    const b = Buffer.allocUnsafeSlow(next);
     if (this.cur && this.curLen > 0) this.cur.copy(b, 0, 0, this.curLen);
     this.t.memory.bytes += next - cap;
     this.cur = b;
+  }
+
+  /** The backend is done with a part we pushed: its buffer takes a later part. */
+  private partDone(part: Buffer): void {
+    if (!this.lent.delete(part.buffer)) return;
+    // a stream that ended (finished, aborted) keeps nothing
+    if (this.failed || this.ended) return;
+    const b = Buffer.from(part.buffer, 0, this.t.chunkSize);
+    this.free.push(b);
+    this.t.memory.bytes += b.length;
+  }
+
+  private dropFree(): void {
+    this.t.memory.bytes -= this.free.length * this.t.chunkSize;
+    this.free = [];
   }
 
   private dropBuffer(): void {
     this.t.memory.bytes -= this.cur?.length ?? 0;
     this.cur = null;
     this.curLen = 0;
+    this.dropFree();
   }
 
   /** Append at the end; waits while the backend is not ready for the next part. */
@@ -143,7 +176,11 @@ export class StreamUpload {
       },
     });
     this.storedMtimeNs = mtimeNs;
-    this.put = this.t.backend.put(this.t.bucket, key, this.readable, { mtimeNs, signal: this.ac.signal });
+    this.put = this.t.backend.put(this.t.bucket, key, this.readable, {
+      mtimeNs,
+      signal: this.ac.signal,
+      onPartDone: (part) => this.partDone(part),
+    });
     this.put.catch((err: unknown) => {
       this.failed ??= err;
       const w = this.waiter;
@@ -163,13 +200,20 @@ export class StreamUpload {
   private async pushPart(key: () => string, mtimeNs: () => bigint): Promise<void> {
     if (!this.put) this.start(key(), mtimeNs());
     await this.waitDemand();
-    const part = this.cur!.subarray(0, this.curLen);
-    this.t.memory.bytes -= this.cur!.length;
+    this.readable!.push(this.handOver());
+  }
+
+  /** cur as the next part, out of our hands (and our accounting) until the backend returns it */
+  private handOver(): Buffer {
+    const cur = this.cur!;
+    const part = cur.subarray(0, this.curLen);
+    if (cur.length === this.t.chunkSize) this.lent.add(cur.buffer);
+    this.t.memory.bytes -= cur.length;
     this.cur = null;
     this.curLen = 0;
     this.pushed += part.length;
     this.wanted = false;
-    this.readable!.push(part);
+    return part;
   }
 
   /** Hand over the rest and wait for the object (started streams only). */
@@ -178,15 +222,11 @@ export class StreamUpload {
     if (this.failed) throw this.failed;
     if (this.curLen > 0) {
       await this.waitDemand();
-      const part = this.cur!.subarray(0, this.curLen);
-      this.pushed += part.length;
-      this.wanted = false;
-      this.readable!.push(part);
       // the Readable holds the last part now; our accounting lets go of it
-      this.t.memory.bytes -= this.cur!.length;
-      this.cur = null;
-      this.curLen = 0;
+      this.readable!.push(this.handOver());
     }
+    this.ended = true;
+    this.dropBuffer();
     this.readable!.push(null);
     return this.put;
   }
