@@ -742,7 +742,9 @@ class Mount {
     const logFile = path.join(this.logDir, `mount-${++this.seq}-${label}.log`);
     const fd = fs.openSync(logFile, 'a');
     const t0 = now();
-    const child = spawn('node', [...this.nodeArgs, BUCKETFS, 'mount', `bench:${this.bucket}`, this.mnt, '--cache-dir', this.cacheDir, ...this.extraArgs], {
+    // Through bin/bucketfs's own shebang (with its V8 flags), as a user runs it; `node ARGS bin/bucketfs` only with --node-args.
+    const mountArgs = ['mount', `bench:${this.bucket}`, this.mnt, '--cache-dir', this.cacheDir, ...this.extraArgs];
+    const child = spawn(this.nodeArgs.length ? 'node' : BUCKETFS, this.nodeArgs.length ? [...this.nodeArgs, BUCKETFS, ...mountArgs] : mountArgs, {
       env: this.env,
       stdio: ['ignore', fd, fd],
       detached: true, // its own process group: we unmount it, Ctrl-C does not race us
@@ -1311,7 +1313,7 @@ async function main(): Promise<void> {
   lines.push(`machine: ${machine}`);
   lines.push(`tree:    ${git}${dirty ? ` (src/ has uncommitted changes: ${dirty.split('\n').length} paths)` : ''}`);
   lines.push(`server:  ${server.description}`);
-  lines.push(`mount:   node ${o.nodeArgs.length ? o.nodeArgs.join(' ') + ' ' : ''}bin/bucketfs mount bench:${bucket} MNT --cache-dir WORK/cache${o.mountArgs.length ? ' ' + o.mountArgs.join(' ') : ''}  (fresh mount per workload; -warm rows reuse the previous row's mount)`);
+  lines.push(`mount:   ${o.nodeArgs.length ? `node ${o.nodeArgs.join(' ')} ` : ''}bin/bucketfs mount bench:${bucket} MNT --cache-dir WORK/cache${o.mountArgs.length ? ' ' + o.mountArgs.join(' ') : ''}  (fresh mount per workload; -warm rows reuse the previous row's mount)`);
   lines.push(`sizes:   big object ${o.bigMib} MiB, ${o.randReads} random 4 KiB reads, ls dir of ${o.lsFiles} files${o.workloads.has('rss') ? `, rss write ${o.rssGib} GiB` : ''}; MiB/s = 2^20 bytes/s`);
   lines.push('');
   lines.push(table(results));
