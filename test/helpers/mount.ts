@@ -5,12 +5,13 @@
 // Every mount started here is stopped and unmounted, also when a test fails: cleanupMounts()
 // (call it from an after() hook) and a process 'exit' handler both `fusermount -uz` and SIGKILL
 // whatever is still there, so no FUSE mount is ever left behind.
+import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestS3 } from './s3-server.js';
+import { TestS3 } from './s3-server.js';
 import { bucketfsBin, type RunResult, run } from './run.js';
 
 export interface Mounted {
@@ -148,3 +149,54 @@ export async function cleanupMounts(): Promise<void> {
 }
 
 export { isMounted };
+
+/** What useS3Bucket() returns: the server (once before() has run) and the bucket's objects. */
+export interface S3Bucket {
+  readonly name: string;
+  /** the running server; only valid inside hooks and tests */
+  readonly s3: TestS3;
+  getObject(key: string): Promise<Buffer | null>;
+  headObject(key: string): ReturnType<TestS3['headObject']>;
+  putObject(key: string, body: Buffer | string): Promise<void>;
+  listKeys(prefix: string): Promise<string[]>;
+}
+
+export interface S3BucketHooks {
+  /** runs in before(), after the bucket is created (seed objects, mount) */
+  setup?: (s3: TestS3) => Promise<void>;
+  /** runs first in after(), before the mounts are cleaned up and the server stops */
+  teardown?: () => Promise<void>;
+}
+
+/**
+ * For a test file's top level: registers a before() that starts a TestS3 and creates `name`
+ * (then runs hooks.setup), and an after() that runs hooks.teardown, cleans up every mount and
+ * stops the server. Returns an accessor for the server and the bucket's objects.
+ */
+export function useS3Bucket(name: string, hooks: S3BucketHooks = {}): S3Bucket {
+  let server: TestS3 | undefined;
+  before(async () => {
+    server = await TestS3.start();
+    await server.createBucket(name);
+    await hooks.setup?.(server);
+  });
+  after(async () => {
+    await hooks.teardown?.();
+    await cleanupMounts();
+    await server?.stop();
+  });
+  const s3 = (): TestS3 => {
+    if (!server) throw new Error('useS3Bucket: the server is only there once before() has run');
+    return server;
+  };
+  return {
+    name,
+    get s3() {
+      return s3();
+    },
+    getObject: (key) => s3().getObject(name, key),
+    headObject: (key) => s3().headObject(name, key),
+    putObject: (key, body) => s3().putObject(name, key, body),
+    listKeys: (prefix) => s3().listKeys(name, prefix),
+  };
+}

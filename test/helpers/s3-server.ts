@@ -10,7 +10,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** repo root, from dist/test/helpers or test/helpers */
@@ -148,6 +156,47 @@ export class TestS3 {
     } finally {
       c.destroy();
     }
+  }
+
+  /** Run `fn` with a fresh direct client (see directClient()), destroyed afterwards. */
+  async withDirectClient<T>(fn: (c: S3Client) => Promise<T>): Promise<T> {
+    const c = this.directClient();
+    try {
+      return await fn(c);
+    } finally {
+      c.destroy();
+    }
+  }
+
+  /** The stored body of a key (straight from moto), or null when there is no such key. */
+  async getObject(bucket: string, key: string): Promise<Buffer | null> {
+    return this.withDirectClient(async (c) => {
+      try {
+        const o = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return Buffer.from(await o.Body!.transformToByteArray());
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return null;
+        throw err;
+      }
+    });
+  }
+
+  /** HEAD a key (straight from moto); throws as the SDK does when the key is missing. */
+  async headObject(bucket: string, key: string): Promise<HeadObjectCommandOutput> {
+    return this.withDirectClient((c) => c.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  }
+
+  /** Store an object (straight to moto, unrecorded). */
+  async putObject(bucket: string, key: string, body: Buffer | string): Promise<void> {
+    await this.withDirectClient((c) => c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })));
+  }
+
+  /** The keys under `prefix` (one ListObjectsV2 page, straight from moto), sorted. */
+  async listKeys(bucket: string, prefix: string): Promise<string[]> {
+    return this.withDirectClient(async (c) => {
+      const out = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key!).sort();
+    });
   }
 
   /** Environment for a bucketfs child process: an env-only remote named `name` (default `moto`). */

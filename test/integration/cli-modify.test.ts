@@ -1,23 +1,13 @@
 // Commands that change the bucket, through the real CLI process against moto, checked with an
 // independent client (boto3 or the SDK straight to moto): mkdir, rmdir, touch, deletefile,
 // delete, purge, backend restore.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { boto3 } from '../helpers/run.js';
-import { startCli, ok, fails, cli, type CliEnv } from './cli-support.js';
+import { useCli, ok, fails, cli } from './cli-support.js';
 
-let c: CliEnv;
 const B = 'modify-bucket';
-
-before(async () => {
-  c = await startCli();
-  await c.s3.createBucket(B);
-});
-after(async () => {
-  await c?.s3.stop();
-  if (c) rmSync(c.dir, { recursive: true, force: true });
-});
+const c = useCli(B);
 
 /** Keys of a bucket, as boto3 sees them (null when the bucket does not exist). */
 async function keys(bucket: string): Promise<string[] | null> {

@@ -3,7 +3,8 @@
 // that checks what every test must hold for every run: the secret key never appears in any
 // output, and no stack trace is printed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { before, after } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestS3, TEST_SECRET_KEY } from '../helpers/s3-server.js';
@@ -29,6 +30,24 @@ export async function startCli(): Promise<CliEnv> {
   writeFileSync(conf, '');
   const env = s3.env('moto', { TZ: 'UTC', RCLONE_CONFIG: conf });
   return { s3, env, dir };
+}
+
+/**
+ * For a test file's top level: a before() that runs startCli() and creates `bucket`, and an
+ * after() that stops the server and removes the temporary directory. The returned CliEnv is
+ * filled in by that before() (use it only inside hooks and tests).
+ */
+export function useCli(bucket: string): CliEnv {
+  const c = {} as CliEnv;
+  before(async () => {
+    Object.assign(c, await startCli());
+    await c.s3.createBucket(bucket);
+  });
+  after(async () => {
+    await c.s3?.stop();
+    if (c.dir) rmSync(c.dir, { recursive: true, force: true });
+  });
+  return c;
 }
 
 /** Every output of every run: never the secret, never a stack frame. */

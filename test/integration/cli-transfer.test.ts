@@ -2,29 +2,20 @@
 // interrupted or failed rcat leaves behind (nothing, unless --s3-leave-parts-on-error), the
 // multipart backend commands, copy/copyto in every direction with nanosecond mtimes, skipping
 // unchanged files, server-side copies, --dry-run and -P.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { bucketfsBin } from '../helpers/run.js';
 import { boto3 } from '../helpers/run.js';
-import { startCli, ok, fails, cli, checkClean, writes, type CliEnv } from './cli-support.js';
+import { useCli, ok, fails, cli, checkClean, writes } from './cli-support.js';
 
-let c: CliEnv;
 const MiB = 1024 * 1024;
 const B = 'xfer-bucket';
-
-before(async () => {
-  c = await startCli();
-  await c.s3.createBucket(B);
-});
-after(async () => {
-  await c?.s3.stop();
-  if (c) rmSync(c.dir, { recursive: true, force: true });
-});
+const c = useCli(B);
 
 async function pendingUploads(bucket = B): Promise<Array<{ Key?: string; UploadId?: string }>> {
   const client = c.s3.directClient();

@@ -1,27 +1,15 @@
 // The mount's lifecycle: one-line errors at mount time, clean shutdown on SIGTERM (pending
 // data uploaded) and on an outside unmount, stale mounts of killed processes, --daemon.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { cleanupMounts, isMounted, mount, mountEnv, mountFails, tempDir, waitFor } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
-let s3: TestS3;
-
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-});
-
-after(async () => {
-  await cleanupMounts();
-  await s3?.stop();
-});
+const bucket = useS3Bucket(BUCKET);
 
 function oneLine(stderr: string): string {
   const lines = stderr.trim().split('\n');
@@ -42,41 +30,41 @@ async function pidsWith(arg: string): Promise<number[]> {
 }
 
 test('mount-time errors are one clear line and a non-zero exit', async () => {
-  const missing = await mountFails(s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');
+  const missing = await mountFails(bucket.s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');
   assert.notEqual(missing.code, 0);
   assert.match(oneLine(missing.stderr), /mountpoint \/nonexistent\/bucketfs-mnt does not exist/);
 
   const full = await tempDir();
   await fs.writeFile(path.join(full, 'something'), 'x');
-  const nonEmpty = await mountFails(s3, `moto:${BUCKET}`, full);
+  const nonEmpty = await mountFails(bucket.s3, `moto:${BUCKET}`, full);
   assert.notEqual(nonEmpty.code, 0);
   assert.match(oneLine(nonEmpty.stderr), /is not empty \(use --allow-non-empty/);
 
   const empty = await tempDir();
-  const noBucket = await mountFails(s3, 'moto:no-such-bucket', empty);
+  const noBucket = await mountFails(bucket.s3, 'moto:no-such-bucket', empty);
   assert.notEqual(noBucket.code, 0);
   assert.match(oneLine(noBucket.stderr), /bucket "no-such-bucket" does not exist/);
   assert.ok(!isMounted(empty));
 
   // moto accepts any key; reject what a real S3 rejects for an unknown key id
-  s3.faultHook = () => (/Credential=WRONGKEY\//.test(s3.requests.at(-1)?.headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
+  bucket.s3.faultHook = () => (/Credential=WRONGKEY\//.test(bucket.s3.requests.at(-1)?.headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
   try {
-    const bad = await mountFails(s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' });
+    const bad = await mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' });
     assert.notEqual(bad.code, 0);
     assert.match(oneLine(bad.stderr), /credentials were refused/);
     assert.doesNotMatch(bad.stderr, /testing-secret-key/);
   } finally {
-    s3.faultHook = undefined;
+    bucket.s3.faultHook = undefined;
   }
   assert.ok(!isMounted(empty));
 });
 
 test('--read-only: reads work, every change is EROFS', async () => {
-  const seed = await mount(s3, `moto:${BUCKET}`);
+  const seed = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.mkdir(path.join(seed.mnt, 'ro'));
   await fs.writeFile(path.join(seed.mnt, 'ro/file.txt'), 'read me');
   assert.equal((await seed.unmount()).code, 0);
-  const m = await mount(s3, `moto:${BUCKET}/ro`, { flags: ['--read-only'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}/ro`, { flags: ['--read-only'] });
   try {
     assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
     await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
@@ -90,15 +78,15 @@ test('--read-only: reads work, every change is EROFS', async () => {
 
 test('a --log-file or --cache-dir inside the mountpoint is refused', async () => {
   const mnt = await tempDir('bucketfs-mnt-');
-  const r = await mountFails(s3, `moto:${BUCKET}`, mnt, ['--log-file', path.join(mnt, 'log.txt')]);
+  const r = await mountFails(bucket.s3, `moto:${BUCKET}`, mnt, ['--log-file', path.join(mnt, 'log.txt')]);
   assert.notEqual(r.code, 0);
   assert.match(oneLine(r.stderr), /--log-file .* is inside the mountpoint/);
 });
 
 test('a second mount on the same point fails clearly; the first keeps working', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`);
   try {
-    const second = await mountFails(s3, `moto:${BUCKET}`, m.mnt);
+    const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
     assert.notEqual(second.code, 0);
     assert.match(oneLine(second.stderr), /already a mount point/);
     await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
@@ -109,12 +97,12 @@ test('a second mount on the same point fails clearly; the first keeps working', 
 });
 
 test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`);
   m.proc.kill('SIGKILL');
   await m.exited;
   assert.ok(isMounted(m.mnt), 'the killed mount is still in mountinfo (stale)');
   await assert.rejects(fs.stat(path.join(m.mnt, 'x')), { code: 'ENOTCONN' });
-  const again = await mount(s3, `moto:${BUCKET}`, { mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { mnt: m.mnt });
   try {
     assert.match(again.stderr(), /stale FUSE mount/);
     await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
@@ -125,7 +113,7 @@ test('kill -9 leaves a stale mount; mounting again on the same point detects and
 });
 
 test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`);
   const file = path.join(m.mnt, 'open-at-exit.txt');
   // a writer that keeps its file open (written, never closed)
   const writer = spawn('python3', ['-c', 'import sys, time\nf = open(sys.argv[1], "w")\nf.write("written but not closed\\n")\nf.flush()\nprint("ready", flush=True)\ntime.sleep(60)', file], {
@@ -142,14 +130,11 @@ test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, 
   } finally {
     writer.kill('SIGKILL');
   }
-  const c = s3.directClient();
-  const obj = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'open-at-exit.txt' }));
-  assert.equal(await obj.Body!.transformToString(), 'written but not closed\n');
-  c.destroy();
+  assert.equal((await bucket.getObject('open-at-exit.txt'))?.toString(), 'written but not closed\n');
 });
 
 test('an outside fusermount -u ends the mount process cleanly (exit 0)', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.writeFile(path.join(m.mnt, 'before-umount.txt'), 'x');
   const u = await run('fusermount', ['-u', m.mnt]);
   assert.equal(u.code, 0, u.stderr);
@@ -163,7 +148,7 @@ test('--daemon returns once the mount works, and exits non-zero with the reason 
   const cache = await tempDir('bucketfs-cache-');
   const logFile = path.join(cache, 'daemon.log');
   const r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--daemon', '--cache-dir', cache, '--log-file', logFile], {
-    env: mountEnv(s3),
+    env: mountEnv(bucket.s3),
     timeoutMs: 60_000,
   });
   try {
@@ -180,7 +165,7 @@ test('--daemon returns once the mount works, and exits non-zero with the reason 
     for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');
     if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
   }
-  const bad = await run(process.execPath, [bucketfsBin, 'mount', 'moto:no-such-bucket', mnt, '--daemon', '--cache-dir', cache], { env: mountEnv(s3), timeoutMs: 60_000 });
+  const bad = await run(process.execPath, [bucketfsBin, 'mount', 'moto:no-such-bucket', mnt, '--daemon', '--cache-dir', cache], { env: mountEnv(bucket.s3), timeoutMs: 60_000 });
   assert.notEqual(bad.code, 0);
   assert.match(oneLine(bad.stderr), /bucket "no-such-bucket" does not exist/);
   assert.ok(!isMounted(mnt));

@@ -3,18 +3,15 @@
 // cp -p, rsync -a and GNU tar x store exactly the time they set. These need the patched
 // fuse-native (scripts/build-fuse-native): the npm prebuild passes the atime as the mtime, in
 // milliseconds, and libfuse never calls it for a utimensat that omits the atime (tar x, touch -m).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { boto3, run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'mtime-bucket';
-let s3: TestS3;
 let m: Mounted;
 
 /** Dates given to touch -d and tar are UTC */
@@ -28,13 +25,7 @@ async function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): Pro
 
 /** X-Amz-Meta-Mtime of a key, as stored (undefined when absent) */
 async function storedMtime(key: string): Promise<string | undefined> {
-  const c = s3.directClient();
-  try {
-    const head = await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return head.Metadata?.mtime;
-  } finally {
-    c.destroy();
-  }
+  return (await bucket.headObject(key)).Metadata?.mtime;
 }
 
 async function mtimeNs(p: string): Promise<bigint> {
@@ -46,22 +37,19 @@ function utcSec(y: number, mo: number, d: number, h: number, mi: number, s: numb
   return Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
 }
 
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-  // the bucket is checked right after each close: uploads at close, not --vfs-write-back later
-  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
-});
-
-after(async () => {
-  if (m) await m.unmount().catch(() => undefined);
-  await cleanupMounts();
-  await s3?.stop();
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    // the bucket is checked right after each close: uploads at close, not --vfs-write-back later
+    m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
+  },
+  async teardown() {
+    if (m) await m.unmount().catch(() => undefined);
+  },
 });
 
 test('an mtime another client stored (boto3, X-Amz-Meta-Mtime) shows in stat to the nanosecond', async () => {
   await boto3(
-    s3.directEndpoint,
+    bucket.s3.directEndpoint,
     [
       `s3.put_object(Bucket="${BUCKET}", Key="ext/ns.txt", Body=b"n", Metadata={"mtime": "1600000000.123456789"})`,
       `s3.put_object(Bucket="${BUCKET}", Key="ext/whole.txt", Body=b"w", Metadata={"mtime": "1500000000"})`,

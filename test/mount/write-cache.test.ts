@@ -1,55 +1,32 @@
 // The local cache: files written here are read back and reopened from it (no download) while
 // the bucket holds that version; --vfs-cache-max-size/--vfs-cache-max-age evict only clean
 // copies, never data waiting for its upload; --vfs-cache-mode off/minimal/full; 0700/0600.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, waitFor } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
 
 const BUCKET = 'cache-write-bucket';
-let s3: TestS3;
-
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-  const c = s3.directClient();
-  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'remote/existing.bin', Body: randomBytes(300_000) }));
-  c.destroy();
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    await bucket.putObject('remote/existing.bin', randomBytes(300_000));
+  },
 });
-
-after(async () => {
-  await cleanupMounts();
-  await s3?.stop();
-});
-
-async function getObject(key: string): Promise<Buffer | null> {
-  const c = s3.directClient();
-  try {
-    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(await o.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
-  } finally {
-    c.destroy();
-  }
-}
+const { getObject } = bucket;
 
 async function cacheFiles(dir: string, ext: string): Promise<string[]> {
   const out = (await run('find', [dir, '-name', `*${ext}`])).stdout.trim();
   return out === '' ? [] : out.split('\n');
 }
 
-const gets = (key: string) => s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/${key}`).length;
+const gets = (key: string) => bucket.s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/${key}`).length;
 
 test('a file written here is read back and reopened from the cache: no download; the cache is 0700/0600', async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0'] });
   try {
     const data = randomBytes(2_000_000);
     await fs.writeFile(path.join(m.mnt, 'local.bin'), data);
@@ -58,7 +35,7 @@ test('a file written here is read back and reopened from the cache: no download;
     await fh.write(Buffer.from('X'), 0, 1, 10);
     await fh.close();
     data.write('X', 10);
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     assert.ok((await fs.readFile(path.join(m.mnt, 'local.bin'))).equals(data));
     await fs.appendFile(path.join(m.mnt, 'local.bin'), 'more');
     assert.equal(gets('local.bin'), 0, 'read and appended without a download');
@@ -78,7 +55,7 @@ test('a file written here is read back and reopened from the cache: no download;
 
 test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a file waiting for its upload is never evicted', async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
-  const m = await mount(s3, `moto:${BUCKET}`, {
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0', '--vfs-cache-max-size', '1M', '--vfs-cache-max-age', '3s', '--vfs-cache-poll-interval', '500ms'],
   });
   try {
@@ -96,7 +73,7 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
     await m.unmount();
   }
   // write-back pending data is never evicted, whatever the limits
-  const m2 = await mount(s3, `moto:${BUCKET}`, {
+  const m2 = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '30s', '--vfs-cache-max-size', '1k', '--vfs-cache-max-age', '100ms', '--vfs-cache-poll-interval', '100ms'],
   });
   const pending = randomBytes(500_000);
@@ -109,7 +86,7 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
 });
 
 test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', async () => {
-  const off = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
+  const off = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
   try {
     await fs.writeFile(path.join(off.mnt, 'off.txt'), 'sequential is fine\n');
     assert.equal((await getObject('off.txt'))?.toString(), 'sequential is fine\n');
@@ -137,7 +114,7 @@ test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, w
   } finally {
     await off.unmount();
   }
-  const minimal = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'minimal', '--vfs-write-back', '0'] });
+  const minimal = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'minimal', '--vfs-write-back', '0'] });
   try {
     const fh = await fs.open(path.join(minimal.mnt, 'off.txt'), 'r+');
     await fh.write(Buffer.from('S'), 0, 1, 0);
@@ -151,19 +128,19 @@ test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, w
 test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-cache-mode', 'full'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   const want = (await getObject('remote/existing.bin'))!;
   try {
     assert.ok((await fs.readFile(path.join(m.mnt, 'remote/existing.bin'))).equals(want));
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     assert.ok((await fs.readFile(path.join(m.mnt, 'remote/existing.bin'))).equals(want));
     assert.equal(gets('remote/existing.bin'), 0);
   } finally {
     await m.unmount();
   }
-  const again = await mount(s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     assert.ok((await fs.readFile(path.join(again.mnt, 'remote/existing.bin'))).equals(want));
     assert.equal(gets('remote/existing.bin'), 0, 'the cached copy of this version was found again');
   } finally {

@@ -2,66 +2,32 @@
 // on one file, renames of files being written or waiting for their upload, unlink of open
 // files, rm -r of directories with pending uploads, O_EXCL races, the editor's save, a file
 // truncated and rewritten under a reader, and mtimes before/after the upload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'posix-bucket';
 const MiB = 1024 * 1024;
-let s3: TestS3;
 /** write-back 1s: pending uploads exist long enough to act on them, and land quickly */
 let m: Mounted;
 
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-  await putObject('edit/notes.txt', 'old notes\n');
-  await putObject('rewrite.txt', 'version one: the old content of this file\n');
-  await putObject('gone-while-read.txt', 'still here for the reader');
-  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    await putObject('edit/notes.txt', 'old notes\n');
+    await putObject('rewrite.txt', 'version one: the old content of this file\n');
+    await putObject('gone-while-read.txt', 'still here for the reader');
+    m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
+  },
+  async teardown() {
+    if (m) await m.unmount().catch(() => undefined);
+  },
 });
-
-after(async () => {
-  if (m) await m.unmount().catch(() => undefined);
-  await cleanupMounts();
-  await s3?.stop();
-});
-
-async function getObject(key: string): Promise<Buffer | null> {
-  const c = s3.directClient();
-  try {
-    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(await o.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
-  } finally {
-    c.destroy();
-  }
-}
-
-async function keys(prefix: string): Promise<string[]> {
-  const c = s3.directClient();
-  try {
-    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-    return (out.Contents ?? []).map((o) => o.Key!).sort();
-  } finally {
-    c.destroy();
-  }
-}
-
-async function putObject(key: string, body: Buffer | string): Promise<void> {
-  const c = s3.directClient();
-  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  c.destroy();
-}
+const { getObject, putObject, listKeys: keys } = bucket;
 
 const mnt = (p: string) => path.join(m.mnt, p);
 
@@ -71,7 +37,7 @@ async function readRange(fh: fs.FileHandle, offset: number, length: number): Pro
   return buf.subarray(0, bytesRead);
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const requestsFor = (key: string) => s3.requests.filter((r) => r.path === `/${BUCKET}/${key}`);
+const requestsFor = (key: string) => bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/${key}`);
 
 test('two handles writing one file: both writes land, in order, and each handle reads the other\'s', async () => {
   await fs.mkdir(mnt('two'));
@@ -97,7 +63,7 @@ test('two handles writing one file: both writes land, in order, and each handle 
 
 test('rename of a file being written, and of one waiting for its upload: it lands at the new name, no stray old key', async () => {
   await fs.mkdir(mnt('ren'));
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   // open and being written (small: all of it still local)
   const fh = await fs.open(mnt('ren/writing.txt'), 'w');
   await fh.write('first half, ');
@@ -129,7 +95,7 @@ test('rename of a file being written, and of one waiting for its upload: it land
 });
 
 test('unlink of an open file: still readable and writable through the open handle, then gone; nothing uploaded', async () => {
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   const fh = await fs.open(mnt('unlinked.txt'), 'w+');
   await fh.write('written before the unlink. ');
   await fs.unlink(mnt('unlinked.txt'));
@@ -156,7 +122,7 @@ test('unlink of an open file: still readable and writable through the open handl
 });
 
 test('rm -r of a directory whose files wait for their upload: nothing is uploaded afterwards', async () => {
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   await fs.mkdir(mnt('tree/sub'), { recursive: true });
   for (let i = 0; i < 5; i++) await fs.writeFile(mnt(`tree/sub/f${i}.txt`), `file ${i}`);
   await fs.writeFile(mnt('tree/top.txt'), 'top');
@@ -164,7 +130,7 @@ test('rm -r of a directory whose files wait for their upload: nothing is uploade
   await assert.rejects(fs.stat(mnt('tree')), { code: 'ENOENT' });
   await sleep(2000);
   assert.deepEqual(await keys('tree'), []);
-  assert.equal(s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/tree/`) && r.method === 'PUT' && !r.path.endsWith('/')).length, 0);
+  assert.equal(bucket.s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/tree/`) && r.method === 'PUT' && !r.path.endsWith('/')).length, 0);
 });
 
 test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', async () => {
@@ -199,7 +165,7 @@ test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', a
 
 test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file', async () => {
   await fs.readdir(mnt('edit'));
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   const swp = await fs.open(mnt('edit/.notes.txt.swp'), 'w');
   await swp.write('new notes\n');
   await swp.sync();
@@ -209,7 +175,7 @@ test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of 
   assert.deepEqual(await fs.readdir(mnt('edit')), ['notes.txt']);
   await waitFor(async () => (await getObject('edit/notes.txt'))?.toString() === 'new notes\n', 10_000, 'the upload');
   assert.deepEqual(await keys('edit/'), ['edit/notes.txt']);
-  const changes = s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/edit/`) && !['GET', 'HEAD', 'LIST'].includes(r.type));
+  const changes = bucket.s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/edit/`) && !['GET', 'HEAD', 'LIST'].includes(r.type));
   assert.deepEqual(changes.map((r) => `${r.type} ${r.path}`), [`PUT /${BUCKET}/edit/notes.txt`]);
 });
 
@@ -256,12 +222,10 @@ test('mtime: the last write, or what touch -d set, before and after the upload; 
   assert.equal((await run('touch', ['-m', '-d', '2019-01-02 03:04:05.5', mnt('times.txt')], { env: { ...process.env, TZ: 'UTC' } })).code, 0);
   const pending = (await fs.stat(mnt('times.txt'), { bigint: true })).mtimeNs;
   assert.equal(pending, 1_546_398_245_500_000_000n);
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   await waitFor(async () => (await getObject('times.txt'))?.toString() === 'abc', 10_000, 'the upload');
   assert.equal((await fs.stat(mnt('times.txt'), { bigint: true })).mtimeNs, pending, 'after the upload');
-  const c = s3.directClient();
-  const head = await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'times.txt' }));
-  c.destroy();
+  const head = await bucket.headObject('times.txt');
   assert.equal(head.Metadata?.mtime, '1546398245.5');
   assert.equal(requestsFor('times.txt').filter((r) => r.type === 'COPY').length, 0, 'stored with the upload, no extra copy');
 });

@@ -2,50 +2,24 @@
 // rewrites, truncates, appends to existing objects, a stream that turns random. Every pattern
 // is checked byte for byte against a local model file, through the mount, in the bucket, and
 // after a remount.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'random-bucket';
 const MiB = 1024 * 1024;
-let s3: TestS3;
 let cacheDir: string;
 
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-  cacheDir = await tempDir('bucketfs-cache-');
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    cacheDir = await tempDir('bucketfs-cache-');
+  },
 });
-
-after(async () => {
-  await cleanupMounts();
-  await s3?.stop();
-});
-
-async function getObject(key: string): Promise<Buffer | null> {
-  const c = s3.directClient();
-  try {
-    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(await o.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
-  } finally {
-    c.destroy();
-  }
-}
-
-async function putObject(key: string, body: Buffer | string): Promise<void> {
-  const c = s3.directClient();
-  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  c.destroy();
-}
+const { getObject, putObject } = bucket;
 
 /** mulberry32: reproducible randomness (the seed is printed when a comparison fails) */
 function prng(seed: number) {
@@ -61,7 +35,7 @@ function prng(seed: number) {
 }
 
 function mountWith(flags: string[] = []): Promise<Mounted> {
-  return mount(s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--s3-chunk-size', '5M', ...flags] });
+  return mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--s3-chunk-size', '5M', ...flags] });
 }
 
 async function readRange(fh: fs.FileHandle, offset: number, length: number): Promise<Buffer> {
@@ -152,7 +126,7 @@ test('thousands of random writes, rewrites, truncates, appends and reads on an e
 test('a stream that turns random: the parts already sent are committed, the rest continues in a cache file; nothing is lost', async () => {
   const m = await mountWith(['--vfs-write-back', '0']);
   try {
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const data = randomBytes(12 * MiB);
     const f = path.join(m.mnt, 'turns.bin');
     const fh = await fs.open(f, 'w+');
@@ -171,11 +145,11 @@ test('a stream that turns random: the parts already sent are committed, the rest
     await fh.close();
     assert.ok((await getObject('turns.bin'))?.equals(want), 'the final object');
     assert.ok((await fs.readFile(f)).equals(want));
-    const c = s3.counts((r) => r.path === `/${BUCKET}/turns.bin`);
+    const c = bucket.s3.counts((r) => r.path === `/${BUCKET}/turns.bin`);
     assert.ok((c.MPp ?? 0) >= 2, `parts were streamed before the switch: ${JSON.stringify(c)}`);
 
     // a small file that turns random never sent anything: one PUT at close, nothing else
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const small = await fs.open(path.join(m.mnt, 'small-turns.txt'), 'w');
     await small.write('hello world, hello world\n', 0);
     await small.write('HELLO', 13);
@@ -184,7 +158,7 @@ test('a stream that turns random: the parts already sent are committed, the rest
     const expect = Buffer.from('hello world, HELLO world\n\0\0\0\0\0!');
     assert.ok((await getObject('small-turns.txt'))?.equals(expect));
     assert.deepEqual(
-      s3.requests.filter((r) => r.path === `/${BUCKET}/small-turns.txt` && r.method !== 'HEAD').map((r) => r.type),
+      bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/small-turns.txt` && r.method !== 'HEAD').map((r) => r.type),
       ['PUT'],
     );
   } finally {
@@ -200,12 +174,12 @@ test('appends and truncates of existing objects fetch only what they keep; sizes
   const m = await mountWith(['--vfs-write-back', '0']);
   try {
     // O_APPEND (>>): the object grows; the upload needs the old bytes (one GET), the append none
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     await fs.appendFile(path.join(m.mnt, 'log.txt'), 'appended line\n');
     assert.equal((await fs.stat(path.join(m.mnt, 'log.txt'))).size, base.length + 14);
     const log = await getObject('log.txt');
     assert.ok(log?.equals(Buffer.concat([base, Buffer.from('appended line\n')])));
-    assert.equal(s3.counts((r) => r.path === `/${BUCKET}/log.txt`).GET, 1, 'one GET of the old content, for the upload');
+    assert.equal(bucket.s3.counts((r) => r.path === `/${BUCKET}/log.txt`).GET, 1, 'one GET of the old content, for the upload');
 
     // a reader open while another handle appends sees the new size and bytes
     const reader = await fs.open(path.join(m.mnt, 'log.txt'), 'r');
@@ -217,11 +191,11 @@ test('appends and truncates of existing objects fetch only what they keep; sizes
     await reader.close();
 
     // truncate -s smaller: only the kept bytes are fetched
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     assert.equal((await run('truncate', ['-s', '1000', path.join(m.mnt, 'cut.bin')])).code, 0);
     assert.equal((await fs.stat(path.join(m.mnt, 'cut.bin'))).size, 1000);
     assert.ok((await getObject('cut.bin'))?.equals(base.subarray(0, 1000)));
-    const gets = s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/cut.bin`);
+    const gets = bucket.s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/cut.bin`);
     assert.ok(gets.reduce((n, r) => n + r.bytesOut, 0) < 10_000, 'not the whole object');
 
     // truncate -s larger: zeros

@@ -2,67 +2,22 @@
 // was still pending (--vfs-write-back) are found in the cache at the next mount of the same
 // remote and uploaded, with their mtimes; a version changed on the server meanwhile is kept
 // and ours is uploaded beside it; uploads that fail at unmount are finished by the next mount.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'recovery-bucket';
 const MiB = 1024 * 1024;
-let s3: TestS3;
-
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-});
-
-after(async () => {
-  await cleanupMounts();
-  await s3?.stop();
-});
-
-async function getObject(key: string): Promise<Buffer | null> {
-  const c = s3.directClient();
-  try {
-    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(await o.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
-  } finally {
-    c.destroy();
-  }
-}
+const bucket = useS3Bucket(BUCKET);
+const { getObject, putObject, listKeys: keys } = bucket;
 
 async function storedMtime(key: string): Promise<string | undefined> {
-  const c = s3.directClient();
-  try {
-    return (await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).Metadata?.mtime;
-  } finally {
-    c.destroy();
-  }
-}
-
-async function keys(prefix: string): Promise<string[]> {
-  const c = s3.directClient();
-  try {
-    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-    return (out.Contents ?? []).map((o) => o.Key!).sort();
-  } finally {
-    c.destroy();
-  }
-}
-
-async function putObject(key: string, body: Buffer | string): Promise<void> {
-  const c = s3.directClient();
-  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  c.destroy();
+  return (await bucket.headObject(key)).Metadata?.mtime;
 }
 
 /** ns since the epoch → rclone's X-Amz-Meta-Mtime string */
@@ -81,10 +36,10 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('rec/existing.bin', randomBytes(3 * MiB));
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s', '--s3-chunk-size', '5M'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   const want = new Map<string, Buffer>();
   const mtimes = new Map<string, bigint>();
-  s3.clearRequests();
+  bucket.s3.clearRequests();
   await fs.mkdir(path.join(m.mnt, 'rec'), { recursive: true });
   for (let i = 0; i < 12; i++) {
     const data = randomBytes(1 + ((i * 37_171) % 200_000));
@@ -111,11 +66,11 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
   want.set('rec/doc.txt', Buffer.from('saved by the editor\n'));
   for (const k of want.keys()) mtimes.set(k, (await fs.stat(path.join(m.mnt, k), { bigint: true })).mtimeNs);
   assert.equal(mtimes.get('rec/dated.txt'), 1_580_702_706_123_456_789n);
-  const uploads = s3.requests.filter((r) => ['PUT', 'MPc', 'COPY'].includes(r.type) && !r.path.endsWith('/'));
+  const uploads = bucket.s3.requests.filter((r) => ['PUT', 'MPc', 'COPY'].includes(r.type) && !r.path.endsWith('/'));
   assert.deepEqual(uploads.map((r) => r.path), [], 'nothing uploaded yet: all pending');
 
   await kill9(m);
-  const again = await mount(s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
     await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
     assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
@@ -141,7 +96,7 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('open/existing.txt', '0123456789');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   const py = [
     'import os, sys, time',
     'fd = os.open(os.path.join(sys.argv[1], "new.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
@@ -168,7 +123,7 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
   } finally {
     writer.kill('SIGKILL');
   }
-  const again = await mount(s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
     await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
     assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
@@ -185,13 +140,13 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('conf/shared.txt', 'original');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   await fs.writeFile(path.join(m.mnt, 'conf/shared.txt'), 'ours, written through the mount');
   await fs.writeFile(path.join(m.mnt, 'conf/created.txt'), 'ours, new');
   await kill9(m);
   await putObject('conf/shared.txt', 'theirs, written by someone else');
   await putObject('conf/created.txt', 'theirs, created by someone else');
-  const again = await mount(s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
     await waitFor(async () => (await keys('conf/')).length === 4, 20_000, 'the conflict copies');
     const ks = await keys('conf/');
@@ -211,19 +166,19 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
 test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   await fs.mkdir(path.join(m.mnt, 'later'));
   await fs.writeFile(path.join(m.mnt, 'later/file.txt'), 'not yet');
-  s3.faultHook = (req) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
+  bucket.s3.faultHook = (req) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
   try {
     const r = await m.unmount();
     assert.notEqual(r.code, 0);
     assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);
   } finally {
-    s3.faultHook = undefined;
+    bucket.s3.faultHook = undefined;
   }
   assert.equal(await getObject('later/file.txt'), null);
-  const again = await mount(s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
     await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
   } finally {

@@ -1,65 +1,38 @@
 // Sequential writes through a real mount stream into multipart uploads while they are written;
 // small files are one PUT; failures are EIO (or EFBIG past chunk_size × max_upload_parts) at
 // close, with a log line, and never a truncated object.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'stream-bucket';
 const MiB = 1024 * 1024;
-let s3: TestS3;
-
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-});
-
-after(async () => {
-  await cleanupMounts();
-  await s3?.stop();
-});
-
-async function getObject(key: string): Promise<Buffer | null> {
-  const c = s3.directClient();
-  try {
-    const o = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return Buffer.from(await o.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
-  } finally {
-    c.destroy();
-  }
-}
+const bucket = useS3Bucket(BUCKET);
+const { getObject } = bucket;
 
 async function headMeta(key: string): Promise<Record<string, string> | null> {
-  const c = s3.directClient();
   try {
-    return (await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).Metadata ?? {};
+    return (await bucket.headObject(key)).Metadata ?? {};
   } catch {
     return null;
-  } finally {
-    c.destroy();
   }
 }
 
 const forKey = (key: string) => (r: { path: string }) => r.path === `/${BUCKET}/${key}`;
 
 test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts of 5 MiB; memory not the file', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'] });
   try {
     const data = randomBytes(64 * MiB);
     const dir = await tempDir();
     const fifo = path.join(dir, 'fifo');
     assert.equal((await run('mkfifo', [fifo])).code, 0);
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const dd = spawn('dd', [`if=${fifo}`, `of=${path.join(m.mnt, 'big.bin')}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let ddErr = '';
     dd.stderr.on('data', (d: Buffer) => (ddErr += d.toString()));
@@ -67,14 +40,14 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
     const w = await fs.open(fifo, 'w');
     // the first 24 MiB: parts go up while dd is still reading from the fifo
     await w.write(data, 0, 24 * MiB);
-    await waitFor(() => s3.requests.some((r) => r.type === 'MPp' && forKey('big.bin')(r)), 20_000, 'part uploads while the file is still being written');
-    const midway = s3.counts(forKey('big.bin'));
+    await waitFor(() => bucket.s3.requests.some((r) => r.type === 'MPp' && forKey('big.bin')(r)), 20_000, 'part uploads while the file is still being written');
+    const midway = bucket.s3.counts(forKey('big.bin'));
     assert.equal(midway.MPf ?? 0, 0, 'not completed before the close');
     assert.equal(await headMeta('big.bin'), null, 'no object before the close');
     await w.write(data, 24 * MiB, 40 * MiB);
     await w.close();
     assert.equal(await ddExit, 0, ddErr);
-    const counts = s3.counts(forKey('big.bin'));
+    const counts = bucket.s3.counts(forKey('big.bin'));
     assert.equal(counts.MPc, 1);
     assert.equal(counts.MPp, 13, `13 parts of 5 MiB for 64 MiB: ${JSON.stringify(counts)}`);
     assert.equal(counts.MPf, 1);
@@ -91,7 +64,7 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
 
 test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount', async () => {
   const flags = ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'];
-  const m = await mount(s3, `moto:${BUCKET}`, { flags });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   const file = path.join(m.mnt, 'slow.bin');
   let shown: bigint;
   try {
@@ -99,7 +72,7 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
     const dir = await tempDir();
     const fifo = path.join(dir, 'fifo');
     assert.equal((await run('mkfifo', [fifo])).code, 0);
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const t0 = Date.now();
     const dd = spawn('dd', [`if=${fifo}`, `of=${file}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let ddErr = '';
@@ -112,17 +85,17 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
       await w.write(data, off, 4 * MiB);
       await new Promise((r) => setTimeout(r, 150));
       if (off === 32 * MiB) {
-        await waitFor(() => s3.requests.some((r) => r.type === 'MPp' && forKey('slow.bin')(r)), 20_000, 'part uploads while writing');
+        await waitFor(() => bucket.s3.requests.some((r) => r.type === 'MPp' && forKey('slow.bin')(r)), 20_000, 'part uploads while writing');
         whileWriting = (await fs.stat(file, { bigint: true })).mtimeNs;
       }
     }
     await w.close();
     assert.equal(await ddExit, 0, ddErr);
     assert.ok(Date.now() - t0 > 1500, 'the writes took more than a second');
-    const counts = s3.counts(forKey('slow.bin'));
+    const counts = bucket.s3.counts(forKey('slow.bin'));
     assert.equal(counts.MPf, 1, JSON.stringify(counts));
     assert.equal(counts.COPY ?? 0, 0, `no server-side copy for an implicit mtime: ${JSON.stringify(counts)}`);
-    assert.equal(s3.counts().COPY ?? 0, 0);
+    assert.equal(bucket.s3.counts().COPY ?? 0, 0);
     assert.ok((await getObject('slow.bin'))?.equals(data), 'the object holds exactly what was written');
     shown = (await fs.stat(file, { bigint: true })).mtimeNs;
     assert.equal(shown, whileWriting, 'stat after close shows what it showed while the stream was uploading');
@@ -136,8 +109,8 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
   } finally {
     assert.equal((await m.unmount()).code, 0, m.stderr());
   }
-  assert.equal(s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
-  const again = await mount(s3, `moto:${BUCKET}`, { flags });
+  assert.equal(bucket.s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
+  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   try {
     assert.equal((await fs.stat(path.join(again.mnt, 'slow.bin'), { bigint: true })).mtimeNs, shown, 'the same mtime after a remount');
   } finally {
@@ -146,12 +119,12 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
 });
 
 test('a file smaller than one part is one PUT at close (write-back 0), or one PUT after --vfs-write-back', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
   try {
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const data = randomBytes(300_000);
     await fs.writeFile(path.join(m.mnt, 'small.bin'), data);
-    const writes = s3.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
+    const writes = bucket.s3.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
     assert.deepEqual(
       writes.map((r) => r.type),
       ['PUT'],
@@ -166,27 +139,25 @@ test('a file smaller than one part is one PUT at close (write-back 0), or one PU
     assert.equal((await m.unmount()).code, 0, m.stderr());
   }
 
-  const wb = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s'] });
+  const wb = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s'] });
   try {
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const t0 = Date.now();
     await fs.writeFile(path.join(wb.mnt, 'later.txt'), 'written now, uploaded later\n');
-    assert.equal(s3.counts(forKey('later.txt')).PUT ?? 0, 0, 'close returns before the upload');
+    assert.equal(bucket.s3.counts(forKey('later.txt')).PUT ?? 0, 0, 'close returns before the upload');
     assert.equal(await fs.readFile(path.join(wb.mnt, 'later.txt'), 'utf8'), 'written now, uploaded later\n');
     assert.equal((await fs.stat(path.join(wb.mnt, 'later.txt'))).size, 28);
     await waitFor(async () => (await getObject('later.txt')) !== null, 10_000, 'the write-back upload');
     assert.ok(Date.now() - t0 >= 900, 'uploaded after the write-back delay');
-    assert.equal(s3.counts(forKey('later.txt')).PUT, 1);
+    assert.equal(bucket.s3.counts(forKey('later.txt')).PUT, 1);
   } finally {
     assert.equal((await wb.unmount()).code, 0, wb.stderr());
   }
 });
 
 test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-chunk-size; nothing is stored, the old object stays', async () => {
-  const c = s3.directClient();
-  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'limited.bin', Body: 'previous version' }));
-  c.destroy();
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-max-upload-parts', '2'] });
+  await bucket.putObject('limited.bin', 'previous version');
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-max-upload-parts', '2'] });
   try {
     const r = await run('dd', ['if=/dev/zero', `of=${path.join(m.mnt, 'limited.bin')}`, 'bs=1M', 'count=12', 'status=none']);
     assert.notEqual(r.code, 0);
@@ -206,10 +177,10 @@ test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-
 });
 
 test('failed uploads: EIO at close and a log line; a small file stays in the cache and is uploaded by a later retry', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0', '--s3-chunk-size', '5M'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0', '--s3-chunk-size', '5M'] });
   try {
     let failing = true;
-    s3.faultHook = (req) => (failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined);
+    bucket.s3.faultHook = (req) => (failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined);
     // a small file: one PUT at close, refused
     const py = [
       'import os, sys',
@@ -237,29 +208,29 @@ test('failed uploads: EIO at close and a log line; a small file stays in the cac
     assert.equal(await getObject('fail-stream.bin'), null);
     failing = false;
   } finally {
-    s3.faultHook = undefined;
+    bucket.s3.faultHook = undefined;
     await m.unmount();
   }
 });
 
 test('rsync -a of a big file: streamed under its temporary name, then one server-side copy that also carries the mtime', async () => {
-  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--vfs-write-back', '1s'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--vfs-write-back', '1s'] });
   try {
     const dir = await tempDir();
     const data = randomBytes(12 * MiB);
     await fs.writeFile(path.join(dir, 'big-rsync.bin'), data);
     assert.equal((await run('touch', ['-m', '-d', '2021-06-07 08:09:10.123456789', path.join(dir, 'big-rsync.bin')], { env: { ...process.env, TZ: 'UTC' } })).code, 0);
     await fs.mkdir(path.join(m.mnt, 'rs'));
-    s3.clearRequests();
+    bucket.s3.clearRequests();
     const r = await run('rsync', ['-a', path.join(dir, 'big-rsync.bin'), path.join(m.mnt, 'rs/')]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok((await getObject('rs/big-rsync.bin'))?.equals(data));
     assert.equal((await headMeta('rs/big-rsync.bin'))?.mtime, '1623053350.123456789');
     assert.equal((await fs.stat(path.join(m.mnt, 'rs/big-rsync.bin'), { bigint: true })).mtimeNs, 1_623_053_350_123_456_789n);
     await new Promise((res) => setTimeout(res, 2000)); // past the write-back delay: no late fix-up copy
-    const copies = s3.requests.filter((q) => q.type === 'COPY');
+    const copies = bucket.s3.requests.filter((q) => q.type === 'COPY');
     assert.equal(copies.length, 1, `one copy (the rename), carrying the mtime: ${copies.map((q) => q.path).join(', ')}`);
-    assert.equal(s3.counts().MPc, 1);
+    assert.equal(bucket.s3.counts().MPc, 1);
   } finally {
     assert.equal((await m.unmount()).code, 0, m.stderr());
   }

@@ -2,18 +2,16 @@
 // tar x then diff -r, rsync -a in and out (a second run transfers nothing), sqlite3 creating
 // and querying a database (random writes, a journal file, fsync) — and everything still right
 // after a remount, read back from the bucket.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TestS3 } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'tools-write-bucket';
 const MiB = 1024 * 1024;
-let s3: TestS3;
 let m: Mounted;
 let cacheDir: string;
 let src: string;
@@ -35,7 +33,7 @@ async function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJ
 }
 
 function mountIt(): Promise<Mounted> {
-  return mount(s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir], ...(m ? { mnt: m.mnt } : {}) });
+  return mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir], ...(m ? { mnt: m.mnt } : {}) });
 }
 
 /** unmount (uploads what is pending) and mount again: everything is then read from the bucket */
@@ -44,28 +42,25 @@ async function remount(): Promise<void> {
   m = await mountIt();
 }
 
-before(async () => {
-  s3 = await TestS3.start();
-  await s3.createBucket(BUCKET);
-  cacheDir = await tempDir('bucketfs-cache-');
-  // a source tree: nested directories, empty and binary files, one larger than a part
-  src = await tempDir();
-  const tree = path.join(src, 'project');
-  for (let d = 0; d < 8; d++) {
-    await fs.mkdir(path.join(tree, `dir${d}/sub`), { recursive: true });
-    for (let f = 0; f < 12; f++) await fs.writeFile(path.join(tree, `dir${d}/file${f}.txt`), `file ${d}/${f}\n`.repeat(1 + ((d * 7 + f * 13) % 200)));
-    await fs.writeFile(path.join(tree, `dir${d}/sub/data.bin`), randomBytes(1000 + d * 50_000));
-  }
-  await fs.writeFile(path.join(tree, 'empty'), '');
-  await fs.writeFile(path.join(tree, 'large.bin'), randomBytes(7 * MiB));
-  await sh('touch', ['-d', '2020-01-01 00:00:00', path.join(tree, 'dir0/file0.txt')]);
-  m = await mountIt();
-});
-
-after(async () => {
-  if (m) await m.unmount().catch(() => undefined);
-  await cleanupMounts();
-  await s3?.stop();
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    cacheDir = await tempDir('bucketfs-cache-');
+    // a source tree: nested directories, empty and binary files, one larger than a part
+    src = await tempDir();
+    const tree = path.join(src, 'project');
+    for (let d = 0; d < 8; d++) {
+      await fs.mkdir(path.join(tree, `dir${d}/sub`), { recursive: true });
+      for (let f = 0; f < 12; f++) await fs.writeFile(path.join(tree, `dir${d}/file${f}.txt`), `file ${d}/${f}\n`.repeat(1 + ((d * 7 + f * 13) % 200)));
+      await fs.writeFile(path.join(tree, `dir${d}/sub/data.bin`), randomBytes(1000 + d * 50_000));
+    }
+    await fs.writeFile(path.join(tree, 'empty'), '');
+    await fs.writeFile(path.join(tree, 'large.bin'), randomBytes(7 * MiB));
+    await sh('touch', ['-d', '2020-01-01 00:00:00', path.join(tree, 'dir0/file0.txt')]);
+    m = await mountIt();
+  },
+  async teardown() {
+    if (m) await m.unmount().catch(() => undefined);
+  },
 });
 
 test('git clone into the mount, then git status and git log there; still clean after a remount', async () => {
