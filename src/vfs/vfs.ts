@@ -292,9 +292,7 @@ export class Vfs {
     const pending = this.writes.get(rel);
     let server: ServerVersion | null | undefined;
     if (!pending) {
-      const e = this.deferredDeletes.has(rel) ? null : await this.ns.lookup(rel);
-      if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
-      if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
+      const e = await this.existingFile(rel, path);
       if (writable) {
         this.requireWritable();
         if (truncate) server = serverVersion(e);
@@ -422,15 +420,22 @@ export class Vfs {
     await h.file.truncate(size);
   }
 
+  /** The entry of a regular file on the server (open and truncate of a file with nothing pending);
+   *  a file unlinked while still being read is gone for new opens. */
+  private async existingFile(rel: string, path: string): Promise<DirEntry> {
+    const e = this.deferredDeletes.has(rel) ? null : await this.ns.lookup(rel);
+    if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
+    if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
+    return e;
+  }
+
   async truncate(path: string, size: number): Promise<void> {
     this.requireWritable();
     const rel = fromFusePath(path);
     const pending = this.writes.get(rel);
     let server: ServerVersion | null | undefined;
     if (!pending) {
-      const e = this.deferredDeletes.has(rel) ? null : await this.ns.lookup(rel);
-      if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
-      if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
+      const e = await this.existingFile(rel, path);
       if (size === 0) server = serverVersion(e);
       else {
         const a = await this.ns.stat(rel);
