@@ -31,6 +31,7 @@ for line in sys.stdin:
         out.write(os.pread(fd, n, int(line)))
 os.close(fd)
 `;
+import { rng } from '../helpers/rng.js';
 
 function gets(requests: RecordedRequest[]): { count: number; bytes: number; sizes: number[] } {
   const g = requests.filter((r) => r.type === 'GET');
@@ -45,17 +46,6 @@ async function counted(fn: () => Promise<unknown>): Promise<RecordedRequest[]> {
   return [...s3.requests];
 }
 
-/** a small deterministic PRNG */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 before(async () => {
   s3 = await TestS3.start();

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
 import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
+import { prng } from '../helpers/rng.js';
 
 const BUCKET = 'random-bucket';
 const MiB = 1024 * 1024;
@@ -21,18 +22,6 @@ const bucket = useS3Bucket(BUCKET, {
 });
 const { getObject, putObject } = bucket;
 
-/** mulberry32: reproducible randomness (the seed is printed when a comparison fails) */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
 
 function mountWith(flags: string[] = []): Promise<Mounted> {
   return mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--s3-chunk-size', '5M', ...flags] });

@@ -16,21 +16,11 @@ import {
 import { BlockCache, BLOCK_SIZE, type Block, type BlockOwner } from '../../src/vfs/read/block-cache.js';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
 import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { rng } from '../helpers/rng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** a small deterministic PRNG (tests must not depend on luck) */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- the detector ---------------------------------------------------------------------------------
 
