@@ -251,7 +251,8 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, raw: Record<string,
   const waitMs = parseDuration(String(raw.daemon_wait ?? '1m0s'));
   const logFile = args['log-file'];
   const fd = openSync(logFile ? String(logFile) : '/dev/null', 'a');
-  const child = spawn(process.execPath, process.argv.slice(1), {
+  // the same node flags as ours (bin/bucketfs sets V8 flags the mount needs)
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true,
     stdio: ['ignore', fd, fd, 'ipc'],
     env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
