@@ -9,6 +9,10 @@
 //                       (chunk_size parts, upload_concurrency at a time) and one GetObject: the limit
 //   seq-read-cold/-warm dd bs=1M of the big object to /dev/null on a fresh mount, then again
 //   seq-read-cold-2nd   then a copy of it nothing of which is cached, on the same mount
+//   raw-get-slow-link / seq-read-slow-link
+//                       the same single GET, and a cold dd through a fresh mount, both through a
+//                       proxy that gives every connection 64 MiB/s and 5 ms each way (as a distant
+//                       server, or AWS's per-connection bandwidth): where one GET is the limit
 //   rand-read           N preads of 4 KiB at random aligned offsets (a python child), each checked
 //   ls-cold / ls-warm   `ls -l` of a directory of --ls-files objects (seeded concurrently), twice
 //   seq-write           dd bs=1M of the big local file into the mount (wall includes close), then
@@ -54,7 +58,10 @@ const HARNESS_UA = 'bench-harness';
 const RAW_UA = 'bucketfs-bench-raw';
 const MiB = 1024 * 1024;
 const CATS = ['GET', 'HEAD', 'LIST', 'PUT', 'MPc', 'MPp', 'MPf', 'COPY', 'DEL', 'oth'] as const;
-const ALL_WORKLOADS = ['raw', 'seq-read', 'rand-read', 'ls', 'seq-write'] as const;
+const ALL_WORKLOADS = ['raw', 'seq-read', 'slow-link', 'rand-read', 'ls', 'seq-write'] as const;
+/** the slow-link workload: bandwidth of each connection, and delay each way */
+const SLOW_LINK_MIBPS = 64;
+const SLOW_LINK_DELAY_MS = 5;
 
 const USAGE = `usage: npm run bench -- [options]      (or: bash scripts/bench [options])
 
@@ -614,6 +621,49 @@ async function sdkGet(c: S3Client, bucket: string, key: string, hash: boolean, r
   return { bytes, sha256: h?.digest('hex') ?? '' };
 }
 
+/**
+ * A TCP proxy to `upstreamPort` that gives each connection at most `mibps` MiB/s towards the
+ * client and delays data `delayMs` each way: one connection is then slower than the machine.
+ */
+async function startSlowLink(upstreamPort: number, mibps: number, delayMs: number): Promise<{ endpoint: string; close: () => void }> {
+  const bytesPerMs = (mibps * MiB) / 1000;
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((c) => {
+    const u = net.connect(upstreamPort, '127.0.0.1');
+    sockets.add(c).add(u);
+    let free = 0; // when the link towards the client is free again
+    c.on('error', () => u.destroy());
+    u.on('error', () => c.destroy());
+    c.on('close', () => {
+      u.destroy();
+      sockets.delete(c);
+    });
+    u.on('close', () => {
+      sockets.delete(u);
+      setTimeout(() => c.end(), Math.max(0, free - performance.now()) + delayMs + 1);
+    });
+    c.on('data', (d) => setTimeout(() => u.write(d), delayMs));
+    u.on('data', (d) => {
+      const t = performance.now();
+      free = Math.max(t, free) + d.length / bytesPerMs;
+      if (free - t > 50) u.pause();
+      setTimeout(() => {
+        c.write(d);
+        if (u.isPaused() && free - performance.now() < 25) u.resume();
+      }, free + delayMs - t);
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
+}
+
 async function sdkSize(c: S3Client, bucket: string, key: string): Promise<number | null> {
   try {
     const h = await c.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -1130,7 +1180,7 @@ async function main(): Promise<void> {
   const c: Ctx = { o, work, server, harness, raw, bucket, mount, bigLocal, bigSha, bigSize, bigKey: 'big.bin', partSize: 5 * MiB, uploadConcurrency: 4 };
 
   const need = (w: string) => o.workloads.has(w);
-  const readsNeedBig = need('seq-read') || need('rand-read');
+  const readsNeedBig = need('seq-read') || need('rand-read') || need('slow-link');
 
   // --- raw SDK: the limit -----------------------------------------------------------------------
   let rawPut: PhaseResult | undefined;
@@ -1219,6 +1269,45 @@ async function main(): Promise<void> {
     } finally {
       await mount.stop();
       await harness.send(new DeleteObjectCommand({ Bucket: bucket, Key: otherKey })).catch(() => undefined);
+    }
+  }
+
+  // --- through a slow link: one connection slower than the reader ---------------------------------
+  let rawSlow: PhaseResult | undefined;
+  let seqSlow: PhaseResult | undefined;
+  if (need('slow-link')) {
+    const link = await startSlowLink(Number(new URL(server.endpoint).port), SLOW_LINK_MIBPS, SLOW_LINK_DELAY_MS);
+    const slowMount = new Mount(path.join(work, 'mnt'), { ...env, RCLONE_CONFIG_BENCH_ENDPOINT: link.endpoint }, bucket, path.join(work, 'cache'), o.mountArgs, logDir, o.nodeArgs);
+    const note = `through a proxy giving each connection ${SLOW_LINK_MIBPS} MiB/s and ${SLOW_LINK_DELAY_MS} ms each way`;
+    try {
+      const slowRaw = s3Client(link.endpoint, RAW_UA);
+      rawSlow = await phase(c, 'raw-get-slow-link', async (r) => {
+        const t0 = now();
+        const got = await sdkGet(slowRaw, bucket, c.bigKey, false, `bytes=0-${bigSize - 1}`);
+        if (got.bytes !== bigSize) throw new Error(`GET returned ${got.bytes} of ${bigSize} bytes`);
+        r.wall_s = (now() - t0) / 1000;
+        r.rate = bigSize / MiB / r.wall_s;
+        r.unit = 'MiB/s';
+        r.notes.push(`one ranged GetObject of the whole object ${note}`);
+      });
+      slowRaw.destroy();
+      activeMount = slowMount;
+      await slowMount.start('slow-link');
+      seqSlow = await phase(c, 'seq-read-slow-link', async (r) => {
+        const dd = await run('dd', [`if=${path.join(slowMount.mnt, c.bigKey)}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 600_000, onTimeout: () => slowMount.killNow() });
+        r.wall_s = dd.wallS;
+        check(dd, 'dd from the mount');
+        if (!dd.stderr.includes(`${bigSize} bytes`)) throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
+        r.rate = bigSize / MiB / dd.wallS;
+        r.unit = 'MiB/s';
+        r.notes.push(`cold dd on a fresh mount ${note}: a stream whose reader waits adds GETs in parallel`);
+      });
+    } catch (err) {
+      if (!seqSlow) results.push({ name: 'seq-read-slow-link', ok: false, notes: [], error: (err as Error).message });
+    } finally {
+      await slowMount.stop();
+      activeMount = mount;
+      link.close();
     }
   }
 
@@ -1313,6 +1402,7 @@ async function main(): Promise<void> {
   rr('seq-read-cold-2nd / raw-get', seqCold2, rawGet);
   rr('seq-read-cold-2nd / raw-get-ranged', seqCold2, rawGetRanged);
   rr('seq-read-warm / raw-get', seqWarm, rawGet);
+  rr('seq-read-slow-link / raw-get-slow-link', seqSlow, rawSlow);
   rr('seq-write / raw-put', seqWrite, rawPut);
   rr(`rss-write / raw-put`, rssWrite, rawPut);
 

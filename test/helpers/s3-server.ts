@@ -46,6 +46,9 @@ export interface RecordedRequest {
   injected?: string;
   /** the request body as text, for small requests only (up to 64 KiB; XML documents such as RestoreRequest) */
   bodyText?: string;
+  /** performance.now() when the request arrived, and when its response ended (0: not yet) */
+  startedAt: number;
+  endedAt: number;
 }
 
 const BODY_TEXT_LIMIT = 64 * 1024;
@@ -86,6 +89,11 @@ export class TestS3 {
   readonly requests: RecordedRequest[] = [];
   /** set by tests: decides per request whether to inject a fault */
   faultHook: ((req: { method: string; path: string; query: Record<string, string>; type: string }) => Fault) | undefined;
+  /**
+   * set by tests: each response body is sent at most this fast (bytes per second), as from a
+   * distant server or AWS's per-connection bandwidth; undefined = as fast as moto answers
+   */
+  responseBytesPerSecond: number | undefined;
 
   private constructor(
     private readonly moto: ChildProcess,
@@ -260,8 +268,11 @@ export class TestS3 {
       bytesIn: 0,
       bytesOut: 0,
       type: requestType(req.method ?? 'GET', query, headers),
+      startedAt: performance.now(),
+      endedAt: 0,
     };
     this.requests.push(rec);
+    res.once('close', () => (rec.endedAt = performance.now()));
     const fault = this.faultHook?.({ method: rec.method, path: rec.path, query, type: rec.type });
     if (fault === 'reset') {
       rec.injected = 'reset';
@@ -284,7 +295,26 @@ export class TestS3 {
         rec.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.on('data', (d: Buffer) => (rec.bytesOut += d.length));
-        upRes.pipe(res);
+        const rate = this.responseBytesPerSecond;
+        if (!rate) {
+          upRes.pipe(res);
+          return;
+        }
+        // throttled: each chunk goes out no earlier than its bytes allow at `rate`
+        const t0 = performance.now();
+        let sent = 0;
+        upRes.on('data', (d: Buffer) => {
+          sent += d.length;
+          const wait = t0 + (sent / rate) * 1000 - performance.now();
+          if (wait <= 0) return void res.write(d);
+          upRes.pause();
+          setTimeout(() => {
+            res.write(d);
+            upRes.resume();
+          }, wait);
+        });
+        upRes.on('end', () => setTimeout(() => res.end(), Math.max(0, t0 + (sent / rate) * 1000 - performance.now()) + 1));
+        res.once('close', () => upRes.destroy());
       },
     );
     up.on('error', () => {

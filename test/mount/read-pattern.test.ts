@@ -1,7 +1,8 @@
 // The read path through a real kernel mount, counted at the server: random preads cost about
 // what they read (never a chunk, also when they land just behind the previous one), sequential
 // reads (cat, dd) stream the object in a few large GETs, a second pass over a file larger than
-// --vfs-memory-limit still finds most of it cached, and an outside unmount is noticed quickly.
+// --vfs-memory-limit still finds most of it cached, a server slower per connection than the
+// reader makes the stream fetch in parallel, and an outside unmount is noticed quickly.
 // Every read is made by a child process (python, cat, dd), never by this test process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,6 +141,43 @@ test('cat and dd read the object byte-exact in a few large GETs', async () => {
     assert.ok(g.bytes <= 24 * MiB * 1.05, `downloaded ${g.bytes}`);
   } finally {
     await m2.unmount();
+  }
+});
+
+/** the most GETs in flight at the same moment */
+function maxConcurrentGets(requests: RecordedRequest[]): number {
+  const edges: Array<[number, number]> = [];
+  for (const r of requests.filter((x) => x.type === 'GET')) edges.push([r.startedAt, 1], [r.endedAt || Infinity, -1]);
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, d] of edges) max = Math.max(max, (now += d));
+  return max;
+}
+
+test('a server slower per connection than the reader: the stream goes parallel, byte-exact and with little waste', async () => {
+  // 16 MiB/s per response, as a distant server or AWS's per-connection limit
+  s3.responseBytesPerSecond = 16 * MiB;
+  const m = await mount(s3, `moto:${BUCKET}`, { flags: ['-vv'] });
+  try {
+    const file = path.join(m.mnt, 'big.bin');
+    const t0 = Date.now();
+    const reqs = await counted(async () => {
+      const r = await run('cat', [file], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdoutBytes.equals(big), 'cat read different bytes');
+    });
+    const g = gets(reqs);
+    const lanes = maxConcurrentGets(reqs);
+    console.log(`# cat of 32 MiB at 16 MiB/s per GET: ${Date.now() - t0} ms, ${g.count} GETs, ${g.bytes} bytes, at most ${lanes} at once`);
+    assert.match(m.stderr(), /reader waited \d+% of the last 8 MiB: 2 GETs at once/);
+    assert.ok(lanes >= 2, `at most ${lanes} GET(s) at once`);
+    assert.ok(lanes <= 4, `${lanes} GETs at once`);
+    // a GET cut short when the stream went parallel may deliver a little past its cut
+    assert.ok(g.bytes <= SIZE * 1.1, `downloaded ${g.bytes}`);
+  } finally {
+    s3.responseBytesPerSecond = undefined;
+    await m.unmount();
   }
 });
 

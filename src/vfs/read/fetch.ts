@@ -10,6 +10,19 @@
 // Bodies are consumed with 'data' events and the throttle is checked synchronously per chunk:
 // a stream far enough ahead pauses its body (the connection stays open) until its reader comes
 // closer, and starts its next GET only once the reader is within half the limit.
+//
+// One GET at a time is as fast as it gets where the server is close and the mount's CPU is the
+// limit (every extra request costs CPU on both sides). Where one connection is slower than the
+// reader (a distant server, per-connection bandwidth as on AWS), the reader waits. So a stream
+// watches how much of its time its reader spent waiting over each PARALLEL_WINDOW consumed: over
+// STARVED_FRACTION adds a lane (up to MAX_PARALLEL_GETS), under FED_FRACTION takes one away.
+// With several lanes, consecutive ranged GETs of about a quarter of the read-ahead limit each
+// are in flight at once, each filling its own blocks, all within the same limit: a GET starts
+// only while its end is within aheadFor() of what the reader asked for. The first window is the
+// ramp of small GETs (waiting is expected there) and is not judged; until the first verdict a
+// stream's GETs are at most PARALLEL_WINDOW, so that no huge GET is in flight when the stream goes
+// parallel (a GET is never cut short: the bytes in flight on its connection would be wasted).
+// The next stream of the same object starts with the lanes the last one ended with.
 // Every GET carries If-Match with the pinned ETag: a changed object fails the GET (412) instead
 // of delivering bytes of another version.
 import type { Readable } from 'node:stream';
@@ -23,6 +36,18 @@ export { BLOCK_SIZE };
 export const STREAM_IDLE_MS = 10_000;
 /** a read that is not sequential waits for a GET in flight only if its byte is this close */
 export const ATTACH_DISTANCE = 1024 * 1024;
+/** at most this many GETs of one stream in flight at once */
+export const MAX_PARALLEL_GETS = 4;
+/** once parallel, a stream's GETs are at most its read-ahead limit divided by this */
+export const PARALLEL_SPLIT = 4;
+/** GETs in parallel are at least this large (a smaller read-ahead limit keeps one GET at a time) */
+export const MIN_PARALLEL_GET = 4 * 1024 * 1024;
+/** a reader's waiting is judged over this many bytes consumed (and not before it consumed that much) */
+export const PARALLEL_WINDOW = 8 * 1024 * 1024;
+/** a lane is added when the reader waited more than this part of the window */
+export const STARVED_FRACTION = 0.5;
+/** and one is taken away when it waited less than this part */
+export const FED_FRACTION = 0.1;
 
 export interface FetchTarget extends BlockOwner {
   backend: S3BackendApi;
@@ -42,6 +67,8 @@ export interface FetchTarget extends BlockOwner {
   aheadFor(consumed: number): number;
   /** counts bytes and GETs for --stats */
   stats: { bytesDownloaded: number; gets: number };
+  /** the lanes the last stream of this object ended with: the next one starts there */
+  streamLanes: number;
 }
 
 interface Waiter {
@@ -49,29 +76,61 @@ interface Waiter {
   resolve: () => void;
 }
 
-export class Fetch {
-  /** next byte this fetch will receive */
+/** One ranged GET of a fetch: [start, end), received up to pos. */
+interface Part {
+  readonly start: number;
+  readonly end: number;
   pos: number;
-  /** end of the GET in flight (= pos between the GETs of a stream) */
+  /** the block its bytes go to */
+  block: Block | undefined;
+  /** its body, while paused by the throttle */
+  paused: Readable | undefined;
+  /** ends the GET (abort) */
+  endGet: (() => void) | undefined;
+}
+
+export class Fetch {
+  /** next byte this fetch will receive in order: every byte before it has arrived */
+  pos: number;
+  /** end of the GETs in flight (= pos when none is) */
   getEnd: number;
+  /** where the next GET starts */
+  private issued: number;
+  /** GETs in flight (and ones ended early), by start: consecutive */
+  private readonly parts: Part[] = [];
+  /** size of the stream's first GET (0: none yet) */
+  private firstGet = 0;
+  /** block of the last GET, which the GET right after it may go on filling */
+  private tailBlock: Block | undefined;
   /** furthest byte the sequential reader(s) asked this fetch for (exclusive) */
   private demand: number;
   /** bytes the reader(s) of this stream consumed: sizes its GETs and its read-ahead */
   private consumed: number;
   done = false;
   error: unknown = undefined;
+  /** the error of a GET that failed (the others are then aborted) */
+  private failure: unknown = undefined;
+  /** how many GETs may be in flight at once (grows while the reader starves) */
+  private lanes = 1;
+  /** since when a reader has been waiting (-1: none is) */
+  private waitSince = -1;
+  /** milliseconds readers waited in the current window */
+  private waitedMs = 0;
+  /** the first window has begun (the ramp before it is not judged) */
+  private judged = false;
+  /** a window was judged: GETs may grow past PARALLEL_WINDOW */
+  private verdict = false;
+  /** the current window: when it began, and the bytes consumed then */
+  private windowT0 = performance.now();
+  private windowConsumed: number;
   private readonly waiters: Waiter[] = [];
   /** the furthest byte a waiter waits for (-1: none) */
   private maxWait = -1;
   private readonly ctrl = new AbortController();
   /** a stream waiting to start its next GET */
   private wakeStream: (() => void) | undefined;
-  /** the body of the GET in flight, while paused by the throttle */
-  private paused: Readable | undefined;
-  /** ends the GET in flight (abort) */
-  private endGet: (() => void) | undefined;
+  private waiting = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  private block: Block | undefined;
   /** resolves when the fetch has ended (successfully or not; see `error`) */
   readonly finished: Promise<void>;
 
@@ -88,8 +147,11 @@ export class Fetch {
   ) {
     this.pos = start;
     this.getEnd = start;
+    this.issued = start;
     this.demand = demand;
     this.consumed = consumed;
+    this.windowConsumed = consumed;
+    if (streaming) this.lanes = Math.max(1, Math.min(MAX_PARALLEL_GETS, t.streamLanes));
     this.finished = this.run().then(
       () => this.finish(undefined),
       (err) => this.finish(err),
@@ -113,13 +175,53 @@ export class Fetch {
     if (consumed !== undefined && consumed > this.consumed) this.consumed = consumed;
     if (end > this.demand) this.demand = end;
     this.idleTimer?.refresh();
+    if (this.streaming && this.consumed - this.windowConsumed >= PARALLEL_WINDOW) {
+      // the first window (the ramp of small GETs) only starts the count
+      if (this.judged) this.judgeWindow();
+      else this.startWindow();
+    }
     this.kick();
+  }
+
+  /** Start a window: forget the waiting so far. */
+  private startWindow(): void {
+    const now = performance.now();
+    this.windowT0 = now;
+    this.windowConsumed = this.consumed;
+    this.waitedMs = 0;
+    if (this.waitSince >= 0) this.waitSince = now;
+    this.judged = true;
+  }
+
+  /** Streams only: did the reader starve over the last window? Then add a lane. */
+  private judgeWindow(): void {
+    const now = performance.now();
+    const waited = this.waitedMs + (this.waitSince >= 0 ? now - this.waitSince : 0);
+    const elapsed = now - this.windowT0;
+    this.startWindow();
+    this.verdict = true;
+    if (elapsed <= 0) return;
+    if (waited / elapsed < FED_FRACTION) {
+      // the stream keeps well ahead: one lane fewer (each GET costs CPU on both sides)
+      if (this.lanes > 1) this.lanes--;
+      return;
+    }
+    if (this.lanes >= MAX_PARALLEL_GETS || waited / elapsed <= STARVED_FRACTION) return;
+    if (this.t.settings.chunkSize <= 0 || this.t.aheadFor(this.consumed) < 2 * MIN_PARALLEL_GET) return;
+    this.lanes++;
+    this.t.log.debug(`${this.t.key()}: reader waited ${Math.round((100 * waited) / elapsed)}% of the last ${PARALLEL_WINDOW >> 20} MiB: ${this.lanes} GETs at once`);
+  }
+
+  /** size of the GETs of a parallel stream */
+  private pieceSize(): number {
+    return Math.max(MIN_PARALLEL_GET, Math.floor(this.t.aheadFor(this.consumed) / PARALLEL_SPLIT));
   }
 
   /** Resolves once byte `at` has arrived, or the fetch has ended (successfully or not). */
   waitFor(at: number): Promise<void> {
-    if (this.done || this.pos > at) return Promise.resolve();
+    if (this.done || this.has(at)) return Promise.resolve();
     return new Promise((resolve) => {
+      if (this.waiters.length === 0) this.waitSince = performance.now();
       this.waiters.push({ at, resolve });
       if (at > this.maxWait) {
         this.maxWait = at;
@@ -130,47 +232,99 @@ export class Fetch {
 
   abort(): void {
     if (!this.done) this.ctrl.abort();
-    this.endGet?.();
+    for (const p of this.parts) p.endGet?.();
     this.wakeStream?.();
+  }
+
+  /** has byte `at` arrived? */
+  private has(at: number): boolean {
+    if (at < this.pos) return true;
+    for (const p of this.parts) if (at >= p.start && at < p.pos) return true;
+    return false;
+  }
+
+  /** the first byte not yet received in order, and the end of what was asked for */
+  private advance(): void {
+    let pos = this.issued;
+    for (const p of this.parts) {
+      if (p.pos < p.end) {
+        pos = p.pos;
+        break;
+      }
+    }
+    this.pos = pos;
+    this.getEnd = this.issued;
   }
 
   // --- throttle -------------------------------------------------------------------------------
 
-  /** pause the body of the GET in flight: far enough ahead, and no reader waits for more */
-  private overLimit(): boolean {
-    return this.streaming && this.maxWait < this.pos && this.pos - this.demand > this.t.aheadFor(this.consumed);
-  }
-
-  /** may a stream start its next GET: its reader is closer than half the limit (or waits for it) */
-  private mayStartGet(): boolean {
-    return !this.streaming || this.maxWait >= this.pos || this.pos - this.demand < this.t.aheadFor(this.consumed) / 2;
+  /** pause the body of a GET: far enough ahead, and no reader waits for its bytes or later ones */
+  private overLimit(p: Part): boolean {
+    return this.streaming && this.maxWait < p.pos && p.pos - this.demand > this.t.aheadFor(this.consumed);
   }
 
   /** resume a paused body: the reader came a quarter of the limit closer (not every 128 KiB) */
-  private mayResume(): boolean {
-    return this.maxWait >= this.pos || this.pos - this.demand <= (this.t.aheadFor(this.consumed) * 3) / 4;
+  private mayResume(p: Part): boolean {
+    return this.maxWait >= p.pos || p.pos - this.demand <= (this.t.aheadFor(this.consumed) * 3) / 4;
+  }
+
+  /** consecutive GETs may be in flight at once (the reader starved with one) */
+  private parallel(): boolean {
+    return this.streaming && this.lanes > 1;
+  }
+
+  /** size of the stream's next GET (previous: the size of the last one, 0 for the first) */
+  private nextSize(previous: number): number {
+    const size = streamGetSize(this.t.settings, previous, this.consumed, this.end - this.issued);
+    // until the first verdict, no GET so large that the stream could not go parallel soon
+    if (!this.verdict && this.lanes === 1) return Math.min(size, PARALLEL_WINDOW);
+    if (!this.parallel()) return size;
+    return Math.max(1, Math.min(size, this.pieceSize()));
+  }
+
+  /** may a stream start its next GET (of `size` bytes)? */
+  private mayStartGet(size: number): boolean {
+    if (!this.streaming) return this.parts.length === 0;
+    const ahead = this.t.aheadFor(this.consumed);
+    const lanes = this.parallel() ? Math.max(1, Math.min(this.lanes, Math.floor(ahead / Math.max(1, size)))) : 1;
+    if (this.parts.length >= lanes) return false;
+    // a reader waits for bytes no GET asked for yet
+    if (this.maxWait >= this.issued) return true;
+    // one at a time: its reader is closer than half the limit
+    if (this.parts.length === 0) return this.issued - this.demand < ahead / 2;
+    // another one while some are in flight: all of it within the limit
+    return this.issued + size - this.demand <= ahead;
   }
 
   private kick(): void {
-    if (this.paused && this.mayResume()) {
-      const body = this.paused;
-      this.paused = undefined;
-      this.stopIdle();
-      body.resume();
+    for (const p of this.parts) {
+      if (p.paused && this.mayResume(p)) {
+        const body = p.paused;
+        p.paused = undefined;
+        body.resume();
+      }
     }
-    if (this.wakeStream && this.mayStartGet()) this.wakeStream();
+    this.updateIdle();
+    this.wakeStream?.();
+  }
+
+  /** the idle timer runs while nothing downloads (every GET paused, or none started) */
+  private updateIdle(): void {
+    if (this.done) return this.stopIdle();
+    let stalled = this.waiting || this.parts.length > 0;
+    for (const p of this.parts) if (!p.paused) stalled = false;
+    if (stalled) this.startIdle();
+    else this.stopIdle();
   }
 
   private startIdle(): void {
-    if (this.idleTimer) this.idleTimer.refresh();
-    else {
-      this.idleTimer = setTimeout(() => {
-        this.idleTimer = undefined;
-        this.t.log.debug(`${this.t.key()}: read-ahead stream idle, stopping at ${this.pos}`);
-        this.abort();
-      }, STREAM_IDLE_MS);
-      this.idleTimer.unref();
-    }
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.t.log.debug(`${this.t.key()}: read-ahead stream idle, stopping at ${this.pos}`);
+      this.abort();
+    }, STREAM_IDLE_MS);
+    this.idleTimer.unref();
   }
 
   private stopIdle(): void {
@@ -183,80 +337,137 @@ export class Fetch {
     let max = -1;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
-      if (w.at < this.pos) {
+      if (this.has(w.at)) {
         this.waiters.splice(i, 1);
         w.resolve();
       } else if (w.at > max) max = w.at;
     }
     this.maxWait = max;
+    if (this.waiters.length === 0) this.endWait();
+  }
+
+  /** no reader waits any more: count the time it did */
+  private endWait(): void {
+    if (this.waitSince < 0) return;
+    this.waitedMs += performance.now() - this.waitSince;
+    this.waitSince = -1;
   }
 
   private finish(err: unknown): void {
     this.done = true;
-    if (this.block) this.block.filling = false;
+    if (this.streaming) this.t.streamLanes = this.lanes;
+    for (const p of this.parts) if (p.block) p.block.filling = false;
+    if (this.tailBlock) this.tailBlock.filling = false;
+    this.tailBlock = undefined;
     this.stopIdle();
-    if (err !== undefined && !this.ctrl.signal.aborted) this.error = err;
+    if (err !== undefined && (err === this.failure || !this.ctrl.signal.aborted)) this.error = err;
     this.maxWait = -1;
+    this.endWait();
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 
   // --- downloading ----------------------------------------------------------------------------
 
   private async run(): Promise<void> {
+    if (!this.streaming) {
+      await this.get(this.issue(this.end - this.start));
+      return;
+    }
     let previous = 0;
-    while (this.pos < this.end && !this.ctrl.signal.aborted) {
-      let count: number;
-      if (this.streaming) {
-        if (!this.mayStartGet()) await this.waitToStart();
-        if (this.ctrl.signal.aborted) return;
-        count = streamGetSize(this.t.settings, previous, this.consumed, this.end - this.pos);
-        previous = count;
-      } else {
-        count = this.end - this.pos;
+    const running = new Set<Promise<void>>();
+    while (this.issued < this.end && !this.ctrl.signal.aborted) {
+      const size = this.nextSize(previous);
+      if (!this.mayStartGet(size)) {
+        await this.waitToStart();
+        continue;
       }
-      await this.get(this.pos, count);
+      previous = size;
+      if (this.firstGet === 0) this.firstGet = size;
+      const part = this.issue(size);
+      const got: Promise<void> = this.get(part)
+        .catch((err) => this.fail(err))
+        .finally(() => {
+          running.delete(got);
+          this.wakeStream?.();
+        });
+      running.add(got);
     }
+    await Promise.all(running);
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Hold a stream until its reader comes close enough; end it if the reader is gone. */
+  /** A GET failed: the fetch fails with its error, and the other GETs are stopped. */
+  private fail(err: unknown): void {
+    if (this.ctrl.signal.aborted || this.failure !== undefined) return;
+    this.failure = err;
+    this.abort();
+  }
+
+  /** Hold a stream until something changes (its reader moved, a GET ended); the idle timer ends it if the reader is gone. */
   private async waitToStart(): Promise<void> {
-    this.startIdle();
-    while (!this.mayStartGet() && !this.ctrl.signal.aborted) {
-      await new Promise<void>((resolve) => (this.wakeStream = resolve));
-      this.wakeStream = undefined;
-    }
-    this.stopIdle();
+    this.waiting = true;
+    this.updateIdle();
+    await new Promise<void>((resolve) => (this.wakeStream = resolve));
+    this.wakeStream = undefined;
+    this.waiting = false;
+    this.updateIdle();
   }
 
-  private async get(offset: number, count: number): Promise<void> {
-    const end = offset + count;
-    this.getEnd = end;
+  /** The next GET: `count` bytes from `issued`. */
+  private issue(count: number): Part {
+    const start = this.issued;
+    const part: Part = { start, end: start + count, pos: start, block: undefined, paused: undefined, endGet: undefined };
+    // the GET right after the last one goes on filling its block
+    const tail = this.tailBlock;
+    this.tailBlock = undefined;
+    if (tail) {
+      if (tail.live && tail.end === start && tail.filled < BLOCK_SIZE) part.block = tail;
+      else tail.filling = false;
+    }
+    this.parts.push(part);
+    this.issued = part.end;
+    this.advance();
+    return part;
+  }
+
+  private async get(part: Part): Promise<void> {
+    const count = part.end - part.start;
     this.t.stats.gets++;
     try {
       const { body } = await this.t.backend.read(this.t.bucket, this.t.key(), {
-        offset,
+        offset: part.start,
         count,
         ...(this.t.etag ? { ifMatch: this.t.etag } : {}),
         signal: this.ctrl.signal,
       });
       try {
-        await this.consume(body, end);
+        await this.consume(part, body);
       } finally {
-        this.paused = undefined;
-        this.endGet = undefined;
+        part.paused = undefined;
+        part.endGet = undefined;
         // a body read to its end leaves its keep-alive connection to the next GET; destroying
         // one that has not ended (aborted, or stopped early) closes the connection
         if (!body.readableEnded) body.destroy();
       }
     } finally {
-      this.getEnd = this.pos;
+      if (part.pos >= part.end) {
+        const i = this.parts.indexOf(part);
+        if (i >= 0) this.parts.splice(i, 1);
+        // the last GET so far: the next one may go on filling its block
+        if (part.block) {
+          if (part.end === this.issued && !this.done) this.tailBlock = part.block;
+          else part.block.filling = false;
+        }
+        this.advance();
+      }
+      this.updateIdle();
     }
-    if (this.pos < end && !this.ctrl.signal.aborted) {
-      throw new Error(`short read of ${this.t.key()}: got ${this.pos - offset} of ${count} bytes at ${offset}`);
+    if (part.pos < part.end && !this.ctrl.signal.aborted) {
+      throw new Error(`short read of ${this.t.key()}: got ${part.pos - part.start} of ${part.end - part.start} bytes at ${part.start}`);
     }
   }
 
-  private consume(body: Readable, end: number): Promise<void> {
+  private consume(part: Part, body: Readable): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: unknown) => {
@@ -266,25 +477,25 @@ export class Fetch {
         body.off('end', onEnd);
         body.off('error', onError);
         body.off('close', onEnd);
-        this.stopIdle();
+        part.paused = undefined;
         if (err !== undefined && !this.ctrl.signal.aborted) reject(err);
         else resolve();
       };
       const onData = (chunk: Buffer) => {
         if (settled) return;
-        this.ingest(chunk, end);
+        this.ingest(part, chunk);
         if (this.ctrl.signal.aborted) return settle();
         // all the bytes are here: 'end' follows at once (waiting for it keeps the connection)
-        if (this.pos >= end) return;
-        if (this.overLimit()) {
+        if (part.pos >= part.end) return;
+        if (this.overLimit(part)) {
           body.pause();
-          this.paused = body;
-          this.startIdle();
+          part.paused = body;
+          this.updateIdle();
         }
       };
       const onEnd = () => settle();
       const onError = (err: unknown) => settle(err);
-      this.endGet = () => settle();
+      part.endGet = () => settle();
       body.on('data', onData);
       body.once('end', onEnd);
       body.once('error', onError);
@@ -293,22 +504,23 @@ export class Fetch {
     });
   }
 
-  /** Add one chunk of a body to the blocks (starting a new one as needed) and wake waiting readers. */
-  private ingest(chunk: Buffer, end: number): void {
-    const n = Math.min(chunk.length, end - this.pos);
+  /** Add one chunk of a body to the part's blocks (starting a new one as needed) and wake waiting readers. */
+  private ingest(part: Part, chunk: Buffer): void {
+    const n = Math.min(chunk.length, part.end - part.pos);
     if (n <= 0) return;
-    let b = this.block;
-    if (!b || !b.live || b.filled >= BLOCK_SIZE) {
+    let b = part.block;
+    if (!b || !b.live || b.filled >= BLOCK_SIZE || b.end !== part.pos) {
       if (b) b.filling = false;
-      b = this.t.cache.allocate(this.t, this.pos);
-      this.block = b;
+      b = this.t.cache.allocate(this.t, part.pos);
+      part.block = b;
       this.t.addBlock(b);
     }
-    const from = this.pos;
+    const from = part.pos;
     this.t.cache.append(b, n === chunk.length ? chunk : chunk.subarray(0, n));
-    this.pos += n;
+    part.pos += n;
     if (this.streaming && b.live) this.t.supersede(b, from);
     this.t.stats.bytesDownloaded += n;
+    if (from === this.pos) this.advance();
     this.notify();
   }
 }

@@ -31,6 +31,8 @@ export class ReadSource implements FetchTarget {
   failure: Error | undefined;
   /** the path was renamed by us: a 412 may just mean the copy got a new ETag (same bytes) */
   movedByUs = false;
+  /** GETs at once of the last stream (see fetch.ts): a reader that starved keeps its lanes */
+  streamLanes = 1;
 
   readonly backend: S3BackendApi;
   readonly bucket: string;
