@@ -632,6 +632,20 @@ async function startSlowLink(upstreamPort: number, mibps: number, delayMs: numbe
     const u = net.connect(upstreamPort, '127.0.0.1');
     sockets.add(c).add(u);
     let free = 0; // when the link towards the client is free again
+    // one queue and one timer: separate timers per chunk may fire out of order
+    const queue: Array<{ due: number; data: Buffer | null }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      const t = performance.now();
+      while (queue.length > 0 && queue[0]!.due <= t) {
+        const { data } = queue.shift()!;
+        if (data) c.write(data);
+        else c.end();
+      }
+      if (u.isPaused() && free - t < 25) u.resume();
+      if (queue.length > 0) timer = setTimeout(pump, queue[0]!.due - t);
+    };
     c.on('error', () => u.destroy());
     u.on('error', () => c.destroy());
     c.on('close', () => {
@@ -640,19 +654,11 @@ async function startSlowLink(upstreamPort: number, mibps: number, delayMs: numbe
     });
     u.on('close', () => {
       sockets.delete(u);
-      setTimeout(() => c.end(), Math.max(0, free - performance.now()) + delayMs + 1);
+      // the end goes through the queue too, after the last byte
+      queue.push({ due: Math.max(performance.now(), free) + delayMs, data: null });
+      if (!timer) timer = setTimeout(pump, Math.max(0, queue[0]!.due - performance.now()));
     });
     c.on('data', (d) => setTimeout(() => u.write(d), delayMs));
-    // one queue and one timer: separate timers per chunk may fire out of order
-    const queue: Array<{ due: number; data: Buffer }> = [];
-    let timer: NodeJS.Timeout | undefined;
-    const pump = () => {
-      timer = undefined;
-      const t = performance.now();
-      while (queue.length > 0 && queue[0]!.due <= t) c.write(queue.shift()!.data);
-      if (u.isPaused() && free - t < 25) u.resume();
-      if (queue.length > 0) timer = setTimeout(pump, queue[0]!.due - t);
-    };
     u.on('data', (d: Buffer) => {
       const t = performance.now();
       free = Math.max(t, free) + d.length / bytesPerMs;
