@@ -19,7 +19,7 @@ import type { S3Options } from '../../config/s3-options.js';
 import { addSecret, log as defaultLog, type Logger } from '../../util/log.js';
 import { BackendError } from './backend-error.js';
 import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
-import { BackendContext } from './context.js';
+import { BackendContext, sendOptions } from './context.js';
 import { copyObject } from './copy.js';
 import { NameEncoder } from './encoding.js';
 import { listObjects } from './list.js';
@@ -94,7 +94,7 @@ export class S3Backend implements S3BackendApi {
 
   async listBuckets(): Promise<BucketInfo[]> {
     const out = await this.ctx.run('LIST', '(buckets)', { idempotent: true }, (s) =>
-      this.ctx.client.send(new ListBucketsCommand({}), { abortSignal: s }),
+      this.ctx.client.send(new ListBucketsCommand({}), sendOptions(s)),
     );
     return (out.Buckets ?? []).map((b) => ({ name: b.Name ?? '', ...(b.CreationDate ? { created: b.CreationDate } : {}) }));
   }
@@ -102,7 +102,7 @@ export class S3Backend implements S3BackendApi {
   async bucketExists(bucket: string): Promise<boolean> {
     try {
       await this.ctx.run('HEAD', bucket, { bucket, idempotent: true }, (s) =>
-        this.ctx.client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: s }),
+        this.ctx.client.send(new HeadBucketCommand({ Bucket: bucket }), sendOptions(s)),
       );
       return true;
     } catch (err) {
@@ -127,7 +127,7 @@ export class S3Backend implements S3BackendApi {
               ? { CreateBucketConfiguration: { LocationConstraint: o.location_constraint as BucketLocationConstraint } }
               : {}),
           }),
-          { abortSignal: s },
+          sendOptions(s),
         ),
       );
     } catch (err) {
@@ -139,7 +139,7 @@ export class S3Backend implements S3BackendApi {
 
   async removeBucket(bucket: string): Promise<void> {
     await this.ctx.run('RMDIR', bucket, { bucket, idempotent: true, write: true }, (s) =>
-      this.ctx.client.send(new DeleteBucketCommand({ Bucket: bucket }), { abortSignal: s }),
+      this.ctx.client.send(new DeleteBucketCommand({ Bucket: bucket }), sendOptions(s)),
     );
   }
 
@@ -178,7 +178,7 @@ export class S3Backend implements S3BackendApi {
       const out = await this.ctx.run('DELETE', label, { bucket, idempotent: true, write: true }, (s) =>
         this.ctx.client.send(
           new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [...byKey.keys()].map((Key) => ({ Key })), Quiet: true } }),
-          { abortSignal: s },
+          sendOptions(s),
         ),
       );
       for (const e of out.Errors ?? []) {
@@ -216,7 +216,7 @@ export class S3Backend implements S3BackendApi {
           ...this.ctx.createParams(),
           ...this.ctx.ssec(),
         } as ConstructorParameters<typeof PutObjectCommand>[0]),
-        { abortSignal: s },
+        sendOptions(s),
       ),
     );
   }
@@ -236,7 +236,7 @@ export class S3Backend implements S3BackendApi {
             UploadIdMarker: uploadIdMarker,
             MaxUploads: Math.min(1000, this.options.list_chunk),
           }),
-          { abortSignal: s },
+          sendOptions(s),
         ),
       );
       for (const u of out.Uploads ?? []) {
@@ -258,7 +258,7 @@ export class S3Backend implements S3BackendApi {
   async abortMultipartUpload(bucket: string, path: string, uploadId: string): Promise<void> {
     const key = this.ctx.enc.keyFromPath(path, 'ABORT');
     await this.ctx.run('ABORT', path, { bucket, idempotent: true, write: true }, (s) =>
-      this.ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal: s }),
+      this.ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), sendOptions(s)),
     );
   }
 
@@ -275,7 +275,7 @@ export class S3Backend implements S3BackendApi {
             ...(opts.description ? { Description: opts.description } : {}),
           },
         }),
-        { abortSignal: s },
+        sendOptions(s),
       ),
     );
   }

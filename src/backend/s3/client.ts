@@ -77,6 +77,9 @@ export function buildClient(opts: S3Options, extras: ClientExtras = {}): BuiltCl
     useAccelerateEndpoint: opts.use_accelerate_endpoint || undefined,
     // one retry budget, ours (retry.ts)
     maxAttempts: 1,
+    // resolve the middleware stack once per command type, not on every request (a HEAD storm
+    // of `ls -l` sends thousands); nothing changes the stack after construction
+    cacheMiddleware: true,
     // S3 clones (and rclone) know nothing of the new default CRC32 trailers
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

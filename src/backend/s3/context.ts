@@ -15,6 +15,15 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The options of a client.send(): none without a signal, so the client's cached middleware
+ * stack is used (cacheMiddleware, see client.ts: the SDK resolves the stack again for every
+ * send that has options).
+ */
+export function sendOptions(signal: AbortSignal | undefined): { abortSignal: AbortSignal } | undefined {
+  return signal ? { abortSignal: signal } : undefined;
+}
+
 export class BackendContext {
   constructor(
     readonly client: S3Client,

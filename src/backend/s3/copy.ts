@@ -18,7 +18,7 @@ import {
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { BackendError } from './backend-error.js';
-import type { BackendContext } from './context.js';
+import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, isArchivedUnrestored, META_MTIME } from './metadata.js';
 import { archivedError } from './objects.js';
 import { partSizeFor } from './part-size.js';
@@ -45,7 +45,7 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
   const srcKey = ctx.enc.keyFromPath(req.srcPath, op);
   const dstKey = ctx.enc.keyFromPath(req.dstPath, op);
   const head: HeadObjectCommandOutput = await ctx.run(op, req.srcPath, { bucket: req.srcBucket, idempotent: true }, (s) =>
-    ctx.client.send(new HeadObjectCommand({ Bucket: req.srcBucket, Key: srcKey, ...ctx.ssec() }), { abortSignal: s }),
+    ctx.client.send(new HeadObjectCommand({ Bucket: req.srcBucket, Key: srcKey, ...ctx.ssec() }), sendOptions(s)),
   );
   if (isArchivedUnrestored(head.StorageClass, head.Restore)) throw archivedError(op, req.srcPath, head.StorageClass);
   const size = head.ContentLength ?? 0;
@@ -80,7 +80,7 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
           ...ctx.ssec(),
           ...ctx.ssecCopySource(),
         } as ConstructorParameters<typeof CopyObjectCommand>[0]),
-        { abortSignal: s },
+        sendOptions(s),
       );
     } catch (err) {
       if (classify(err).code === 'InvalidObjectState') throw archivedError(op, req.srcPath, (err as { StorageClass?: string }).StorageClass, err);
@@ -110,7 +110,7 @@ async function multipartCopy(
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
-      { abortSignal: s },
+      sendOptions(s),
     ),
   );
   const uploadId = create.UploadId!;
@@ -137,7 +137,7 @@ async function multipartCopy(
               ...ctx.ssec(),
               ...ctx.ssecCopySource(),
             } as ConstructorParameters<typeof UploadPartCopyCommand>[0]),
-            { abortSignal: s },
+            sendOptions(s),
           ),
         );
         parts[i] = { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
@@ -147,14 +147,14 @@ async function multipartCopy(
     await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-        { abortSignal: s },
+        sendOptions(s),
       ),
     );
   } catch (err) {
     if (!o.leave_parts_on_error) {
       await ctx
         .run('ABORT', req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
-          ctx.client.send(new AbortMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId }), { abortSignal: s }),
+          ctx.client.send(new AbortMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId }), sendOptions(s)),
         )
         .catch((e: Error) => ctx.log.error(`${op} ${req.dstPath}: could not abort multipart copy ${uploadId}: ${e.message}`));
     }

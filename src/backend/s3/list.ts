@@ -9,7 +9,7 @@
 // control characters that keys may hold; they are decoded only when the server says it encoded
 // them (some S3 clones ignore the parameter).
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
-import type { BackendContext } from './context.js';
+import { sendOptions, type BackendContext } from './context.js';
 import type { ListEntry } from './types.js';
 
 /** S3's url encoding-type is form encoding: '+' is a space. */
@@ -42,7 +42,7 @@ export async function* listObjects(
             ContinuationToken: token,
             EncodingType: 'url',
           }),
-          { abortSignal: signal },
+          sendOptions(signal),
         ),
     );
     const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { BackendError } from './backend-error.js';
-import type { BackendContext } from './context.js';
+import { sendOptions, type BackendContext } from './context.js';
 import { archivedMessage, isArchivedUnrestored, objectInfoFrom } from './metadata.js';
 import { classify } from './retry.js';
 import type { ObjectInfo, ReadOptions } from './types.js';
@@ -18,7 +18,7 @@ export async function headObject(ctx: BackendContext, bucket: string, path: stri
   const key = ctx.enc.keyFromPath(path, 'HEAD');
   try {
     const out = await ctx.run('HEAD', path, { bucket, idempotent: true, signal }, (s) =>
-      ctx.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...ctx.ssec() }), { abortSignal: s }),
+      ctx.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...ctx.ssec() }), sendOptions(s)),
     );
     return objectInfoFrom(path, out, ctx.etagIsNotMd5);
   } catch (err) {
@@ -52,7 +52,7 @@ export async function readObject(
       try {
         return await ctx.client.send(
           new GetObjectCommand({ Bucket: bucket, Key: key, Range: range, IfMatch: opts.ifMatch, ...ctx.ssec() }),
-          { abortSignal: s },
+          sendOptions(s),
         );
       } catch (err) {
         const c = classify(err);

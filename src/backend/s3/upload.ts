@@ -27,7 +27,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { BackendError } from './backend-error.js';
-import type { BackendContext } from './context.js';
+import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
 import { contentTypeFor } from './mime.js';
 import { formatSize, maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
@@ -133,7 +133,7 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof PutObjectCommand>[0]),
-      { abortSignal: signal },
+      sendOptions(signal),
     );
   });
   p.opts.onProgress?.(length ?? 0);
@@ -224,7 +224,7 @@ async function putMultipart(
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
-      { abortSignal: s },
+      sendOptions(s),
     ),
   );
   const uploadId = create.UploadId!;
@@ -277,7 +277,7 @@ async function putMultipart(
     const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal }, (s) =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
-        { abortSignal: s },
+        sendOptions(s),
       ),
     );
     return resultInfo(ctx, p, total, done.ETag, md5Hex, metadata);
@@ -306,7 +306,7 @@ async function uploadPart(ctx: BackendContext, p: Prepared, uploadId: string, pa
         ContentMD5: md5,
         ...ctx.ssec(),
       } as ConstructorParameters<typeof UploadPartCommand>[0]),
-      { abortSignal: s },
+      sendOptions(s),
     ),
   );
   return out.ETag!;
@@ -315,7 +315,7 @@ async function uploadPart(ctx: BackendContext, p: Prepared, uploadId: string, pa
 export async function abortUpload(ctx: BackendContext, bucket: string, key: string, path: string, uploadId: string): Promise<void> {
   try {
     await ctx.run('ABORT', path, { bucket, idempotent: true, write: true }, (s) =>
-      ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal: s }),
+      ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), sendOptions(s)),
     );
   } catch (err) {
     // the upload's own error matters more; this one is only logged
