@@ -5,6 +5,7 @@
 // type, and it can inject faults (5xx, SlowDown, dropped connections) to prove retries.
 // Everything listens on 127.0.0.1 only. stop() always kills moto; the moto launcher also
 // exits by itself when the test process dies.
+import './sdk-warning.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
