@@ -1041,6 +1041,25 @@ async function shaThroughMount(file: string): Promise<string> {
   return r.stdout.split(/\s+/)[0] ?? '';
 }
 
+/** dd the whole big file from a mount to /dev/null: wall time and MiB/s into r */
+async function ddWhole(r: PhaseResult, file: string, size: number, mount: Mount): Promise<void> {
+  const dd = await run('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 600_000, onTimeout: () => mount.killNow() });
+  r.wall_s = dd.wallS;
+  check(dd, 'dd from the mount');
+  if (!/^(\d+)\+0 records in/m.test(dd.stderr) || !dd.stderr.includes(`${size} bytes`)) throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
+  r.rate = size / MiB / dd.wallS;
+  r.unit = 'MiB/s';
+}
+
+/** Read the file through the mount once more (not timed or counted) and fail r if its sha256 differs. */
+async function verifyThroughMount(r: PhaseResult, file: string, sha: string): Promise<void> {
+  const got = await shaThroughMount(file);
+  if (got !== sha) {
+    r.ok = false;
+    r.error = `content read through the mount differs (sha256 ${got.slice(0, 12)}…)`;
+  } else r.notes.push('content verified through the mount (sha256, another read, not timed or counted)');
+}
+
 async function waitDurable(c: Ctx, key: string, size: number, timeoutMs = 180_000): Promise<number> {
   const t0 = now();
   for (;;) {
@@ -1248,15 +1267,7 @@ async function main(): Promise<void> {
   if (need('seq-read')) {
     const file = path.join(mount.mnt, c.bigKey);
     const otherKey = 'big-2.bin';
-    /** dd the whole file to /dev/null: wall time and MiB/s */
-    const ddRead = async (r: PhaseResult, f: string) => {
-      const dd = await run('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 600_000, onTimeout: () => mount.killNow() });
-      r.wall_s = dd.wallS;
-      check(dd, 'dd from the mount');
-      if (!/^(\d+)\+0 records in/m.test(dd.stderr) || !dd.stderr.includes(`${bigSize} bytes`)) throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
-      r.rate = bigSize / MiB / dd.wallS;
-      r.unit = 'MiB/s';
-    };
+    const ddRead = (r: PhaseResult, f: string) => ddWhole(r, f, bigSize, mount);
     try {
       // a second object with other bytes' worth of cold data (a server-side copy, not counted)
       await harness.send(new CopyObjectCommand({ Bucket: bucket, Key: otherKey, CopySource: `${bucket}/${c.bigKey}` }));
@@ -1271,13 +1282,7 @@ async function main(): Promise<void> {
         await ddRead(r, path.join(mount.mnt, otherKey));
         r.notes.push(`then another object (${otherKey}, nothing of it cached) on the same mount: cold data, warmed-up process, as on a mount in use`);
       });
-      if (o.verify && seqCold.ok) {
-        const got = await shaThroughMount(file);
-        if (got !== bigSha) {
-          seqCold.ok = false;
-          seqCold.error = `content read through the mount differs (sha256 ${got.slice(0, 12)}…)`;
-        } else seqCold.notes.push('content verified through the mount (sha256, another read, not timed or counted)');
-      }
+      if (o.verify && seqCold.ok) await verifyThroughMount(seqCold, file, bigSha);
     } catch (err) {
       if (!seqCold) results.push({ name: 'seq-read-cold', ok: false, notes: [], error: (err as Error).message });
     } finally {
@@ -1308,21 +1313,10 @@ async function main(): Promise<void> {
       activeMount = slowMount;
       await slowMount.start('slow-link');
       seqSlow = await phase({ ...c, mount: slowMount }, 'seq-read-slow-link', async (r) => {
-        const dd = await run('dd', [`if=${path.join(slowMount.mnt, c.bigKey)}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 600_000, onTimeout: () => slowMount.killNow() });
-        r.wall_s = dd.wallS;
-        check(dd, 'dd from the mount');
-        if (!dd.stderr.includes(`${bigSize} bytes`)) throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
-        r.rate = bigSize / MiB / dd.wallS;
-        r.unit = 'MiB/s';
+        await ddWhole(r, path.join(slowMount.mnt, c.bigKey), bigSize, slowMount);
         r.notes.push(`cold dd on a fresh mount ${note}: a stream whose reader waits adds GETs in parallel`);
       });
-      if (o.verify && seqSlow.ok) {
-        const got = await shaThroughMount(path.join(slowMount.mnt, c.bigKey));
-        if (got !== bigSha) {
-          seqSlow.ok = false;
-          seqSlow.error = `content read through the mount differs (sha256 ${got.slice(0, 12)}…)`;
-        } else seqSlow.notes.push('content verified through the mount (sha256, another read, not timed or counted)');
-      }
+      if (o.verify && seqSlow.ok) await verifyThroughMount(seqSlow, path.join(slowMount.mnt, c.bigKey), bigSha);
     } catch (err) {
       if (!seqSlow) results.push({ name: 'seq-read-slow-link', ok: false, notes: [], error: (err as Error).message });
     } finally {
