@@ -98,8 +98,6 @@ export class Fetch {
   private issued: number;
   /** GETs in flight (and ones ended early), by start: consecutive */
   private readonly parts: Part[] = [];
-  /** size of the stream's first GET (0: none yet) */
-  private firstGet = 0;
   /** block of the last GET, which the GET right after it may go on filling */
   private tailBlock: Block | undefined;
   /** furthest byte the sequential reader(s) asked this fetch for (exclusive) */
@@ -117,7 +115,7 @@ export class Fetch {
   /** milliseconds readers waited in the current window */
   private waitedMs = 0;
   /** the first window has begun (the ramp before it is not judged) */
-  private judged = false;
+  private windowStarted = false;
   /** a window was judged: GETs may grow past PARALLEL_WINDOW */
   private verdict = false;
   /** the current window: when it began, and the bytes consumed then */
@@ -177,7 +175,7 @@ export class Fetch {
     this.idleTimer?.refresh();
     if (this.streaming && this.consumed - this.windowConsumed >= PARALLEL_WINDOW) {
       // the first window (the ramp of small GETs) only starts the count
-      if (this.judged) this.judgeWindow();
+      if (this.windowStarted) this.judgeWindow();
       else this.startWindow();
     }
     this.kick();
@@ -190,10 +188,10 @@ export class Fetch {
     this.windowConsumed = this.consumed;
     this.waitedMs = 0;
     if (this.waitSince >= 0) this.waitSince = now;
-    this.judged = true;
+    this.windowStarted = true;
   }
 
-  /** Streams only: did the reader starve over the last window? Then add a lane. */
+  /** Streams only: did the reader starve over the last window (add a lane) or hardly wait (take one away)? */
   private judgeWindow(): void {
     const now = performance.now();
     const waited = this.waitedMs + (this.waitSince >= 0 ? now - this.waitSince : 0);
@@ -382,7 +380,6 @@ export class Fetch {
         continue;
       }
       previous = size;
-      if (this.firstGet === 0) this.firstGet = size;
       const part = this.issue(size);
       const got: Promise<void> = this.get(part)
         .catch((err) => this.fail(err))
