@@ -181,6 +181,27 @@ test('a server slower per connection than the reader: the stream goes parallel, 
   }
 });
 
+test('a parallel stream that loses a connection mid-read still delivers the object byte-exact', async () => {
+  s3.responseBytesPerSecond = 16 * MiB;
+  let gets = 0;
+  // the 10th GET (the stream is parallel by then) has its connection dropped
+  s3.faultHook = (r) => (r.type === 'GET' && ++gets === 10 ? 'reset' : undefined);
+  const m = await mount(s3, `moto:${BUCKET}`);
+  try {
+    const reqs = await counted(async () => {
+      const r = await run('cat', [path.join(m.mnt, 'big.bin')], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdoutBytes.equals(big), 'cat read different bytes');
+    });
+    assert.equal(reqs.filter((r) => r.injected === 'reset').length, 1, 'one connection was dropped');
+    assert.ok(maxConcurrentGets(reqs) >= 2, 'the stream was parallel');
+  } finally {
+    s3.faultHook = undefined;
+    s3.responseBytesPerSecond = undefined;
+    await m.unmount();
+  }
+});
+
 test('a file larger than --vfs-memory-limit read twice: the second pass finds most of it cached', async () => {
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-memory-limit', '24M'] });
   try {

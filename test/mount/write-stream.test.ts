@@ -25,19 +25,33 @@ async function headMeta(key: string): Promise<Record<string, string> | null> {
 
 const forKey = (key: string) => (r: { path: string }) => r.path === `/${BUCKET}/${key}`;
 
+/**
+ * dd writing `dest` (bs=1M) from a fifo this test feeds: the test decides how fast the bytes
+ * come. finish() closes the fifo and checks that dd exited 0.
+ */
+async function ddFromFifo(dest: string): Promise<{ w: fs.FileHandle; finish: () => Promise<void> }> {
+  const fifo = path.join(await tempDir(), 'fifo');
+  assert.equal((await run('mkfifo', [fifo])).code, 0);
+  const dd = spawn('dd', [`if=${fifo}`, `of=${dest}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let ddErr = '';
+  dd.stderr.on('data', (d: Buffer) => (ddErr += d.toString()));
+  const ddExit = new Promise<number | null>((r) => dd.once('exit', (c) => r(c)));
+  const w = await fs.open(fifo, 'w');
+  return {
+    w,
+    finish: async () => {
+      await w.close();
+      assert.equal(await ddExit, 0, ddErr);
+    },
+  };
+}
+
 test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts of 5 MiB; memory not the file', async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'] });
   try {
     const data = randomBytes(64 * MiB);
-    const dir = await tempDir();
-    const fifo = path.join(dir, 'fifo');
-    assert.equal((await run('mkfifo', [fifo])).code, 0);
     bucket.s3.clearRequests();
-    const dd = spawn('dd', [`if=${fifo}`, `of=${path.join(m.mnt, 'big.bin')}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let ddErr = '';
-    dd.stderr.on('data', (d: Buffer) => (ddErr += d.toString()));
-    const ddExit = new Promise<number | null>((r) => dd.once('exit', (c) => r(c)));
-    const w = await fs.open(fifo, 'w');
+    const { w, finish } = await ddFromFifo(path.join(m.mnt, 'big.bin'));
     // the first 24 MiB: parts go up while dd is still reading from the fifo
     await w.write(data, 0, 24 * MiB);
     await waitFor(() => bucket.s3.requests.some((r) => r.type === 'MPp' && forKey('big.bin')(r)), 20_000, 'part uploads while the file is still being written');
@@ -45,8 +59,7 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
     assert.equal(midway.MPf ?? 0, 0, 'not completed before the close');
     assert.equal(await headMeta('big.bin'), null, 'no object before the close');
     await w.write(data, 24 * MiB, 40 * MiB);
-    await w.close();
-    assert.equal(await ddExit, 0, ddErr);
+    await finish();
     const counts = bucket.s3.counts(forKey('big.bin'));
     assert.equal(counts.MPc, 1);
     assert.equal(counts.MPp, 13, `13 parts of 5 MiB for 64 MiB: ${JSON.stringify(counts)}`);
@@ -69,16 +82,9 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
   let shown: bigint;
   try {
     const data = randomBytes(64 * MiB);
-    const dir = await tempDir();
-    const fifo = path.join(dir, 'fifo');
-    assert.equal((await run('mkfifo', [fifo])).code, 0);
     bucket.s3.clearRequests();
     const t0 = Date.now();
-    const dd = spawn('dd', [`if=${fifo}`, `of=${file}`, 'bs=1M', 'iflag=fullblock', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let ddErr = '';
-    dd.stderr.on('data', (d: Buffer) => (ddErr += d.toString()));
-    const ddExit = new Promise<number | null>((r) => dd.once('exit', (c) => r(c)));
-    const w = await fs.open(fifo, 'w');
+    const { w, finish } = await ddFromFifo(file);
     // 4 MiB every 150 ms: about 2.4 s of writing, the upload started after the second batch
     let whileWriting: bigint | undefined;
     for (let off = 0; off < data.length; off += 4 * MiB) {
@@ -89,8 +95,7 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
         whileWriting = (await fs.stat(file, { bigint: true })).mtimeNs;
       }
     }
-    await w.close();
-    assert.equal(await ddExit, 0, ddErr);
+    await finish();
     assert.ok(Date.now() - t0 > 1500, 'the writes took more than a second');
     const counts = bucket.s3.counts(forKey('slow.bin'));
     assert.equal(counts.MPf, 1, JSON.stringify(counts));

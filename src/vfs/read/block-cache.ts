@@ -20,6 +20,8 @@
 // full GC every few MiB for the external memory). Each chunk read from a socket has a buffer of
 // its own, of its size, so what a block holds is what is accounted.
 
+import { firstIndex } from '../../util/search.js';
+
 /** a block is full (a fetch starts the next one) once it holds this many bytes */
 export const BLOCK_SIZE = 1024 * 1024;
 /** a chunk is kept as it is (no copy) unless that would hold this much memory it does not use */
@@ -75,16 +77,9 @@ export class Block {
   /** Copy bytes from `pos` (inside the block), up to maxLen, into dst; returns how many. */
   copyTo(pos: number, dst: Buffer, dstOff: number, maxLen: number): number {
     const rel = pos - this.start;
-    // the chunk holding rel: first end > rel
-    let lo = 0;
-    let hi = this.ends.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.ends[mid]! <= rel) lo = mid + 1;
-      else hi = mid;
-    }
+    // the chunk holding rel: the first whose end is past it (rel is inside the block)
+    let i = Math.min(firstIndex(this.ends.length, (k) => this.ends[k]! > rel), Math.max(0, this.ends.length - 1));
     let done = 0;
-    let i = lo;
     let at = rel - (i > 0 ? this.ends[i - 1]! : 0);
     while (done < maxLen && i < this.chunks.length) {
       const c = this.chunks[i]!;

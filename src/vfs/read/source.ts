@@ -8,6 +8,7 @@ import { MIN_STREAM_GET, aheadLimit, alignRandom, type AccessPattern, type Chunk
 import type { Block, BlockCache } from './block-cache.js';
 import { BLOCK_SIZE, Fetch, type FetchTarget } from './fetch.js';
 import { vfsError } from '../errors.js';
+import { firstIndex } from '../../util/search.js';
 
 /** How often one read retries a download that failed for a reason other than a changed object. */
 const READ_RETRIES = 2;
@@ -68,15 +69,8 @@ export class ReadSource implements FetchTarget {
   // --- the block index ------------------------------------------------------------------------
 
   addBlock(block: Block): void {
-    // binary search for the insertion point (streams append, so this is usually the end)
-    let lo = 0;
-    let hi = this.blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.blocks[mid]!.start <= block.start) lo = mid + 1;
-      else hi = mid;
-    }
-    this.blocks.splice(lo, 0, block);
+    // after the blocks starting at or before it (streams append, so this is usually the end)
+    this.blocks.splice(this.firstAfter(block.start), 0, block);
   }
 
   evicted(block: Block): void {
@@ -94,14 +88,7 @@ export class ReadSource implements FetchTarget {
 
   /** index of the first block starting after `pos` (blocks are sorted by start) */
   private firstAfter(pos: number): number {
-    let lo = 0;
-    let hi = this.blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.blocks[mid]!.start <= pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstIndex(this.blocks.length, (i) => this.blocks[i]!.start > pos);
   }
 
   /** Index of the cached block holding byte `pos`, or -1. */
@@ -157,14 +144,7 @@ export class ReadSource implements FetchTarget {
 
   /** index of the first block starting at or after `pos` */
   private firstAtOrAfter(pos: number): number {
-    let lo = 0;
-    let hi = this.blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.blocks[mid]!.start < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstIndex(this.blocks.length, (i) => this.blocks[i]!.start >= pos);
   }
 
   /**

@@ -1,6 +1,8 @@
 // A set of byte ranges [start, end), kept sorted, disjoint and coalesced: which bytes of a cache
 // file hold valid data (written here, or fetched from the object the file started from).
 
+import { firstIndex } from '../../util/search.js';
+
 export type Range = [start: number, end: number];
 
 export class RangeSet {
@@ -21,14 +23,7 @@ export class RangeSet {
 
   /** first index whose range ends at or after `pos` */
   private firstEndingAtOrAfter(pos: number): number {
-    let lo = 0;
-    let hi = this.r.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.r[mid]![1] < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstIndex(this.r.length, (i) => this.r[i]![1] >= pos);
   }
 
   add(start: number, end: number): void {
