@@ -10,13 +10,14 @@
 //    readdir starts HEADs of all siblings, `headConcurrency` at a time, so `ls -l` of a cold
 //    directory takes about one round trip per `headConcurrency` files rather than per file;
 //  - with --use-server-modtime or --no-modtime, LastModified from the listing is used: no HEAD.
-import type { ListEntry, ObjectInfo, S3BackendApi } from '../backend/s3/types.js';
+import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
+import type { MountedBucket } from './bucket.js';
 import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import { Limiter, forEachLimited } from './limiter.js';
-import { MountRoot, baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
+import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
 import type { VfsOptions } from './options.js';
 
@@ -47,8 +48,7 @@ export class Namespace {
   private readonly dirTimeNs: bigint;
 
   constructor(
-    readonly backend: S3BackendApi,
-    readonly root: MountRoot,
+    readonly bucket: MountedBucket,
     readonly opts: VfsOptions,
     private readonly log: Logger,
     now: () => number = Date.now,
@@ -57,10 +57,6 @@ export class Namespace {
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
     this.prefetch = new Limiter(Math.max(1, opts.headConcurrency));
     this.dirTimeNs = msToNs(now());
-  }
-
-  private get bucket(): string {
-    return this.root.bucket;
   }
 
   /** Whether getattr of a file needs X-Amz-Meta-Mtime (a HEAD) or can use LastModified. */
@@ -97,10 +93,10 @@ export class Namespace {
   private async readListing(dir: string): Promise<Map<string, DirEntry>> {
     const entries = new Map<string, DirEntry>();
     const t0 = Date.now();
-    for await (const e of this.backend.list(this.bucket, this.root.toBackend(dir), { recursive: false })) {
-      const rel = this.root.fromBackend(e.path);
+    for await (const e of this.bucket.list(dir, { recursive: false })) {
+      const rel = e.path;
       // the directory's own `dir/` marker, or anything not directly inside it, is not an entry
-      if (rel === null || rel === dir || rel === '' || parentOf(rel) !== dir) continue;
+      if (rel === dir || rel === '' || parentOf(rel) !== dir) continue;
       this.mergeEntry(entries, dir, e, rel);
     }
     this.log.debug(`list ${JSON.stringify(dir || '/')}: ${entries.size} entries in ${Date.now() - t0}ms`);
@@ -211,7 +207,7 @@ export class Namespace {
 
   private async doHead(rel: string): Promise<ObjectInfo | null> {
     const generation = this.dirs.generation(parentOf(rel));
-    const info = await this.backend.head(this.bucket, this.root.toBackend(rel));
+    const info = await this.bucket.head(rel);
     // a local change to the directory during the HEAD makes its answer unreliable for the caches
     if (this.dirs.generation(parentOf(rel)) !== generation) return info;
     if (info) {
@@ -315,11 +311,11 @@ export class Namespace {
   // Changes
 
   async mkdir(rel: string): Promise<void> {
-    this.root.checkNewName(rel);
+    this.bucket.root.checkNewName(rel);
     const existing = await this.lookup(rel);
     if (existing) throw vfsError('EEXIST', `already exists: /${rel}`);
     await this.requireParentDir(rel);
-    await this.backend.makeDirMarker(this.bucket, this.root.toBackend(rel));
+    await this.bucket.makeDirMarker(rel);
     this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
     this.dirs.setEmpty(rel);
     this.meta.clearNegative(rel);
@@ -350,20 +346,20 @@ export class Namespace {
 
   /** Delete the `dir/` marker object of `rel` (missing is not an error). */
   private async deleteMarker(rel: string): Promise<void> {
-    await this.backend.delete(this.bucket, [this.root.toBackend(rel) + '/']);
+    await this.bucket.delete([rel + '/']);
   }
 
   async unlink(rel: string): Promise<void> {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file: /${rel}`);
     if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${rel}`);
-    await this.backend.delete(this.bucket, [this.root.toBackend(rel)]);
+    await this.bucket.delete([rel]);
     this.noteRemoved(rel);
   }
 
   /** Server-side mtime change (a copy of the object onto itself). */
   async setMtime(rel: string, mtimeNs: bigint): Promise<void> {
-    await this.backend.setMtime(this.bucket, this.root.toBackend(rel), mtimeNs);
+    await this.bucket.setMtime(rel, mtimeNs);
     // the copy made a new object (new ETag, new LastModified): the next getattr HEADs it again
     this.meta.dropHead(rel);
     const l = this.dirs.get(parentOf(rel));
@@ -385,7 +381,7 @@ export class Namespace {
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     const src = await this.lookup(from);
     if (!src) throw vfsError('ENOENT', `no such file or directory: /${from}`);
-    this.root.checkNewName(to);
+    this.bucket.root.checkNewName(to);
     await this.requireParentDir(to);
     const dst = await this.lookup(to);
     if (src.kind === 'dir') {
@@ -405,37 +401,35 @@ export class Namespace {
 
   /** `mtimeNs`: store this X-Amz-Meta-Mtime with the copy (a time set while the file was pending) */
   private async renameFile(from: string, to: string, src: DirEntry, mtimeNs?: bigint): Promise<void> {
-    await this.backend.copy(this.bucket, this.root.toBackend(from), this.bucket, this.root.toBackend(to), mtimeNs !== undefined ? { mtimeNs } : undefined);
-    await this.backend.delete(this.bucket, [this.root.toBackend(from)]);
+    await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
+    await this.bucket.delete([from]);
     const head = this.meta.getHead(from);
     this.noteRemoved(from);
     this.dirs.upsert(parentOf(to), { ...src, name: baseName(to) });
     this.meta.clearNegative(to);
     // the copy kept the metadata (mtime), only the ETag may differ: keep the mtime, drop the ETag check
-    if (head) this.meta.setHead(to, { ...head, path: this.root.toBackend(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
+    if (head) this.meta.setHead(to, { ...head, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
     else this.meta.dropHead(to);
     this.noteAncestors(to);
   }
 
   private async renameDir(from: string, to: string, src: DirEntry): Promise<void> {
-    const fromKey = this.root.toBackend(from);
-    const toKey = this.root.toBackend(to);
     const files: string[] = [];
     const markers: string[] = [];
-    for await (const e of this.backend.list(this.bucket, fromKey, { recursive: true })) {
-      if (e.path === fromKey || !isSelfOrBelow(e.path, fromKey)) continue;
+    for await (const e of this.bucket.list(from, { recursive: true })) {
+      if (e.path === from || !isSelfOrBelow(e.path, from)) continue;
       if (e.kind === 'dir') {
         if (e.marker) markers.push(e.path);
       } else files.push(e.path);
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
-    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.backend.copy(this.bucket, p, this.bucket, rebase(p, fromKey, toKey)));
-    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.backend.makeDirMarker(this.bucket, rebase(p, fromKey, toKey)));
+    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
+    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
     // The target always gets a marker: an empty directory stays one after the move.
-    await this.backend.makeDirMarker(this.bucket, toKey);
+    await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.
-    await this.backend.delete(this.bucket, [...files, ...markers.map((m) => m + '/'), fromKey + '/']);
+    await this.bucket.delete([...files, ...markers.map((m) => m + '/'), from + '/']);
     this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
 
     this.dirs.remove(parentOf(from), baseName(from));

@@ -2,8 +2,8 @@
 //
 // The VFS keys every cache by the *mount-relative* path ('' = the mount root, 'a/b' below it, no
 // leading or trailing slash). The backend speaks logical paths relative to the bucket root; a
-// mount of `remote:bucket/some/prefix` puts the mount root at 'some/prefix'. Only the Namespace
-// converts between the two, with a MountRoot.
+// mount of `remote:bucket/some/prefix` puts the mount root at 'some/prefix'. MountRoot knows the
+// conversion; only MountedBucket (bucket.ts) uses it.
 import { vfsError } from './errors.js';
 
 /** Linux NAME_MAX: what `statfs` reports and the longest name we accept for a new entry. */

@@ -11,6 +11,9 @@ import type { DirEntry } from './dir-cache.js';
 import { MountRoot, baseName, fromFusePath, isSelfOrBelow, parentOf } from './paths.js';
 import { FileReader, ReadCache } from './read/reader.js';
 import { WriteBack } from './write/write-back.js';
+import { baseReaders } from './write/base-reader.js';
+import { MountedBucket } from './bucket.js';
+import type { Clock } from './clock.js';
 import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
 import { formatMtime } from '../backend/s3/metadata.js';
@@ -73,6 +76,8 @@ export interface VfsExtras {
   transfers?: number;
   /** first retry delay of a failed background upload */
   retryBaseMs?: number;
+  /** the clock of the write-back timers and cache ages (tests drive their own) */
+  clock?: Clock;
 }
 
 /** what a listing entry says about the object at a path, for the write layer */
@@ -95,12 +100,14 @@ export interface VfsStats {
 
 export class Vfs {
   readonly ns: Namespace;
+  /** every object request by mount path (the one place that converts to bucket paths) */
+  readonly bucket: MountedBucket;
   readonly reads: ReadCache;
   readonly writes: WriteLayer;
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   /** objects unlinked while open for reading: deleted on the server when their last reader closes */
-  private readonly deferredDeletes = new Map<string, string>();
+  private readonly deferredDeletes = new Set<string>();
   /** rel → sequence number of the last change made through the mount (upload, unlink, rename) */
   private readonly localChanges = new Map<string, number>();
   private changeSeq = 0;
@@ -113,10 +120,10 @@ export class Vfs {
     private readonly log: Logger,
     extras: VfsExtras = {},
   ) {
-    this.ns = new Namespace(backend, root, opts, log);
+    this.bucket = new MountedBucket(backend, root);
+    this.ns = new Namespace(this.bucket, opts, log);
     this.reads = new ReadCache(
-      backend,
-      root.bucket,
+      this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },
       opts.memoryLimit,
       log,
@@ -125,8 +132,7 @@ export class Vfs {
     this.writes =
       extras.writes ??
       new WriteBack({
-        backend,
-        root,
+        bucket: this.bucket,
         log,
         cacheDir: opts.cacheDir,
         remote: extras.remote ?? 'remote',
@@ -142,10 +148,12 @@ export class Vfs {
         cacheMaxAgeMs: opts.cacheMaxAgeMs,
         cachePollMs: opts.cachePollMs,
         ...(extras.retryBaseMs !== undefined ? { retryBaseMs: extras.retryBaseMs } : {}),
+        ...(extras.clock ? { clock: extras.clock } : {}),
+        openBase: baseReaders(this.reads, (rel) => this.pinnedVersion(rel), log),
         onUploaded: (rel, info, now) => {
           if (info) this.ns.noteFile(rel, info.size, info.mtimeNs ?? msToNs(info.lastModified.getTime()), info);
           else this.ns.noteFile(rel, now.size, now.mtimeNs);
-          this.reads.forgetPath(root.toBackend(rel));
+          this.reads.forgetPath(rel);
           this.noteLocalChange(rel);
         },
         onDropped: (rel, server) => {
@@ -153,6 +161,12 @@ export class Vfs {
           else this.ns.noteFile(rel, server === 'unknown' ? 0 : server.size, server === 'unknown' || server.mtimeNs === null ? 0n : BigInt(server.mtimeNs));
         },
       });
+  }
+
+  /** The current version at `rel` (a fresh HEAD), for a reader to follow. */
+  private async pinnedVersion(rel: string): Promise<{ etag: string; size: number } | null> {
+    const info = await this.ns.head(rel);
+    return info ? { etag: info.etag, size: info.size } : null;
   }
 
   /** `rel` changed through the mount: read handles opened before follow it. */
@@ -189,7 +203,7 @@ export class Vfs {
 
   /** the mount-relative path a read handle reads now (it follows renames) */
   private readerRel(h: Extract<Handle, { kind: 'read' }>): string {
-    return this.root.fromBackend(h.reader.path) ?? h.rel;
+    return h.reader.path;
   }
 
   private hasReaders(rel: string): boolean {
@@ -199,10 +213,9 @@ export class Vfs {
 
   /** The last reader of an unlinked object is gone: now it is deleted. */
   private async deferredDelete(rel: string): Promise<void> {
-    const key = this.deferredDeletes.get(rel);
-    if (key === undefined || this.hasReaders(rel)) return;
+    if (!this.deferredDeletes.has(rel) || this.hasReaders(rel)) return;
     this.deferredDeletes.delete(rel);
-    await this.backend.delete(this.root.bucket, [key]).catch((err) => this.log.error(`/${rel}: could not delete the unlinked file: ${(err as Error).message}`));
+    await this.bucket.delete([rel]).catch((err) => this.log.error(`/${rel}: could not delete the unlinked file: ${(err as Error).message}`));
   }
 
   /** fgetattr: the handle knows best (a file being written, or the version being read); the
@@ -211,7 +224,7 @@ export class Vfs {
     const h = this.handles.get(fh);
     if (h?.kind === 'write') return this.withMode(this.pendingAttr(h.file));
     if (h?.kind === 'read') {
-      const rel = this.root.fromBackend(h.reader.path) ?? h.rel;
+      const rel = h.reader.path;
       const w = this.writes.get(rel);
       if (w) return this.withMode(this.pendingAttr(w));
       try {
@@ -321,18 +334,8 @@ export class Vfs {
 
   private async openReader(rel: string, known?: Attr): Promise<FileReader> {
     const attr = known ?? (await this.ns.stat(rel));
-    const source = this.reads.acquire(this.root.toBackend(rel), { etag: attr.etag ?? '', size: attr.size });
-    const reader = new FileReader(
-      this.reads,
-      source,
-      async (backendPath) => {
-        const r = this.root.fromBackend(backendPath);
-        const info = r === null ? null : await this.ns.head(r);
-        return info ? { etag: info.etag, size: info.size } : null;
-      },
-      this.log,
-    );
-    return reader;
+    const source = this.reads.acquire(rel, { etag: attr.etag ?? '', size: attr.size });
+    return new FileReader(this.reads, source, (r) => this.pinnedVersion(r), this.log);
   }
 
   async create(path: string): Promise<number> {
@@ -360,7 +363,7 @@ export class Vfs {
     let n: number;
     if (h.kind === 'read') {
       // a file written through the mount since this handle opened: the handle sees what was written
-      const rel = this.root.fromBackend(h.reader.path) ?? h.rel;
+      const rel = h.reader.path;
       const w = this.writes.get(rel);
       if (w) n = await w.read(dst, offset, length);
       else {
@@ -478,7 +481,7 @@ export class Vfs {
     if (pending) {
       // open handles keep writing into a file that no longer has a name: nothing is uploaded
       const serverHas = await this.writes.discard(rel);
-      if (serverHas) await this.backend.delete(this.root.bucket, [this.root.toBackend(rel)]);
+      if (serverHas) await this.bucket.delete([rel]);
       this.ns.noteRemoved(rel);
     } else if (this.hasReaders(rel)) {
       // open for reading: gone from the namespace now, from the bucket when the last reader closes
@@ -486,11 +489,11 @@ export class Vfs {
       const e = await this.ns.lookup(rel);
       if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
       if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
-      this.deferredDeletes.set(rel, this.root.toBackend(rel));
+      this.deferredDeletes.add(rel);
       this.ns.noteRemoved(rel);
       return;
     } else await this.ns.unlink(rel);
-    this.reads.forgetPath(this.root.toBackend(rel));
+    this.reads.forgetPath(rel);
     this.noteLocalChange(rel);
   }
 
@@ -525,7 +528,7 @@ export class Vfs {
       await this.ns.requireParentDir(to);
       const dst = await this.ns.lookup(to);
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${toPath}`);
-      if (plan.serverHasSource) await this.backend.delete(this.root.bucket, [this.root.toBackend(from)]);
+      if (plan.serverHasSource) await this.bucket.delete([from]);
       if (target) await this.writes.discard(to);
       this.ns.noteRemoved(from);
       await this.writes.renamed(from, to, { local: true, server: serverVersion(dst) });
@@ -536,7 +539,7 @@ export class Vfs {
       if (target && !isSelfOrBelow(target.rel, from)) await this.writes.discard(to);
       await this.writes.renamed(from, to, { local: false, ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}) });
     }
-    this.reads.renamed(this.root.toBackend(from), this.root.toBackend(to));
+    this.reads.renamed(from, to);
     this.noteLocalChange(from);
     this.noteLocalChange(to);
   }

@@ -15,6 +15,8 @@ import {
 } from '../../src/vfs/read/chunk-policy.js';
 import { BlockCache, BLOCK_SIZE, type Block, type BlockOwner } from '../../src/vfs/read/block-cache.js';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
+import { MountedBucket } from '../../src/vfs/bucket.js';
+import { MountRoot } from '../../src/vfs/paths.js';
 import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
 import { rng } from '../helpers/rng.js';
 
@@ -215,8 +217,7 @@ function setup(opts: { bufferSize?: number; memory?: number } = {}) {
   const be = new FakeBackend();
   const log = memoryLog();
   const cache = new ReadCache(
-    be,
-    'bucket',
+    new MountedBucket(be, new MountRoot('bucket', '')),
     { chunkSize: 128 * MiB, chunkSizeLimit: -1, bufferSize: opts.bufferSize ?? 16 * MiB, readAhead: 0 },
     opts.memory ?? 256 * MiB,
     log,

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
+import { MountedBucket } from '../../src/vfs/bucket.js';
+import { MountRoot } from '../../src/vfs/paths.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
 
@@ -14,8 +16,7 @@ function setup(opts: { bufferSize?: number; memory?: number; chunkSize?: number;
   const be = new FakeBackend();
   const log = memoryLog();
   const cache = new ReadCache(
-    be,
-    'bucket',
+    new MountedBucket(be, new MountRoot('bucket', '')),
     { chunkSize: opts.chunkSize ?? 128 * MiB, chunkSizeLimit: opts.limit ?? -1, bufferSize: opts.bufferSize ?? 16 * MiB, readAhead: 0 },
     opts.memory ?? 256 * MiB,
     log,

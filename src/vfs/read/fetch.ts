@@ -26,7 +26,7 @@
 // Every GET carries If-Match with the pinned ETag: a changed object fails the GET (412) instead
 // of delivering bytes of another version.
 import type { Readable } from 'node:stream';
-import type { S3BackendApi } from '../../backend/s3/types.js';
+import type { MountedBucket } from '../bucket.js';
 import type { Logger } from '../../util/log.js';
 import { streamGetSize, type ChunkSettings } from './chunk-policy.js';
 import { BLOCK_SIZE, type Block, type BlockCache, type BlockOwner } from './block-cache.js';
@@ -50,9 +50,8 @@ export const STARVED_FRACTION = 0.5;
 export const FED_FRACTION = 0.1;
 
 export interface FetchTarget extends BlockOwner {
-  backend: S3BackendApi;
-  bucket: string;
-  /** logical backend path (may change when we rename the file) */
+  bucket: MountedBucket;
+  /** mount path (may change when we rename the file) */
   key(): string;
   etag: string;
   size: number;
@@ -431,7 +430,7 @@ export class Fetch {
     const count = part.end - part.start;
     this.t.stats.gets++;
     try {
-      const { body } = await this.t.backend.read(this.t.bucket, this.t.key(), {
+      const { body } = await this.t.bucket.read(this.t.key(), {
         offset: part.start,
         count,
         ...(this.t.etag ? { ifMatch: this.t.etag } : {}),

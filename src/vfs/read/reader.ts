@@ -6,7 +6,7 @@
 // opened from was older than the object), the handle quietly re-pins to the current version:
 // nothing of the old one was seen. Once bytes were returned, a change is EIO (with a log line)
 // for every later read of that handle: never a mix of two versions.
-import type { S3BackendApi } from '../../backend/s3/types.js';
+import type { MountedBucket } from '../bucket.js';
 import { BackendError } from '../../backend/s3/backend-error.js';
 import type { Logger } from '../../util/log.js';
 import { BlockCache } from './block-cache.js';
@@ -26,8 +26,7 @@ export class ReadCache {
   readonly stats = { bytesDownloaded: 0, gets: 0 };
 
   constructor(
-    private readonly backend: S3BackendApi,
-    private readonly bucket: string,
+    private readonly bucket: MountedBucket,
     private readonly settings: ChunkSettings,
     memoryLimit: number,
     private readonly log: Logger,
@@ -39,13 +38,13 @@ export class ReadCache {
     return `${path}\0${etag}\0${size}`;
   }
 
-  /** The shared source of one version (`path` is the logical backend path). */
+  /** The shared source of one version (`path` is a mount path). */
   acquire(path: string, v: PinnedVersion): ReadSource {
     const id = ReadCache.id(path, v.etag, v.size);
     let s = this.sources.get(id);
     if (!s || s.failure) {
       s = new ReadSource(
-        { backend: this.backend, bucket: this.bucket, cache: this.blocks, settings: this.settings, log: this.log, stats: this.stats },
+        { bucket: this.bucket, cache: this.blocks, settings: this.settings, log: this.log, stats: this.stats },
         path,
         v.etag,
         v.size,
@@ -97,10 +96,22 @@ export class ReadCache {
   }
 }
 
+export interface FileReaderOptions {
+  /**
+   * Follow a changed object only after our own rename (a copy: a new ETag, the same bytes), never
+   * to another version, even before any byte was read: what a cache file filling from its base
+   * object needs (its writes are relative to exactly that version).
+   */
+  onlyOwnMoves?: boolean;
+  /** the version was moved by a rename of ours since it was pinned */
+  movedByUs?: boolean;
+}
+
 export class FileReader {
   private readonly pattern = new AccessPattern();
   private delivered = false;
   private closed = false;
+  private readonly onlyOwnMoves: boolean;
 
   constructor(
     private readonly cache: ReadCache,
@@ -108,7 +119,16 @@ export class FileReader {
     /** a fresh HEAD of the file's current path; null when it no longer exists */
     private readonly refresh: (path: string) => Promise<PinnedVersion | null>,
     private readonly log: Logger,
-  ) {}
+    opts: FileReaderOptions = {},
+  ) {
+    this.onlyOwnMoves = opts.onlyOwnMoves ?? false;
+    if (opts.movedByUs) source.movedByUs = true;
+  }
+
+  /** the ETag of the version read now */
+  get etag(): string {
+    return this.source.etag;
+  }
 
   get size(): number {
     return this.source.size;
@@ -118,15 +138,17 @@ export class FileReader {
     return this.source.path;
   }
 
-  async read(dst: Buffer, offset: number, length: number): Promise<number> {
+  /** `limit`: no download goes past this byte (default: the end of the object) */
+  async read(dst: Buffer, offset: number, length: number, limit?: number): Promise<number> {
     if (this.closed) throw vfsError('EBADF', 'read after release');
     try {
-      const n = await this.source.read(this.pattern, dst, offset, length);
+      const n = await this.source.read(this.pattern, dst, offset, length, limit);
       if (n > 0) this.delivered = true;
       return n;
     } catch (err) {
-      if (isVersionGone(err) && (!this.delivered || this.source.movedByUs) && (await this.repin())) {
-        const n = await this.source.read(this.pattern, dst, offset, length);
+      const mayFollow = this.source.movedByUs || (!this.delivered && !this.onlyOwnMoves);
+      if (isVersionGone(err) && mayFollow && (await this.repin())) {
+        const n = await this.source.read(this.pattern, dst, offset, length, limit);
         if (n > 0) this.delivered = true;
         return n;
       }
@@ -140,7 +162,7 @@ export class FileReader {
     const current = await this.refresh(old.path);
     if (!current) return false;
     // After our own rename the bytes are the same; only a different size would prove otherwise.
-    if (this.delivered && current.size !== old.size) return false;
+    if ((this.delivered || this.onlyOwnMoves) && current.size !== old.size) return false;
     if (current.etag === old.etag && current.size === old.size) return false;
     this.log.info(`${old.path}: re-pinned to the current version (ETag ${current.etag}) before any byte was read`);
     const next = this.cache.acquire(old.path, current);
@@ -154,6 +176,13 @@ export class FileReader {
     this.closed = true;
     this.cache.release(this.source);
   }
+}
+
+/** An error of FileReader.read that means the pinned version no longer exists (changed or deleted). */
+export function isGoneError(err: unknown): boolean {
+  if (isVersionGone(err)) return true;
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof BackendError && (cause.kind === 'NotFound' || cause.kind === 'PreconditionFailed');
 }
 
 /** read(2) cannot say ENOENT: a file deleted or changed under an open handle is EIO. */

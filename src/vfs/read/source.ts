@@ -1,7 +1,7 @@
 // One version of one object (path + pinned ETag) as seen by readers: the blocks downloaded so
 // far and the downloads in flight. Every handle reading that version shares it, so two readers
 // of one file share what is fetched, and re-opening a file finds its blocks still cached.
-import type { S3BackendApi } from '../../backend/s3/types.js';
+import type { MountedBucket } from '../bucket.js';
 import { BackendError } from '../../backend/s3/backend-error.js';
 import type { Logger } from '../../util/log.js';
 import { MIN_STREAM_GET, aheadLimit, alignRandom, type AccessPattern, type ChunkSettings } from './chunk-policy.js';
@@ -14,8 +14,7 @@ import { firstIndex } from '../../util/search.js';
 const READ_RETRIES = 2;
 
 export interface SourceDeps {
-  backend: S3BackendApi;
-  bucket: string;
+  bucket: MountedBucket;
   cache: BlockCache;
   settings: ChunkSettings;
   log: Logger;
@@ -35,8 +34,7 @@ export class ReadSource implements FetchTarget {
   /** GETs at once of the last stream (see fetch.ts): a reader that starved keeps its lanes */
   streamLanes = 1;
 
-  readonly backend: S3BackendApi;
-  readonly bucket: string;
+  readonly bucket: MountedBucket;
   readonly cache: BlockCache;
   readonly settings: ChunkSettings;
   readonly log: Logger;
@@ -50,7 +48,6 @@ export class ReadSource implements FetchTarget {
     /** called when the last block is evicted and no handle holds this version */
     private readonly onEmpty: (s: ReadSource) => void,
   ) {
-    this.backend = deps.backend;
     this.bucket = deps.bucket;
     this.cache = deps.cache;
     this.settings = deps.settings;
@@ -196,8 +193,13 @@ export class ReadSource implements FetchTarget {
 
   // --- reading --------------------------------------------------------------------------------
 
-  /** Read [offset, offset+length) of this version into dst. Short only at the end of the file. */
-  async read(pattern: AccessPattern, dst: Buffer, offset: number, length: number): Promise<number> {
+  /**
+   * Read [offset, offset+length) of this version into dst. Short only at the end of the file.
+   * `limit`: no download goes past this byte (a cache file filling exactly the range it lacks);
+   * by default the end of the object.
+   */
+  async read(pattern: AccessPattern, dst: Buffer, offset: number, length: number, limit = this.size): Promise<number> {
+    const cap = Math.min(this.size, Math.max(limit, offset + length));
     if (this.failure) throw this.failure;
     if (offset >= this.size || length <= 0) return 0;
     const end = Math.min(this.size, offset + length);
@@ -220,10 +222,10 @@ export class ReadSource implements FetchTarget {
       if (++rounds > 1000) throw vfsError('EIO', `${this.path}: read at ${pos} made no progress (is --vfs-memory-limit far too small?)`);
       let f = this.fetchCovering(pos, stream);
       if (!f) {
-        if (stream) f = this.startFetch(pos, this.streamEnd(pos), true, consumed);
+        if (stream) f = this.startFetch(pos, Math.min(cap, this.streamEnd(pos)), true, consumed);
         else {
           // about the bytes asked for (page-aligned), up to the next cached byte
-          f = this.startFetch(pos, this.nextCachedStart(pos, alignRandom(pos, end, this.size)[1]), false, 0);
+          f = this.startFetch(pos, this.nextCachedStart(pos, Math.min(cap, alignRandom(pos, end, this.size)[1])), false, 0);
         }
       }
       if (stream) f.want(end, consumed);
@@ -240,7 +242,7 @@ export class ReadSource implements FetchTarget {
         this.log.info(`${this.path}: retrying read at ${pos} after: ${(err as Error | undefined)?.message ?? 'stopped download'}`);
       }
     }
-    if (stream) this.readAhead(end, consumed);
+    if (stream) this.readAhead(end, consumed, cap);
     return end - offset;
   }
 
@@ -258,8 +260,8 @@ export class ReadSource implements FetchTarget {
    * does not wait for a round trip when it gets there. Feeds the stream ahead of it, or starts
    * one at the first missing byte once that is within half the read-ahead limit.
    */
-  private readAhead(end: number, consumed: number): void {
-    if (end >= this.size || this.failure) return;
+  private readAhead(end: number, consumed: number, cap: number): void {
+    if (end >= cap || this.failure) return;
     const ahead = this.aheadFor(consumed);
     let p = end;
     // skip what is cached
@@ -274,7 +276,8 @@ export class ReadSource implements FetchTarget {
       if (!f.streaming && !f.done && p >= f.pos && p < f.end) return;
     }
     if (p - end > ahead / 2) return;
-    const f = this.startFetch(p, this.streamEnd(p), true, consumed, end);
+    if (p >= cap) return;
+    const f = this.startFetch(p, Math.min(cap, this.streamEnd(p)), true, consumed, end);
     f.want(end, consumed);
   }
 

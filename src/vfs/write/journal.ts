@@ -145,3 +145,52 @@ export function parseJournal(text: string): Journal | null {
   if (!Number.isSafeInteger(o.size) || typeof o.mtimeNs !== 'string' || !/^-?\d+$/.test(o.mtimeNs)) return null;
   return o as Journal;
 }
+
+/**
+ * The journal file of one item: writes go out one after another (a later state never lands
+ * before an earlier one), each atomically. `state` is what the last write said ('none': there
+ * is no journal file).
+ */
+export class JournalFile {
+  private queue: Promise<void> = Promise.resolve();
+  private current: Journal['state'] | 'none';
+  /** set once the item is gone: queued writes are skipped, so no journal outlives its item */
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly ensureDir: () => Promise<void>,
+    state: Journal['state'] | 'none' = 'none',
+  ) {
+    this.current = state;
+  }
+
+  get state(): Journal['state'] | 'none' {
+    return this.current;
+  }
+
+  /** Write `record` (its state becomes this file's state at once); durable: fsync'd before it resolves. */
+  write(record: Journal, durable: boolean): Promise<void> {
+    this.current = record.state;
+    const p = this.queue.then(async () => {
+      if (this.closed) return;
+      await this.ensureDir();
+      await writeFileAtomic(this.path, JSON.stringify(record), durable);
+    });
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Remove the journal once pending writes are done; later writes are skipped. */
+  async remove(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+    await fs.rm(this.path, { force: true });
+    this.current = 'none';
+  }
+
+  /** wait for the writes queued so far */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+}

@@ -1,0 +1,72 @@
+// The one boundary between the two coordinate systems of the VFS.
+//
+// Inside the VFS every path is a *mount path*: relative to the mount root, '' for the root,
+// 'a/b' below it (paths.ts). The backend speaks *bucket paths*: logical names relative to the
+// bucket root (a mount of `remote:bucket/some/prefix` has its root at 'some/prefix'). Every
+// object request of the VFS goes through a MountedBucket, by mount path; it alone converts, so
+// no cache, handle or upload of the VFS ever holds a bucket path (journals record one, through
+// keyOf, because they outlive the mount and must name the object whatever is mounted next).
+import type { Readable } from 'node:stream';
+import type { ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
+import type { MountRoot } from './paths.js';
+
+export class MountedBucket {
+  constructor(
+    readonly backend: S3BackendApi,
+    readonly root: MountRoot,
+  ) {}
+
+  get name(): string {
+    return this.root.bucket;
+  }
+
+  /** mount path → bucket path */
+  keyOf(rel: string): string {
+    return this.root.toBackend(rel);
+  }
+
+  /** bucket path → mount path, or null when it is not below the mount root */
+  relOf(key: string): string | null {
+    return this.root.fromBackend(key);
+  }
+
+  head(rel: string): Promise<ObjectInfo | null> {
+    return this.backend.head(this.name, this.keyOf(rel));
+  }
+
+  read(rel: string, opts?: ReadOptions): Promise<{ body: Readable; info: ObjectInfo }> {
+    return this.backend.read(this.name, this.keyOf(rel), opts);
+  }
+
+  put(rel: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo> {
+    return this.backend.put(this.name, this.keyOf(rel), body, opts);
+  }
+
+  copy(from: string, to: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<void> {
+    return this.backend.copy(this.name, this.keyOf(from), this.name, this.keyOf(to), opts);
+  }
+
+  setMtime(rel: string, mtimeNs: bigint): Promise<void> {
+    return this.backend.setMtime(this.name, this.keyOf(rel), mtimeNs);
+  }
+
+  delete(rels: string[]): Promise<void> {
+    return this.backend.delete(
+      this.name,
+      rels.map((r) => this.keyOf(r)),
+    );
+  }
+
+  makeDirMarker(rel: string): Promise<void> {
+    return this.backend.makeDirMarker(this.name, this.keyOf(rel));
+  }
+
+  /** The entries of the directory `dir` (or everything below it), with mount paths; entries
+   *  outside the mount root (none, unless the backend misbehaves) are skipped. */
+  async *list(dir: string, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<ListEntry> {
+    for await (const e of this.backend.list(this.name, this.keyOf(dir), opts)) {
+      const rel = this.relOf(e.path);
+      if (rel !== null) yield { ...e, path: rel };
+    }
+  }
+}
