@@ -121,6 +121,24 @@ export class Model {
     this.names.set(to, { item: src.item, durable: src.durable, alts });
   }
 
+  /** A deep copy (items shared between names and handles stay shared). */
+  clone(): Model {
+    const copy = new Model();
+    const items = new Map<ModelItem, ModelItem>();
+    const dup = (it: ModelItem): ModelItem => {
+      let c = items.get(it);
+      if (!c) {
+        c = new ModelItem(Buffer.from(it.content), false);
+        c.history = it.history && { sizes: new Set(it.history.sizes), bytes: it.history.bytes.map((b) => new Set(b)) };
+        items.set(it, c);
+      }
+      return c;
+    };
+    for (const [n, st] of this.names) copy.names.set(n, { item: dup(st.item), durable: st.durable, alts: [...st.alts] });
+    for (const [h, it] of this.handles) copy.handles.set(h, dup(it));
+    return copy;
+  }
+
   /** after an orderly remount: everything named is as it is now, durable; no handles */
   remounted(): void {
     this.handles.clear();
