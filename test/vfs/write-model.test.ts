@@ -344,7 +344,7 @@ async function runOps(seed: number, ops?: string[]): Promise<string[]> {
 }
 
 const one = process.env.REFTEST_SEED;
-const seeds = one !== undefined ? [Number(one)] : Array.from({ length: Number(process.env.REFTEST_SEEDS ?? 40) }, (_, i) => i + 1);
+const seeds = one !== undefined ? [Number(one)] : Array.from({ length: Number(process.env.REFTEST_SEEDS ?? 30) }, (_, i) => i + 1);
 if (process.env.REFTEST_SHRINK && one !== undefined) {
   // debugging aid: drop operations one at a time while the run still fails
   test(`shrink seed ${one}`, { timeout: 600_000 }, async () => {
