@@ -14,7 +14,7 @@ import type { Cli, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
 import { listObjects } from './listing.js';
 import { Progress } from './progress.js';
-import { logicalNameFromBytes } from '../backend/s3/encoding.js';
+import { logicalNameFromBytes } from '../backend/s3/utf8.js';
 import { fsPath, nameFromBytes } from './raw-names.js';
 import { Transferer, endpointIn, localError, metaFromInfo, statEndpoint, statLocal, type Endpoint, type FileMeta, type Outcome } from './transfer.js';
 

@@ -117,7 +117,7 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<stri
     remote: loc.target.remote,
     // the cache of pending uploads belongs to one server: the remote's name and where it points
     remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
-    upload: { chunkSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
+    upload: { partSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
     transfers: typeof args.transfers === 'number' && args.transfers > 0 ? args.transfers : 4,
   });
   // uploads a previous run left pending (killed, crashed): found before mounting, sent in the background
@@ -226,7 +226,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOption
 }
 
 function logStats(vfs: Vfs): void {
-  const c = vfs.counters;
+  const c = vfs.stats;
   const r = vfs.reads.stats;
   const w = vfs.writes.stats?.();
   log.info(

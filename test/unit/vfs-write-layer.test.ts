@@ -151,7 +151,7 @@ test('unlink while the upload runs: the object does not stay', async () => {
 });
 
 test('a stream past chunk_size × max_upload_parts is EFBIG, on the write that crosses it and on close; nothing stored', async () => {
-  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { chunkSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
+  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { partSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
   const fh = await vfs.create('/big');
   const chunk = Buffer.alloc(32 * 1024, 1);
   for (let off = 0; off < 128 * 1024; off += chunk.length) await vfs.write(fh, chunk, chunk.length, off);

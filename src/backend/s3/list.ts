@@ -30,7 +30,7 @@ export async function* listObjects(
   do {
     const page: ListObjectsV2CommandOutput = await ctx.run(
       'LIST',
-      logicalDir === "" ? bucket : logicalDir,
+      logicalDir === '' ? bucket : logicalDir,
       { bucket, idempotent: true, signal: opts.signal },
       (signal) =>
         ctx.client.send(
@@ -45,44 +45,7 @@ export async function* listObjects(
           sendOptions(signal),
         ),
     );
-    const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;
-    const entries: ListEntry[] = [];
-    for (const cp of page.CommonPrefixes ?? []) {
-      if (!cp.Prefix) continue;
-      const key = decodeKey(cp.Prefix);
-      const rel = relativeName(key, prefix);
-      if (rel === null) continue;
-      const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
-      if (!seenDirs.has(path)) {
-        seenDirs.add(path);
-        entries.push({ kind: 'dir', path, size: 0 });
-      }
-    }
-    for (const obj of page.Contents ?? []) {
-      if (obj.Key === undefined) continue;
-      const key = decodeKey(obj.Key);
-      const rel = relativeName(key, prefix);
-      if (rel === null || rel === '') continue; // the listed directory's own marker
-      const size = obj.Size ?? 0;
-      if (rel.endsWith('/')) {
-        const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
-        if (seenDirs.has(path)) {
-          // already a common prefix in this listing: just note that a marker exists
-          const e = entries.find((x) => x.kind === 'dir' && x.path === path);
-          if (e) e.marker = true;
-          continue;
-        }
-        seenDirs.add(path);
-        entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
-        continue;
-      }
-      const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size };
-      if (obj.LastModified) entry.lastModified = obj.LastModified;
-      if (obj.ETag) entry.etag = obj.ETag;
-      if (obj.StorageClass) entry.storageClass = obj.StorageClass;
-      entries.push(entry);
-    }
-    for (const e of entries) {
+    for (const e of pageEntries(ctx, page, logicalDir, prefix, seenDirs)) {
       // a name no filesystem can show: an empty segment from keys like "a//b"
       if (e.path.split('/').some((s) => s === '')) {
         ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
@@ -92,6 +55,45 @@ export async function* listObjects(
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** One page's entries: common prefixes and `x/` markers as directories (once per listing), objects. */
+function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logicalDir: string, prefix: string, seenDirs: Set<string>): ListEntry[] {
+  const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;
+  const entries: ListEntry[] = [];
+  for (const cp of page.CommonPrefixes ?? []) {
+    if (!cp.Prefix) continue;
+    const rel = relativeName(decodeKey(cp.Prefix), prefix);
+    if (rel === null) continue;
+    const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
+    if (!seenDirs.has(path)) {
+      seenDirs.add(path);
+      entries.push({ kind: 'dir', path, size: 0 });
+    }
+  }
+  for (const obj of page.Contents ?? []) {
+    if (obj.Key === undefined) continue;
+    const rel = relativeName(decodeKey(obj.Key), prefix);
+    if (rel === null || rel === '') continue; // the listed directory's own marker
+    if (rel.endsWith('/')) {
+      const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
+      if (seenDirs.has(path)) {
+        // already a common prefix in this listing: just note that a marker exists
+        const e = entries.find((x) => x.kind === 'dir' && x.path === path);
+        if (e) e.marker = true;
+        continue;
+      }
+      seenDirs.add(path);
+      entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
+      continue;
+    }
+    const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size: obj.Size ?? 0 };
+    if (obj.LastModified) entry.lastModified = obj.LastModified;
+    if (obj.ETag) entry.etag = obj.ETag;
+    if (obj.StorageClass) entry.storageClass = obj.StorageClass;
+    entries.push(entry);
+  }
+  return entries;
 }
 
 function relativeName(key: string, prefix: string): string | null {
