@@ -9,7 +9,7 @@ import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
 import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
 import { VfsError } from '../../src/vfs/errors.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'bucketfs-unit-'));
 after(() => rmSync(cacheRoot, { recursive: true, force: true }));

@@ -4,7 +4,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,7 +12,8 @@ import { MountRoot } from '../../src/vfs/paths.js';
 import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
+import { orphanJournals } from '../helpers/vfs-instance.js';
 
 const roots: string[] = [];
 after(() => {
@@ -80,25 +80,6 @@ test('a pending file renamed (the editor\'s save) moves locally: no copy, no del
   assert.deepEqual(be.calls, { PUT: 1 });
   await vfs.close();
 });
-
-/** make every journal under `dir` look like it was left by a process that is gone */
-async function orphanJournals(dir: string): Promise<number> {
-  let n = 0;
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fs.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.name.endsWith('.json')) {
-        const j = JSON.parse(await fs.readFile(p, 'utf8'));
-        j.owner = { pid: 2 ** 22 + 4321, start: '1' };
-        await fs.writeFile(p, JSON.stringify(j));
-        n++;
-      }
-    }
-  };
-  await walk(dir);
-  return n;
-}
 
 test('journals of a dead mount are recovered: uploaded with their mtime, or as name.conflict-… when the object changed meanwhile', async () => {
   const cache = cacheDir();

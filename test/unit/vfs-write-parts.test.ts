@@ -13,7 +13,7 @@ import { parseJournal, writeFileAtomic, ownerAlive, currentOwner } from '../../s
 import { StreamMemory, StreamUpload } from '../../src/vfs/write/stream.js';
 import { conflictName } from '../../src/vfs/write/recovery.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
-import { FakeBackend } from './vfs-fake-backend.js';
+import { FakeBackend } from '../helpers/fake-backend.js';
 import { rng } from '../helpers/rng.js';
 
 test('RangeSet: adds merge, clip cuts, missing/covers/presentRun/nextPresent answer exactly', () => {

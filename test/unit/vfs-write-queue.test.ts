@@ -16,7 +16,7 @@ import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
 import { defaultVfsOptions } from '../../src/vfs/options.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const roots: string[] = [];
 after(() => {
