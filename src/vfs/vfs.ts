@@ -18,6 +18,7 @@ import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/w
 import { vfsError } from './errors.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsOptions } from './options.js';
+import { DEFAULT_TRANSFERS } from '../config/mount-options.js';
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
@@ -143,7 +144,7 @@ export class Vfs {
         chunkSize: up.chunkSize,
         uploadConcurrency: up.uploadConcurrency,
         maxUploadParts: up.maxUploadParts,
-        transfers: extras.transfers ?? 4,
+        transfers: extras.transfers ?? DEFAULT_TRANSFERS,
         cacheMaxSize: opts.cacheMaxSize,
         cacheMaxAgeMs: opts.cacheMaxAgeMs,
         cachePollMs: opts.cachePollMs,

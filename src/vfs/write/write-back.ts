@@ -17,6 +17,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectInfo } from '../../backend/s3/types.js';
 import type { Logger } from '../../util/log.js';
+import type { CacheMode } from '../options.js';
 import type { MountedBucket } from '../bucket.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
@@ -31,8 +32,6 @@ import type { StreamTarget } from './stream.js';
 import { UploadQueue } from './upload-queue.js';
 import type { OpenWriteOptions, RenamePlan, ServerVersion, UploadedHook, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
 
-export type CacheMode = 'off' | 'minimal' | 'writes' | 'full';
-export const CACHE_MODES: CacheMode[] = ['off', 'minimal', 'writes', 'full'];
 export { conflictName } from './recovery.js';
 
 export interface WriteBackDeps {
