@@ -16,7 +16,8 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
-import { Limiter, forEachLimited } from './limiter.js';
+import { Limiter } from './limiter.js';
+import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
 import type { VfsOptions } from './options.js';
@@ -424,8 +425,8 @@ export class Namespace {
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
-    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
-    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
+    await forEachLimit(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
+    await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
     // The target always gets a marker: an empty directory stays one after the move.
     await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.

@@ -30,7 +30,8 @@ import { BackendError } from './backend-error.js';
 import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
 import { contentTypeFor } from './mime.js';
-import { formatSize, maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo, PutOptions } from './types.js';
 
 interface Prepared {
@@ -228,7 +229,7 @@ async function putMultipart(
     ),
   );
   const uploadId = create.UploadId!;
-  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSize(partSize)}`);
+  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSizeBinary(partSize)}`);
   const completed: CompletedPart[] = [];
   let uploaded = 0;
   let total = 0;
@@ -245,7 +246,7 @@ async function putMultipart(
           'TooLarge',
           'PUT',
           p.path,
-          `upload exceeds ${o.max_upload_parts} parts of ${formatSize(partSize)} (${formatSize(maxStreamSize(o.max_upload_parts, partSize))}): increase --s3-chunk-size`,
+          `upload exceeds ${o.max_upload_parts} parts of ${formatSizeBinary(partSize)} (${formatSizeBinary(maxStreamSize(o.max_upload_parts, partSize))}): increase --s3-chunk-size`,
         );
       }
       total += buf.length;
