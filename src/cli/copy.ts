@@ -9,7 +9,7 @@ import type { ListEntry } from '../backend/s3/types.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
-import { forEachLimit } from './concurrency.js';
+import { forEachLimit } from '../util/concurrency.js';
 import type { Cli, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
 import { listObjects } from './listing.js';

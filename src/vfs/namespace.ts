@@ -16,7 +16,8 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
-import { Limiter, forEachLimited } from './limiter.js';
+import { Limiter } from './limiter.js';
+import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
 import type { VfsOptions } from './options.js';
@@ -401,14 +402,16 @@ export class Namespace {
 
   /** `mtimeNs`: store this X-Amz-Meta-Mtime with the copy (a time set while the file was pending) */
   private async renameFile(from: string, to: string, src: DirEntry, mtimeNs?: bigint): Promise<void> {
-    await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
+    const copy = await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
     await this.bucket.delete([from]);
     const head = this.meta.getHead(from);
     this.noteRemoved(from);
-    this.dirs.upsert(parentOf(to), { ...src, name: baseName(to) });
+    // the copy kept the metadata (mtime); its ETag is new whenever the source was a multipart
+    // upload, and a later open pins the version by it: take the copy's, or know none
+    const { etag: _old, ...rest } = src;
+    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), ...(copy.etag ? { etag: copy.etag } : {}) });
     this.meta.clearNegative(to);
-    // the copy kept the metadata (mtime), only the ETag may differ: keep the mtime, drop the ETag check
-    if (head) this.meta.setHead(to, { ...head, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
+    if (head && copy.etag) this.meta.setHead(to, { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
     else this.meta.dropHead(to);
     this.noteAncestors(to);
   }
@@ -424,8 +427,8 @@ export class Namespace {
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
-    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
-    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
+    await forEachLimit(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
+    await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
     // The target always gets a marker: an empty directory stays one after the move.
     await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.

@@ -20,6 +20,7 @@ import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from
 import { OpenFiles } from './open-files.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsOptions } from './options.js';
+import { DEFAULT_TRANSFERS } from '../config/mount-options.js';
 
 // open(2) flags (Linux)
 const O_ACCMODE = 0o3;
@@ -108,7 +109,7 @@ export class Vfs {
         partSize: up.partSize,
         uploadConcurrency: up.uploadConcurrency,
         maxUploadParts: up.maxUploadParts,
-        transfers: extras.transfers ?? 4,
+        transfers: extras.transfers ?? DEFAULT_TRANSFERS,
         cacheMaxSize: opts.cacheMaxSize,
         cacheMaxAgeMs: opts.cacheMaxAgeMs,
         cachePollMs: opts.cachePollMs,

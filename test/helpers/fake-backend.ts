@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
-import type { BucketInfo, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../../src/backend/s3/types.js';
+import type { BucketInfo, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../../src/backend/s3/types.js';
 
 interface Obj {
   data: Buffer;
@@ -151,11 +151,11 @@ export class FakeBackend implements S3BackendApi {
     return this.info(path, o);
   }
 
-  async copy(_sb: string, src: string, _db: string, dst: string, opts?: { mtimeNs?: bigint }): Promise<void> {
+  async copy(_sb: string, src: string, _db: string, dst: string, opts?: { mtimeNs?: bigint }): Promise<CopyResult> {
     this.count('COPY');
     const o = this.objects.get(src);
     if (!o) throw new BackendError('NotFound', 'COPY', src, 'not found', { status: 404 });
-    this.putDirect(dst, o.data, opts?.mtimeNs ?? o.mtimeNs);
+    return { etag: this.putDirect(dst, o.data, opts?.mtimeNs ?? o.mtimeNs).etag };
   }
 
   async setMtime(_bucket: string, path: string, mtimeNs: bigint): Promise<void> {

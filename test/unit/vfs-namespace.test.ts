@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 

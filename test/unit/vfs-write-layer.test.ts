@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Vfs, type VfsExtras } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';

@@ -23,6 +23,7 @@ import { archivedError } from './objects.js';
 import { partSizeFor } from './part-size.js';
 import { abortUpload } from './upload.js';
 import { classify } from './retry.js';
+import type { CopyResult } from './types.js';
 
 /** URL-encoded x-amz-copy-source, '/' kept, as rclone's pathEscape. */
 export function copySource(bucket: string, key: string): string {
@@ -40,7 +41,7 @@ export interface CopyRequest {
   op?: string;
 }
 
-export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<void> {
+export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<CopyResult> {
   const op = req.op ?? 'COPY';
   const srcKey = ctx.enc.keyFromPath(req.srcPath, op);
   const dstKey = ctx.enc.keyFromPath(req.dstPath, op);
@@ -63,11 +64,8 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
     ...(head.ExpiresString ? { ExpiresString: head.ExpiresString } : {}),
   };
   const source = copySource(req.srcBucket, srcKey);
-  if (size > 0 && size >= ctx.opts.copy_cutoff) {
-    await multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
-    return;
-  }
-  await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
+  if (size > 0 && size >= ctx.opts.copy_cutoff) return multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
+  const out = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
     try {
       return await ctx.client.send(
         new CopyObjectCommand({
@@ -87,6 +85,7 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
       throw err;
     }
   });
+  return { etag: out.CopyObjectResult?.ETag };
 }
 
 async function multipartCopy(
@@ -98,7 +97,7 @@ async function multipartCopy(
   size: number,
   metadata: Record<string, string>,
   contentHeaders: Record<string, string>,
-): Promise<void> {
+): Promise<CopyResult> {
   const o = ctx.opts;
   const create = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
     ctx.client.send(
@@ -116,12 +115,13 @@ async function multipartCopy(
   const uploadId = create.UploadId!;
   try {
     const parts = await copyParts(ctx, req, op, source, dstKey, uploadId, size);
-    await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+    const done = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         sendOptions(s),
       ),
     );
+    return { etag: done.ETag };
   } catch (err) {
     if (!o.leave_parts_on_error) await abortUpload(ctx, req.dstBucket, dstKey, req.dstPath, uploadId, op);
     if (err instanceof BackendError) throw err;

@@ -30,7 +30,8 @@ import { BackendError } from './backend-error.js';
 import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
 import { contentTypeFor } from './mime.js';
-import { formatSize, maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo, PutOptions } from './types.js';
 
 interface Prepared {
@@ -214,7 +215,7 @@ async function putMultipart(
   const md5b64 = md5Hex ? md5HexToBase64(md5Hex) : null;
   if (md5b64 && !o.disable_checksum) metadata[META_MD5] = md5b64;
   const uploadId = await createUpload(ctx, p, metadata);
-  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSize(partSize)}`);
+  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSizeBinary(partSize)}`);
   try {
     const { completed, total } = await uploadParts(ctx, p, uploadId, parts, partSize);
     if (size !== undefined && total !== size) {
@@ -275,8 +276,8 @@ async function uploadParts(
     if (failure) break;
     if (p.opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', p.path, 'aborted');
     if (++partNumber > o.max_upload_parts) {
-      const most = formatSize(maxStreamSize(o.max_upload_parts, partSize));
-      throw new BackendError('TooLarge', 'PUT', p.path, `upload exceeds ${o.max_upload_parts} parts of ${formatSize(partSize)} (${most}): increase --s3-chunk-size`);
+      const most = formatSizeBinary(maxStreamSize(o.max_upload_parts, partSize));
+      throw new BackendError('TooLarge', 'PUT', p.path, `upload exceeds ${o.max_upload_parts} parts of ${formatSizeBinary(partSize)} (${most}): increase --s3-chunk-size`);
     }
     total += buf.length;
     const n = partNumber;

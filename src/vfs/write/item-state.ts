@@ -9,7 +9,7 @@
 // that is still reading the data (it runs again later). When uploads happen is decided by the
 // write-back layer (write-back.ts, upload-queue.ts), never here.
 import path from 'node:path';
-import { formatSize } from '../../backend/s3/part-size.js';
+import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo } from '../../backend/s3/types.js';
 import type { Logger } from '../../util/log.js';
 import type { MountedBucket } from '../bucket.js';
@@ -324,7 +324,7 @@ export abstract class ItemState {
   protected tooLargeError(end: number): VfsError {
     return vfsError(
       'EFBIG',
-      `${this.rel}: a file written as a stream is limited to ${this.ctx.maxUploadParts} parts of ${formatSize(this.ctx.partSize)} (${formatSize(this.streamLimit())}), and this write reaches ${end} bytes: increase --s3-chunk-size`,
+      `${this.rel}: a file written as a stream is limited to ${this.ctx.maxUploadParts} parts of ${formatSizeBinary(this.ctx.partSize)} (${formatSizeBinary(this.streamLimit())}), and this write reaches ${end} bytes: increase --s3-chunk-size`,
     );
   }
 }

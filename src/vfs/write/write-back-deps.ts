@@ -4,14 +4,12 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../../util/log.js';
 import type { MountedBucket } from '../bucket.js';
+import type { CacheMode } from '../options.js';
 import type { Clock } from '../clock.js';
 import type { BaseReader } from './cache-file.js';
 import type { ServerState } from './item-state.js';
 import type { JournalBase } from './journal.js';
 import type { UploadedHook } from './write-layer.js';
-
-export type CacheMode = 'off' | 'minimal' | 'writes' | 'full';
-export const CACHE_MODES: CacheMode[] = ['off', 'minimal', 'writes', 'full'];
 
 export interface WriteBackDeps {
   bucket: MountedBucket;

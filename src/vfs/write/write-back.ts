@@ -30,8 +30,6 @@ import { ItemRegistry } from './item-registry.js';
 import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
 import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
 
-export type { CacheMode } from './write-back-deps.js';
-export { CACHE_MODES } from './write-back-deps.js';
 
 export class WriteBack implements WriteLayer {
   /** write states by mount path, and those that lost their name */
