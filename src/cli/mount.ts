@@ -102,16 +102,6 @@ export const mountCommand = defineCommand<MountArgs>({
 async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions, isChild: boolean): Promise<void> {
   const opts = mo.vfs;
   const loc = cli.bucketLocation(args.remote, 'mount');
-  const mnt = await prepareMountpoint(args.mountpoint, { allowNonEmpty: mo.kernel.allowNonEmpty }, log);
-  // The mount process must never do file I/O on its own mount: its log writes would wait for
-  // requests that only its own (blocked) event loop can answer.
-  for (const [flag, p] of [['--cache-dir', opts.cacheDir], ['--log-file', args['log-file']]] as const) {
-    if (p && isSelfOrBelow(path.resolve(String(p)).replace(/^\/+/, ''), mnt.replace(/^\/+/, ''))) {
-      throw new UserError(`${flag} ${p} is inside the mountpoint ${mnt}: put it elsewhere`, EXIT.usage);
-    }
-  }
-  await probeBucket(loc.backend, loc.bucket, loc.path, args.remote);
-
   const root = new MountRoot(loc.bucket, loc.path);
   const o = loc.target.options;
   const vfs = new Vfs(loc.backend, root, opts, log, {
@@ -121,6 +111,16 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
     upload: { partSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
     transfers: mo.transfers,
   });
+  // The mount point and the bucket are checked at once: a missing bucket or refused credentials
+  // fail here, before anything is mounted, and the root's first listing page is kept.
+  const [mnt] = await Promise.all([prepareMountpoint(args.mountpoint, { allowNonEmpty: mo.kernel.allowNonEmpty }, log), probeBucket(() => vfs.ns.primeRoot(), loc.bucket, args.remote)]);
+  // The mount process must never do file I/O on its own mount: its log writes would wait for
+  // requests that only its own (blocked) event loop can answer.
+  for (const [flag, p] of [['--cache-dir', opts.cacheDir], ['--log-file', args['log-file']]] as const) {
+    if (p && isSelfOrBelow(path.resolve(String(p)).replace(/^\/+/, ''), mnt.replace(/^\/+/, ''))) {
+      throw new UserError(`${flag} ${p} is inside the mountpoint ${mnt}: put it elsewhere`, EXIT.usage);
+    }
+  }
   // uploads a previous run left pending (killed, crashed): found before mounting, sent in the background
   await vfs.recover();
   const ops = createFuseOps(vfs, log);
@@ -146,11 +146,9 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
 }
 
 /** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */
-async function probeBucket(backend: S3BackendApi, bucket: string, path: string, display: string): Promise<void> {
+async function probeBucket(probe: () => Promise<void>, bucket: string, display: string): Promise<void> {
   try {
-    const it = backend.list(bucket, path, { recursive: false });
-    await it.next();
-    await it.return(undefined);
+    await probe();
   } catch (err) {
     if (err instanceof BackendError) {
       switch (err.kind) {

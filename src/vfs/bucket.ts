@@ -69,4 +69,20 @@ export class MountedBucket {
       if (rel !== null) yield { ...e, path: rel };
     }
   }
+
+  /** One LIST of at most `maxKeys` keys of `dir`, with mount paths; complete: that was all. */
+  async listPage(dir: string, maxKeys: number): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    const page = await this.backend.listPage(this.name, this.keyOf(dir), { recursive: false, maxKeys });
+    const entries: ListEntry[] = [];
+    for (const e of page.entries) {
+      const rel = this.relOf(e.path);
+      if (rel !== null) entries.push({ ...e, path: rel });
+    }
+    return { entries, complete: page.complete };
+  }
+
+  /** a directory marker or any key below `rel/` exists */
+  dirExists(rel: string): Promise<boolean> {
+    return this.backend.dirExists(this.name, this.keyOf(rel));
+  }
 }

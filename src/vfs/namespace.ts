@@ -3,8 +3,10 @@
 // about names, and it answers from the caches whenever they are fresh.
 //
 // Requests, by design:
-//  - a lookup reads the parent's listing (one LIST per directory per --dir-cache-time, cached);
-//    a name absent from a fresh listing is ENOENT with no request at all;
+//  - a lookup answers from the parent's listing when it is cached (or being fetched): a name
+//    absent from a fresh listing is ENOENT with no request at all. In a directory not listed, a
+//    lookup never lists it (a directory of a million objects would take minutes): it probes the
+//    one name, a HEAD of the key and a one-key LIST of `key/` at once, and caches the answer;
 //  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
 //  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; the first getattr after a
 //    readdir starts HEADs of all siblings, `headConcurrency` at a time, so `ls -l` of a cold
@@ -44,6 +46,8 @@ export class Namespace {
   private readonly listing = new Map<string, Promise<Listing>>();
   /** HEADs in flight, by path */
   private readonly heads = new Map<string, Promise<ObjectInfo | null>>();
+  /** probes of names in unlisted directories in flight, by path */
+  private readonly probes = new Map<string, Promise<DirEntry | null>>();
   private readonly prefetch: Limiter;
   /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
   private readonly dirTimeNs: bigint;
@@ -136,20 +140,58 @@ export class Namespace {
   // ------------------------------------------------------------------------------------------
   // Lookups and attributes
 
-  /** The entry at `rel` from its parent's listing, or null. No HEAD. */
+  /** The entry at `rel`, or null: from the parent's listing when there is one, else probed. */
   async lookup(rel: string): Promise<DirEntry | null> {
     if (rel === '') return { name: '', kind: 'dir', size: 0 };
     const parent = parentOf(rel);
-    let listing = this.dirs.get(parent);
-    if (!listing) {
-      if (this.meta.isNegative(rel)) return null;
-      // The parent's listing answers for this name and all its siblings. A parent that does not
-      // exist lists as empty, so no separate check of the parent is needed.
-      listing = await this.listDir(parent);
+    const listing = this.dirs.get(parent) ?? (await this.listing.get(parent));
+    if (listing) {
+      const e = listing.entries.get(baseName(rel)) ?? null;
+      if (!e) this.meta.setNegative(rel);
+      return e;
     }
-    const e = listing.entries.get(baseName(rel)) ?? null;
-    if (!e) this.meta.setNegative(rel);
-    return e;
+    if (this.meta.isNegative(rel)) return null;
+    let p = this.probes.get(rel);
+    if (!p) {
+      p = this.probe(rel).finally(() => this.probes.delete(rel));
+      this.probes.set(rel, p);
+    }
+    return p;
+  }
+
+  /**
+   * A name in a directory not listed: what the caches know, else a HEAD of the key and a
+   * one-key LIST of `key/` at once (one round trip). A file's HEAD is kept, so its getattr
+   * needs nothing more. Both a file and keys below it: the directory, as in a listing.
+   */
+  private async probe(rel: string): Promise<DirEntry | null> {
+    const name = baseName(rel);
+    if (this.meta.isDir(rel)) return { name, kind: 'dir', size: 0 };
+    const known = this.meta.getHead(rel);
+    if (known) return entryFromInfo(name, known);
+    const [info, isDir] = await Promise.all([this.head(rel), this.bucket.dirExists(rel)]);
+    if (isDir) {
+      if (info) this.log.notice(`/${rel}: both a file and a directory in the bucket; showing the directory`);
+      this.meta.setDir(rel);
+      return { name, kind: 'dir', size: 0 };
+    }
+    if (info) return entryFromInfo(name, info);
+    this.meta.setNegative(rel);
+    return null;
+  }
+
+  /**
+   * At mount: one LIST of the root, at most `maxKeys` keys (a missing bucket or refused
+   * credentials fail here, before anything is mounted). A root that fits is kept as its listing,
+   * so the first lookups below the root cost nothing.
+   */
+  async primeRoot(maxKeys = 1000): Promise<void> {
+    const generation = this.dirs.generation('');
+    const page = await this.bucket.listPage('', maxKeys);
+    if (!page.complete || this.dirs.generation('') !== generation) return;
+    const entries = new Map<string, DirEntry>();
+    for (const e of page.entries) if (e.path !== '' && parentOf(e.path) === '') this.mergeEntry(entries, '', e, e.path);
+    this.dirs.set('', entries);
   }
 
   /** getattr: kind, size and mtime. Files need a HEAD for X-Amz-Meta-Mtime unless configured otherwise. */
@@ -292,6 +334,7 @@ export class Namespace {
       const gp = parentOf(parent);
       const l = this.dirs.get(gp);
       if (l && !l.entries.get(baseName(parent))) l.entries.set(baseName(parent), { name: baseName(parent), kind: 'dir', size: 0 });
+      this.meta.setDir(parent);
       child = parent;
     }
   }
@@ -320,6 +363,7 @@ export class Namespace {
     this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
     this.dirs.setEmpty(rel);
     this.meta.clearNegative(rel);
+    this.meta.setDir(rel);
     this.noteAncestors(rel);
   }
 
@@ -441,6 +485,7 @@ export class Namespace {
     this.meta.setNegative(from);
     this.dirs.upsert(parentOf(to), { ...src, name: baseName(to), marker: true });
     this.meta.clearNegative(to);
+    this.meta.setDir(to);
     this.noteAncestors(to);
   }
 }

@@ -35,10 +35,21 @@ export class FakeBackend implements S3BackendApi {
     for (const k of Object.keys(this.calls)) delete this.calls[k];
     this.bytesRead = 0;
     this.reads.length = 0;
+    this.maxInFlight = 0;
   }
 
+  /** requests waiting out their latency together at most (since the last resetCounts) */
+  maxInFlight = 0;
+  private inFlight = 0;
+
   private async delay(): Promise<void> {
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.latencyMs <= 0) return;
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, this.latencyMs));
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /** test set-up: store an object directly (no call counted) */
@@ -94,6 +105,19 @@ export class FakeBackend implements S3BackendApi {
       else out.push(this.entry(k));
     }
     yield* out;
+  }
+
+  async listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    const all: ListEntry[] = [];
+    for await (const e of this.list(bucket, prefix, opts)) all.push(e);
+    return { entries: all.slice(0, opts.maxKeys), complete: all.length <= opts.maxKeys };
+  }
+
+  async dirExists(_bucket: string, dir: string): Promise<boolean> {
+    this.count('LIST');
+    await this.delay();
+    const p = dir + '/';
+    return this.markers.has(dir) || [...this.objects.keys(), ...this.markers].some((k) => k.startsWith(p));
   }
 
   private entry(k: string): ListEntry {

@@ -22,7 +22,7 @@ import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
 import { BackendContext, sendOptions } from './context.js';
 import { copyObject } from './copy.js';
 import { NameEncoder } from './encoding.js';
-import { listObjects } from './list.js';
+import { dirExists, listObjects, listPage } from './list.js';
 import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
@@ -146,6 +146,14 @@ export class S3Backend implements S3BackendApi {
   list(bucket: string, prefix: string, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<ListEntry> {
     return listObjects(this.ctx, bucket, prefix, opts);
   }
+  listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    return listPage(this.ctx, bucket, prefix, opts);
+  }
+
+  dirExists(bucket: string, dir: string): Promise<boolean> {
+    return dirExists(this.ctx, bucket, dir);
+  }
+
 
   head(bucket: string, path: string): Promise<ObjectInfo | null> {
     return headObject(this.ctx, bucket, path);

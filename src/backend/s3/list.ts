@@ -28,33 +28,63 @@ export async function* listObjects(
   const seenDirs = new Set<string>();
   let token: string | undefined;
   do {
-    const page: ListObjectsV2CommandOutput = await ctx.run(
-      'LIST',
-      logicalDir === '' ? bucket : logicalDir,
-      { bucket, idempotent: true, signal: opts.signal },
-      (signal) =>
-        ctx.client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix || undefined,
-            Delimiter: opts.recursive ? undefined : '/',
-            MaxKeys: ctx.opts.list_chunk,
-            ContinuationToken: token,
-            EncodingType: 'url',
-          }),
-          sendOptions(signal),
-        ),
-    );
-    for (const e of pageEntries(ctx, page, logicalDir, prefix, seenDirs)) {
-      // a name no filesystem can show: an empty segment from keys like "a//b"
-      if (e.path.split('/').some((s) => s === '')) {
-        ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
-        continue;
-      }
-      yield e;
-    }
+    const page = await requestPage(ctx, bucket, logicalDir, prefix, { ...opts, maxKeys: ctx.opts.list_chunk, token });
+    yield* showable(ctx, bucket, pageEntries(ctx, page, logicalDir, prefix, seenDirs));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** One LIST request of at most `maxKeys` keys: the entries, and whether that was all of them. */
+export async function listPage(
+  ctx: BackendContext,
+  bucket: string,
+  dir: string,
+  opts: { recursive: boolean; maxKeys: number; signal?: AbortSignal },
+): Promise<{ entries: ListEntry[]; complete: boolean }> {
+  const logicalDir = dir.replace(/^\/+|\/+$/g, '');
+  const prefix = ctx.enc.dirPrefix(logicalDir, 'LIST');
+  const page = await requestPage(ctx, bucket, logicalDir, prefix, opts);
+  return { entries: [...showable(ctx, bucket, pageEntries(ctx, page, logicalDir, prefix, new Set()))], complete: !page.IsTruncated };
+}
+
+/** Whether anything exists below `dir/` (a marker or any key): one LIST of one key. */
+export async function dirExists(ctx: BackendContext, bucket: string, dir: string, signal?: AbortSignal): Promise<boolean> {
+  const logicalDir = dir.replace(/^\/+|\/+$/g, '');
+  const page = await requestPage(ctx, bucket, logicalDir, ctx.enc.dirPrefix(logicalDir, 'LIST'), { recursive: true, maxKeys: 1, ...(signal ? { signal } : {}) });
+  return (page.KeyCount ?? 0) > 0 || (page.Contents?.length ?? 0) > 0 || (page.CommonPrefixes?.length ?? 0) > 0;
+}
+
+function requestPage(
+  ctx: BackendContext,
+  bucket: string,
+  logicalDir: string,
+  prefix: string,
+  opts: { recursive: boolean; maxKeys: number; token?: string | undefined; signal?: AbortSignal | undefined },
+): Promise<ListObjectsV2CommandOutput> {
+  return ctx.run('LIST', logicalDir === '' ? bucket : logicalDir, { bucket, idempotent: true, signal: opts.signal }, (signal) =>
+    ctx.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        Delimiter: opts.recursive ? undefined : '/',
+        MaxKeys: opts.maxKeys,
+        ContinuationToken: opts.token,
+        EncodingType: 'url',
+      }),
+      sendOptions(signal),
+    ),
+  );
+}
+
+/** a name no filesystem can show (an empty segment, from keys like "a//b") is left out */
+function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): Generator<ListEntry> {
+  for (const e of entries) {
+    if (e.path.split('/').some((s) => s === '')) {
+      ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
+      continue;
+    }
+    yield e;
+  }
 }
 
 /** One page's entries: common prefixes and `x/` markers as directories (once per listing), objects. */
