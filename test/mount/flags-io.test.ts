@@ -61,8 +61,6 @@ function maxInFlight(list: RecordedRequest[]): number {
   return max;
 }
 
-// (The uploads of an unmount, and those at close with --vfs-write-back 0, are not background
-// uploads: they are not limited by --transfers, so the test lets the write-back finish first.)
 test('--transfers: at most that many background uploads run at once', async () => {
   const peak: Record<string, number> = {};
   for (const transfers of ['2', '5']) {
@@ -84,6 +82,22 @@ test('--transfers: at most that many background uploads run at once', async () =
   }
   assert.equal(peak['2'], 2, `--transfers 2: ${peak['2']} at once`);
   assert.ok(peak['5']! >= 3, `--transfers 5: ${peak['5']} at once`);
+});
+
+test('--transfers also bounds the uploads of pending files at unmount', async () => {
+  const prefix = 'unmount-';
+  bucket.s3.faultHook = (r) => (r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`) ? { delayMs: 800 } : undefined);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '10m', '--transfers', '2'] });
+  try {
+    await Promise.all(Array.from({ length: 6 }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), 64 * 1024)));
+  } finally {
+    // every file is still pending: the unmount uploads them all
+    await m.unmount();
+    bucket.s3.faultHook = undefined;
+  }
+  const puts = bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`));
+  assert.equal(puts.length, 6);
+  assert.equal(maxInFlight(puts), 2);
 });
 
 /** Lengths of the ranged GETs of `key` (an open-ended range counts to the end of the object). */
