@@ -5,6 +5,9 @@
 //   mount → print one "mounted" line → serve until SIGINT/SIGTERM or an outside unmount →
 //   upload everything pending → unmount → exit 0.
 //
+// Every setting comes from one MountOptions (src/config/mount-options.ts: flag > RCLONE_<FLAG> >
+// default), built at the start; nothing here reads a raw flag after that.
+//
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
 // the child reports over IPC that the mount works, or non-zero with the child's reason.
 // SIGHUP forgets every cached directory listing.
@@ -84,12 +87,12 @@ export const mountCommand = defineCommand<MountArgs>({
     ),
   handlesSignals: true,
   async run(cli, args) {
-    const opts = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers });
-    const daemon = opts.daemon && !process.env[DAEMON_CHILD_ENV];
-    if (daemon) return runDaemonParent(args, opts.daemonWaitMs);
+    const mo = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers });
+    const daemon = mo.daemon && !process.env[DAEMON_CHILD_ENV];
+    if (daemon) return runDaemonParent(args, mo.daemonWaitMs);
     const isChild = !!process.env[DAEMON_CHILD_ENV] && typeof process.send === 'function';
     try {
-      await runMount(cli, args, opts, isChild);
+      await runMount(cli, args, mo, isChild);
     } catch (err) {
       if (isChild) await sendToParent({ type: 'error', message: oneLine(describeError(err)), exitCode: err instanceof UserError ? err.exitCode : EXIT.fatal });
       throw err;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
-import { DEFAULT_TRANSFERS } from '../config/mount-options.js';
+import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
 import type { CommandSpec } from './command.js';

@@ -4,9 +4,9 @@
 import { DURATION_OFF } from './units.js';
 import { FlagReader, type RawFlags } from './flag-reader.js';
 import { MAX_TIMER_MS, resolveVfsOptions, type VfsOptions } from './vfs-options.js';
+import { DEFAULT_TRANSFERS } from './defaults.js';
 
-/** rclone's --transfers default: background uploads (mount) and parallel copies (CLI) at a time */
-export const DEFAULT_TRANSFERS = 4;
+export { DEFAULT_TRANSFERS };
 
 /** What the kernel is told at mount time (libfuse options, see src/fuse/mount-options.ts). */
 export interface KernelOptions {

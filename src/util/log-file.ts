@@ -61,7 +61,8 @@ export class LogFile {
     const batch = Buffer.from(this.queue.join(''));
     this.queue = [];
     try {
-      // opened at the first line, as appendFileSync did: nothing is created before anything is logged
+      // opened at the first line: nothing is created before anything is logged (a --log-file in a
+      // mountpoint not mounted yet must not make it non-empty before the mount refuses it)
       this.fd ??= fs.openSync(this.path, 'a');
     } catch (err) {
       return this.fail(err);

@@ -20,7 +20,7 @@ import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from
 import { OpenFiles } from './open-files.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsOptions } from './options.js';
-import { DEFAULT_TRANSFERS } from '../config/mount-options.js';
+import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 
 // open(2) flags (Linux)
 const O_ACCMODE = 0o3;

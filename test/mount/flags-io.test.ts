@@ -13,6 +13,8 @@ import type { RecordedRequest } from '../helpers/s3-server.js';
 
 const BUCKET = 'flags-io-bucket';
 const MiB = 1024 * 1024;
+/** a FUSE deadlock fails the test instead of hanging the run */
+const TEST_TIMEOUT_MS = 180_000;
 const bucket = useS3Bucket(BUCKET, {
   async setup(s3) {
     await s3.putObject(BUCKET, 'big.bin', Buffer.alloc(12 * MiB, 'b'));
@@ -33,7 +35,7 @@ async function writeOutOfOrder(file: string, size: number): Promise<void> {
 
 const requestsFor = (key: string, type: string): RecordedRequest[] => bucket.s3.requests.filter((r) => r.type === type && r.path === `/${BUCKET}/${key}`);
 
-test('--no-checksum: an upload from the cache carries no Content-MD5 (the default computes one)', async () => {
+test('--no-checksum: an upload from the cache carries no Content-MD5 (the default computes one)', { timeout: TEST_TIMEOUT_MS }, async () => {
   // 17 MiB: above the size that is uploaded from memory (always hashed), below upload_cutoff (one PUT)
   const seen: Record<string, string | undefined> = {};
   for (const [name, flags] of [['default', []], ['no-checksum', ['--no-checksum']]] as const) {
@@ -61,9 +63,7 @@ function maxInFlight(list: RecordedRequest[]): number {
   return max;
 }
 
-// (The uploads of an unmount, and those at close with --vfs-write-back 0, are not background
-// uploads: they are not limited by --transfers, so the test lets the write-back finish first.)
-test('--transfers: at most that many background uploads run at once', async () => {
+test('--transfers: at most that many background uploads run at once', { timeout: TEST_TIMEOUT_MS }, async () => {
   const peak: Record<string, number> = {};
   for (const transfers of ['2', '5']) {
     const prefix = `t${transfers}-`;
@@ -86,6 +86,22 @@ test('--transfers: at most that many background uploads run at once', async () =
   assert.ok(peak['5']! >= 3, `--transfers 5: ${peak['5']} at once`);
 });
 
+test('--transfers also bounds the uploads of pending files at unmount', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const prefix = 'unmount-';
+  bucket.s3.faultHook = (r) => (r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`) ? { delayMs: 800 } : undefined);
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '10m', '--transfers', '2'] });
+  try {
+    await Promise.all(Array.from({ length: 6 }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), 64 * 1024)));
+  } finally {
+    // every file is still pending: the unmount uploads them all
+    await m.unmount();
+    bucket.s3.faultHook = undefined;
+  }
+  const puts = bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`));
+  assert.equal(puts.length, 6);
+  assert.equal(maxInFlight(puts), 2);
+});
+
 /** Lengths of the ranged GETs of `key` (an open-ended range counts to the end of the object). */
 function getLengths(key: string, size: number): number[] {
   return requestsFor(key, 'GET').map((r) => {
@@ -95,7 +111,7 @@ function getLengths(key: string, size: number): number[] {
   });
 }
 
-test('--vfs-read-chunk-size: a sequential read asks for ranges of at most that size (growing up to it)', async () => {
+test('--vfs-read-chunk-size: a sequential read asks for ranges of at most that size (growing up to it)', { timeout: TEST_TIMEOUT_MS }, async () => {
   const largest: Record<string, number> = {};
   for (const chunk of ['1M', '4M']) {
     const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-read-chunk-size', chunk, '--vfs-read-chunk-size-limit', chunk, '--buffer-size', '1M'] });
@@ -120,7 +136,7 @@ async function storedMtime(key: string): Promise<number | undefined> {
 
 // rclone's --no-modtime: the VFS neither shows the stored modification time nor sets it
 // (utimens); uploads still carry one, as every rclone upload to S3 does.
-test('--no-modtime: a stored mtime is not shown, and setting one (touch -d) stores nothing', async () => {
+test('--no-modtime: a stored mtime is not shown, and setting one (touch -d) stores nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
   const shown: Record<string, number> = {};
   for (const [name, flags] of [['default', []], ['no-modtime', ['--no-modtime']]] as const) {
     const key = `dated-${name}.txt`;

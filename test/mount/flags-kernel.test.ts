@@ -11,6 +11,8 @@ import { run } from '../helpers/run.js';
 import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'flags-kernel-bucket';
+/** a FUSE deadlock fails the test instead of hanging the run */
+const TEST_TIMEOUT_MS = 180_000;
 const bucket = useS3Bucket(BUCKET, {
   async setup(s3) {
     await s3.putObject(BUCKET, 'dir/file.txt', 'hello');
@@ -35,7 +37,7 @@ async function stopped(m: Mounted): Promise<void> {
   assert.equal(r.code, 0, m.stderr());
 }
 
-test('--volname is the device shown in /proc/mounts; without it, the remote', async () => {
+test('--volname is the device shown in /proc/mounts; without it, the remote', { timeout: TEST_TIMEOUT_MS }, async () => {
   const named = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--volname', 'my-volume'] });
   let device: string;
   try {
@@ -53,7 +55,7 @@ test('--volname is the device shown in /proc/mounts; without it, the remote', as
   assert.equal(device, `moto:${BUCKET}`);
 });
 
-test('--allow-non-empty mounts over a non-empty directory, hiding its contents until the unmount', async () => {
+test('--allow-non-empty mounts over a non-empty directory, hiding its contents until the unmount', { timeout: TEST_TIMEOUT_MS }, async () => {
   const dir = await tempDir('bucketfs-mnt-');
   await fs.writeFile(path.join(dir, 'underneath.txt'), 'x');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { mnt: dir, flags: ['--allow-non-empty'] });
@@ -67,7 +69,7 @@ test('--allow-non-empty mounts over a non-empty directory, hiding its contents u
   assert.deepEqual(await fs.readdir(dir), ['underneath.txt'], 'the directory\'s own file is back after the unmount');
 });
 
-test('--attr-timeout: the kernel keeps attributes that long; 0 asks bucketfs every time', async () => {
+test('--attr-timeout: the kernel keeps attributes that long; 0 asks bucketfs every time', { timeout: TEST_TIMEOUT_MS }, async () => {
   await bucket.putObject('attr.txt', 'v1');
   // --dir-cache-time 0: bucketfs itself caches nothing, so only the kernel's cache can hide a change
   const cached = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--dir-cache-time', '0s', '--attr-timeout', '60s'] });
@@ -100,7 +102,7 @@ async function readAheadKb(mnt: string): Promise<number> {
   return Number((await fs.readFile(`/sys/class/bdi/${mountEntry(mnt).devno}/read_ahead_kb`, 'utf8')).trim());
 }
 
-test('--max-read-ahead sets the kernel\'s read-ahead for the mount', async () => {
+test('--max-read-ahead sets the kernel\'s read-ahead for the mount', { timeout: TEST_TIMEOUT_MS }, async () => {
   const small = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--max-read-ahead', '32K'] });
   const kb: number[] = [];
   try {
@@ -117,7 +119,7 @@ test('--max-read-ahead sets the kernel\'s read-ahead for the mount', async () =>
   assert.deepEqual(kb, [32, 128]);
 });
 
-test('--uid, --gid, --umask, --file-perms, --dir-perms set what stat shows', async () => {
+test('--uid, --gid, --umask, --file-perms, --dir-perms set what stat shows', { timeout: TEST_TIMEOUT_MS }, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--uid', '1234', '--gid', '4321', '--umask', '0002', '--file-perms', '0640', '--dir-perms', '0751'] });
   let file: import('node:fs').Stats, dir: import('node:fs').Stats, root: import('node:fs').Stats;
   try {
@@ -157,7 +159,7 @@ async function asNobody(mnt: string): Promise<string> {
   return r.stdout.trim().split('\n').join(', ');
 }
 
-test('--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --default-permissions makes the kernel check the mode', async () => {
+test('--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --default-permissions makes the kernel check the mode', { timeout: TEST_TIMEOUT_MS }, async () => {
   const open = await mount(bucket.s3, `moto:${BUCKET}`, { env: { RCLONE_ALLOW_OTHER: 'true' }, flags: ['--default-permissions', '--file-perms', '0600', '--uid', '1234'] });
   let options: string[];
   let other: string;
@@ -190,7 +192,7 @@ test('--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --defaul
   assert.equal(other, 'stat 13, read 13', 'without --allow-other only the mounting user gets in');
 });
 
-test('--daemon-timeout: a kernel request bucketfs cannot answer in time fails with ETIMEDOUT instead of hanging', async () => {
+test('--daemon-timeout: a kernel request bucketfs cannot answer in time fails with ETIMEDOUT instead of hanging', { timeout: TEST_TIMEOUT_MS }, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--daemon-timeout', '2s'] });
   let result: { out: string; ms: number };
   try {

@@ -9,6 +9,8 @@ import { run, bucketfsBin } from '../helpers/run.js';
 import { isMounted, mount, mountEnv, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'flags-process-bucket';
+/** a FUSE deadlock fails the test instead of hanging the run */
+const TEST_TIMEOUT_MS = 180_000;
 const bucket = useS3Bucket(BUCKET, {
   async setup(s3) {
     await s3.putObject(BUCKET, 'existing.txt', 'existing');
@@ -36,7 +38,7 @@ async function rewriteInPlace(file: string): Promise<string> {
   }
 }
 
-test('mount flags from RCLONE_<FLAG> variables take effect and the start-up log shows them', async () => {
+test('mount flags from RCLONE_<FLAG> variables take effect and the start-up log shows them', { timeout: TEST_TIMEOUT_MS }, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { env: { RCLONE_VFS_CACHE_MODE: 'off', RCLONE_DIR_CACHE_TIME: '7s', RCLONE_VFS_WRITE_BACK: '2s' }, flags: ['-v'] });
   let outcome: string;
   try {
@@ -57,7 +59,7 @@ test('mount flags from RCLONE_<FLAG> variables take effect and the start-up log 
   assert.equal(outcome, 'ok');
 });
 
-test('Ctrl-C (SIGINT): pending writes are uploaded, the mount is gone, exit 0', async () => {
+test('Ctrl-C (SIGINT): pending writes are uploaded, the mount is gone, exit 0', { timeout: TEST_TIMEOUT_MS }, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '10m'] });
   const data = Buffer.alloc(300_000, 'i');
   let result: { code: number | null; signal: NodeJS.Signals | null };
@@ -95,7 +97,7 @@ async function killAll(mnt: string): Promise<void> {
   if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
 }
 
-test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', async () => {
+test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', { timeout: TEST_TIMEOUT_MS }, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   const cache = await tempDir('bucketfs-cache-');
   let r: Awaited<ReturnType<typeof run>>;
@@ -116,7 +118,7 @@ test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', async (
   assert.equal(pids.length, 1, 'one background mount process');
 });
 
-test('--daemon-wait: --daemon gives up after that long when the mount does not become ready, leaving nothing behind', async () => {
+test('--daemon-wait: --daemon gives up after that long when the mount does not become ready, leaving nothing behind', { timeout: TEST_TIMEOUT_MS }, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   // the server never answers the listing that checks the bucket before mounting
   bucket.s3.faultHook = (req) => (req.type === 'LIST' ? 'hang' : undefined);

@@ -18,6 +18,7 @@ import type { ObjectInfo } from '../../backend/s3/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
 import { isSelfOrBelow } from '../paths.js';
+import { Limiter } from '../limiter.js';
 import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { Item } from './item.js';
@@ -394,12 +395,18 @@ export class WriteBack implements WriteLayer {
     await this.recovery.settled();
     // (a recovered item the server could not be checked for stays for the next mount)
     const items = this.files.all().filter((it) => !it.discarded && !it.isBroken && !this.recovery.isVerifying(it));
+    // --transfers at a time, as in the background: a thousand pending files must not mean a
+    // thousand uploads (and their part buffers) at once. A limiter of its own, not the queue's:
+    // an item's flush first waits for its own background upload, which may need a queue slot.
+    const slots = new Limiter(Math.max(1, this.deps.transfers));
     const results = await Promise.allSettled(
-      items.map(async (it) => {
-        this.queue.cancel(it);
-        await it.uploadNow();
-        if (!it.isOpen && !it.dirty) await this.dropClean(it);
-      }),
+      items.map((it) =>
+        slots.run(async () => {
+          this.queue.cancel(it);
+          await it.uploadNow();
+          if (!it.isOpen && !it.dirty) await this.dropClean(it);
+        }),
+      ),
     );
     let first: unknown;
     for (const [i, r] of results.entries()) {
