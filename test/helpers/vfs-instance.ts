@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createS3Backend, type S3Backend } from '../../src/backend/s3/backend.js';
 import type { S3BackendApi } from '../../src/backend/s3/types.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { Vfs, type VfsExtras } from '../../src/vfs/vfs.js';
 import { defaultOptions } from '../integration/backend-fixtures.js';
 import { FakeBackend, memoryLog } from './fake-backend.js';

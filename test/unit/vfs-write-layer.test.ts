@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Vfs, type VfsExtras } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
@@ -132,7 +132,7 @@ test('unlink while the upload runs: the object does not stay', async () => {
 });
 
 test('a stream past chunk_size × max_upload_parts is EFBIG, on the write that crosses it and on close; nothing stored', async () => {
-  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { chunkSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
+  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { partSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
   const fh = await vfs.create('/big');
   const chunk = Buffer.alloc(32 * 1024, 1);
   for (let off = 0; off < 128 * 1024; off += chunk.length) await vfs.write(fh, chunk, chunk.length, off);

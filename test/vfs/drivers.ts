@@ -104,7 +104,18 @@ export class VfsDriver implements Driver {
     this.vfs = (await vfsInstance({ backend: this.backend, bucket: this.bucket, cacheDir: this.cacheDir, opts: { cacheMode: this.mode } })).vfs;
   }
 
+  /** The kernel looks up every directory on the way to a name (unless it has it cached) before
+   *  it sends the operation: a missing one is ENOENT without the filesystem seeing the rest. */
+  private async walk(p: string): Promise<void> {
+    const parts = p.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const a = await this.vfs.getattr('/' + parts.slice(0, i).join('/'));
+      if ((a.mode & S_IFDIR) === 0) throw errno('ENOTDIR', p);
+    }
+  }
+
   private async exists(p: string): Promise<boolean> {
+    await this.walk(p);
     try {
       await this.vfs.getattr(p);
       return true;
@@ -161,28 +172,37 @@ export class VfsDriver implements Driver {
   }
 
   async stat(p: string): Promise<DriverStat> {
+    await this.walk(p);
     const a = await this.vfs.getattr(p);
     return { size: a.size, mtimeMs: Number(a.mtimeNs / 1_000_000n), isDir: (a.mode & S_IFDIR) !== 0 };
   }
   async readdir(p: string): Promise<string[]> {
+    await this.walk(p + '/.');
     return (await this.vfs.readdir(p)).map((e) => e.name).sort();
   }
-  rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string): Promise<void> {
+    await this.walk(from);
+    await this.walk(to);
     return this.vfs.rename(from, to);
   }
-  unlink(p: string): Promise<void> {
+  async unlink(p: string): Promise<void> {
+    await this.walk(p);
     return this.vfs.unlink(p);
   }
-  truncate(p: string, size: number): Promise<void> {
+  async truncate(p: string, size: number): Promise<void> {
+    await this.walk(p);
     return this.vfs.truncate(p, size);
   }
-  mkdir(p: string): Promise<void> {
+  async mkdir(p: string): Promise<void> {
+    await this.walk(p);
     return this.vfs.mkdir(p);
   }
-  rmdir(p: string): Promise<void> {
+  async rmdir(p: string): Promise<void> {
+    await this.walk(p);
     return this.vfs.rmdir(p);
   }
   async utimes(p: string, mtime: Date): Promise<void> {
+    await this.walk(p);
     await this.vfs.utimens(p, BigInt(mtime.getTime()) * 1_000_000n);
   }
   async remount(): Promise<void> {
