@@ -54,7 +54,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     default: 'writes',
     help: 'Cache mode off|minimal|writes|full. writes (the default): sequential writes stream straight to S3, everything else (seeks, rewrites, appends, truncates, O_RDWR) goes through a local cache file, so every application works. off: sequential writes only; minimal: also O_RDWR files; full: as writes.',
   },
-  { scope: 'global', name: 'vfs_write_back', type: 'Duration', default: '5s', help: 'Time to writeback files after last use when using cache: close(2) returns once the data is durable in the cache, and the upload starts this long after the last close (0s: close waits for the upload).' },
+  { scope: 'global', name: 'vfs_write_back', type: 'Duration', default: '5s', help: 'Time to writeback files after last use when using cache: close(2) returns once the data is journaled in the cache (safe from a crash of the mount; fsync(2) makes it durable), and the upload starts this long after the last close (0s: close waits for the upload).' },
   { scope: 'global', name: 'vfs_cache_max_size', type: 'SizeSuffix', default: 'off', help: 'Max total size of objects in the cache: clean (uploaded) cache files are removed, oldest first, above it; files not uploaded yet never are.' },
   { scope: 'global', name: 'vfs_cache_max_age', type: 'Duration', default: '1h0m0s', help: 'Max time since last access of objects in the cache: clean cache files unused this long are removed.' },
   { scope: 'global', name: 'vfs_cache_poll_interval', type: 'Duration', default: '1m0s', help: 'Interval to poll the cache for stale objects (--vfs-cache-max-age/--vfs-cache-max-size).' },

@@ -181,17 +181,14 @@ export class Namespace {
   }
 
   /**
-   * At mount: one LIST of the root, at most `maxKeys` keys (a missing bucket or refused
-   * credentials fail here, before anything is mounted). A root that fits is kept as its listing,
-   * so the first lookups below the root cost nothing.
+   * At mount: one LIST of the root, of at most `maxKeys` keys (a missing bucket or refused
+   * credentials fail here, before anything is mounted). The directories it shows are
+   * remembered, so the first lookups below them cost nothing; it is not kept as the root's
+   * listing, so a name another client creates after the mount is not hidden by it.
    */
   async primeRoot(maxKeys = 1000): Promise<void> {
-    const generation = this.dirs.generation('');
     const page = await this.bucket.listPage('', maxKeys);
-    if (!page.complete || this.dirs.generation('') !== generation) return;
-    const entries = new Map<string, DirEntry>();
-    for (const e of page.entries) if (e.path !== '' && parentOf(e.path) === '') this.mergeEntry(entries, '', e, e.path);
-    this.dirs.set('', entries);
+    for (const e of page.entries) if (e.kind === 'dir' && e.path !== '' && parentOf(e.path) === '') this.meta.setDir(e.path);
   }
 
   /** getattr: kind, size and mtime. Files need a HEAD for X-Amz-Meta-Mtime unless configured otherwise. */

@@ -168,20 +168,26 @@ test('recovery plan: pending uploads, clean copies, finished journals, missing d
     { name: '999999.gone.0a.data' },
     { name: '999999.gone.0b.json.tmp-1f' },
     { name: '1.running.0c.data' },
+    // closed without fsync: trusted in the boot that wrote it, not after a restart
+    { name: '1.a.10.json', text: journal('1.a.10', { unsynced: 'boot-now' }), dataExists: true },
+    { name: '1.a.11.json', text: journal('1.a.11', { unsynced: 'boot-before' }), dataExists: true },
+    { name: '1.a.12.json', text: journal('1.a.12', { state: 'clean', base, unsynced: 'boot-before' }), dataExists: true },
   ];
   const plan = planRecovery(entries, {
     bucket: 'bkt',
+    boot: 'boot-now',
     keepsClean: true,
     isOurs: (o) => o?.pid === me.pid,
     ownerAlive: (o) => o?.pid === alive.pid || o?.pid === me.pid,
   });
-  assert.deepEqual(plan.pending.map((j) => j.id), ['1.a.01']);
+  assert.deepEqual(plan.pending.map((j) => j.id), ['1.a.01', '1.a.10']);
+  assert.deepEqual(plan.torn.map((j) => j.id), ['1.a.11'], 'never uploaded: its data may be torn');
   assert.deepEqual(plan.clean.map((j) => j.id), ['1.a.02']);
   assert.deepEqual(plan.missingData.map((j) => j.id), ['1.a.05']);
   assert.deepEqual(plan.unreadable, ['1.a.08.json', '1.a.09.json']);
   assert.equal(plan.busy, 1);
-  assert.deepEqual(plan.remove.sort(), ['1.a.03.data', '1.a.03.json', '1.a.04.data', '1.a.04.json', '999999.gone.0a.data', '999999.gone.0b.json.tmp-1f'].sort());
-  const noClean = planRecovery(entries.slice(1, 2), { bucket: 'bkt', keepsClean: false, isOurs: () => false, ownerAlive: () => false });
+  assert.deepEqual(plan.remove.sort(), ['1.a.03.data', '1.a.03.json', '1.a.04.data', '1.a.04.json', '1.a.12.data', '1.a.12.json', '999999.gone.0a.data', '999999.gone.0b.json.tmp-1f'].sort());
+  const noClean = planRecovery(entries.slice(1, 2), { bucket: 'bkt', boot: 'boot-now', keepsClean: false, isOurs: () => false, ownerAlive: () => false });
   assert.deepEqual(noClean.remove, ['1.a.02.data', '1.a.02.json'], 'a clean copy is dropped when the cache keeps none');
 });
 

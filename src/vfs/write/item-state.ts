@@ -19,7 +19,7 @@ import { msToNs } from '../namespace.js';
 import { CacheFile, type BaseReader } from './cache-file.js';
 import type { ServerVersion } from './write-layer.js';
 import { contentSize, localBytes, type Content } from './content.js';
-import { currentOwner, JournalFile, JOURNAL_VERSION, type Journal, type JournalBase, type JournalServer } from './journal.js';
+import { bootId, currentOwner, JournalFile, JOURNAL_VERSION, type Journal, type JournalBase, type JournalServer } from './journal.js';
 import { Mutex } from './mutex.js';
 import { StreamUpload, type StreamTarget } from './stream.js';
 
@@ -92,6 +92,8 @@ export abstract class ItemState {
   protected persistedSize = 0;
   /** gen when a flush last made the content safe (-1: never) */
   protected flushedGen = -1;
+  /** gen when an fsync last made the content durable on stable storage (-1: never) */
+  protected syncedGen = -1;
   protected readonly lock = new Mutex();
   readonly journal: JournalFile;
   private refusedLogged = false;
@@ -233,9 +235,17 @@ export abstract class ItemState {
 
   // --- the journal ----------------------------------------------------------------------------
 
-  writeJournal(state: Journal['state'], durable: boolean): Promise<void> {
-    if (this.discardedFlag) return Promise.resolve();
-    return this.journal.write(this.journalRecord(state), durable);
+  /**
+   * Journal the item. durable: its data file is fsync'd first and the journal itself (power loss
+   * keeps both); otherwise nothing is fsync'd and the journal says in which boot it was written
+   * (a crash of the mount keeps both; a restart of the machine makes them untrusted).
+   */
+  async writeJournal(state: Journal['state'], durable: boolean): Promise<void> {
+    if (this.discardedFlag) return;
+    if (durable) await this.dataFile?.datasync();
+    const record = this.journalRecord(state);
+    if (!durable) record.unsynced = bootId();
+    await this.journal.write(record, durable);
   }
 
   private journalRecord(state: Journal['state']): Journal {
@@ -264,11 +274,9 @@ export abstract class ItemState {
     if (this.journal.state === 'clean') await this.writeJournal('modifying', true);
   }
 
-  /** Make the current content durable in the cache: data file fsync, then the journal. */
-  protected async persist(): Promise<void> {
-    const c = this.content;
-    if (c.kind === 'cache') await c.file.datasync();
-    await this.writeJournal('dirty', true);
+  /** Journal the current content as pending: durable (fsync(2)), or safe from a crash of the mount only (close(2)). */
+  protected async persist(durable: boolean): Promise<void> {
+    await this.writeJournal('dirty', durable);
   }
 
   /** The data file (of whichever content has one). */

@@ -81,7 +81,7 @@ export abstract class ItemUploads extends ItemState {
       this.lastUploadError = err;
       if (this.mayCache()) {
         const file = await this.streamToLocal();
-        await this.persist();
+        await this.persist(true);
         this.ctx.log.error(`${this.rel}: upload failed, kept in the cache (${file.dataPath}) to be retried: ${message(err)}`);
         throw this.uploadError(err);
       }
@@ -327,12 +327,12 @@ export abstract class ItemUploads extends ItemState {
     try {
       await this.upload();
     } catch (err) {
-      if (this.mayCache() && this.content.kind === 'cache') await this.persist().catch(() => undefined);
+      if (this.mayCache() && this.content.kind === 'cache') await this.persist(true).catch(() => undefined);
       throw this.uploadError(err);
     }
     if (this.dirty && this.content.kind === 'cache') {
       // changed through another handle while uploading: durable here, uploaded at its last close
-      await this.persist();
+      await this.persist(true);
     }
   }
 }

@@ -249,50 +249,57 @@ export class Item extends ItemUploads implements WriteFile {
 
   /**
    * close(2) and fsync(2): what was written must be safe when this returns — uploaded, or with
-   * write-back durable in the cache. The kernel sends one for every close(2), also of a dup'd
-   * descriptor before any write (dd, shell redirections do that), so a flush with nothing new
-   * since the last one does nothing, and a stream that has not started is only persisted
-   * beside itself (its buffer written to the cache file and journaled): it keeps streaming.
+   * write-back journaled in the cache: at close, safe from a crash of the mount process (written,
+   * not fsync'd: a local disk's close costs no more); at fsync, durable on stable storage too.
+   * The kernel sends a flush for every close(2), also of a dup'd descriptor before any write
+   * (dd, shell redirections do that), so a flush with nothing new since the last one does
+   * nothing, and a stream that has not started is only persisted beside itself (its buffer
+   * written to the cache file and journaled): it keeps streaming.
    */
-  async flush(): Promise<void> {
+  async flush(durable = false): Promise<void> {
     this.check();
     if (this.discarded) return;
     const uploadNow = await this.lock.run(async () => {
       this.check();
-      if (this.flushedGen === this.gen) return false;
+      if (this.flushedGen === this.gen && (!durable || this.syncedGen === this.gen)) return false;
       const wb = this.ctx.writeBackMs > 0 && this.mayCache();
       const c = this.content;
       if (c.kind === 'stream') {
+        // a started stream is committed (uploaded), a small one PUT: durable either way
         if (c.stream.started) await this.commitStream();
         else if (!this.dirty) return false;
-        else if (wb) await this.persistStream();
+        else if (wb) await this.persistStream(durable);
         else await this.putSmallStream();
-        this.flushedGen = this.gen;
+        this.flushed(durable || !wb || c.stream.started);
         return false;
       }
       if (!this.dirty) return false;
       if (!wb) return true;
-      await this.persist();
-      this.flushedGen = this.gen;
+      await this.persist(durable);
+      this.flushed(durable);
       return false;
     });
     if (uploadNow) await this.uploadNow();
   }
 
-  /** A stream that has not started, made durable: its buffer in the cache file, journaled. */
-  private async persistStream(): Promise<void> {
+  private flushed(durable: boolean): void {
+    this.flushedGen = this.gen;
+    if (durable) this.syncedGen = this.gen;
+  }
+
+  /** A stream that has not started, persisted: its buffer in the cache file, journaled. */
+  private async persistStream(durable: boolean): Promise<void> {
     const c = this.content;
     if (c.kind !== 'stream') return;
     const buf = c.stream.buffered();
     await c.spill.replaceWith(buf);
-    await c.spill.datasync();
     this.persistedSize = buf.length;
-    await this.writeJournal('dirty', true);
+    await this.writeJournal('dirty', durable);
   }
 
-  /** fsync(2): as close. */
+  /** fsync(2): as close, and durable on stable storage. */
   fsync(): Promise<void> {
-    return this.flush();
+    return this.flush(true);
   }
 
   /** Unmount: a dirty item not yet journaled durably is, so the next mount uploads it. */
@@ -304,7 +311,7 @@ export class Item extends ItemUploads implements WriteFile {
         if (c.stream.started || !this.mayCache()) return;
         await this.streamToLocal();
       }
-      await this.persist();
+      await this.persist(true);
     });
   }
 

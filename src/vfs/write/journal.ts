@@ -59,6 +59,12 @@ export interface Journal {
    */
   server: JournalServer | null | 'unknown';
   updated: string;
+  /**
+   * Written without fsync (at close(2), which POSIX does not make durable): the boot it was
+   * written in. Its data survives a crash of the mount process (the kernel still has it), but
+   * after a restart of the machine it may be torn: it is then not trusted (bootId()).
+   */
+  unsynced?: string;
 }
 
 /** One mount process: its pid and start time (pids are reused; the pair is not). */
@@ -76,6 +82,19 @@ function procStart(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+let boot: string | undefined;
+/** This boot of the machine (the kernel's random boot id). */
+export function bootId(): string {
+  if (boot === undefined) {
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      boot = 'unknown';
+    }
+  }
+  return boot;
 }
 
 let me: Owner | undefined;

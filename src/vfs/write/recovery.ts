@@ -31,6 +31,9 @@ export interface RecoveryPlan {
   missingData: Journal[];
   /** items of another running mount (left alone) */
   busy: number;
+  /** dirty journals written without fsync before the machine restarted: their data may be
+   *  torn, so they are not uploaded (left in place, reported) */
+  torn: Journal[];
 }
 
 export interface PlanContext {
@@ -39,6 +42,8 @@ export interface PlanContext {
   keepsClean: boolean;
   isOurs(o: Owner | undefined): boolean;
   ownerAlive(o: Owner | undefined): boolean;
+  /** this boot of the machine (journal.ts bootId) */
+  boot: string;
 }
 
 export async function readCacheDir(dir: string): Promise<CacheDirEntry[]> {
@@ -63,7 +68,7 @@ export async function readCacheDir(dir: string): Promise<CacheDirEntry[]> {
 const LOOSE_FILE = /^((\d+)\.([^.]+)\.[0-9a-f]+)\.(data|json\.tmp-[0-9a-f]+)$/;
 
 export function planRecovery(entries: CacheDirEntry[], ctx: PlanContext): RecoveryPlan {
-  const plan: RecoveryPlan = { pending: [], clean: [], remove: [], unreadable: [], missingData: [], busy: 0 };
+  const plan: RecoveryPlan = { pending: [], clean: [], remove: [], unreadable: [], missingData: [], busy: 0, torn: [] };
   const journaled = new Set<string>();
   for (const e of entries) {
     if (e.text === undefined) continue;
@@ -79,7 +84,12 @@ export function planRecovery(entries: CacheDirEntry[], ctx: PlanContext): Recove
       plan.busy++;
       continue;
     }
-    if (j.state === 'clean' && ctx.keepsClean && j.base && j.present.length > 0 && e.dataExists) {
+    if (j.unsynced !== undefined && j.unsynced !== ctx.boot) {
+      // closed but never fsync'd, and the machine restarted since: a clean copy is dropped, a
+      // pending upload kept aside (POSIX gives no promise here; we never upload torn data)
+      if (j.state === 'dirty') plan.torn.push(j);
+      else plan.remove.push(`${id}.data`, e.name);
+    } else if (j.state === 'clean' && ctx.keepsClean && j.base && j.present.length > 0 && e.dataExists) {
       plan.clean.push(j);
     } else if (j.state !== 'dirty') {
       plan.remove.push(`${id}.data`, e.name);

@@ -23,7 +23,7 @@ import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { Item } from './item.js';
 import { toServerState, type ItemContext } from './item-state.js';
-import { currentOwner, isOurs, ownerAlive } from './journal.js';
+import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue } from './upload-queue.js';
@@ -473,7 +473,7 @@ export class WriteBack implements WriteLayer {
       log: this.deps.log,
       clock: this.clock,
       keepsClean: () => this.keepsClean(),
-      planContext: { bucket: this.deps.bucket.name, isOurs, ownerAlive },
+      planContext: { bucket: this.deps.bucket.name, isOurs, ownerAlive, boot: bootId() },
       item: (rel: string, j: Parameters<typeof Item.fromJournal>[2]) => Item.fromJournal(this.ctx, rel, j),
       keepClean: async (item: Item) => {
         if (this.clean.has(item.rel)) return false;
