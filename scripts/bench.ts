@@ -135,7 +135,7 @@ function parseArgs(argv: string[]): Options {
       case '-h':
       case '--help':
         console.log(USAGE);
-        process.exit(0);
+        return process.exit(0);
       case '--big-mib': o.bigMib = Math.floor(num(1)); break;
       case '--rand-reads': o.randReads = Math.floor(num(1)); break;
       case '--ls-files': o.lsFiles = Math.floor(num(1)); break;

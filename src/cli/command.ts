@@ -9,6 +9,7 @@ export interface CommandSpec<A = Record<string, unknown>> {
   command: string;
   aliases?: string[];
   describe: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command adds arguments of its own type
   builder?: (y: Argv<GlobalArgs>) => Argv<any>;
   run: (cli: Cli, args: A & GlobalArgs) => Promise<void>;
   /**

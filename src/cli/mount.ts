@@ -20,7 +20,6 @@ import { formatDuration, formatSize } from '../config/units.js';
 import { resolveMountOptions, type MountOptions } from '../config/mount-options.js';
 import type { RawFlags } from '../config/flag-reader.js';
 import { BackendError } from '../backend/s3/backend-error.js';
-import type { S3BackendApi } from '../backend/s3/types.js';
 import { UserError, EXIT, describeError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { MountRoot, isSelfOrBelow } from '../vfs/paths.js';

@@ -35,6 +35,7 @@ import { touchCommand } from './touch.js';
 // where the ESM build's cliui breaks lines at fixed character positions, even mid-word.
 const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- commands of different argument types in one list (TypeScript has no existential types)
 const COMMANDS: CommandSpec<any>[] = [
   mountCommand,
   lsCommand,
@@ -97,6 +98,7 @@ export function addS3Flags(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command of the list above
 export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, argv: GlobalArgs) => Promise<void>): Argv<GlobalArgs> {
   let y = yargs(args)
     .scriptName('bucketfs')
@@ -125,6 +127,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       describe: spec.describe,
       builder: (b: Argv<GlobalArgs>) => (spec.builder ? spec.builder(b) : b),
       handler: (argv: GlobalArgs) => onCommand(spec, argv),
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule overloads do not accept a builder typed for another command
     } as any);
   }
   return y
@@ -174,6 +177,7 @@ export async function main(args: string[]): Promise<number> {
   });
 
   const controller = new AbortController();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command of the list
   let running: CommandSpec<any> | undefined;
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -125,9 +125,13 @@ export async function setLocalMtime(file: string, ns: bigint): Promise<void> {
 
 async function md5OfLocal(file: string, signal: AbortSignal): Promise<string> {
   const h = createHash('md5');
-  await pipeline(createReadStream(fsPath(file)), async function* (src: AsyncIterable<Buffer>) {
-    for await (const chunk of src) h.update(chunk);
-  }, { signal });
+  await pipeline(
+    createReadStream(fsPath(file)),
+    async (src: AsyncIterable<Buffer>) => {
+      for await (const chunk of src) h.update(chunk);
+    },
+    { signal },
+  );
   return h.digest('hex');
 }
 

@@ -39,6 +39,7 @@ declare module 'fuse-native' {
     flag: number;
     namemax: number;
   }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each operation has its own callback signature (libfuse's)
   export type FuseOps = Record<string, (...args: any[]) => void>;
   export interface FuseOptions {
     /** per-operation timeout in ms, false = none (fuse-native's default is 15 s) */

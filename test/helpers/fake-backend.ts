@@ -150,11 +150,11 @@ export class FakeBackend implements S3BackendApi {
     const slice = o.data.subarray(start, end);
     const pieces: Buffer[] = [];
     for (let i = 0; i < slice.length; i += 65536) pieces.push(slice.subarray(i, i + 65536));
-    const self = this;
+    const counted = (n: number) => (this.bytesRead += n);
     const body = Readable.from(
       (async function* () {
         for (const piece of pieces) {
-          self.bytesRead += piece.length;
+          counted(piece.length);
           yield piece;
         }
       })(),

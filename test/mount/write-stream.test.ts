@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
 
 const BUCKET = 'stream-bucket';
 const MiB = 1024 * 1024;
