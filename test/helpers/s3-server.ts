@@ -231,6 +231,45 @@ export class TestS3 {
     this.requests.length = 0;
   }
 
+  /**
+   * Run `fn` with `hook` as the fault hook, and always clear it afterwards (also when `fn`
+   * throws), so that a failing test never leaves faults behind for the next one.
+   */
+  async withFault<T>(hook: NonNullable<TestS3['faultHook']>, fn: () => Promise<T>): Promise<T> {
+    if (this.faultHook) throw new Error('withFault: a fault hook is already set');
+    this.faultHook = hook;
+    try {
+      return await fn();
+    } finally {
+      this.faultHook = undefined;
+    }
+  }
+
+  /**
+   * The request being decided on, inside a fault hook: forward() records a request and then asks
+   * the hook, synchronously, so it is the last one recorded.
+   */
+  hookedRequest(): RecordedRequest {
+    return this.requests.at(-1)!;
+  }
+
+  /** Recorded requests whose response has not ended yet (optionally of one type). */
+  inFlight(type?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.endedAt === 0 && (type === undefined || r.type === type));
+  }
+
+  /** Wait until every recorded request has ended (a response still streaming, a request still uploading). */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight().length > 0) {
+      if (Date.now() > deadline) {
+        const open = this.inFlight().map((r) => `${r.method} ${r.rawUrl}`);
+        throw new Error(`requests still in flight after ${timeoutMs} ms: ${open.join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Requests counted by type, e.g. { LIST: 1, HEAD: 0 }. */
   counts(filter?: (r: RecordedRequest) => boolean): Record<string, number> {
     const out: Record<string, number> = {};
