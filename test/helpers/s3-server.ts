@@ -57,6 +57,25 @@ const BODY_TEXT_LIMIT = 64 * 1024;
 /** What a fault hook may ask for: an HTTP status (with S3 error code), or a dropped connection. */
 export type Fault = { status: number; code: string } | 'reset' | undefined;
 
+/** A key the server knows, when it checks signatures. */
+export interface TestCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** temporary credentials: requests must carry this x-amz-security-token */
+  sessionToken?: string;
+}
+
+export interface StartOptions {
+  /**
+   * Check every signed request's SigV4 signature, as S3 does: only TEST_ACCESS_KEY with
+   * TEST_SECRET_KEY and `credentials` are accepted (InvalidAccessKeyId, SignatureDoesNotMatch,
+   * InvalidToken otherwise); unsigned requests are anonymous (object ACLs decide). Off by
+   * default: stock moto accepts any key and any signature.
+   */
+  checkSignatures?: boolean;
+  credentials?: TestCredentials[];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -112,10 +131,15 @@ export class TestS3 {
     return `http://127.0.0.1:${this.motoPort}`;
   }
 
-  static async start(): Promise<TestS3> {
+  static async start(opts: StartOptions = {}): Promise<TestS3> {
     const motoPort = await freePort();
     const env = { ...process.env };
     delete env.AWS_CA_BUNDLE;
+    delete env.BUCKETFS_MOTO_CREDENTIALS;
+    if (opts.checkSignatures) {
+      const creds = [{ accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY }, ...(opts.credentials ?? [])];
+      env.BUCKETFS_MOTO_CREDENTIALS = JSON.stringify(creds.map((c) => ({ id: c.accessKeyId, secret: c.secretAccessKey, token: c.sessionToken })));
+    }
     const moto = spawn('python3', [path.join(repoRoot, 'scripts/moto-server.py'), '-H', '127.0.0.1', '-p', String(motoPort)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
