@@ -147,11 +147,18 @@ test('SSE-C: customer key headers on PUT, GET, HEAD, multipart, parts, copies; r
   assert.deepEqual(await readAll((await be.read(b, 'big2')).body), big);
   // the key never appears in an error message
   const bad = backendFor(s3, { sse_customer_algorithm: 'AES256', sse_customer_key: key });
-  s3.faultHook = () => ({ status: 400, code: 'InvalidArgument' });
-  await assert.rejects(bad.head(b, 'small'), (e: unknown) => e instanceof BackendError && !e.message.includes(key) && !e.message.includes(keyB64));
-  s3.faultHook = undefined;
+  await s3.withFault(
+    () => ({ status: 400, code: 'InvalidArgument' }),
+    () => assert.rejects(bad.head(b, 'small'), (e: unknown) => e instanceof BackendError && !e.message.includes(key) && !e.message.includes(keyB64)),
+  );
   be.destroy();
   bad.destroy();
+  // sse_customer_key_md5 given (rclone's option): sent as given, and the object reads back
+  const given = backendFor(s3, { sse_customer_algorithm: 'AES256', sse_customer_key: key, sse_customer_key_md5: keyMd5 });
+  s3.clearRequests();
+  assert.equal((await readAll((await given.read(b, 'small')).body)).toString(), 'secret');
+  assert.equal(s3.requests[0]!.headers['x-amz-server-side-encryption-customer-key-md5'], keyMd5);
+  given.destroy();
 });
 
 test('upload_cutoff: below it one PUT, at it a multipart upload (as rclone: size >= cutoff)', async () => {
