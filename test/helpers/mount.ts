@@ -5,6 +5,7 @@
 // Every mount started here is stopped and unmounted, also when a test fails: cleanupMounts()
 // (call it from an after() hook) and a process 'exit' handler both `fusermount -uz` and SIGKILL
 // whatever is still there, so no FUSE mount is ever left behind.
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -134,6 +135,36 @@ function forceCleanupOne(mnt: string, proc: ChildProcess): void {
   if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
   live.delete(mnt);
+}
+
+/**
+ * Run `fn` on mount `m`, then unmount it, also when `fn` fails. When `fn` succeeded the mount
+ * must exit 0 (its stderr is the message); when `fn` failed its error is the one reported: an
+ * unmount failure then never hides it (what an assertion in a `finally` block would do).
+ */
+export async function usingMount<T>(m: Mounted, fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await m.unmount().catch(() => undefined);
+    throw err;
+  }
+  const r = await m.unmount();
+  assert.equal(r.code, 0, `the mount exited with ${r.code ?? r.signal}: ${m.stderr()}`);
+  return result;
+}
+
+/**
+ * SIGHUP the mount (it forgets every cached listing) and wait until it says it did, so that what
+ * follows is not a race against the signal.
+ */
+export async function sighup(m: Mounted): Promise<void> {
+  const LINE = 'directory cache cleared (SIGHUP)';
+  const count = () => m.stderr().split(LINE).length - 1;
+  const before = count();
+  m.proc.kill('SIGHUP');
+  await waitFor(() => count() > before, 10_000, `"${LINE}" from the mount`);
 }
 
 /** Run a mount that is expected to fail (to completion, with a time limit). */

@@ -263,15 +263,14 @@ test('upload_concurrency: parts in flight never exceed it', async () => {
     const be = backendFor(s3, { upload_concurrency: concurrency, chunk_size: 5 * MiB });
     s3.clearRequests();
     let max = 0;
-    s3.faultHook = (req) => {
+    const countOpenParts = (req: { type: string }) => {
       if (req.type === 'MPp') {
         const open = s3.requests.filter((r) => r.type === 'MPp' && r.status === 0).length;
         max = Math.max(max, open);
       }
       return undefined;
     };
-    await be.put(b, `c${concurrency}`, streamOf(pattern(20 * MiB + 1)), { mtimeNs: 1n });
-    s3.faultHook = undefined;
+    await s3.withFault(countOpenParts, () => be.put(b, `c${concurrency}`, streamOf(pattern(20 * MiB + 1)), { mtimeNs: 1n }));
     be.destroy();
     assert.equal(ofType('MPp').length, 5);
     return max;
@@ -329,21 +328,18 @@ test('copy_cutoff: copies at or above it use UploadPartCopy and keep the metadat
 
 test('leave_parts_on_error: a failed upload is aborted by default and left in place when set', async () => {
   const b = await freshBucket(s3);
-  const failPart2 = () => {
-    s3.faultHook = (req) => (req.type === 'MPp' && req.query.partNumber === '2' ? { status: 500, code: 'InternalError' } : undefined);
-  };
+  const failPart2 = (req: { type: string; query: Record<string, string> }) =>
+    req.type === 'MPp' && req.query.partNumber === '2' ? { status: 500, code: 'InternalError' } : undefined;
   const be = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1 });
-  failPart2();
   s3.clearRequests();
-  await assert.rejects(be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message));
-  s3.faultHook = undefined;
+  await s3.withFault(failPart2, () =>
+    assert.rejects(be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message)),
+  );
   assert.equal(ofType('MPabort').length, 1);
   assert.deepEqual(await be.listMultipartUploads(b), []);
   const leave = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1, leave_parts_on_error: true });
-  failPart2();
   s3.clearRequests();
-  await assert.rejects(leave.put(b, 'left', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }));
-  s3.faultHook = undefined;
+  await s3.withFault(failPart2, () => assert.rejects(leave.put(b, 'left', streamOf(pattern(11 * MiB)), { mtimeNs: 1n })));
   assert.equal(ofType('MPabort').length, 0);
   const left = await leave.listMultipartUploads(b);
   assert.deepEqual(left.map((u) => u.key), ['left']);

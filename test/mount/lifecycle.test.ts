@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor, usingMount } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
 const bucket = useS3Bucket(BUCKET);
@@ -47,15 +47,11 @@ test('mount-time errors are one clear line and a non-zero exit', async () => {
   assert.ok(!isMounted(empty));
 
   // moto accepts any key; reject what a real S3 rejects for an unknown key id
-  bucket.s3.faultHook = () => (/Credential=WRONGKEY\//.test(bucket.s3.requests.at(-1)?.headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
-  try {
-    const bad = await mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' });
-    assert.notEqual(bad.code, 0);
-    assert.match(oneLine(bad.stderr), /credentials were refused/);
-    assert.doesNotMatch(bad.stderr, /testing-secret-key/);
-  } finally {
-    bucket.s3.faultHook = undefined;
-  }
+  const refuseWrongKey = () => (/Credential=WRONGKEY\//.test(bucket.s3.hookedRequest().headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
+  const bad = await bucket.s3.withFault(refuseWrongKey, () => mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' }));
+  assert.notEqual(bad.code, 0);
+  assert.match(oneLine(bad.stderr), /credentials were refused/);
+  assert.doesNotMatch(bad.stderr, /testing-secret-key/);
   assert.ok(!isMounted(empty));
 });
 
@@ -65,15 +61,13 @@ test('--read-only: reads work, every change is EROFS', async () => {
   await fs.writeFile(path.join(seed.mnt, 'ro/file.txt'), 'read me');
   assert.equal((await seed.unmount()).code, 0);
   const m = await mount(bucket.s3, `moto:${BUCKET}/ro`, { flags: ['--read-only'] });
-  try {
-    assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
-    await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
-    await assert.rejects(fs.mkdir(path.join(m.mnt, 'd')), { code: 'EROFS' });
-    await assert.rejects(fs.unlink(path.join(m.mnt, 'file.txt')), { code: 'EROFS' });
-    await assert.rejects(fs.rename(path.join(m.mnt, 'file.txt'), path.join(m.mnt, 'moved.txt')), { code: 'EROFS' });
-  } finally {
-    assert.equal((await m.unmount()).code, 0);
-  }
+  await usingMount(m, async () => {
+      assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
+      await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
+      await assert.rejects(fs.mkdir(path.join(m.mnt, 'd')), { code: 'EROFS' });
+      await assert.rejects(fs.unlink(path.join(m.mnt, 'file.txt')), { code: 'EROFS' });
+      await assert.rejects(fs.rename(path.join(m.mnt, 'file.txt'), path.join(m.mnt, 'moved.txt')), { code: 'EROFS' });
+  });
 });
 
 test('a --log-file or --cache-dir inside the mountpoint is refused', async () => {
@@ -85,15 +79,13 @@ test('a --log-file or --cache-dir inside the mountpoint is refused', async () =>
 
 test('a second mount on the same point fails clearly; the first keeps working', async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
-  try {
-    const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
-    assert.notEqual(second.code, 0);
-    assert.match(oneLine(second.stderr), /already a mount point/);
-    await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
-    assert.equal(await fs.readFile(path.join(m.mnt, 'still.txt'), 'utf8'), 'ok');
-  } finally {
-    assert.equal((await m.unmount()).code, 0);
-  }
+  await usingMount(m, async () => {
+      const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
+      assert.notEqual(second.code, 0);
+      assert.match(oneLine(second.stderr), /already a mount point/);
+      await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
+      assert.equal(await fs.readFile(path.join(m.mnt, 'still.txt'), 'utf8'), 'ok');
+  });
 });
 
 test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', async () => {
@@ -103,13 +95,11 @@ test('kill -9 leaves a stale mount; mounting again on the same point detects and
   assert.ok(isMounted(m.mnt), 'the killed mount is still in mountinfo (stale)');
   await assert.rejects(fs.stat(path.join(m.mnt, 'x')), { code: 'ENOTCONN' });
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { mnt: m.mnt });
-  try {
-    assert.match(again.stderr(), /stale FUSE mount/);
-    await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
-    assert.equal(await fs.readFile(path.join(again.mnt, 'after-stale.txt'), 'utf8'), 'fine');
-  } finally {
-    assert.equal((await again.unmount()).code, 0);
-  }
+  await usingMount(again, async () => {
+      assert.match(again.stderr(), /stale FUSE mount/);
+      await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
+      assert.equal(await fs.readFile(path.join(again.mnt, 'after-stale.txt'), 'utf8'), 'fine');
+  });
 });
 
 test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', async () => {

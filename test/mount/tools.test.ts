@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PutObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3 } from '../helpers/s3-server.js';
 import { boto3, run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, mountEnv, type Mounted } from '../helpers/mount.js';
+import { cleanupMounts, mount, tempDir, mountEnv, sighup, type Mounted } from '../helpers/mount.js';
 import { bucketfs } from '../helpers/run.js';
 
 const BUCKET = 'tools-bucket';
@@ -196,8 +196,7 @@ test('directory markers: ours are dir/ keys for boto3 and bucketfs lsd; a consol
 
   await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="boto-dir/", Body=b"")`);
   // the root's listing is cached: SIGHUP makes the marker made elsewhere visible at once
-  m.proc.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 300));
+  await sighup(m);
   const st = await fs.stat(path.join(m.mnt, 'boto-dir'));
   assert.ok(st.isDirectory());
   assert.deepEqual(await fs.readdir(path.join(m.mnt, 'boto-dir')), []);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted, usingMount } from '../helpers/mount.js';
 
 const BUCKET = 'recovery-bucket';
 const MiB = 1024 * 1024;
@@ -71,25 +71,23 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
 
   await kill9(m);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
-    await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
-    assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
-    for (const [k, data] of want) {
-      assert.ok((await getObject(k))?.equals(data), `${k}: bytes`);
-      assert.equal(await storedMtime(k), mtimeString(mtimes.get(k)!), `${k}: mtime`);
-      assert.equal((await fs.stat(path.join(again.mnt, k), { bigint: true })).mtimeNs, mtimes.get(k), `${k}: stat after the remount`);
-    }
-    assert.match(again.stderr(), /were not uploaded yet: uploading them now/);
-    // the cache holds nothing pending any more (clean copies of what was uploaded may stay)
-    const pendingJournals = async () => {
-      const files = (await run('find', [cacheDir, '-name', '*.json'])).stdout.trim().split('\n').filter(Boolean);
-      const states = await Promise.all(files.map(async (f) => (JSON.parse(await fs.readFile(f, 'utf8')) as { state: string }).state));
-      return states.filter((st) => st !== 'clean').length;
-    };
-    await waitFor(async () => (await pendingJournals()) === 0, 10_000, 'no pending journal left');
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  await usingMount(again, async () => {
+      await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
+      assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
+      for (const [k, data] of want) {
+        assert.ok((await getObject(k))?.equals(data), `${k}: bytes`);
+        assert.equal(await storedMtime(k), mtimeString(mtimes.get(k)!), `${k}: mtime`);
+        assert.equal((await fs.stat(path.join(again.mnt, k), { bigint: true })).mtimeNs, mtimes.get(k), `${k}: stat after the remount`);
+      }
+      assert.match(again.stderr(), /were not uploaded yet: uploading them now/);
+      // the cache holds nothing pending any more (clean copies of what was uploaded may stay)
+      const pendingJournals = async () => {
+        const files = (await run('find', [cacheDir, '-name', '*.json'])).stdout.trim().split('\n').filter(Boolean);
+        const states = await Promise.all(files.map(async (f) => (JSON.parse(await fs.readFile(f, 'utf8')) as { state: string }).state));
+        return states.filter((st) => st !== 'clean').length;
+      };
+      await waitFor(async () => (await pendingJournals()) === 0, 10_000, 'no pending journal left');
+  });
 });
 
 test('a file still open when the mount dies is recovered up to its last fsync, never beyond', async () => {
@@ -124,16 +122,14 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
     writer.kill('SIGKILL');
   }
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
-    await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
-    assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
-    assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
-    // never fsync'ed, never closed: not an object (a crash may lose what was never made safe)
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await getObject('open/never-synced.txt'), null);
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  await usingMount(again, async () => {
+      await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
+      assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
+      assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
+      // never fsync'ed, never closed: not an object (a crash may lose what was never made safe)
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await getObject('open/never-synced.txt'), null);
+  });
 });
 
 test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', async () => {
@@ -169,19 +165,13 @@ test('uploads failing at unmount stay in the cache (non-zero exit, one line) and
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   await fs.mkdir(path.join(m.mnt, 'later'));
   await fs.writeFile(path.join(m.mnt, 'later/file.txt'), 'not yet');
-  bucket.s3.faultHook = (req) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
-  try {
-    const r = await m.unmount();
-    assert.notEqual(r.code, 0);
-    assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);
-  } finally {
-    bucket.s3.faultHook = undefined;
-  }
+  const refuse = (req: { method: string; path: string }) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
+  const r = await bucket.s3.withFault(refuse, () => m.unmount());
+  assert.notEqual(r.code, 0);
+  assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);
   assert.equal(await getObject('later/file.txt'), null);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
-    await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  await usingMount(again, async () => {
+      await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
+  });
 });
