@@ -398,6 +398,18 @@ export class TestS3 {
   }
 }
 
+/** The most requests (of `type`, if given) that were in flight at the same moment, as the server saw them. */
+export function maxInFlight(requests: RecordedRequest[], type?: string): number {
+  const edges: Array<[number, number]> = [];
+  for (const r of requests) if (type === undefined || r.type === type) edges.push([r.startedAt, 1], [r.endedAt || Infinity, -1]);
+  // an end at the same instant as a start counts first: touching is not overlapping
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, d] of edges) max = Math.max(max, (now += d));
+  return max;
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
