@@ -132,22 +132,53 @@ test('journals of a dead mount are recovered: uploaded with their mtime, or as n
   await second.vfs.close();
 });
 
-class SlowPut extends FakeBackend {
+/** `p`, or a failure after `ms` (a timer that also keeps the event loop alive: the VFS's own are unref'd) */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A backend whose PUTs wait, once started, until the test releases them. */
+class GatedPut extends FakeBackend {
+  private markStarted!: () => void;
+  /** resolves when the first PUT has reached the backend */
+  readonly started = new Promise<void>((r) => (this.markStarted = r));
+  release!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.release = r));
+  /** PUTs that have returned */
+  done = 0;
   override async put(bucket: string, p: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo> {
-    await new Promise((r) => setTimeout(r, 50));
-    return super.put(bucket, p, body, opts);
+    this.markStarted();
+    await this.gate;
+    try {
+      return await super.put(bucket, p, body, opts);
+    } finally {
+      this.done++;
+    }
   }
 }
 
 test('unlink while the upload runs: the object does not stay', async () => {
-  const be = new SlowPut();
+  const be = new GatedPut();
   const { vfs } = setup({ be, opts: { writeBackMs: 10 } });
   await writeFile(vfs, '/racy.txt', 'uploading');
-  await new Promise((r) => setTimeout(r, 30)); // the upload has started
-  await vfs.unlink('/racy.txt');
-  await new Promise((r) => setTimeout(r, 150));
+  await within(be.started, 10_000, 'the upload to start'); // its PUT reached the backend
+  // unlink while the PUT is held (unlink may wait for the upload: release the PUT after it began)
+  const unlinking = vfs.unlink('/racy.txt');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(be.done, 0, 'the PUT is still running');
+  be.release();
+  await within(unlinking, 10_000, 'the unlink');
+  await vfs.flushAll();
+  assert.equal(be.done, 1, 'the PUT ran to its end');
   assert.ok(!be.objects.has('racy.txt'));
   await vfs.close();
+  assert.ok(!be.objects.has('racy.txt'));
 });
 
 test('a stream past chunk_size × max_upload_parts is EFBIG, on the write that crosses it and on close; nothing stored', async () => {
