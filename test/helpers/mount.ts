@@ -15,6 +15,16 @@ import path from 'node:path';
 import { TestS3 } from './s3-server.js';
 import { bucketfsBin, type RunResult, run } from './run.js';
 
+/**
+ * node:test options for every test of a mount test file: a FUSE deadlock (a request the mount
+ * never answers, a process stuck in the kernel) fails that test after this long instead of
+ * hanging the whole run; the file's after() hook then kills the mount, which frees the rest.
+ * Well above what the slowest mount test takes on a loaded machine (about a minute).
+ */
+export const MOUNT_TEST = { timeout: 240_000 } as const;
+/** the same for before()/after() hooks that start servers and mounts */
+export const MOUNT_HOOK = { timeout: 120_000 } as const;
+
 export interface Mounted {
   mnt: string;
   proc: ChildProcess;
@@ -210,12 +220,12 @@ export function useS3Bucket(name: string, hooks: S3BucketHooks = {}): S3Bucket {
     server = await TestS3.start();
     await server.createBucket(name);
     await hooks.setup?.(server);
-  });
+  }, MOUNT_HOOK);
   after(async () => {
     await hooks.teardown?.();
     await cleanupMounts();
     await server?.stop();
-  });
+  }, MOUNT_HOOK);
   const s3 = (): TestS3 => {
     if (!server) throw new Error('useS3Bucket: the server is only there once before() has run');
     return server;

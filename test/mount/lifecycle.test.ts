@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor, usingMount } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
 const bucket = useS3Bucket(BUCKET);
@@ -29,7 +29,7 @@ async function pidsWith(arg: string): Promise<number[]> {
   return out;
 }
 
-test('mount-time errors are one clear line and a non-zero exit', async () => {
+test('mount-time errors are one clear line and a non-zero exit', MOUNT_TEST, async () => {
   const missing = await mountFails(bucket.s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');
   assert.notEqual(missing.code, 0);
   assert.match(oneLine(missing.stderr), /mountpoint \/nonexistent\/bucketfs-mnt does not exist/);
@@ -55,40 +55,40 @@ test('mount-time errors are one clear line and a non-zero exit', async () => {
   assert.ok(!isMounted(empty));
 });
 
-test('--read-only: reads work, every change is EROFS', async () => {
+test('--read-only: reads work, every change is EROFS', MOUNT_TEST, async () => {
   const seed = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.mkdir(path.join(seed.mnt, 'ro'));
   await fs.writeFile(path.join(seed.mnt, 'ro/file.txt'), 'read me');
   assert.equal((await seed.unmount()).code, 0);
   const m = await mount(bucket.s3, `moto:${BUCKET}/ro`, { flags: ['--read-only'] });
   await usingMount(m, async () => {
-      assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
-      await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
-      await assert.rejects(fs.mkdir(path.join(m.mnt, 'd')), { code: 'EROFS' });
-      await assert.rejects(fs.unlink(path.join(m.mnt, 'file.txt')), { code: 'EROFS' });
-      await assert.rejects(fs.rename(path.join(m.mnt, 'file.txt'), path.join(m.mnt, 'moved.txt')), { code: 'EROFS' });
+    assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
+    await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
+    await assert.rejects(fs.mkdir(path.join(m.mnt, 'd')), { code: 'EROFS' });
+    await assert.rejects(fs.unlink(path.join(m.mnt, 'file.txt')), { code: 'EROFS' });
+    await assert.rejects(fs.rename(path.join(m.mnt, 'file.txt'), path.join(m.mnt, 'moved.txt')), { code: 'EROFS' });
   });
 });
 
-test('a --log-file or --cache-dir inside the mountpoint is refused', async () => {
+test('a --log-file or --cache-dir inside the mountpoint is refused', MOUNT_TEST, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   const r = await mountFails(bucket.s3, `moto:${BUCKET}`, mnt, ['--log-file', path.join(mnt, 'log.txt')]);
   assert.notEqual(r.code, 0);
   assert.match(oneLine(r.stderr), /--log-file .* is inside the mountpoint/);
 });
 
-test('a second mount on the same point fails clearly; the first keeps working', async () => {
+test('a second mount on the same point fails clearly; the first keeps working', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await usingMount(m, async () => {
-      const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
-      assert.notEqual(second.code, 0);
-      assert.match(oneLine(second.stderr), /already a mount point/);
-      await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
-      assert.equal(await fs.readFile(path.join(m.mnt, 'still.txt'), 'utf8'), 'ok');
+    const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
+    assert.notEqual(second.code, 0);
+    assert.match(oneLine(second.stderr), /already a mount point/);
+    await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
+    assert.equal(await fs.readFile(path.join(m.mnt, 'still.txt'), 'utf8'), 'ok');
   });
 });
 
-test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', async () => {
+test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   m.proc.kill('SIGKILL');
   await m.exited;
@@ -96,13 +96,13 @@ test('kill -9 leaves a stale mount; mounting again on the same point detects and
   await assert.rejects(fs.stat(path.join(m.mnt, 'x')), { code: 'ENOTCONN' });
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { mnt: m.mnt });
   await usingMount(again, async () => {
-      assert.match(again.stderr(), /stale FUSE mount/);
-      await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
-      assert.equal(await fs.readFile(path.join(again.mnt, 'after-stale.txt'), 'utf8'), 'fine');
+    assert.match(again.stderr(), /stale FUSE mount/);
+    await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
+    assert.equal(await fs.readFile(path.join(again.mnt, 'after-stale.txt'), 'utf8'), 'fine');
   });
 });
 
-test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', async () => {
+test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   const file = path.join(m.mnt, 'open-at-exit.txt');
   // a writer that keeps its file open (written, never closed)
@@ -123,7 +123,7 @@ test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, 
   assert.equal((await bucket.getObject('open-at-exit.txt'))?.toString(), 'written but not closed\n');
 });
 
-test('an outside fusermount -u ends the mount process cleanly (exit 0)', async () => {
+test('an outside fusermount -u ends the mount process cleanly (exit 0)', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.writeFile(path.join(m.mnt, 'before-umount.txt'), 'x');
   const u = await run('fusermount', ['-u', m.mnt]);
@@ -133,7 +133,7 @@ test('an outside fusermount -u ends the mount process cleanly (exit 0)', async (
   assert.match(m.stderr(), /unmounted from outside/);
 });
 
-test('--daemon returns once the mount works, and exits non-zero with the reason when it cannot', async () => {
+test('--daemon returns once the mount works, and exits non-zero with the reason when it cannot', MOUNT_TEST, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   const cache = await tempDir('bucketfs-cache-');
   const logFile = path.join(cache, 'daemon.log');

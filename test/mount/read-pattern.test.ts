@@ -12,7 +12,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3, type RecordedRequest } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, isMounted } from '../helpers/mount.js';
+import { cleanupMounts, mount, isMounted, MOUNT_TEST, MOUNT_HOOK } from '../helpers/mount.js';
 
 const BUCKET = 'read-pattern-bucket';
 const KiB = 1024;
@@ -54,14 +54,14 @@ before(async () => {
   const c = s3.directClient();
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'big.bin', Body: big }));
   c.destroy();
-});
+}, MOUNT_HOOK);
 
 after(async () => {
   await cleanupMounts();
   await s3?.stop();
-});
+}, MOUNT_HOOK);
 
-test('200 random 4 KiB preads, a quarter of them just behind the previous one, transfer about 200 × 4 KiB; cat afterwards still streams', async () => {
+test('200 random 4 KiB preads, a quarter of them just behind the previous one, transfer about 200 × 4 KiB; cat afterwards still streams', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);
   try {
     const file = path.join(m.mnt, 'big.bin');
@@ -107,7 +107,7 @@ test('200 random 4 KiB preads, a quarter of them just behind the previous one, t
   }
 });
 
-test('cat and dd read the object byte-exact in a few large GETs', async () => {
+test('cat and dd read the object byte-exact in a few large GETs', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);
   try {
     const file = path.join(m.mnt, 'big.bin');
@@ -166,7 +166,7 @@ const SLOW_SERVER = 4 * MiB;
 /** what the mount logs (-vv) when a stream adds a lane */
 const PARALLEL_LINE = /reader waited \d+% of the last 8 MiB: 2 GETs at once/;
 
-test('a server slower per connection than the reader: the stream goes parallel, byte-exact and with little waste', async () => {
+test('a server slower per connection than the reader: the stream goes parallel, byte-exact and with little waste', MOUNT_TEST, async () => {
   s3.responseBytesPerSecond = SLOW_SERVER;
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['-vv'] });
   try {
@@ -191,7 +191,7 @@ test('a server slower per connection than the reader: the stream goes parallel, 
   }
 });
 
-test('a parallel stream that loses a connection mid-read still delivers the object byte-exact', async () => {
+test('a parallel stream that loses a connection mid-read still delivers the object byte-exact', MOUNT_TEST, async () => {
   s3.responseBytesPerSecond = SLOW_SERVER;
   // -vv: the mount says when the stream goes parallel
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['-vv'] });
@@ -233,7 +233,7 @@ test('a parallel stream that loses a connection mid-read still delivers the obje
   }
 });
 
-test('a file larger than --vfs-memory-limit read twice: the second pass finds most of it cached', async () => {
+test('a file larger than --vfs-memory-limit read twice: the second pass finds most of it cached', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-memory-limit', '24M'] });
   try {
     const file = path.join(m.mnt, 'big.bin');
@@ -247,7 +247,7 @@ test('a file larger than --vfs-memory-limit read twice: the second pass finds mo
   }
 });
 
-test('an outside fusermount -u is noticed within a few hundred ms (the mount flushes and exits)', async () => {
+test('an outside fusermount -u is noticed within a few hundred ms (the mount flushes and exits)', MOUNT_TEST, async () => {
   for (let i = 0; i < 3; i++) {
     const m = await mount(s3, `moto:${BUCKET}`);
     const r = await run('dd', [`if=${path.join(m.mnt, 'big.bin')}`, 'bs=64k', 'count=4', 'status=none']);

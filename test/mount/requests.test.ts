@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3, maxInFlight, type RecordedRequest } from '../helpers/s3-server.js';
 import { run } from '../helpers/run.js';
-import { cleanupMounts, mount, type Mounted } from '../helpers/mount.js';
+import { cleanupMounts, mount, type Mounted, MOUNT_TEST, MOUNT_HOOK } from '../helpers/mount.js';
 
 const BUCKET = 'requests-bucket';
 const FILES = 1000;
@@ -40,14 +40,14 @@ before(async () => {
   }
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/big.bin', Body: big }));
   c.destroy();
-});
+}, MOUNT_HOOK);
 
 after(async () => {
   await cleanupMounts();
   await s3?.stop();
-});
+}, MOUNT_HOOK);
 
-test(`ls of a ${FILES}-file directory is 1 LIST and 0 HEAD; ls -l then HEADs each file once, concurrently; again: no request`, async () => {
+test(`ls of a ${FILES}-file directory is 1 LIST and 0 HEAD; ls -l then HEADs each file once, concurrently; again: no request`, MOUNT_TEST, async () => {
   const m: Mounted = await mount(s3, `moto:${BUCKET}/many`);
   try {
     const ls = await counted(() => sh('ls', ['--color=never', m.mnt]));
@@ -84,7 +84,7 @@ test(`ls of a ${FILES}-file directory is 1 LIST and 0 HEAD; ls -l then HEADs eac
   }
 });
 
-test('find -name on a cold mount makes LISTs only; --use-server-modtime makes ls -l HEAD-free', async () => {
+test('find -name on a cold mount makes LISTs only; --use-server-modtime makes ls -l HEAD-free', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--use-server-modtime'] });
   try {
     const find = await counted(() => sh('find', [m.mnt, '-name', 'file-0500.txt']));
@@ -100,7 +100,7 @@ test('find -name on a cold mount makes LISTs only; --use-server-modtime makes ls
   }
 });
 
-test('a 4 KiB read at a random offset of a 32 MiB file transfers about 4 KiB; a sequential read streams it all exactly', async () => {
+test('a 4 KiB read at a random offset of a 32 MiB file transfers about 4 KiB; a sequential read streams it all exactly', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}/data`);
   try {
     const file = path.join(m.mnt, 'big.bin');

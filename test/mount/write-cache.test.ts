@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'cache-write-bucket';
 const bucket = useS3Bucket(BUCKET, {
@@ -24,7 +24,7 @@ async function cacheFiles(dir: string, ext: string): Promise<string[]> {
 
 const gets = (key: string) => bucket.s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/${key}`).length;
 
-test('a file written here is read back and reopened from the cache: no download; the cache is 0700/0600', async () => {
+test('a file written here is read back and reopened from the cache: no download; the cache is 0700/0600', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0'] });
   try {
@@ -53,7 +53,7 @@ test('a file written here is read back and reopened from the cache: no download;
   }
 });
 
-test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a file waiting for its upload is never evicted', async () => {
+test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a file waiting for its upload is never evicted', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0', '--vfs-cache-max-size', '1M', '--vfs-cache-max-age', '3s', '--vfs-cache-poll-interval', '500ms'],
@@ -85,7 +85,7 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
   assert.ok((await getObject('pending.bin'))?.equals(pending));
 });
 
-test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', async () => {
+test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', MOUNT_TEST, async () => {
   const off = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
   try {
     await fs.writeFile(path.join(off.mnt, 'off.txt'), 'sequential is fine\n');
@@ -125,7 +125,7 @@ test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, w
   }
 });
 
-test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', async () => {
+test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-cache-mode', 'full'];
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });

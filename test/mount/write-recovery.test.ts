@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor, type Mounted, usingMount } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'recovery-bucket';
 const MiB = 1024 * 1024;
@@ -32,7 +32,7 @@ async function kill9(m: Mounted): Promise<void> {
   await m.exited;
 }
 
-test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads every closed file, with its bytes and mtime', async () => {
+test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads every closed file, with its bytes and mtime', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('rec/existing.bin', randomBytes(3 * MiB));
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s', '--s3-chunk-size', '5M'];
@@ -72,25 +72,25 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
   await kill9(m);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   await usingMount(again, async () => {
-      await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
-      assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
-      for (const [k, data] of want) {
-        assert.ok((await getObject(k))?.equals(data), `${k}: bytes`);
-        assert.equal(await storedMtime(k), mtimeString(mtimes.get(k)!), `${k}: mtime`);
-        assert.equal((await fs.stat(path.join(again.mnt, k), { bigint: true })).mtimeNs, mtimes.get(k), `${k}: stat after the remount`);
-      }
-      assert.match(again.stderr(), /were not uploaded yet: uploading them now/);
-      // the cache holds nothing pending any more (clean copies of what was uploaded may stay)
-      const pendingJournals = async () => {
-        const files = (await run('find', [cacheDir, '-name', '*.json'])).stdout.trim().split('\n').filter(Boolean);
-        const states = await Promise.all(files.map(async (f) => (JSON.parse(await fs.readFile(f, 'utf8')) as { state: string }).state));
-        return states.filter((st) => st !== 'clean').length;
-      };
-      await waitFor(async () => (await pendingJournals()) === 0, 10_000, 'no pending journal left');
+    await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
+    assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
+    for (const [k, data] of want) {
+      assert.ok((await getObject(k))?.equals(data), `${k}: bytes`);
+      assert.equal(await storedMtime(k), mtimeString(mtimes.get(k)!), `${k}: mtime`);
+      assert.equal((await fs.stat(path.join(again.mnt, k), { bigint: true })).mtimeNs, mtimes.get(k), `${k}: stat after the remount`);
+    }
+    assert.match(again.stderr(), /were not uploaded yet: uploading them now/);
+    // the cache holds nothing pending any more (clean copies of what was uploaded may stay)
+    const pendingJournals = async () => {
+      const files = (await run('find', [cacheDir, '-name', '*.json'])).stdout.trim().split('\n').filter(Boolean);
+      const states = await Promise.all(files.map(async (f) => (JSON.parse(await fs.readFile(f, 'utf8')) as { state: string }).state));
+      return states.filter((st) => st !== 'clean').length;
+    };
+    await waitFor(async () => (await pendingJournals()) === 0, 10_000, 'no pending journal left');
   });
 });
 
-test('a file still open when the mount dies is recovered up to its last fsync, never beyond', async () => {
+test('a file still open when the mount dies is recovered up to its last fsync, never beyond', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('open/existing.txt', '0123456789');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
@@ -123,16 +123,16 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
   }
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   await usingMount(again, async () => {
-      await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
-      assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
-      assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
-      // never fsync'ed, never closed: not an object (a crash may lose what was never made safe)
-      await new Promise((r) => setTimeout(r, 500));
-      assert.equal(await getObject('open/never-synced.txt'), null);
+    await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
+    assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
+    assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
   });
+  // never fsync'ed, never closed: not an object (a crash may lose what was never made safe); the
+  // unmount flushed everything the recovering mount would ever upload
+  assert.equal(await getObject('open/never-synced.txt'), null);
 });
 
-test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', async () => {
+test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('conf/shared.txt', 'original');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
@@ -159,7 +159,7 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
   }
 });
 
-test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', async () => {
+test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
@@ -172,6 +172,6 @@ test('uploads failing at unmount stay in the cache (non-zero exit, one line) and
   assert.equal(await getObject('later/file.txt'), null);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   await usingMount(again, async () => {
-      await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
+    await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
   });
 });
