@@ -81,6 +81,20 @@ test('a pending file renamed (the editor\'s save) moves locally: no copy, no del
   await vfs.close();
 });
 
+/** the journals under `dir` */
+async function journals(dir: string): Promise<Array<{ path: string; present: Array<[number, number]> }>> {
+  const out: Array<{ path: string; present: Array<[number, number]> }> = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name.endsWith('.json')) out.push(JSON.parse(await fs.readFile(p, 'utf8').catch(() => '{"present":[]}')));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
 /** make every journal under `dir` look like it was left by a process that is gone */
 async function orphanJournals(dir: string): Promise<number> {
   let n = 0;
@@ -112,8 +126,12 @@ test('journals of a dead mount are recovered: uploaded with their mtime, or as n
   await first.vfs.flush(fh);
   await first.vfs.release(fh);
   assert.equal(be.calls.PUT, undefined);
-  // after the last close, what the rewrite still needs of the original is fetched in the background
-  await new Promise((r) => setTimeout(r, 100));
+  // after the last close, what the rewrite still needs of the original is fetched in the background:
+  // wait until its journal says all 8 bytes are local (a fixed 100 ms was not enough on a loaded
+  // machine, and the recovery below then cannot read bytes 4-8 of a base that changed)
+  const local = async () => (await journals(cache)).find((j) => j.path === 'shared.txt')?.present.some(([a, b]) => a === 0 && b >= 8) === true;
+  for (const t0 = Date.now(); !(await local()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(await local(), 'the bytes of the original not written here were fetched');
   assert.equal(be.calls.GET, 1);
   // the process dies: nothing more happens to its state (no close, no flush)
   assert.equal(await orphanJournals(cache), 2);
