@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, usingMount, waitFor, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'cache-write-bucket';
 const bucket = useS3Bucket(BUCKET, {
@@ -73,15 +73,29 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
     await m.unmount();
   }
   // write-back pending data is never evicted, whatever the limits
+  const PROBE = 123_457;
+  await bucket.putObject('evict-probe.bin', randomBytes(PROBE));
   const m2 = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '30s', '--vfs-cache-max-size', '1k', '--vfs-cache-max-age', '100ms', '--vfs-cache-poll-interval', '100ms'],
   });
   const pending = randomBytes(500_000);
-  await fs.writeFile(path.join(m2.mnt, 'pending.bin'), pending);
-  await new Promise((r) => setTimeout(r, 1000));
-  assert.equal((await cacheFiles(cacheDir, '.data')).length, 1);
-  assert.equal(await getObject('pending.bin'), null, 'not uploaded yet');
-  assert.equal((await m2.unmount()).code, 0);
+  await usingMount(m2, async () => {
+    await fs.writeFile(path.join(m2.mnt, 'pending.bin'), pending);
+    // eviction has run since (instead of a fixed second): a cache file made after the pending one
+    // (an object read through an O_RDWR handle, nothing written) is evicted once closed (clean)
+    const sizes = async () => Promise.all((await cacheFiles(cacheDir, '.data')).map(async (f) => (await fs.stat(f)).size));
+    const fh = await fs.open(path.join(m2.mnt, 'evict-probe.bin'), 'r+');
+    try {
+      const { bytesRead } = await fh.read(Buffer.alloc(PROBE), 0, PROBE, 0);
+      assert.equal(bytesRead, PROBE);
+      await waitFor(async () => (await sizes()).includes(PROBE), 10_000, 'the cache file of evict-probe.bin');
+    } finally {
+      await fh.close();
+    }
+    await waitFor(async () => !(await sizes()).includes(PROBE), 10_000, 'the eviction of the clean copy');
+    assert.deepEqual(await sizes(), [pending.length], 'the pending file is still in the cache');
+    assert.equal(await getObject('pending.bin'), null, 'not uploaded yet');
+  });
   assert.ok((await getObject('pending.bin'))?.equals(pending));
 });
 
