@@ -11,6 +11,7 @@ import { createS3Backend } from '../backend/s3/index.js';
 import type { S3BackendApi } from '../backend/s3/types.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { log, redact, setLogFile, setLogLevel, type LogLevel } from '../util/log.js';
+import { logFileProblem } from '../util/log-file.js';
 import { rawBytes } from './raw-names.js';
 
 /** The global flags as yargs parses them (the `--s3-*` ones are read by name from the table). */
@@ -94,7 +95,13 @@ export class Cli {
       level = up;
     }
     setLogLevel(level);
-    if (argv['log-file']) setLogFile(String(argv['log-file']));
+    const file = argv['log-file'];
+    if (file) {
+      // refused now, with one line, rather than every log line failing later (or a mount that runs blind)
+      const problem = logFileProblem(String(file));
+      if (problem) throw new UserError(`cannot write --log-file ${file}: ${problem}`, EXIT.usage);
+      setLogFile(String(file));
+    }
   }
 
   /** A path argument: local path or remote location. */

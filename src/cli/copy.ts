@@ -9,12 +9,12 @@ import type { ListEntry } from '../backend/s3/types.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
-import { forEachLimit } from './concurrency.js';
+import { forEachLimit } from '../util/concurrency.js';
 import type { Cli, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
 import { listObjects } from './listing.js';
 import { Progress } from './progress.js';
-import { logicalNameFromBytes } from '../backend/s3/encoding.js';
+import { logicalNameFromBytes } from '../backend/s3/utf8.js';
 import { fsPath, nameFromBytes } from './raw-names.js';
 import { Transferer, endpointIn, localError, metaFromInfo, statEndpoint, statLocal, type Endpoint, type FileMeta, type Outcome } from './transfer.js';
 

@@ -52,30 +52,27 @@ export function padSize(n: number, width = 9): string {
 export function byteUnit(bytes: number): string {
   if (bytes < 0) return 'off';
   if (bytes === 0) return '0 B';
-  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
-  let i = 0;
-  let scaled = bytes;
-  while (scaled >= 1024 && i < units.length - 1) {
-    scaled /= 1024;
-    i++;
-  }
-  const val = Math.floor(scaled) === scaled ? scaled.toFixed(0) : scaled.toFixed(3);
-  return `${val} ${units[i]}B`;
+  const [val, unit] = scaled(bytes, 1024, ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei']);
+  return `${val} ${unit}B`;
 }
 
 /** rclone's CountSuffix.String(): decimal k/M/G… with three decimals unless exact. */
 export function countSuffix(n: number): string {
   if (n < 0) return 'off';
   if (n === 0) return '0';
-  const units = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+  const [val, unit] = scaled(n, 1000, ['', 'k', 'M', 'G', 'T', 'P', 'E']);
+  return val + unit;
+}
+
+/** `n` in the largest unit it reaches, to three decimals unless exact (rclone's suffix formats) */
+function scaled(n: number, base: number, units: string[]): [string, string] {
   let i = 0;
-  let scaled = n;
-  while (scaled >= 1000 && i < units.length - 1) {
-    scaled /= 1000;
+  let v = n;
+  while (v >= base && i < units.length - 1) {
+    v /= base;
     i++;
   }
-  const val = Math.floor(scaled) === scaled ? scaled.toFixed(0) : scaled.toFixed(3);
-  return val + units[i];
+  return [Math.floor(v) === v ? v.toFixed(0) : v.toFixed(3), units[i]!];
 }
 
 /** The two lines of `rclone size`. */

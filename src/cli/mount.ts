@@ -5,6 +5,9 @@
 //   mount → print one "mounted" line → serve until SIGINT/SIGTERM or an outside unmount →
 //   upload everything pending → unmount → exit 0.
 //
+// Every setting comes from one MountOptions (src/config/mount-options.ts: flag > RCLONE_<FLAG> >
+// default), built at the start; nothing here reads a raw flag after that.
+//
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
 // the child reports over IPC that the mount works, or non-zero with the child's reason.
 // SIGHUP forgets every cached directory listing.
@@ -13,12 +16,13 @@ import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { VFS_OPTIONS, vfsFlagName, type VfsOptionSpec } from '../config/vfs-option-table.js';
-import { parseDuration, parseSize, formatSize } from '../config/units.js';
+import { formatDuration, formatSize } from '../config/units.js';
+import { resolveMountOptions, type MountOptions } from '../config/mount-options.js';
+import type { RawFlags } from '../config/flag-reader.js';
 import { BackendError } from '../backend/s3/backend-error.js';
 import type { S3BackendApi } from '../backend/s3/types.js';
 import { UserError, EXIT, describeError } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { resolveVfsOptions, type VfsOptions } from '../vfs/options.js';
 import { MountRoot, isSelfOrBelow } from '../vfs/paths.js';
 import { Vfs } from '../vfs/vfs.js';
 import { createFuseOps } from '../fuse/ops.js';
@@ -58,8 +62,8 @@ export function addVfsFlags<T>(y: Argv<T>): Argv<T> {
   return y;
 }
 
-/** Parsed flags → raw values keyed by option name (what resolveVfsOptions takes). */
-export function rawVfsValues(argv: Record<string, unknown>): Record<string, unknown> {
+/** Parsed flags → raw values keyed by option name (what resolveMountOptions takes): the only reading of yargs' output. */
+export function rawVfsValues(argv: Record<string, unknown>): RawFlags {
   const raw: Record<string, unknown> = {};
   for (const o of VFS_OPTIONS) {
     if (o.repeatable) {
@@ -83,12 +87,12 @@ export const mountCommand = defineCommand<MountArgs>({
     ),
   handlesSignals: true,
   async run(cli, args) {
-    const raw = rawVfsValues(args as Record<string, unknown>);
-    const daemon = raw.daemon === true && !process.env[DAEMON_CHILD_ENV];
-    if (daemon) return runDaemonParent(args, raw);
+    const mo = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers });
+    const daemon = mo.daemon && !process.env[DAEMON_CHILD_ENV];
+    if (daemon) return runDaemonParent(args, mo.daemonWaitMs);
     const isChild = !!process.env[DAEMON_CHILD_ENV] && typeof process.send === 'function';
     try {
-      await runMount(cli, args, raw, isChild);
+      await runMount(cli, args, mo, isChild);
     } catch (err) {
       if (isChild) await sendToParent({ type: 'error', message: oneLine(describeError(err)), exitCode: err instanceof UserError ? err.exitCode : EXIT.fatal });
       throw err;
@@ -98,10 +102,21 @@ export const mountCommand = defineCommand<MountArgs>({
 
 // ---------------------------------------------------------------------------------------------
 
-async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<string, unknown>, isChild: boolean): Promise<void> {
-  const opts = resolveVfsOptions(raw, process.env);
+async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions, isChild: boolean): Promise<void> {
+  const opts = mo.vfs;
   const loc = cli.bucketLocation(args.remote, 'mount');
-  const mnt = await prepareMountpoint(args.mountpoint, { allowNonEmpty: raw.allow_non_empty === true }, log);
+  const root = new MountRoot(loc.bucket, loc.path);
+  const o = loc.target.options;
+  const vfs = new Vfs(loc.backend, root, opts, log, {
+    remote: loc.target.remote,
+    // the cache of pending uploads belongs to one server: the remote's name and where it points
+    remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
+    upload: { partSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
+    transfers: mo.transfers,
+  });
+  // The mount point and the bucket are checked at once: a missing bucket or refused credentials
+  // fail here, before anything is mounted, and the root's first listing page is kept.
+  const [mnt] = await Promise.all([prepareMountpoint(args.mountpoint, { allowNonEmpty: mo.kernel.allowNonEmpty }, log), probeBucket(() => vfs.ns.primeRoot(), loc.bucket, args.remote)]);
   // The mount process must never do file I/O on its own mount: its log writes would wait for
   // requests that only its own (blocked) event loop can answer.
   for (const [flag, p] of [['--cache-dir', opts.cacheDir], ['--log-file', args['log-file']]] as const) {
@@ -109,39 +124,18 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<stri
       throw new UserError(`${flag} ${p} is inside the mountpoint ${mnt}: put it elsewhere`, EXIT.usage);
     }
   }
-  await probeBucket(loc.backend, loc.bucket, loc.path, args.remote);
-
-  const root = new MountRoot(loc.bucket, loc.path);
-  const o = loc.target.options;
-  const vfs = new Vfs(loc.backend, root, opts, log, {
-    remote: loc.target.remote,
-    // the cache of pending uploads belongs to one server: the remote's name and where it points
-    remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
-    upload: { chunkSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
-    transfers: typeof args.transfers === 'number' && args.transfers > 0 ? args.transfers : 4,
-  });
   // uploads a previous run left pending (killed, crashed): found before mounting, sent in the background
   await vfs.recover();
   const ops = createFuseOps(vfs, log);
-  const fsname = fsnameOption({
-    fsname: String(raw.volname ?? '') || args.remote,
-    readOnly: opts.readOnly,
-    allowOther: raw.allow_other === true,
-    allowRoot: raw.allow_root === true,
-    defaultPermissions: raw.default_permissions === true,
-    allowNonEmpty: raw.allow_non_empty === true,
-    attrTimeoutMs: opts.attrTimeoutMs,
-    maxReadAhead: parseSize(String(raw.max_read_ahead ?? '128K')),
-    extra: (raw.option as string[] | undefined) ?? [],
-  });
-  const requestTimeoutMs = parseDuration(String(raw.daemon_timeout ?? '0s'));
-  const session = new FuseSession(mnt, ops, fsname, requestTimeoutMs, log);
+  const { volname, ...kernel } = mo.kernel;
+  const fsname = fsnameOption({ ...kernel, fsname: volname || args.remote });
+  const session = new FuseSession(mnt, ops, fsname, mo.requestTimeoutMs, log);
 
   await session.mount();
   const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? `fusermount -u ${mnt}` : 'Ctrl-C'} to unmount)`;
   log.info(
-    `mount options: dir-cache-time ${raw.dir_cache_time ?? '5m0s'}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
-      `cache mode ${opts.cacheMode}, write-back ${raw.vfs_write_back ?? '5s'}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}`,
+    `mount options: dir-cache-time ${formatDuration(opts.dirCacheTimeMs)}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
+      `cache mode ${opts.cacheMode}, write-back ${formatDuration(opts.writeBackMs)}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}`,
   );
   if (isChild) {
     log.notice(line.replace(/^bucketfs: /, ''));
@@ -151,15 +145,13 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, raw: Record<stri
     process.stdout.write(line + '\n');
   }
 
-  await serveUntilStopped(vfs, session, opts, raw);
+  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs);
 }
 
 /** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */
-async function probeBucket(backend: S3BackendApi, bucket: string, path: string, display: string): Promise<void> {
+async function probeBucket(probe: () => Promise<void>, bucket: string, display: string): Promise<void> {
   try {
-    const it = backend.list(bucket, path, { recursive: false });
-    await it.next();
-    await it.return(undefined);
+    await probe();
   } catch (err) {
     if (err instanceof BackendError) {
       switch (err.kind) {
@@ -179,10 +171,9 @@ async function probeBucket(backend: S3BackendApi, bucket: string, path: string, 
 }
 
 /** Serve until SIGINT/SIGTERM or an outside unmount; then flush, unmount and return (exit 0). */
-async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOptions, raw: Record<string, unknown>): Promise<void> {
-  const statsMs = parseDuration(String(raw.stats ?? '1m0s'));
+async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number): Promise<void> {
   const statsTimer =
-    statsMs > 0 && statsMs < 2 ** 31 && log.enabled('INFO')
+    statsMs > 0 && log.enabled('INFO')
       ? setInterval(() => logStats(vfs), statsMs)
       : undefined;
 
@@ -202,7 +193,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOption
       // writes that reached us between the flush and the unmount
       if (!failure) await vfs.flushAll().catch((err) => (failure = err));
       await vfs.close();
-      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${opts.cacheDir}/vfs, uploaded at the next mount): ${describeError(failure)}`, EXIT.fatal);
+      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${cacheDir}/vfs, uploaded at the next mount): ${describeError(failure)}`, EXIT.fatal);
       log.notice(`unmounted ${session.mountPoint}`);
     })();
     return stopping;
@@ -226,7 +217,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, opts: VfsOption
 }
 
 function logStats(vfs: Vfs): void {
-  const c = vfs.counters;
+  const c = vfs.stats;
   const r = vfs.reads.stats;
   const w = vfs.writes.stats?.();
   log.info(
@@ -247,8 +238,7 @@ function sendToParent(msg: DaemonMessage): Promise<void> {
   });
 }
 
-async function runDaemonParent(args: MountArgs & GlobalArgs, raw: Record<string, unknown>): Promise<void> {
-  const waitMs = parseDuration(String(raw.daemon_wait ?? '1m0s'));
+async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Promise<void> {
   const logFile = args['log-file'];
   const fd = openSync(logFile ? String(logFile) : '/dev/null', 'a');
   // the same node flags as ours (bin/bucketfs sets V8 flags the mount needs)
@@ -261,8 +251,8 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, raw: Record<string,
   const result = await new Promise<DaemonMessage>((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
-      resolve({ type: 'error', message: `the mount did not become ready within ${raw.daemon_wait ?? '1m0s'}${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
-    }, Math.min(waitMs, 2 ** 31 - 1));
+      resolve({ type: 'error', message: `the mount did not become ready within ${formatDuration(waitMs)}${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
+    }, waitMs);
     child.once('message', (m: DaemonMessage) => {
       clearTimeout(timer);
       resolve(m);

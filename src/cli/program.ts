@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
+import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
 import type { CommandSpec } from './command.js';
@@ -108,7 +109,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Do a trial run with no permanent changes', group: 'Global flags:' })
     .option('interactive', { alias: 'i', type: 'boolean', describe: 'Enable interactive mode: ask before every change', group: 'Global flags:' })
     .option('progress', { alias: 'P', type: 'boolean', describe: 'Show progress during transfer (on stderr)', group: 'Global flags:' })
-    .option('transfers', { type: 'number', default: 4, describe: 'Number of file transfers to run in parallel (default 4)', group: 'Global flags:' })
+    .option('transfers', { type: 'number', default: DEFAULT_TRANSFERS, describe: `Number of file transfers to run in parallel (default ${DEFAULT_TRANSFERS})`, group: 'Global flags:' })
     .option('checkers', { type: 'number', default: 16, describe: 'Number of checkers (HEAD requests for modification times) to run in parallel (default 16)', group: 'Global flags:' })
     // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
     // into create=false, modtime=false), no camelCase copies, a repeated flag keeps the last value.

@@ -5,7 +5,8 @@
 // (its names are Go strings, i.e. bytes): a file `bad\xff` uploaded by either tool is the key
 // `bad‛FF`, and both list it, copy it back and print it as the byte 0xFF.
 import { readFileSync } from 'node:fs';
-import { Enc, NameEncoder, logicalNameFromBytes, logicalNameToBytes } from '../backend/s3/encoding.js';
+import { Enc, NameEncoder } from '../backend/s3/encoding.js';
+import { logicalNameFromBytes, logicalNameToBytes } from '../backend/s3/utf8.js';
 
 /**
  * Local file names ↔ logical names, as rclone's local backend converts them (its default

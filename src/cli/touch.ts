@@ -6,7 +6,7 @@ import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import { nowNs, parseTouchTimestamp } from './format.js';
 import { listObjects } from './listing.js';
-import { forEachLimit } from './concurrency.js';
+import { forEachLimit } from '../util/concurrency.js';
 
 interface TouchArgs {
   remote: string;

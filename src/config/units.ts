@@ -108,6 +108,34 @@ export function formatSize(bytes: number): string {
   return `${bytes}B`; // unreachable: bytes >= KiB matched above
 }
 
+const BINARY_UNITS = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
+
+/**
+ * A byte count as rclone's messages print it (SizeSuffix.String()): 5242880 → `5Mi`,
+ * 52428800000 → `48.828Gi`. For error and log messages about part sizes and upload limits;
+ * formatSize above is the form rclone.conf and `config show` use, and the two must not be
+ * mixed up: tests and users match both.
+ */
+export function formatSizeBinary(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < BINARY_UNITS.length - 1 && v % 1024 === 0) {
+    v /= 1024;
+    u++;
+  }
+  if (u === 0 && n >= 1024) {
+    // not a whole multiple: a rounded figure
+    let x = n;
+    let k = 0;
+    while (x >= 1024 && k < BINARY_UNITS.length - 1) {
+      x /= 1024;
+      k++;
+    }
+    return `${x.toFixed(3).replace(/\.?0+$/, '')}${BINARY_UNITS[k]}`;
+  }
+  return `${v}${BINARY_UNITS[u]}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Durations (rclone's fs.Duration: Go's time.ParseDuration plus d/w/M/y and bare seconds)
 

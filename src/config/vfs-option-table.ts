@@ -1,8 +1,9 @@
 // The mount and VFS flags, as data, in the same OptionSpec shape as option-table.ts.
 //
 // `bucketfs mount` generates its yargs flags from this table (names, types, defaults, help), and
-// src/vfs/options.ts turns the parsed values into typed VfsOptions. -v/-vv and --log-file are
-// the CLI's global flags (src/cli/program.ts) and apply to mount as to every command. Names and defaults are rclone
+// mount-options.ts turns the given values (else RCLONE_<FLAG>, else the default here) into one
+// typed MountOptions. -v/-vv and --log-file are the CLI's global flags (src/cli/program.ts) and
+// apply to mount as to every command. Names and defaults are rclone
 // mount's, so `rclone mount` command lines keep working. Two additive fields: `alias` (a short flag
 // such as -o) and `repeatable` (the flag may be given several times and collects a list).
 import type { OptionSpec } from './option-table.js';

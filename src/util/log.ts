@@ -1,15 +1,15 @@
 // The one logger. Levels as rclone's --log-level (ERROR, NOTICE, INFO, DEBUG); -v = INFO,
 // -vv = DEBUG. Every line passes through the secret redactor, so a value registered with
 // addSecret() (access keys, SSE-C keys, session tokens) can never be printed, whatever
-// the message embeds.
-import { appendFileSync } from 'node:fs';
+// the message embeds. With --log-file, lines go to the file without blocking (log-file.ts).
+import { LogFile } from './log-file.js';
 
 export type LogLevel = 'ERROR' | 'NOTICE' | 'INFO' | 'DEBUG';
 const ORDER: Record<LogLevel, number> = { ERROR: 0, NOTICE: 1, INFO: 2, DEBUG: 3 };
 
 const secrets = new Set<string>();
 let level: LogLevel = 'NOTICE';
-let logFile: string | undefined;
+let logFile: LogFile | undefined;
 
 export function addSecret(value: string | undefined): void {
   if (value && value.length >= 4) secrets.add(value);
@@ -27,15 +27,22 @@ export function setLogLevel(l: LogLevel): void {
 export function getLogLevel(): LogLevel {
   return level;
 }
+/** Log to `path` from now on (undefined: stderr). The caller checked it is writable (logFileProblem). */
 export function setLogFile(path: string | undefined): void {
-  logFile = path;
+  logFile?.flushSync();
+  logFile = path === undefined ? undefined : new LogFile(path, (msg) => process.stderr.write(redact(`bucketfs: ${msg}`) + '\n'));
+}
+
+/** Resolves once every line logged so far is written (call before process.exit). */
+export function flushLog(): Promise<void> {
+  return logFile?.drained() ?? Promise.resolve();
 }
 
 function emit(l: LogLevel, msg: string): void {
   if (ORDER[l] > ORDER[level]) return;
   const ts = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
   const line = redact(`${ts} ${l.padEnd(6)}: ${msg}`) + '\n';
-  if (logFile) appendFileSync(logFile, line);
+  if (logFile) logFile.write(line);
   else process.stderr.write(line);
 }
 

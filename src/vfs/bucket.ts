@@ -7,7 +7,7 @@
 // no cache, handle or upload of the VFS ever holds a bucket path (journals record one, through
 // keyOf, because they outlive the mount and must name the object whatever is mounted next).
 import type { Readable } from 'node:stream';
-import type { ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
+import type { CopyResult, ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
 import type { MountRoot } from './paths.js';
 
 export class MountedBucket {
@@ -42,7 +42,7 @@ export class MountedBucket {
     return this.backend.put(this.name, this.keyOf(rel), body, opts);
   }
 
-  copy(from: string, to: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<void> {
+  copy(from: string, to: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult> {
     return this.backend.copy(this.name, this.keyOf(from), this.name, this.keyOf(to), opts);
   }
 
@@ -68,5 +68,21 @@ export class MountedBucket {
       const rel = this.relOf(e.path);
       if (rel !== null) yield { ...e, path: rel };
     }
+  }
+
+  /** One LIST of at most `maxKeys` keys of `dir`, with mount paths; complete: that was all. */
+  async listPage(dir: string, maxKeys: number): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    const page = await this.backend.listPage(this.name, this.keyOf(dir), { recursive: false, maxKeys });
+    const entries: ListEntry[] = [];
+    for (const e of page.entries) {
+      const rel = this.relOf(e.path);
+      if (rel !== null) entries.push({ ...e, path: rel });
+    }
+    return { entries, complete: page.complete };
+  }
+
+  /** a directory marker or any key below `rel/` exists */
+  dirExists(rel: string): Promise<boolean> {
+    return this.backend.dirExists(this.name, this.keyOf(rel));
   }
 }

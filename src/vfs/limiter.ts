@@ -1,5 +1,5 @@
-// A counting semaphore: at most `limit` tasks of one kind run at once (HEAD prefetches, the
-// copies of a directory rename), the rest wait in FIFO order.
+// A counting semaphore: at most `limit` tasks of one kind run at once (the HEAD prefetches of a
+// getattr storm, the background uploads of the write-back), the rest wait in FIFO order.
 
 export class Limiter {
   private running = 0;
@@ -28,12 +28,4 @@ export class Limiter {
   get waiting(): number {
     return this.queue.length;
   }
-}
-
-/** Run `fn` over `items`, `limit` at a time; rejects with the first error once all have settled. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const lim = new Limiter(Math.max(1, limit));
-  const results = await Promise.allSettled(items.map((it) => lim.run(() => fn(it))));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }

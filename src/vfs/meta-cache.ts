@@ -1,8 +1,10 @@
-// Two small caches beside the listings:
+// Three small caches beside the listings:
 //  - HEAD results per file (a listing has no X-Amz-Meta-Mtime, so `stat` needs one HEAD per file);
 //    kept as long as listings are (--dir-cache-time) and only trusted while the listing still
 //    shows the same ETag, so an overwrite seen in a new listing is never paired with old metadata;
-//  - negative lookups ("this path does not exist"), kept briefly, forgotten by our own creates.
+//  - negative lookups ("this path does not exist"), kept briefly, forgotten by our own creates;
+//  - directories known to exist without their parent's listing (probed, or made here), kept
+//    as long as listings are.
 import { LRUCache } from 'lru-cache';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import { isSelfOrBelow, rebase } from './paths.js';
@@ -15,6 +17,7 @@ interface HeadEntry {
 export class MetaCache {
   private readonly heads = new LRUCache<string, HeadEntry>({ max: 200_000 });
   private readonly negatives = new LRUCache<string, number>({ max: 20_000 });
+  private readonly knownDirs = new LRUCache<string, number>({ max: 20_000 });
 
   constructor(
     private readonly headTtlMs: number,
@@ -52,6 +55,7 @@ export class MetaCache {
   }
 
   setNegative(rel: string): void {
+    this.knownDirs.delete(rel);
     if (this.negativeTtlMs <= 0) return;
     this.negatives.set(rel, this.now() + this.negativeTtlMs);
   }
@@ -67,6 +71,22 @@ export class MetaCache {
     this.negatives.delete('');
   }
 
+  /** A directory exists at `rel` (a probe found it, or we made it). */
+  setDir(rel: string): void {
+    this.knownDirs.set(rel, this.now() + Math.max(this.headTtlMs, 1));
+    this.negatives.delete(rel);
+  }
+
+  isDir(rel: string): boolean {
+    const exp = this.knownDirs.get(rel);
+    if (exp === undefined) return false;
+    if (exp <= this.now()) {
+      this.knownDirs.delete(rel);
+      return false;
+    }
+    return true;
+  }
+
   /** Entries below a renamed directory follow it; a deleted directory's entries go. */
   moveSubtree(from: string, to: string): void {
     for (const k of [...this.heads.keys()]) {
@@ -76,10 +96,17 @@ export class MetaCache {
       if (e) this.heads.set(rebase(k, from, to), e);
     }
     for (const k of [...this.negatives.keys()]) if (isSelfOrBelow(k, to)) this.negatives.delete(k);
+    for (const k of [...this.knownDirs.keys()]) {
+      if (!isSelfOrBelow(k, from)) continue;
+      const exp = this.knownDirs.get(k);
+      this.knownDirs.delete(k);
+      if (exp !== undefined) this.knownDirs.set(rebase(k, from, to), exp);
+    }
   }
 
   clear(): void {
     this.heads.clear();
     this.negatives.clear();
+    this.knownDirs.clear();
   }
 }

@@ -3,8 +3,10 @@
 // about names, and it answers from the caches whenever they are fresh.
 //
 // Requests, by design:
-//  - a lookup reads the parent's listing (one LIST per directory per --dir-cache-time, cached);
-//    a name absent from a fresh listing is ENOENT with no request at all;
+//  - a lookup answers from the parent's listing when it is cached (or being fetched): a name
+//    absent from a fresh listing is ENOENT with no request at all. In a directory not listed, a
+//    lookup never lists it (a directory of a million objects would take minutes): it probes the
+//    one name, a HEAD of the key and a one-key LIST of `key/` at once, and caches the answer;
 //  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
 //  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; the first getattr after a
 //    readdir starts HEADs of all siblings, `headConcurrency` at a time, so `ls -l` of a cold
@@ -16,7 +18,8 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
-import { Limiter, forEachLimited } from './limiter.js';
+import { Limiter } from './limiter.js';
+import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
 import type { VfsOptions } from './options.js';
@@ -43,6 +46,8 @@ export class Namespace {
   private readonly listing = new Map<string, Promise<Listing>>();
   /** HEADs in flight, by path */
   private readonly heads = new Map<string, Promise<ObjectInfo | null>>();
+  /** probes of names in unlisted directories in flight, by path */
+  private readonly probes = new Map<string, Promise<DirEntry | null>>();
   private readonly prefetch: Limiter;
   /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
   private readonly dirTimeNs: bigint;
@@ -135,20 +140,58 @@ export class Namespace {
   // ------------------------------------------------------------------------------------------
   // Lookups and attributes
 
-  /** The entry at `rel` from its parent's listing, or null. No HEAD. */
+  /** The entry at `rel`, or null: from the parent's listing when there is one, else probed. */
   async lookup(rel: string): Promise<DirEntry | null> {
     if (rel === '') return { name: '', kind: 'dir', size: 0 };
     const parent = parentOf(rel);
-    let listing = this.dirs.get(parent);
-    if (!listing) {
-      if (this.meta.isNegative(rel)) return null;
-      // The parent's listing answers for this name and all its siblings. A parent that does not
-      // exist lists as empty, so no separate check of the parent is needed.
-      listing = await this.listDir(parent);
+    const listing = this.dirs.get(parent) ?? (await this.listing.get(parent));
+    if (listing) {
+      const e = listing.entries.get(baseName(rel)) ?? null;
+      if (!e) this.meta.setNegative(rel);
+      return e;
     }
-    const e = listing.entries.get(baseName(rel)) ?? null;
-    if (!e) this.meta.setNegative(rel);
-    return e;
+    if (this.meta.isNegative(rel)) return null;
+    let p = this.probes.get(rel);
+    if (!p) {
+      p = this.probe(rel).finally(() => this.probes.delete(rel));
+      this.probes.set(rel, p);
+    }
+    return p;
+  }
+
+  /**
+   * A name in a directory not listed: what the caches know, else a HEAD of the key and a
+   * one-key LIST of `key/` at once (one round trip). A file's HEAD is kept, so its getattr
+   * needs nothing more. Both a file and keys below it: the directory, as in a listing.
+   */
+  private async probe(rel: string): Promise<DirEntry | null> {
+    const name = baseName(rel);
+    if (this.meta.isDir(rel)) return { name, kind: 'dir', size: 0 };
+    const known = this.meta.getHead(rel);
+    if (known) return entryFromInfo(name, known);
+    const [info, isDir] = await Promise.all([this.head(rel), this.bucket.dirExists(rel)]);
+    if (isDir) {
+      if (info) this.log.notice(`/${rel}: both a file and a directory in the bucket; showing the directory`);
+      this.meta.setDir(rel);
+      return { name, kind: 'dir', size: 0 };
+    }
+    if (info) return entryFromInfo(name, info);
+    this.meta.setNegative(rel);
+    return null;
+  }
+
+  /**
+   * At mount: one LIST of the root, at most `maxKeys` keys (a missing bucket or refused
+   * credentials fail here, before anything is mounted). A root that fits is kept as its listing,
+   * so the first lookups below the root cost nothing.
+   */
+  async primeRoot(maxKeys = 1000): Promise<void> {
+    const generation = this.dirs.generation('');
+    const page = await this.bucket.listPage('', maxKeys);
+    if (!page.complete || this.dirs.generation('') !== generation) return;
+    const entries = new Map<string, DirEntry>();
+    for (const e of page.entries) if (e.path !== '' && parentOf(e.path) === '') this.mergeEntry(entries, '', e, e.path);
+    this.dirs.set('', entries);
   }
 
   /** getattr: kind, size and mtime. Files need a HEAD for X-Amz-Meta-Mtime unless configured otherwise. */
@@ -291,6 +334,7 @@ export class Namespace {
       const gp = parentOf(parent);
       const l = this.dirs.get(gp);
       if (l && !l.entries.get(baseName(parent))) l.entries.set(baseName(parent), { name: baseName(parent), kind: 'dir', size: 0 });
+      this.meta.setDir(parent);
       child = parent;
     }
   }
@@ -319,6 +363,7 @@ export class Namespace {
     this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
     this.dirs.setEmpty(rel);
     this.meta.clearNegative(rel);
+    this.meta.setDir(rel);
     this.noteAncestors(rel);
   }
 
@@ -401,14 +446,16 @@ export class Namespace {
 
   /** `mtimeNs`: store this X-Amz-Meta-Mtime with the copy (a time set while the file was pending) */
   private async renameFile(from: string, to: string, src: DirEntry, mtimeNs?: bigint): Promise<void> {
-    await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
+    const copy = await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
     await this.bucket.delete([from]);
     const head = this.meta.getHead(from);
     this.noteRemoved(from);
-    this.dirs.upsert(parentOf(to), { ...src, name: baseName(to) });
+    // the copy kept the metadata (mtime); its ETag is new whenever the source was a multipart
+    // upload, and a later open pins the version by it: take the copy's, or know none
+    const { etag: _old, ...rest } = src;
+    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), ...(copy.etag ? { etag: copy.etag } : {}) });
     this.meta.clearNegative(to);
-    // the copy kept the metadata (mtime), only the ETag may differ: keep the mtime, drop the ETag check
-    if (head) this.meta.setHead(to, { ...head, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
+    if (head && copy.etag) this.meta.setHead(to, { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
     else this.meta.dropHead(to);
     this.noteAncestors(to);
   }
@@ -424,8 +471,8 @@ export class Namespace {
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
-    await forEachLimited(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
-    await forEachLimited(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
+    await forEachLimit(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
+    await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
     // The target always gets a marker: an empty directory stays one after the move.
     await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.
@@ -438,6 +485,7 @@ export class Namespace {
     this.meta.setNegative(from);
     this.dirs.upsert(parentOf(to), { ...src, name: baseName(to), marker: true });
     this.meta.clearNegative(to);
+    this.meta.setDir(to);
     this.noteAncestors(to);
   }
 }

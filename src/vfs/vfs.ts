@@ -16,11 +16,11 @@ import { MountedBucket } from './bucket.js';
 import type { Clock } from './clock.js';
 import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
+import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
+import { OpenFiles } from './open-files.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsOptions } from './options.js';
-
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
+import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 
 // open(2) flags (Linux)
 const O_ACCMODE = 0o3;
@@ -29,37 +29,12 @@ const O_RDWR = 0o2;
 const O_TRUNC = 0o1000;
 const W_OK = 2;
 
-export interface VfsAttr extends Attr {
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-export interface VfsDirEntry {
-  name: string;
-  attr: VfsAttr;
-}
-
-export interface VfsStatfs {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  namemax: number;
-}
-
-type Handle =
-  /** `seq`: the local-change sequence number when the reader was (re)opened */
-  | { kind: 'read'; rel: string; reader: FileReader; seq: number; attr: Attr }
-  | { kind: 'write'; rel: string; file: WriteFile; readable: boolean; writable: boolean };
+export { S_IFDIR, S_IFREG, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 
 /** How uploads are cut into parts: the S3 options the write layer needs (defaults: rclone's). */
 export interface UploadSettings {
-  chunkSize: number;
+  /** S3 part size of uploads (--s3-chunk-size) */
+  partSize: number;
   uploadConcurrency: number;
   maxUploadParts: number;
 }
@@ -87,9 +62,6 @@ function serverVersion(e: DirEntry | null): ServerVersion | null | undefined {
   return e.etag ? { etag: e.etag, size: e.size, mtimeNs: null } : undefined;
 }
 
-/** remembered paths changed through the mount (to re-pin their readers) */
-const MAX_LOCAL_CHANGES = 10_000;
-
 export interface VfsStats {
   opens: number;
   reads: number;
@@ -104,14 +76,8 @@ export class Vfs {
   readonly bucket: MountedBucket;
   readonly reads: ReadCache;
   readonly writes: WriteLayer;
-  private readonly handles = new Map<number, Handle>();
-  private nextFh = 1;
-  /** objects unlinked while open for reading: deleted on the server when their last reader closes */
-  private readonly deferredDeletes = new Set<string>();
-  /** rel → sequence number of the last change made through the mount (upload, unlink, rename) */
-  private readonly localChanges = new Map<string, number>();
-  private changeSeq = 0;
-  readonly counters: VfsStats = { opens: 0, reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
+  private readonly files = new OpenFiles();
+  private readonly counters: Omit<VfsStats, 'opens'> = { reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
 
   constructor(
     readonly backend: S3BackendApi,
@@ -128,7 +94,7 @@ export class Vfs {
       opts.memoryLimit,
       log,
     );
-    const up = extras.upload ?? { chunkSize: 5 * 1024 * 1024, uploadConcurrency: 4, maxUploadParts: 10_000 };
+    const up = extras.upload ?? { partSize: 5 * 1024 * 1024, uploadConcurrency: 4, maxUploadParts: 10_000 };
     this.writes =
       extras.writes ??
       new WriteBack({
@@ -140,10 +106,10 @@ export class Vfs {
         cacheMode: opts.cacheMode,
         writeBackMs: opts.writeBackMs,
         noChecksum: opts.noChecksum,
-        chunkSize: up.chunkSize,
+        partSize: up.partSize,
         uploadConcurrency: up.uploadConcurrency,
         maxUploadParts: up.maxUploadParts,
-        transfers: extras.transfers ?? 4,
+        transfers: extras.transfers ?? DEFAULT_TRANSFERS,
         cacheMaxSize: opts.cacheMaxSize,
         cacheMaxAgeMs: opts.cacheMaxAgeMs,
         cachePollMs: opts.cachePollMs,
@@ -154,7 +120,7 @@ export class Vfs {
           if (info) this.ns.noteFile(rel, info.size, info.mtimeNs ?? msToNs(info.lastModified.getTime()), info);
           else this.ns.noteFile(rel, now.size, now.mtimeNs);
           this.reads.forgetPath(rel);
-          this.noteLocalChange(rel);
+          this.files.noteChange(rel);
         },
         onDropped: (rel, server) => {
           if (server === null) this.ns.noteRemoved(rel);
@@ -169,19 +135,16 @@ export class Vfs {
     return info ? { etag: info.etag, size: info.size } : null;
   }
 
-  /** `rel` changed through the mount: read handles opened before follow it. */
-  private noteLocalChange(rel: string): void {
-    this.localChanges.delete(rel);
-    this.localChanges.set(rel, ++this.changeSeq);
-    if (this.localChanges.size > MAX_LOCAL_CHANGES) this.localChanges.delete(this.localChanges.keys().next().value!);
+  /** what the stats line counts */
+  get stats(): VfsStats {
+    return { opens: this.files.opens, ...this.counters };
   }
 
   // ------------------------------------------------------------------------------------------
   // Attributes
 
   private withMode(a: Attr): VfsAttr {
-    const perms = (a.kind === 'dir' ? this.opts.dirPerms : this.opts.filePerms) & ~this.opts.umask & 0o7777;
-    return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: this.opts.uid, gid: this.opts.gid };
+    return withMode(a, this.opts);
   }
 
   private pendingAttr(w: WriteFile): Attr {
@@ -197,31 +160,20 @@ export class Vfs {
     const rel = fromFusePath(path);
     const w = this.writes.get(rel);
     if (w) return this.withMode(this.pendingAttr(w));
-    if (this.deferredDeletes.has(rel)) throw vfsError('ENOENT', `no such file (unlinked): ${path}`);
+    if (this.files.isUnlinked(rel)) throw vfsError('ENOENT', `no such file (unlinked): ${path}`);
     return this.withMode(await this.ns.stat(rel));
-  }
-
-  /** the mount-relative path a read handle reads now (it follows renames) */
-  private readerRel(h: Extract<Handle, { kind: 'read' }>): string {
-    return h.reader.path;
-  }
-
-  private hasReaders(rel: string): boolean {
-    for (const h of this.handles.values()) if (h.kind === 'read' && this.readerRel(h) === rel) return true;
-    return false;
   }
 
   /** The last reader of an unlinked object is gone: now it is deleted. */
   private async deferredDelete(rel: string): Promise<void> {
-    if (!this.deferredDeletes.has(rel) || this.hasReaders(rel)) return;
-    this.deferredDeletes.delete(rel);
+    if (!this.files.takeDeletable(rel)) return;
     await this.bucket.delete([rel]).catch((err) => this.log.error(`/${rel}: could not delete the unlinked file: ${(err as Error).message}`));
   }
 
   /** fgetattr: the handle knows best (a file being written, or the version being read); the
    *  path is '' for an open file that was unlinked. */
   async fgetattr(path: string, fh: number): Promise<VfsAttr> {
-    const h = this.handles.get(fh);
+    const h = this.files.find(fh);
     if (h?.kind === 'write') return this.withMode(this.pendingAttr(h.file));
     if (h?.kind === 'read') {
       const rel = h.reader.path;
@@ -245,7 +197,7 @@ export class Vfs {
     for (const e of entries) {
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
       const w = e.kind === 'file' ? this.writes.get(rel) : undefined;
-      if (!w && this.deferredDeletes.has(rel)) continue;
+      if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
       const attr: Attr = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e) : { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
       out.push({ name: e.name, attr: this.withMode(attr) });
@@ -265,32 +217,11 @@ export class Vfs {
   }
 
   statfs(): VfsStatfs {
-    // S3 has no capacity: report 1 PiB total and free, as rclone does. f_blocks is counted in
-    // f_frsize units and fuse-native passes 32-bit fields, so the unit is 1 MiB.
-    const frsize = 1024 * 1024;
-    const blocks = 2 ** 30;
-    const files = 2 ** 32 - 1;
-    return { bsize: 4096, frsize, blocks, bfree: blocks, bavail: blocks, files, ffree: files, favail: files, namemax: 255 };
+    return statfs();
   }
 
   // ------------------------------------------------------------------------------------------
   // Open files
-
-  private addHandle(h: Handle): number {
-    // fuse-native treats fh 0 as "none", and fh is 32-bit
-    let fh = this.nextFh;
-    while (fh === 0 || this.handles.has(fh)) fh = (fh + 1) >>> 0;
-    this.nextFh = (fh + 1) >>> 0;
-    this.handles.set(fh, h);
-    this.counters.opens++;
-    return fh;
-  }
-
-  private handle(fh: number): Handle {
-    const h = this.handles.get(fh);
-    if (!h) throw vfsError('EBADF', `no open file with handle ${fh}`);
-    return h;
-  }
 
   private requireWritable(): void {
     if (this.opts.readOnly) throw vfsError('EROFS', 'read-only mount');
@@ -305,15 +236,10 @@ export class Vfs {
     const pending = this.writes.get(rel);
     let server: ServerVersion | null | undefined;
     if (!pending) {
-      const e = await this.existingFile(rel, path);
-      if (writable) {
+      if (!writable) await this.existingFile(rel, path);
+      else {
         this.requireWritable();
-        if (truncate) server = serverVersion(e);
-        else {
-          // the content to start from (and to compare with after a crash)
-          const a = await this.ns.stat(rel);
-          server = { etag: a.etag ?? e.etag ?? '', size: a.size, mtimeNs: a.mtimeNs };
-        }
+        server = await this.serverBase(rel, path, truncate);
       }
     }
     if (writable) this.requireWritable();
@@ -321,15 +247,15 @@ export class Vfs {
       // being written (by this or another handle): all access goes through the write state
       const file = await this.writes.open(rel, { create: false, truncate, writable, readWrite: acc === O_RDWR, ...(server !== undefined || !pending ? { server } : {}) });
       if (truncate) this.ns.noteFile(rel, 0, file.mtimeNs);
-      return this.addHandle({ kind: 'write', rel, file, readable: acc !== O_WRONLY, writable });
+      return this.files.add({ kind: 'write', rel, file, readable: acc !== O_WRONLY, writable });
     }
     const attr = await this.ns.stat(rel);
     if (attr.etag && this.writes.openCached) {
       // a copy of this very version in the local cache (written here, or --vfs-cache-mode full)
       const cached = await this.writes.openCached(rel, { etag: attr.etag, size: attr.size, mtimeNs: attr.mtimeNs });
-      if (cached) return this.addHandle({ kind: 'write', rel, file: cached, readable: true, writable: false });
+      if (cached) return this.files.add({ kind: 'write', rel, file: cached, readable: true, writable: false });
     }
-    return this.addHandle({ kind: 'read', rel, reader: await this.openReader(rel, attr), seq: this.changeSeq, attr });
+    return this.files.add({ kind: 'read', rel, reader: await this.openReader(rel, attr), seq: this.files.seq, attr });
   }
 
   private async openReader(rel: string, known?: Attr): Promise<FileReader> {
@@ -350,15 +276,15 @@ export class Vfs {
       server = serverVersion(e);
       // a new file where an unlinked one is still being read: the old object is replaced by
       // the new one's upload, or deleted with it (the server is then "unknown" to the write state)
-      if (this.deferredDeletes.delete(rel)) server = undefined;
+      if (this.files.forgetUnlinked(rel)) server = undefined;
     }
     const file = await this.writes.open(rel, { create: true, truncate: true, writable: true, readWrite: true, server });
     this.ns.noteFile(rel, 0, file.mtimeNs);
-    return this.addHandle({ kind: 'write', rel, file, readable: true, writable: true });
+    return this.files.add({ kind: 'write', rel, file, readable: true, writable: true });
   }
 
   async read(fh: number, buf: Buffer, length: number, offset: number): Promise<number> {
-    const h = this.handle(fh);
+    const h = this.files.get(fh);
     const dst = buf.length > length ? buf.subarray(0, length) : buf;
     let n: number;
     if (h.kind === 'read') {
@@ -367,9 +293,8 @@ export class Vfs {
       const w = this.writes.get(rel);
       if (w) n = await w.read(dst, offset, length);
       else {
-        const changed = this.localChanges.get(rel);
-        if (changed !== undefined && changed > h.seq) {
-          h.seq = this.changeSeq;
+        if (this.files.changedSince(rel, h.seq)) {
+          h.seq = this.files.seq;
           const next = await this.openReader(rel);
           h.reader.close();
           h.reader = next;
@@ -386,7 +311,7 @@ export class Vfs {
   }
 
   async write(fh: number, buf: Buffer, length: number, offset: number): Promise<number> {
-    const h = this.handle(fh);
+    const h = this.files.get(fh);
     if (h.kind !== 'write' || !h.writable) throw vfsError('EBADF', 'file not open for writing');
     const n = await h.file.write(length < buf.length ? buf.subarray(0, length) : buf, offset);
     this.counters.writes++;
@@ -397,28 +322,26 @@ export class Vfs {
   /** close(2) of one descriptor: the data is made safe (uploaded, or durable in the cache with
    *  write-back), so close reports a failed upload (EIO). A reader's close changes nothing. */
   async flush(fh: number): Promise<void> {
-    const h = this.handle(fh);
+    const h = this.files.get(fh);
     if (h.kind === 'write' && h.writable) await h.file.flush();
   }
 
   async fsync(fh: number): Promise<void> {
-    const h = this.handle(fh);
+    const h = this.files.get(fh);
     if (h.kind === 'write') await h.file.fsync();
   }
 
   async release(fh: number): Promise<void> {
-    const h = this.handles.get(fh);
+    const h = this.files.take(fh);
     if (!h) return;
-    this.handles.delete(fh);
     if (h.kind === 'read') {
       h.reader.close();
-      const rel = this.readerRel(h);
-      if (this.deferredDeletes.has(rel)) await this.deferredDelete(rel);
+      await this.deferredDelete(h.reader.path);
     } else await this.writes.release(h.file);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
-    const h = this.handle(fh);
+    const h = this.files.get(fh);
     if (h.kind !== 'write' || !h.writable) throw vfsError('EBADF', 'file not open for writing');
     await h.file.truncate(size);
   }
@@ -426,10 +349,20 @@ export class Vfs {
   /** The entry of a regular file on the server (open and truncate of a file with nothing pending);
    *  a file unlinked while still being read is gone for new opens. */
   private async existingFile(rel: string, path: string): Promise<DirEntry> {
-    const e = this.deferredDeletes.has(rel) ? null : await this.ns.lookup(rel);
+    const e = this.files.isUnlinked(rel) ? null : await this.ns.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
     if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
     return e;
+  }
+
+  /** The server version a write state starts from, for a file with nothing pending: truncated
+   *  to zero, what the listing says is there (to notice a conflict); otherwise a fresh stat (the
+   *  content to start from, and to compare with after a crash). */
+  private async serverBase(rel: string, path: string, toZero: boolean): Promise<ServerVersion | null | undefined> {
+    const e = await this.existingFile(rel, path);
+    if (toZero) return serverVersion(e);
+    const a = await this.ns.stat(rel);
+    return { etag: a.etag ?? e.etag ?? '', size: a.size, mtimeNs: a.mtimeNs };
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -437,14 +370,7 @@ export class Vfs {
     const rel = fromFusePath(path);
     const pending = this.writes.get(rel);
     let server: ServerVersion | null | undefined;
-    if (!pending) {
-      const e = await this.existingFile(rel, path);
-      if (size === 0) server = serverVersion(e);
-      else {
-        const a = await this.ns.stat(rel);
-        server = { etag: a.etag ?? e.etag ?? '', size: a.size, mtimeNs: a.mtimeNs };
-      }
-    }
+    if (!pending) server = await this.serverBase(rel, path, size === 0);
     // through a write state of its own: a pending file is changed in place, a stored one is
     // rewritten (to zero: without downloading it; otherwise fetching only what is kept)
     const file = await this.writes.open(rel, { create: false, truncate: size === 0, writable: true, readWrite: true, ...(pending ? {} : { server }) });
@@ -483,18 +409,18 @@ export class Vfs {
       const serverHas = await this.writes.discard(rel);
       if (serverHas) await this.bucket.delete([rel]);
       this.ns.noteRemoved(rel);
-    } else if (this.hasReaders(rel)) {
+    } else if (this.files.hasReaders(rel)) {
       // open for reading: gone from the namespace now, from the bucket when the last reader closes
-      if (this.deferredDeletes.has(rel)) throw vfsError('ENOENT', `no such file: ${path}`);
+      if (this.files.isUnlinked(rel)) throw vfsError('ENOENT', `no such file: ${path}`);
       const e = await this.ns.lookup(rel);
       if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
       if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
-      this.deferredDeletes.add(rel);
+      this.files.markUnlinked(rel);
       this.ns.noteRemoved(rel);
       return;
     } else await this.ns.unlink(rel);
     this.reads.forgetPath(rel);
-    this.noteLocalChange(rel);
+    this.files.noteChange(rel);
   }
 
   async rename(fromPath: string, toPath: string): Promise<void> {
@@ -504,7 +430,7 @@ export class Vfs {
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     // an unlinked object still being read there: the rename replaces it, it must not be deleted later
-    this.deferredDeletes.delete(to);
+    this.files.forgetUnlinked(to);
     this.writes.invalidate?.(from);
     this.writes.invalidate?.(to);
     // Pending files below `from` are settled first: a started stream is committed, and a
@@ -540,8 +466,8 @@ export class Vfs {
       await this.writes.renamed(from, to, { local: false, ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}) });
     }
     this.reads.renamed(from, to);
-    this.noteLocalChange(from);
-    this.noteLocalChange(to);
+    this.files.noteChange(from);
+    this.files.noteChange(to);
   }
 
   /**
@@ -572,7 +498,7 @@ export class Vfs {
   }
 
   get openHandles(): number {
-    return this.handles.size;
+    return this.files.size;
   }
 
   /** Upload everything pending (unmount); rejects if anything could not be uploaded. */
@@ -581,9 +507,8 @@ export class Vfs {
   }
 
   async close(): Promise<void> {
-    for (const h of this.handles.values()) if (h.kind === 'read') h.reader.close();
-    this.handles.clear();
-    for (const rel of [...this.deferredDeletes.keys()]) await this.deferredDelete(rel);
+    for (const h of this.files.takeAll()) if (h.kind === 'read') h.reader.close();
+    for (const rel of this.files.unlinkedPaths()) await this.deferredDelete(rel);
     await this.writes.close();
   }
 

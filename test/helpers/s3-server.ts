@@ -54,8 +54,12 @@ export interface RecordedRequest {
 
 const BODY_TEXT_LIMIT = 64 * 1024;
 
-/** What a fault hook may ask for: an HTTP status (with S3 error code), or a dropped connection. */
-export type Fault = { status: number; code: string } | 'reset' | undefined;
+/**
+ * What a fault hook may ask for: an HTTP status (with S3 error code), a dropped connection,
+ * 'hang' (the request is held with no answer until releaseHung() or stop(): a server that
+ * stopped responding), or a delay before the request is passed on (a slow server).
+ */
+export type Fault = { status: number; code: string } | 'reset' | 'hang' | { delayMs: number } | undefined;
 
 /** A key the server knows, when it checks signatures. */
 export interface TestCredentials {
@@ -114,6 +118,8 @@ export class TestS3 {
    * distant server or AWS's per-connection bandwidth; undefined = as fast as moto answers
    */
   responseBytesPerSecond: number | undefined;
+  /** requests held by a 'hang' fault */
+  private readonly hung = new Set<http.ServerResponse>();
 
   private constructor(
     private readonly moto: ChildProcess,
@@ -301,7 +307,14 @@ export class TestS3 {
     return out;
   }
 
+  /** End every request a 'hang' fault holds (their connections are dropped). */
+  releaseHung(): void {
+    for (const res of this.hung) res.socket?.destroy();
+    this.hung.clear();
+  }
+
   async stop(): Promise<void> {
+    this.releaseHung();
     await new Promise<void>((r) => {
       this.proxy.closeAllConnections();
       this.proxy.close(() => r());
@@ -343,6 +356,19 @@ export class TestS3 {
       req.socket.destroy();
       return;
     }
+    if (fault === 'hang') {
+      rec.injected = 'hang';
+      req.resume();
+      this.hung.add(res);
+      res.once('close', () => this.hung.delete(res));
+      return;
+    }
+    if (fault && 'delayMs' in fault) {
+      rec.injected = `delay ${fault.delayMs}ms`;
+      req.pause();
+      setTimeout(() => this.pass(req, res, rec), fault.delayMs);
+      return;
+    }
     if (fault) {
       rec.injected = fault.code;
       rec.status = fault.status;
@@ -353,6 +379,11 @@ export class TestS3 {
       });
       return;
     }
+    this.pass(req, res, rec);
+  }
+
+  /** Forward a request to moto and its answer back, recording sizes (throttled when asked). */
+  private pass(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): void {
     const up = http.request(
       { host: '127.0.0.1', port: this.motoPort, method: req.method, path: req.url, headers: req.headers },
       (upRes) => {

@@ -8,7 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { TestS3 } from '../helpers/s3-server.js';
 import { boto3 } from '../helpers/run.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
-import { logicalNameFromBytes, logicalNameToBytes } from '../../src/backend/s3/encoding.js';
+import { logicalNameFromBytes, logicalNameToBytes } from '../../src/backend/s3/utf8.js';
 import { backendFor, freshBucket, readAll } from './backend-fixtures.js';
 
 let s3: TestS3;

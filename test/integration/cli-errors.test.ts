@@ -3,7 +3,7 @@
 // (cli-support checks the last two for every run). `config show` never prints a secret.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
 import { S3_OPTIONS, s3FlagName } from '../../src/config/option-table.js';
@@ -160,4 +160,22 @@ test('an unwritable local destination is one line too', async () => {
   const r = await cli(c, ['copyto', path.join(c.dir, 'adir'), `moto:${B}/adir`]);
   // a directory source is copied like `copy` (nothing in it: nothing to do)
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('--log-file: an unwritable one is refused at start with one line; a writable one gets every line, in order, by exit', async () => {
+  await fails(c, ['lsf', `moto:${B}`, '--log-file', path.join(c.dir, 'no-such-dir', 'log.txt')], { code: 1, match: /cannot write --log-file .*no-such-dir.*does not exist/ });
+  mkdirSync(path.join(c.dir, 'a-dir'), { recursive: true });
+  await fails(c, ['lsf', `moto:${B}`, '--log-file', path.join(c.dir, 'a-dir')], { code: 1, match: /cannot write --log-file .*a-dir: it is a directory/ });
+  const logFile = path.join(c.dir, 'debug.log');
+  rmSync(logFile, { force: true });
+  // -vv against a refused endpoint: one DEBUG line per retry, then the last attempt's error just before exit
+  const r = await cli(c, ['lsf', `moto:${B}`, '--s3-endpoint', 'http://127.0.0.1:1', '-vv', '--log-file', logFile], { timeoutMs: 60_000 });
+  assert.equal(r.code, 5, r.stderr);
+  const text = readFileSync(logFile, 'utf8');
+  const attempts = [...text.matchAll(/retrying in \d+ms \(attempt (\d)\/4\)/g)].map((m) => m[1]);
+  assert.deepEqual(attempts, ['2', '3', '4'], text);
+  assert.ok(text.endsWith('\n'), 'whole lines only');
+  // the fourth attempt's failure is logged after the last retry line, right before the process exits
+  assert.match(text.slice(text.lastIndexOf('(attempt 4/4)')), /\n.*ECONNREFUSED.*\n$/);
+  assert.doesNotMatch(r.stderr, /DEBUG/, 'log lines went to the file, not stderr');
 });

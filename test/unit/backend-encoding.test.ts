@@ -9,10 +9,9 @@ import {
   STANDARD_MASK,
   decodeBytes,
   encodeBytes,
-  logicalNameFromBytes,
-  logicalNameToBytes,
   maskFromNames,
 } from '../../src/backend/s3/encoding.js';
+import { logicalNameFromBytes, logicalNameToBytes } from '../../src/backend/s3/utf8.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
 
 /** Go string literal semantics: these tests hold raw bytes (e.g. "\xBF") as latin1 escapes. */

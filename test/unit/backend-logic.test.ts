@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatMtime, parseMtime, md5Base64ToHex, md5HexToBase64, etagMd5, isArchivedUnrestored, archivedMessage, objectInfoFrom } from '../../src/backend/s3/metadata.js';
-import { partSizeFor, useMultipart, maxStreamSize, formatSize } from '../../src/backend/s3/part-size.js';
+import { partSizeFor, useMultipart, maxStreamSize } from '../../src/backend/s3/part-size.js';
+import { formatSizeBinary as formatSize } from '../../src/config/units.js';
 import { classify, backoffDelay, withRetry, DEFAULT_RETRY } from '../../src/backend/s3/retry.js';
 import { normalizeEndpoint } from '../../src/backend/s3/client.js';
 import { urlDecodeKey } from '../../src/backend/s3/list.js';

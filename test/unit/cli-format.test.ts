@@ -15,7 +15,8 @@ import {
   parseTouchTimestamp,
 } from '../../src/cli/format.js';
 import { catRange } from '../../src/cli/cat.js';
-import { mapOrdered, forEachLimit } from '../../src/cli/concurrency.js';
+import { mapOrdered } from '../../src/cli/concurrency.js';
+import { forEachLimit } from '../../src/util/concurrency.js';
 import { exitCodeOf, oneLine } from '../../src/cli/edge.js';
 import { parseBackendOptions } from '../../src/cli/backend.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';

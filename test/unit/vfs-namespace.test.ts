@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'bucketfs-unit-'));
 after(() => rmSync(cacheRoot, { recursive: true, force: true }));
@@ -40,13 +40,40 @@ test('readdir merges markers, prefixes and objects once each, and never HEADs', 
   assert.deepEqual(be.calls, { LIST: 2 });
 });
 
-test('lookups use the parent listing: one LIST per directory, absent names cost nothing', async () => {
+test('lookups in a directory not listed probe the one name (a HEAD and a one-key LIST), never list it; a listed directory answers for free', async () => {
   const { be, vfs } = setup();
   for (let i = 0; i < 10; i++) be.putDirect(`dir/f${i}`, 'x');
   await assert.rejects(vfs.getattr('/dir/missing'), code('ENOENT'));
+  // HEAD of the key + one-key LIST of `key/` (the kernel would have looked up 'dir' first: Vfs
+  // is asked directly here)
+  assert.deepEqual(be.calls, { HEAD: 1, LIST: 1 });
   await assert.rejects(vfs.getattr('/dir/also-missing'), code('ENOENT'));
   assert.equal((await vfs.getattr('/dir')).kind, 'dir');
-  assert.deepEqual(be.calls, { LIST: 2 });
+  await assert.rejects(vfs.getattr('/dir/missing'), code('ENOENT'));
+  assert.deepEqual(be.calls, { HEAD: 3, LIST: 3 }, 'a known directory and a known absence are not asked again');
+  await vfs.readdir('/dir');
+  be.resetCounts();
+  await assert.rejects(vfs.getattr('/dir/third-missing'), code('ENOENT'));
+  assert.deepEqual(be.calls, {}, 'absent from a fresh listing: no request');
+});
+
+test('opening a known file in a big directory not listed: one HEAD and one one-key LIST, at once', async () => {
+  const { be, vfs } = setup();
+  be.latencyMs = 20;
+  for (let i = 0; i < 3000; i++) be.putDirect(`big/f${String(i).padStart(5, '0')}`, `content ${i}`);
+  await vfs.readdir('/');
+  be.resetCounts();
+  const fh = await vfs.open('/big/f02345', 0);
+  const lookupInFlight = be.maxInFlight;
+  try {
+    const buf = Buffer.alloc(100);
+    assert.equal(buf.subarray(0, await vfs.read(fh, buf, 100, 0)).toString(), 'content 2345');
+  } finally {
+    await vfs.release(fh);
+  }
+  assert.deepEqual(be.calls, { HEAD: 1, LIST: 1, GET: 1 });
+  // the HEAD and the LIST went out together: one round trip, not two
+  assert.equal(lookupInFlight, 2);
 });
 
 test('getattr of a file HEADs once for X-Amz-Meta-Mtime; a stat storm after a readdir prefetches the siblings concurrently', async () => {
@@ -74,11 +101,13 @@ test('a getattr without a readdir, or a single one after it, HEADs only its own 
   for (let i = 0; i < 5; i++) be.putDirect(`d/f${i}`, 'x');
   await vfs.getattr('/d/f1');
   await vfs.getattr('/d/f2');
-  assert.deepEqual(be.calls, { LIST: 1, HEAD: 2 });
+  // probes of d/f1 and d/f2 (HEAD + one-key LIST each); a file's probe HEAD is its getattr's
+  assert.deepEqual(be.calls, { LIST: 2, HEAD: 2 });
   await vfs.readdir('/d');
   await vfs.getattr('/d/f3');
   await vfs.getattr('/d/f3');
-  assert.deepEqual(be.calls, { LIST: 2, HEAD: 3 }); // + the root's listing, for the lookup of d
+  // + the probe of d (readdir looks it up) and its LIST; then one HEAD for f3 alone
+  assert.deepEqual(be.calls, { LIST: 4, HEAD: 4 });
 });
 
 test('--use-server-modtime and --no-modtime: LastModified from the listing, no HEAD', async () => {

@@ -1,5 +1,5 @@
 // Pure pieces of the mount: chunk policy, caches, the errno map, FUSE option strings,
-// mountinfo parsing, option resolution, paths.
+// mountinfo parsing, paths (option resolution: config-mount-options.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccessPattern, aheadLimit, nextGetSize, MIN_STREAM_GET } from '../../src/vfs/read/chunk-policy.js';
@@ -8,12 +8,10 @@ import { MetaCache } from '../../src/vfs/meta-cache.js';
 import { toErrno } from '../../src/fuse/errno.js';
 import { fuseOptionList, fsnameOption } from '../../src/fuse/mount-options.js';
 import { parseMountInfo, findMount } from '../../src/fuse/mountinfo.js';
-import { resolveVfsOptions } from '../../src/vfs/options.js';
 import { MountRoot, rebase, isSelfOrBelow } from '../../src/vfs/paths.js';
 import { msToNs } from '../../src/vfs/namespace.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
-import { VFS_OPTIONS } from '../../src/config/vfs-option-table.js';
 
 const MiB = 1024 * 1024;
 
@@ -126,39 +124,6 @@ test('mountinfo: mount points with escaped spaces', () => {
   assert.equal(e[0]!.fsType, 'fuse.bucketfs');
   assert.ok(findMount('/mnt/with space', e));
   assert.equal(findMount('/mnt', e), undefined);
-});
-
-test('mount flags resolve from the table with rclone\'s defaults', () => {
-  const o = resolveVfsOptions({}, { HOME: '/home/u' });
-  assert.equal(o.dirCacheTimeMs, 300_000);
-  assert.equal(o.attrTimeoutMs, 1000);
-  assert.equal(o.readChunkSize, 128 * MiB);
-  assert.equal(o.readChunkSizeLimit, -1);
-  assert.equal(o.bufferSize, 16 * MiB);
-  assert.equal(o.dirPerms, 0o777);
-  assert.equal(o.filePerms, 0o666);
-  assert.equal(o.cacheDir, '/home/u/.cache/bucketfs');
-  const p = resolveVfsOptions({ dir_cache_time: '2s', umask: '027', file_perms: '0640', read_only: true, vfs_read_chunk_size_limit: '1G' });
-  assert.equal(p.dirCacheTimeMs, 2000);
-  assert.equal(p.umask, 0o027);
-  assert.equal(p.filePerms, 0o640);
-  assert.equal(p.readOnly, true);
-  assert.equal(p.readChunkSizeLimit, 1024 * MiB);
-  assert.throws(() => resolveVfsOptions({ dir_perms: '999' }), /--dir-perms/);
-  assert.throws(() => resolveVfsOptions({ buffer_size: 'lots' }), /--buffer-size/);
-  for (const spec of VFS_OPTIONS) assert.equal(spec.scope, 'global');
-});
-
-test('mount flags also come from RCLONE_<FLAG> environment variables, as in rclone; a flag wins', () => {
-  const env = { HOME: '/home/u', RCLONE_DIR_CACHE_TIME: '7s', RCLONE_READ_ONLY: 'true', RCLONE_VFS_CACHE_MODE: 'full' };
-  const o = resolveVfsOptions({}, env);
-  assert.equal(o.dirCacheTimeMs, 7000);
-  assert.equal(o.readOnly, true);
-  assert.equal(o.cacheMode, 'full');
-  const f = resolveVfsOptions({ dir_cache_time: '3s', read_only: false }, env);
-  assert.equal(f.dirCacheTimeMs, 3000);
-  assert.equal(f.readOnly, false);
-  assert.throws(() => resolveVfsOptions({}, { HOME: '/h', RCLONE_BUFFER_SIZE: 'lots' }), /--buffer-size/);
 });
 
 test('paths: mount root prefix, rebase, nanoseconds from milliseconds', () => {

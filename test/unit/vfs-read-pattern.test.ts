@@ -17,7 +17,7 @@ import { BlockCache, BLOCK_SIZE, type Block, type BlockOwner } from '../../src/v
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
 import { MountedBucket } from '../../src/vfs/bucket.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 import { rng } from '../helpers/rng.js';
 
 const KiB = 1024;

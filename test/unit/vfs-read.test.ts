@@ -8,7 +8,7 @@ import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
 import { MountedBucket } from '../../src/vfs/bucket.js';
 import { MountRoot } from '../../src/vfs/paths.js';
 import { VfsError } from '../../src/vfs/errors.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const MiB = 1024 * 1024;
 

@@ -10,10 +10,11 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Vfs, type VfsExtras } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions, type VfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
+import { orphanJournals } from '../helpers/vfs-instance.js';
 
 const roots: string[] = [];
 after(() => {
@@ -93,25 +94,6 @@ async function journals(dir: string): Promise<Array<{ path: string; present: Arr
   };
   await walk(dir);
   return out;
-}
-
-/** make every journal under `dir` look like it was left by a process that is gone */
-async function orphanJournals(dir: string): Promise<number> {
-  let n = 0;
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fs.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.name.endsWith('.json')) {
-        const j = JSON.parse(await fs.readFile(p, 'utf8'));
-        j.owner = { pid: 2 ** 22 + 4321, start: '1' };
-        await fs.writeFile(p, JSON.stringify(j));
-        n++;
-      }
-    }
-  };
-  await walk(dir);
-  return n;
 }
 
 test('journals of a dead mount are recovered: uploaded with their mtime, or as name.conflict-… when the object changed meanwhile', async () => {
@@ -200,7 +182,7 @@ test('unlink while the upload runs: the object does not stay', async () => {
 });
 
 test('a stream past chunk_size × max_upload_parts is EFBIG, on the write that crosses it and on close; nothing stored', async () => {
-  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { chunkSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
+  const { be, vfs, log } = setup({ opts: { writeBackMs: 0 }, extras: { upload: { partSize: 64 * 1024, uploadConcurrency: 2, maxUploadParts: 2 } } });
   const fh = await vfs.create('/big');
   const chunk = Buffer.alloc(32 * 1024, 1);
   for (let off = 0; off < 128 * 1024; off += chunk.length) await vfs.write(fh, chunk, chunk.length, off);

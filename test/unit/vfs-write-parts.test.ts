@@ -10,10 +10,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { RangeSet } from '../../src/vfs/write/ranges.js';
 import { parseJournal, writeFileAtomic, ownerAlive, currentOwner } from '../../src/vfs/write/journal.js';
-import { StreamUpload } from '../../src/vfs/write/stream.js';
-import { conflictName } from '../../src/vfs/write/write-back.js';
+import { StreamMemory, StreamUpload } from '../../src/vfs/write/stream.js';
+import { conflictName } from '../../src/vfs/write/recovery.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
-import { FakeBackend } from './vfs-fake-backend.js';
+import { FakeBackend } from '../helpers/fake-backend.js';
 import { rng } from '../helpers/rng.js';
 
 test('RangeSet: adds merge, clip cuts, missing/covers/presentRun/nextPresent answer exactly', () => {
@@ -144,8 +144,8 @@ class PartBackend extends FakeBackend {
 test('a stream holds at most about chunk_size × (upload_concurrency + 1): a write waits while parts are in flight', async () => {
   const chunk = 256 * 1024;
   const be = new PartBackend(2, 15);
-  const memory = { bytes: 0 };
-  const s = new StreamUpload({ backend: be, bucket: 'b', chunkSize: chunk, memory });
+  const memory = new StreamMemory();
+  const s = new StreamUpload({ backend: be, bucket: 'b', partSize: chunk, memory });
   const data = randomBytes(40 * chunk + 1234);
   let maxOurs = 0;
   let maxTotal = 0;
@@ -166,8 +166,8 @@ test('a stream holds at most about chunk_size × (upload_concurrency + 1): a wri
 
 test('a stream smaller than one part never calls the backend; abort leaves nothing behind', async () => {
   const be = new FakeBackend();
-  const memory = { bytes: 0 };
-  const s = new StreamUpload({ backend: be, bucket: 'b', chunkSize: 1024 * 1024, memory });
+  const memory = new StreamMemory();
+  const s = new StreamUpload({ backend: be, bucket: 'b', partSize: 1024 * 1024, memory });
   await s.append(Buffer.from('hello world'), () => 'k', () => 1n);
   s.overwrite(Buffer.from('HELLO'), 0);
   s.shrink(8);
@@ -177,7 +177,7 @@ test('a stream smaller than one part never calls the backend; abort leaves nothi
   assert.ok(!s.started);
   assert.equal(s.buffered().toString(), 'HELLO wo');
   assert.deepEqual(be.calls, {});
-  const big = new StreamUpload({ backend: new PartBackend(1, 5), bucket: 'b', chunkSize: 1024, memory });
+  const big = new StreamUpload({ backend: new PartBackend(1, 5), bucket: 'b', partSize: 1024, memory });
   await big.append(randomBytes(5000), () => 'gone', () => 1n);
   assert.ok(big.started);
   await big.abort();

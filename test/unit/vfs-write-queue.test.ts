@@ -14,9 +14,9 @@ import { JOURNAL_VERSION, type Journal, type Owner } from '../../src/vfs/write/j
 import type { ObjectInfo } from '../../src/backend/s3/types.js';
 import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
-import { defaultVfsOptions } from '../../src/vfs/options.js';
+import { defaultVfsOptions } from '../../src/config/vfs-options.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { FakeBackend, memoryLog } from './vfs-fake-backend.js';
+import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const roots: string[] = [];
 after(() => {

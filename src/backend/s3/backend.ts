@@ -22,12 +22,12 @@ import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
 import { BackendContext, sendOptions } from './context.js';
 import { copyObject } from './copy.js';
 import { NameEncoder } from './encoding.js';
-import { listObjects } from './list.js';
+import { dirExists, listObjects, listPage } from './list.js';
 import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { putObject } from './upload.js';
-import type { BucketInfo, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
+import type { BucketInfo, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
 
 export interface CreateS3BackendOptions {
   log?: Logger;
@@ -146,6 +146,14 @@ export class S3Backend implements S3BackendApi {
   list(bucket: string, prefix: string, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<ListEntry> {
     return listObjects(this.ctx, bucket, prefix, opts);
   }
+  listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    return listPage(this.ctx, bucket, prefix, opts);
+  }
+
+  dirExists(bucket: string, dir: string): Promise<boolean> {
+    return dirExists(this.ctx, bucket, dir);
+  }
+
 
   head(bucket: string, path: string): Promise<ObjectInfo | null> {
     return headObject(this.ctx, bucket, path);
@@ -159,12 +167,12 @@ export class S3Backend implements S3BackendApi {
     return putObject(this.ctx, bucket, path, body, opts);
   }
 
-  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<void> {
+  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult> {
     return copyObject(this.ctx, { srcBucket, srcPath, dstBucket, dstPath, ...opts });
   }
 
-  setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void> {
-    return copyObject(this.ctx, { srcBucket: bucket, srcPath: path, dstBucket: bucket, dstPath: path, mtimeNs, op: 'SETMTIME' });
+  async setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void> {
+    await copyObject(this.ctx, { srcBucket: bucket, srcPath: path, dstBucket: bucket, dstPath: path, mtimeNs, op: 'SETMTIME' });
   }
 
   async delete(bucket: string, paths: string[]): Promise<void> {

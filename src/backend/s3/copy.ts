@@ -8,7 +8,6 @@
 // CreateMultipartUpload cannot copy it. The acl and storage_class options apply to copies too
 // (S3 writes a fresh ACL on every copy).
 import {
-  AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
@@ -22,7 +21,9 @@ import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, isArchivedUnrestored, META_MTIME } from './metadata.js';
 import { archivedError } from './objects.js';
 import { partSizeFor } from './part-size.js';
+import { abortUpload } from './upload.js';
 import { classify } from './retry.js';
+import type { CopyResult } from './types.js';
 
 /** URL-encoded x-amz-copy-source, '/' kept, as rclone's pathEscape. */
 export function copySource(bucket: string, key: string): string {
@@ -40,7 +41,7 @@ export interface CopyRequest {
   op?: string;
 }
 
-export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<void> {
+export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<CopyResult> {
   const op = req.op ?? 'COPY';
   const srcKey = ctx.enc.keyFromPath(req.srcPath, op);
   const dstKey = ctx.enc.keyFromPath(req.dstPath, op);
@@ -63,11 +64,8 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
     ...(head.ExpiresString ? { ExpiresString: head.ExpiresString } : {}),
   };
   const source = copySource(req.srcBucket, srcKey);
-  if (size > 0 && size >= ctx.opts.copy_cutoff) {
-    await multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
-    return;
-  }
-  await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
+  if (size > 0 && size >= ctx.opts.copy_cutoff) return multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
+  const out = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
     try {
       return await ctx.client.send(
         new CopyObjectCommand({
@@ -87,6 +85,7 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
       throw err;
     }
   });
+  return { etag: out.CopyObjectResult?.ETag };
 }
 
 async function multipartCopy(
@@ -98,7 +97,7 @@ async function multipartCopy(
   size: number,
   metadata: Record<string, string>,
   contentHeaders: Record<string, string>,
-): Promise<void> {
+): Promise<CopyResult> {
   const o = ctx.opts;
   const create = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
     ctx.client.send(
@@ -114,51 +113,53 @@ async function multipartCopy(
     ),
   );
   const uploadId = create.UploadId!;
-  const partSize = partSizeFor(size, o.max_upload_parts, Math.max(1, o.copy_cutoff));
-  const count = Math.ceil(size / partSize);
-  const parts: CompletedPart[] = new Array(count);
   try {
-    let next = 0;
-    const worker = async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= count) return;
-        const start = i * partSize;
-        const end = Math.min(size, start + partSize) - 1;
-        const out = await ctx.run(`${op} part ${i + 1}`, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
-          ctx.client.send(
-            new UploadPartCopyCommand({
-              Bucket: req.dstBucket,
-              Key: dstKey,
-              UploadId: uploadId,
-              PartNumber: i + 1,
-              CopySource: source,
-              CopySourceRange: `bytes=${start}-${end}`,
-              ...ctx.ssec(),
-              ...ctx.ssecCopySource(),
-            } as ConstructorParameters<typeof UploadPartCopyCommand>[0]),
-            sendOptions(s),
-          ),
-        );
-        parts[i] = { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(count, Math.max(1, o.upload_concurrency)) }, worker));
-    await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+    const parts = await copyParts(ctx, req, op, source, dstKey, uploadId, size);
+    const done = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         sendOptions(s),
       ),
     );
+    return { etag: done.ETag };
   } catch (err) {
-    if (!o.leave_parts_on_error) {
-      await ctx
-        .run('ABORT', req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
-          ctx.client.send(new AbortMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId }), sendOptions(s)),
-        )
-        .catch((e: Error) => ctx.log.error(`${op} ${req.dstPath}: could not abort multipart copy ${uploadId}: ${e.message}`));
-    }
+    if (!o.leave_parts_on_error) await abortUpload(ctx, req.dstBucket, dstKey, req.dstPath, uploadId, op);
     if (err instanceof BackendError) throw err;
     throw new BackendError('Other', op, req.dstPath, (err as Error)?.message ?? String(err), { cause: err });
   }
+}
+
+/** UploadPartCopy of every --copy-cutoff sized range, --s3-upload-concurrency at a time. */
+async function copyParts(ctx: BackendContext, req: CopyRequest, op: string, source: string, dstKey: string, uploadId: string, size: number): Promise<CompletedPart[]> {
+  const o = ctx.opts;
+  const partSize = partSizeFor(size, o.max_upload_parts, Math.max(1, o.copy_cutoff));
+  const count = Math.ceil(size / partSize);
+  const parts: CompletedPart[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const start = i * partSize;
+      const end = Math.min(size, start + partSize) - 1;
+      const out = await ctx.run(`${op} part ${i + 1}`, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+        ctx.client.send(
+          new UploadPartCopyCommand({
+            Bucket: req.dstBucket,
+            Key: dstKey,
+            UploadId: uploadId,
+            PartNumber: i + 1,
+            CopySource: source,
+            CopySourceRange: `bytes=${start}-${end}`,
+            ...ctx.ssec(),
+            ...ctx.ssecCopySource(),
+          } as ConstructorParameters<typeof UploadPartCopyCommand>[0]),
+          sendOptions(s),
+        ),
+      );
+      parts[i] = { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(count, Math.max(1, o.upload_concurrency)) }, worker));
+  return parts;
 }

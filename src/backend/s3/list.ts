@@ -28,70 +28,102 @@ export async function* listObjects(
   const seenDirs = new Set<string>();
   let token: string | undefined;
   do {
-    const page: ListObjectsV2CommandOutput = await ctx.run(
-      'LIST',
-      logicalDir === "" ? bucket : logicalDir,
-      { bucket, idempotent: true, signal: opts.signal },
-      (signal) =>
-        ctx.client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix || undefined,
-            Delimiter: opts.recursive ? undefined : '/',
-            MaxKeys: ctx.opts.list_chunk,
-            ContinuationToken: token,
-            EncodingType: 'url',
-          }),
-          sendOptions(signal),
-        ),
-    );
-    const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;
-    const entries: ListEntry[] = [];
-    for (const cp of page.CommonPrefixes ?? []) {
-      if (!cp.Prefix) continue;
-      const key = decodeKey(cp.Prefix);
-      const rel = relativeName(key, prefix);
-      if (rel === null) continue;
-      const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
-      if (!seenDirs.has(path)) {
-        seenDirs.add(path);
-        entries.push({ kind: 'dir', path, size: 0 });
-      }
-    }
-    for (const obj of page.Contents ?? []) {
-      if (obj.Key === undefined) continue;
-      const key = decodeKey(obj.Key);
-      const rel = relativeName(key, prefix);
-      if (rel === null || rel === '') continue; // the listed directory's own marker
-      const size = obj.Size ?? 0;
-      if (rel.endsWith('/')) {
-        const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
-        if (seenDirs.has(path)) {
-          // already a common prefix in this listing: just note that a marker exists
-          const e = entries.find((x) => x.kind === 'dir' && x.path === path);
-          if (e) e.marker = true;
-          continue;
-        }
-        seenDirs.add(path);
-        entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
-        continue;
-      }
-      const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size };
-      if (obj.LastModified) entry.lastModified = obj.LastModified;
-      if (obj.ETag) entry.etag = obj.ETag;
-      if (obj.StorageClass) entry.storageClass = obj.StorageClass;
-      entries.push(entry);
-    }
-    for (const e of entries) {
-      // a name no filesystem can show: an empty segment from keys like "a//b"
-      if (e.path.split('/').some((s) => s === '')) {
-        ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
-        continue;
-      }
-      yield e;
-    }
+    const page = await requestPage(ctx, bucket, logicalDir, prefix, { ...opts, maxKeys: ctx.opts.list_chunk, token });
+    yield* showable(ctx, bucket, pageEntries(ctx, page, logicalDir, prefix, seenDirs));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** One LIST request of at most `maxKeys` keys: the entries, and whether that was all of them. */
+export async function listPage(
+  ctx: BackendContext,
+  bucket: string,
+  dir: string,
+  opts: { recursive: boolean; maxKeys: number; signal?: AbortSignal },
+): Promise<{ entries: ListEntry[]; complete: boolean }> {
+  const logicalDir = dir.replace(/^\/+|\/+$/g, '');
+  const prefix = ctx.enc.dirPrefix(logicalDir, 'LIST');
+  const page = await requestPage(ctx, bucket, logicalDir, prefix, opts);
+  return { entries: [...showable(ctx, bucket, pageEntries(ctx, page, logicalDir, prefix, new Set()))], complete: !page.IsTruncated };
+}
+
+/** Whether anything exists below `dir/` (a marker or any key): one LIST of one key. */
+export async function dirExists(ctx: BackendContext, bucket: string, dir: string, signal?: AbortSignal): Promise<boolean> {
+  const logicalDir = dir.replace(/^\/+|\/+$/g, '');
+  const page = await requestPage(ctx, bucket, logicalDir, ctx.enc.dirPrefix(logicalDir, 'LIST'), { recursive: true, maxKeys: 1, ...(signal ? { signal } : {}) });
+  return (page.KeyCount ?? 0) > 0 || (page.Contents?.length ?? 0) > 0 || (page.CommonPrefixes?.length ?? 0) > 0;
+}
+
+function requestPage(
+  ctx: BackendContext,
+  bucket: string,
+  logicalDir: string,
+  prefix: string,
+  opts: { recursive: boolean; maxKeys: number; token?: string | undefined; signal?: AbortSignal | undefined },
+): Promise<ListObjectsV2CommandOutput> {
+  return ctx.run('LIST', logicalDir === '' ? bucket : logicalDir, { bucket, idempotent: true, signal: opts.signal }, (signal) =>
+    ctx.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        Delimiter: opts.recursive ? undefined : '/',
+        MaxKeys: opts.maxKeys,
+        ContinuationToken: opts.token,
+        EncodingType: 'url',
+      }),
+      sendOptions(signal),
+    ),
+  );
+}
+
+/** a name no filesystem can show (an empty segment, from keys like "a//b") is left out */
+function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): Generator<ListEntry> {
+  for (const e of entries) {
+    if (e.path.split('/').some((s) => s === '')) {
+      ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
+      continue;
+    }
+    yield e;
+  }
+}
+
+/** One page's entries: common prefixes and `x/` markers as directories (once per listing), objects. */
+function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logicalDir: string, prefix: string, seenDirs: Set<string>): ListEntry[] {
+  const decodeKey = page.EncodingType === 'url' ? urlDecodeKey : (s: string) => s;
+  const entries: ListEntry[] = [];
+  for (const cp of page.CommonPrefixes ?? []) {
+    if (!cp.Prefix) continue;
+    const rel = relativeName(decodeKey(cp.Prefix), prefix);
+    if (rel === null) continue;
+    const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
+    if (!seenDirs.has(path)) {
+      seenDirs.add(path);
+      entries.push({ kind: 'dir', path, size: 0 });
+    }
+  }
+  for (const obj of page.Contents ?? []) {
+    if (obj.Key === undefined) continue;
+    const rel = relativeName(decodeKey(obj.Key), prefix);
+    if (rel === null || rel === '') continue; // the listed directory's own marker
+    if (rel.endsWith('/')) {
+      const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
+      if (seenDirs.has(path)) {
+        // already a common prefix in this listing: just note that a marker exists
+        const e = entries.find((x) => x.kind === 'dir' && x.path === path);
+        if (e) e.marker = true;
+        continue;
+      }
+      seenDirs.add(path);
+      entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
+      continue;
+    }
+    const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size: obj.Size ?? 0 };
+    if (obj.LastModified) entry.lastModified = obj.LastModified;
+    if (obj.ETag) entry.etag = obj.ETag;
+    if (obj.StorageClass) entry.storageClass = obj.StorageClass;
+    entries.push(entry);
+  }
+  return entries;
 }
 
 function relativeName(key: string, prefix: string): string | null {

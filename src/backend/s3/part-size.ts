@@ -28,25 +28,3 @@ export function useMultipart(size: number | undefined, uploadCutoff: number): bo
   if (size === 0) return false;
   return size === undefined || size >= uploadCutoff;
 }
-
-/** "5Mi"-style size for messages, like rclone's SizeSuffix. */
-export function formatSize(n: number): string {
-  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1 && v % 1024 === 0) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0 && n >= 1024) {
-    // not a whole multiple: fall back to a rounded figure
-    let x = n;
-    let k = 0;
-    while (x >= 1024 && k < units.length - 1) {
-      x /= 1024;
-      k++;
-    }
-    return `${x.toFixed(3).replace(/\.?0+$/, '')}${units[k]}`;
-  }
-  return `${v}${units[u]}`;
-}

@@ -43,6 +43,12 @@ export interface ObjectInfo {
   restore?: string;
 }
 
+/** what a server-side copy made */
+export interface CopyResult {
+  /** the new object's ETag, when the server said it */
+  etag: string | undefined;
+}
+
 export interface PutOptions {
   /** total size when known; undefined = stream of unknown length (always multipart above one part) */
   size?: number;
@@ -102,14 +108,18 @@ export interface S3BackendApi {
   bucketExists(bucket: string): Promise<boolean>;
   /** prefix: logical dir ('' = bucket root). recursive=false → delimiter '/' listing with 'dir' entries */
   list(bucket: string, prefix: string, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<ListEntry>;
+  /** one LIST request of at most maxKeys keys; complete: nothing more to list */
+  listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }>;
+  /** anything below `dir/` (its marker, or any key): one LIST of one key */
+  dirExists(bucket: string, dir: string): Promise<boolean>;
   /** null when the object does not exist */
   head(bucket: string, path: string): Promise<ObjectInfo | null>;
   /** ranged GET; throws the Glacier error for archived objects */
   read(bucket: string, path: string, opts?: ReadOptions): Promise<{ body: Readable; info: ObjectInfo }>;
   /** single PUT up to upload_cutoff when size is known, multipart otherwise */
   put(bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo>;
-  /** server-side copy, keeping metadata unless replaced; multipart copy above copy_cutoff */
-  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<void>;
+  /** server-side copy, keeping metadata unless replaced (multipart copy above copy_cutoff); resolves to the copy's ETag (a copy of a multipart object gets a new one) */
+  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult>;
   /** update X-Amz-Meta-Mtime by a server-side copy onto itself */
   setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void>;
   /** DeleteObjects in batches of 1000; missing keys are not an error */

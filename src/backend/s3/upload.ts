@@ -30,7 +30,8 @@ import { BackendError } from './backend-error.js';
 import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
 import { contentTypeFor } from './mime.js';
-import { formatSize, maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
+import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo, PutOptions } from './types.js';
 
 interface Prepared {
@@ -213,68 +214,15 @@ async function putMultipart(
   const metadata = { ...p.metadata };
   const md5b64 = md5Hex ? md5HexToBase64(md5Hex) : null;
   if (md5b64 && !o.disable_checksum) metadata[META_MD5] = md5b64;
-  const signal = p.opts.signal;
-  const create = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal }, (s) =>
-    ctx.client.send(
-      new CreateMultipartUploadCommand({
-        Bucket: p.bucket,
-        Key: p.key,
-        ContentType: p.contentType,
-        Metadata: metadata,
-        ...ctx.createParams(),
-        ...ctx.ssec(),
-      } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
-      sendOptions(s),
-    ),
-  );
-  const uploadId = create.UploadId!;
-  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSize(partSize)}`);
-  const completed: CompletedPart[] = [];
-  let uploaded = 0;
-  let total = 0;
+  const uploadId = await createUpload(ctx, p, metadata);
+  ctx.log.debug(`PUT ${p.path}: multipart upload ${uploadId}, part size ${formatSizeBinary(partSize)}`);
   try {
-    const inflight = new Set<Promise<void>>();
-    let failure: unknown;
-    let partNumber = 0;
-    for await (const buf of parts as AsyncIterable<Buffer>) {
-      if (failure) break;
-      if (signal?.aborted) throw new BackendError('Aborted', 'PUT', p.path, 'aborted');
-      partNumber++;
-      if (partNumber > o.max_upload_parts) {
-        throw new BackendError(
-          'TooLarge',
-          'PUT',
-          p.path,
-          `upload exceeds ${o.max_upload_parts} parts of ${formatSize(partSize)} (${formatSize(maxStreamSize(o.max_upload_parts, partSize))}): increase --s3-chunk-size`,
-        );
-      }
-      total += buf.length;
-      const n = partNumber;
-      const task = uploadPart(ctx, p, uploadId, n, buf).then(
-        (etag) => {
-          completed.push({ PartNumber: n, ETag: etag });
-          uploaded += buf.length;
-          p.opts.onProgress?.(uploaded);
-        },
-        (err) => {
-          failure ??= err;
-        },
-      );
-      // the part's buffer is the caller's again (a stream reuses it for a later part)
-      const tracked: Promise<void> = task.finally(() => {
-        inflight.delete(tracked);
-        p.opts.onPartDone?.(buf);
-      });
-      inflight.add(tracked);
-      if (inflight.size >= Math.max(1, o.upload_concurrency)) await Promise.race(inflight);
-    }
-    await Promise.all(inflight);
-    if (failure) throw failure;
+    const { completed, total } = await uploadParts(ctx, p, uploadId, parts, partSize);
     if (size !== undefined && total !== size) {
       throw new BackendError('Other', 'PUT', p.path, `the data to upload was ${total} bytes, ${size} expected`);
     }
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal }, (s) =>
+    const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
         sendOptions(s),
@@ -290,6 +238,70 @@ async function putMultipart(
     if (err instanceof BackendError) throw err;
     throw new BackendError('Other', 'PUT', p.path, (err as Error)?.message ?? String(err), { cause: err });
   }
+}
+
+async function createUpload(ctx: BackendContext, p: Prepared, metadata: Record<string, string>): Promise<string> {
+  const create = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
+    ctx.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: p.bucket,
+        Key: p.key,
+        ContentType: p.contentType,
+        Metadata: metadata,
+        ...ctx.createParams(),
+        ...ctx.ssec(),
+      } as ConstructorParameters<typeof CreateMultipartUploadCommand>[0]),
+      sendOptions(s),
+    ),
+  );
+  return create.UploadId!;
+}
+
+/** Uploads the parts as they come, --s3-upload-concurrency at a time; the first failure ends it. */
+async function uploadParts(
+  ctx: BackendContext,
+  p: Prepared,
+  uploadId: string,
+  parts: AsyncIterable<Buffer> | Iterable<Buffer>,
+  partSize: number,
+): Promise<{ completed: CompletedPart[]; total: number }> {
+  const o = ctx.opts;
+  const completed: CompletedPart[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  let uploaded = 0;
+  let total = 0;
+  let partNumber = 0;
+  for await (const buf of parts as AsyncIterable<Buffer>) {
+    if (failure) break;
+    if (p.opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', p.path, 'aborted');
+    if (++partNumber > o.max_upload_parts) {
+      const most = formatSizeBinary(maxStreamSize(o.max_upload_parts, partSize));
+      throw new BackendError('TooLarge', 'PUT', p.path, `upload exceeds ${o.max_upload_parts} parts of ${formatSizeBinary(partSize)} (${most}): increase --s3-chunk-size`);
+    }
+    total += buf.length;
+    const n = partNumber;
+    const task = uploadPart(ctx, p, uploadId, n, buf).then(
+      (etag) => {
+        completed.push({ PartNumber: n, ETag: etag });
+        uploaded += buf.length;
+        p.opts.onProgress?.(uploaded);
+      },
+      (err) => {
+        failure ??= err;
+      },
+    );
+    // the part's buffer is the caller's again (a stream reuses it for a later part)
+    const tracked: Promise<void> = task.finally(() => {
+      inflight.delete(tracked);
+      p.opts.onPartDone?.(buf);
+    });
+    inflight.add(tracked);
+    if (inflight.size >= Math.max(1, o.upload_concurrency)) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  if (failure) throw failure;
+  return { completed, total };
 }
 
 async function uploadPart(ctx: BackendContext, p: Prepared, uploadId: string, partNumber: number, buf: Buffer): Promise<string> {
@@ -312,13 +324,13 @@ async function uploadPart(ctx: BackendContext, p: Prepared, uploadId: string, pa
   return out.ETag!;
 }
 
-export async function abortUpload(ctx: BackendContext, bucket: string, key: string, path: string, uploadId: string): Promise<void> {
+export async function abortUpload(ctx: BackendContext, bucket: string, key: string, path: string, uploadId: string, op = 'PUT'): Promise<void> {
   try {
     await ctx.run('ABORT', path, { bucket, idempotent: true, write: true }, (s) =>
       ctx.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), sendOptions(s)),
     );
   } catch (err) {
     // the upload's own error matters more; this one is only logged
-    ctx.log.error(`PUT ${path}: could not abort multipart upload ${uploadId}: ${(err as Error).message}`);
+    ctx.log.error(`${op} ${path}: could not abort multipart upload ${uploadId}: ${(err as Error).message}`);
   }
 }

@@ -15,7 +15,7 @@
 // limit (every extra request costs CPU on both sides). Where one connection is slower than the
 // reader (a distant server, per-connection bandwidth as on AWS), the reader waits. So a stream
 // watches how much of its time its reader spent waiting over each PARALLEL_WINDOW consumed: over
-// STARVED_FRACTION adds a lane (up to MAX_PARALLEL_GETS), under FED_FRACTION takes one away.
+// STARVED_FRACTION adds a lane (up to MAX_PARALLEL_GETS), under FED_FRACTION takes one away (lanes.ts).
 // With several lanes, consecutive ranged GETs of about a quarter of the read-ahead limit each
 // are in flight at once, each filling its own blocks, all within the same limit: a GET starts
 // only while its end is within aheadFor() of what the reader asked for. The first window is the
@@ -26,6 +26,7 @@
 // Every GET carries If-Match with the pinned ETag: a changed object fails the GET (412) instead
 // of delivering bytes of another version.
 import type { Readable } from 'node:stream';
+import { Lanes, PARALLEL_WINDOW } from './lanes.js';
 import type { MountedBucket } from '../bucket.js';
 import type { Logger } from '../../util/log.js';
 import { streamGetSize, type ChunkSettings } from './chunk-policy.js';
@@ -36,18 +37,10 @@ export { BLOCK_SIZE };
 export const STREAM_IDLE_MS = 10_000;
 /** a read that is not sequential waits for a GET in flight only if its byte is this close */
 export const ATTACH_DISTANCE = 1024 * 1024;
-/** at most this many GETs of one stream in flight at once */
-export const MAX_PARALLEL_GETS = 4;
 /** once parallel, a stream's GETs are at most its read-ahead limit divided by this */
 export const PARALLEL_SPLIT = 4;
 /** GETs in parallel are at least this large (a smaller read-ahead limit keeps one GET at a time) */
 export const MIN_PARALLEL_GET = 4 * 1024 * 1024;
-/** a reader's waiting is judged over this many bytes consumed (and not before it consumed that much) */
-export const PARALLEL_WINDOW = 8 * 1024 * 1024;
-/** a lane is added when the reader waited more than this part of the window */
-export const STARVED_FRACTION = 0.5;
-/** and one is taken away when it waited less than this part */
-export const FED_FRACTION = 0.1;
 
 export interface FetchTarget extends BlockOwner {
   bucket: MountedBucket;
@@ -108,18 +101,7 @@ export class Fetch {
   /** the error of a GET that failed (the others are then aborted) */
   private failure: unknown = undefined;
   /** how many GETs may be in flight at once (grows while the reader starves) */
-  private lanes = 1;
-  /** since when a reader has been waiting (-1: none is) */
-  private waitSince = -1;
-  /** milliseconds readers waited in the current window */
-  private waitedMs = 0;
-  /** the first window has begun (the ramp before it is not judged) */
-  private windowStarted = false;
-  /** a window was judged: GETs may grow past PARALLEL_WINDOW */
-  private verdict = false;
-  /** the current window: when it began, and the bytes consumed then */
-  private windowT0 = performance.now();
-  private windowConsumed: number;
+  private readonly lanes: Lanes;
   private readonly waiters: Waiter[] = [];
   /** the furthest byte a waiter waits for (-1: none) */
   private maxWait = -1;
@@ -147,8 +129,7 @@ export class Fetch {
     this.issued = start;
     this.demand = demand;
     this.consumed = consumed;
-    this.windowConsumed = consumed;
-    if (streaming) this.lanes = Math.max(1, Math.min(MAX_PARALLEL_GETS, t.streamLanes));
+    this.lanes = new Lanes(streaming ? t.streamLanes : 1, consumed);
     this.finished = this.run().then(
       () => this.finish(undefined),
       (err) => this.finish(err),
@@ -172,41 +153,11 @@ export class Fetch {
     if (consumed !== undefined && consumed > this.consumed) this.consumed = consumed;
     if (end > this.demand) this.demand = end;
     this.idleTimer?.refresh();
-    if (this.streaming && this.consumed - this.windowConsumed >= PARALLEL_WINDOW) {
-      // the first window (the ramp of small GETs) only starts the count
-      if (this.windowStarted) this.judgeWindow();
-      else this.startWindow();
+    if (this.streaming) {
+      const grown = this.lanes.consumedTo(this.consumed, () => this.t.settings.chunkSize > 0 && this.t.aheadFor(this.consumed) >= 2 * MIN_PARALLEL_GET);
+      if (grown) this.t.log.debug(`${this.t.key()}: reader waited ${grown.waitedPct}% of the last ${PARALLEL_WINDOW >> 20} MiB: ${this.lanes.count} GETs at once`);
     }
     this.kick();
-  }
-
-  /** Start a window: forget the waiting so far. */
-  private startWindow(): void {
-    const now = performance.now();
-    this.windowT0 = now;
-    this.windowConsumed = this.consumed;
-    this.waitedMs = 0;
-    if (this.waitSince >= 0) this.waitSince = now;
-    this.windowStarted = true;
-  }
-
-  /** Streams only: did the reader starve over the last window (add a lane) or hardly wait (take one away)? */
-  private judgeWindow(): void {
-    const now = performance.now();
-    const waited = this.waitedMs + (this.waitSince >= 0 ? now - this.waitSince : 0);
-    const elapsed = now - this.windowT0;
-    this.startWindow();
-    this.verdict = true;
-    if (elapsed <= 0) return;
-    if (waited / elapsed < FED_FRACTION) {
-      // the stream keeps well ahead: one lane fewer (each GET costs CPU on both sides)
-      if (this.lanes > 1) this.lanes--;
-      return;
-    }
-    if (this.lanes >= MAX_PARALLEL_GETS || waited / elapsed <= STARVED_FRACTION) return;
-    if (this.t.settings.chunkSize <= 0 || this.t.aheadFor(this.consumed) < 2 * MIN_PARALLEL_GET) return;
-    this.lanes++;
-    this.t.log.debug(`${this.t.key()}: reader waited ${Math.round((100 * waited) / elapsed)}% of the last ${PARALLEL_WINDOW >> 20} MiB: ${this.lanes} GETs at once`);
   }
 
   /** size of the GETs of a parallel stream */
@@ -218,7 +169,7 @@ export class Fetch {
   waitFor(at: number): Promise<void> {
     if (this.done || this.has(at)) return Promise.resolve();
     return new Promise((resolve) => {
-      if (this.waiters.length === 0) this.waitSince = performance.now();
+      this.lanes.waiting();
       this.waiters.push({ at, resolve });
       if (at > this.maxWait) {
         this.maxWait = at;
@@ -267,14 +218,14 @@ export class Fetch {
 
   /** consecutive GETs may be in flight at once (the reader starved with one) */
   private parallel(): boolean {
-    return this.streaming && this.lanes > 1;
+    return this.streaming && this.lanes.count > 1;
   }
 
   /** size of the stream's next GET (previous: the size of the last one, 0 for the first) */
   private nextSize(previous: number): number {
     const size = streamGetSize(this.t.settings, previous, this.consumed, this.end - this.issued);
     // until the first verdict, no GET so large that the stream could not go parallel soon
-    if (!this.verdict && this.lanes === 1) return Math.min(size, PARALLEL_WINDOW);
+    if (!this.lanes.verdict && this.lanes.count === 1) return Math.min(size, PARALLEL_WINDOW);
     if (!this.parallel()) return size;
     return Math.max(1, Math.min(size, this.pieceSize()));
   }
@@ -283,7 +234,7 @@ export class Fetch {
   private mayStartGet(size: number): boolean {
     if (!this.streaming) return this.parts.length === 0;
     const ahead = this.t.aheadFor(this.consumed);
-    const lanes = this.parallel() ? Math.max(1, Math.min(this.lanes, Math.floor(ahead / Math.max(1, size)))) : 1;
+    const lanes = this.parallel() ? Math.max(1, Math.min(this.lanes.count, Math.floor(ahead / Math.max(1, size)))) : 1;
     if (this.parts.length >= lanes) return false;
     // a reader waits for bytes no GET asked for yet
     if (this.maxWait >= this.issued) return true;
@@ -340,26 +291,19 @@ export class Fetch {
       } else if (w.at > max) max = w.at;
     }
     this.maxWait = max;
-    if (this.waiters.length === 0) this.endWait();
-  }
-
-  /** no reader waits any more: count the time it did */
-  private endWait(): void {
-    if (this.waitSince < 0) return;
-    this.waitedMs += performance.now() - this.waitSince;
-    this.waitSince = -1;
+    if (this.waiters.length === 0) this.lanes.fed();
   }
 
   private finish(err: unknown): void {
     this.done = true;
-    if (this.streaming) this.t.streamLanes = this.lanes;
+    if (this.streaming) this.t.streamLanes = this.lanes.count;
     for (const p of this.parts) if (p.block) p.block.filling = false;
     if (this.tailBlock) this.tailBlock.filling = false;
     this.tailBlock = undefined;
     this.stopIdle();
     if (err !== undefined && (err === this.failure || !this.ctrl.signal.aborted)) this.error = err;
     this.maxWait = -1;
-    this.endWait();
+    this.lanes.fed();
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 

@@ -9,7 +9,7 @@
 // that is still reading the data (it runs again later). When uploads happen is decided by the
 // write-back layer (write-back.ts, upload-queue.ts), never here.
 import path from 'node:path';
-import { formatSize } from '../../backend/s3/part-size.js';
+import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo } from '../../backend/s3/types.js';
 import type { Logger } from '../../util/log.js';
 import type { MountedBucket } from '../bucket.js';
@@ -17,6 +17,7 @@ import type { Clock } from '../clock.js';
 import { vfsError, VfsError } from '../errors.js';
 import { msToNs } from '../namespace.js';
 import { CacheFile, type BaseReader } from './cache-file.js';
+import type { ServerVersion } from './write-layer.js';
 import { contentSize, localBytes, type Content } from './content.js';
 import { currentOwner, JournalFile, JOURNAL_VERSION, type Journal, type JournalBase, type JournalServer } from './journal.js';
 import { Mutex } from './mutex.js';
@@ -30,7 +31,7 @@ export interface ItemContext {
   /** directory of data files and journals */
   dir: string;
   ensureDir(): Promise<void>;
-  chunkSize: number;
+  partSize: number;
   maxUploadParts: number;
   writeBackMs: number;
   cacheMode: string;
@@ -49,6 +50,13 @@ export interface ItemContext {
 
 /** What we believe the bucket holds at the item's path: an object, nothing, or unknown. */
 export type ServerState = JournalServer | null | 'unknown';
+
+export function toServerState(v: ServerVersion | null | undefined): ServerState {
+  if (v === undefined) return 'unknown';
+  if (v === null) return null;
+  return { etag: v.etag, size: v.size, mtimeNs: v.mtimeNs === null ? null : String(v.mtimeNs) };
+}
+
 
 export function serverOf(info: ObjectInfo, mtimeNs: bigint | null): JournalServer {
   return { etag: info.etag, size: info.size, mtimeNs: mtimeNs === null ? null : String(mtimeNs) };
@@ -310,13 +318,13 @@ export abstract class ItemState {
   }
 
   protected streamLimit(): number {
-    return this.ctx.chunkSize * this.ctx.maxUploadParts;
+    return this.ctx.partSize * this.ctx.maxUploadParts;
   }
 
   protected tooLargeError(end: number): VfsError {
     return vfsError(
       'EFBIG',
-      `${this.rel}: a file written as a stream is limited to ${this.ctx.maxUploadParts} parts of ${formatSize(this.ctx.chunkSize)} (${formatSize(this.streamLimit())}), and this write reaches ${end} bytes: increase --s3-chunk-size`,
+      `${this.rel}: a file written as a stream is limited to ${this.ctx.maxUploadParts} parts of ${formatSizeBinary(this.ctx.partSize)} (${formatSizeBinary(this.streamLimit())}), and this write reaches ${end} bytes: increase --s3-chunk-size`,
     );
   }
 }

@@ -23,12 +23,30 @@ import type { ObjectInfo, S3BackendApi } from '../../backend/s3/types.js';
 
 const MIN_BUFFER = 64 * 1024;
 
+/** The part buffers of every stream of a mount together: for --stats, and for the budget above
+ *  which a new stream goes to a cache file instead of memory. */
+export class StreamMemory {
+  private used = 0;
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  take(n: number): void {
+    this.used += n;
+  }
+
+  give(n: number): void {
+    this.used -= n;
+  }
+}
+
 export interface StreamTarget {
   backend: S3BackendApi;
   bucket: string;
-  chunkSize: number;
+  partSize: number;
   /** every stream's part buffers together (for stats and the memory budget) */
-  memory: { bytes: number };
+  memory: StreamMemory;
 }
 
 export class StreamUpload {
@@ -65,7 +83,7 @@ export class StreamUpload {
   }
 
   get bufferBytes(): number {
-    return (this.cur?.length ?? 0) + this.free.length * this.t.chunkSize;
+    return (this.cur?.length ?? 0) + this.free.length * this.t.partSize;
   }
 
   private ensureCapacity(n: number): void {
@@ -77,13 +95,13 @@ export class StreamUpload {
       this.cur = this.free.pop()!;
       return;
     }
-    let next = this.pushed > 0 ? this.t.chunkSize : Math.max(MIN_BUFFER, cap);
+    let next = this.pushed > 0 ? this.t.partSize : Math.max(MIN_BUFFER, cap);
     while (next < n) next *= 2;
-    next = Math.min(next, this.t.chunkSize);
+    next = Math.min(next, this.t.partSize);
     // its own memory (not a slice of Node's shared pool): handed back by the backend as it is
     const b = Buffer.allocUnsafeSlow(next);
     if (this.cur && this.curLen > 0) this.cur.copy(b, 0, 0, this.curLen);
-    this.t.memory.bytes += next - cap;
+    this.t.memory.take(next - cap);
     this.cur = b;
   }
 
@@ -92,18 +110,18 @@ export class StreamUpload {
     if (!this.lent.delete(part.buffer)) return;
     // a stream that ended (finished, aborted) keeps nothing
     if (this.failed || this.ended) return;
-    const b = Buffer.from(part.buffer, 0, this.t.chunkSize);
+    const b = Buffer.from(part.buffer, 0, this.t.partSize);
     this.free.push(b);
-    this.t.memory.bytes += b.length;
+    this.t.memory.take(b.length);
   }
 
   private dropFree(): void {
-    this.t.memory.bytes -= this.free.length * this.t.chunkSize;
+    this.t.memory.give(this.free.length * this.t.partSize);
     this.free = [];
   }
 
   private dropBuffer(): void {
-    this.t.memory.bytes -= this.cur?.length ?? 0;
+    this.t.memory.give(this.cur?.length ?? 0);
     this.cur = null;
     this.curLen = 0;
     this.dropFree();
@@ -114,8 +132,8 @@ export class StreamUpload {
     let off = 0;
     while (off < data.length) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.chunkSize) await this.pushPart(key, mtimeNs);
-      const n = Math.min(this.t.chunkSize - this.curLen, data.length - off);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs);
+      const n = Math.min(this.t.partSize - this.curLen, data.length - off);
       this.ensureCapacity(this.curLen + n);
       data.copy(this.cur!, this.curLen, off, off + n);
       this.curLen += n;
@@ -127,8 +145,8 @@ export class StreamUpload {
     let left = n;
     while (left > 0) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.chunkSize) await this.pushPart(key, mtimeNs);
-      const k = Math.min(this.t.chunkSize - this.curLen, left);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs);
+      const k = Math.min(this.t.partSize - this.curLen, left);
       this.ensureCapacity(this.curLen + k);
       this.cur!.fill(0, this.curLen, this.curLen + k);
       this.curLen += k;
@@ -207,8 +225,8 @@ export class StreamUpload {
   private handOver(): Buffer {
     const cur = this.cur!;
     const part = cur.subarray(0, this.curLen);
-    if (cur.length === this.t.chunkSize) this.lent.add(cur.buffer);
-    this.t.memory.bytes -= cur.length;
+    if (cur.length === this.t.partSize) this.lent.add(cur.buffer);
+    this.t.memory.give(cur.length);
     this.cur = null;
     this.curLen = 0;
     this.pushed += part.length;

@@ -12,78 +12,29 @@
 //   writes   (default) sequential writes stream, everything else goes through a cache file;
 //            the most applications work, and big sequential copies need neither memory nor disk
 //   full     as writes (reads are cached in memory by the read path)
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { ObjectInfo } from '../../backend/s3/types.js';
-import type { Logger } from '../../util/log.js';
-import type { MountedBucket } from '../bucket.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
-import { isSelfOrBelow, rebase } from '../paths.js';
-import { BaseGoneError, type BaseReader } from './cache-file.js';
+import { isSelfOrBelow } from '../paths.js';
+import { Limiter } from '../limiter.js';
+import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { Item } from './item.js';
-import { type ItemContext, type ServerState } from './item-state.js';
-import { currentOwner, isOurs, ownerAlive, type JournalBase } from './journal.js';
+import { toServerState, type ItemContext } from './item-state.js';
+import { currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
-import type { StreamTarget } from './stream.js';
+import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue } from './upload-queue.js';
-import type { OpenWriteOptions, RenamePlan, ServerVersion, UploadedHook, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
+import { ItemRegistry } from './item-registry.js';
+import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
+import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
 
-export type CacheMode = 'off' | 'minimal' | 'writes' | 'full';
-export const CACHE_MODES: CacheMode[] = ['off', 'minimal', 'writes', 'full'];
-export { conflictName } from './recovery.js';
-
-export interface WriteBackDeps {
-  bucket: MountedBucket;
-  log: Logger;
-  cacheDir: string;
-  /** the remote as named on the command line (journals, messages) */
-  remote: string;
-  /** identifies the server behind the remote (endpoint…): pending items of another server are never touched */
-  remoteId?: string;
-  cacheMode: CacheMode;
-  /** upload this long after the last close; 0 = at close */
-  writeBackMs: number;
-  noChecksum: boolean;
-  chunkSize: number;
-  uploadConcurrency: number;
-  maxUploadParts: number;
-  /** background uploads at a time (--transfers) */
-  transfers: number;
-  /** --vfs-cache-max-size: clean cache data above this is removed, oldest first (-1: no limit) */
-  cacheMaxSize?: number;
-  /** --vfs-cache-max-age: clean cache data unused this long is removed */
-  cacheMaxAgeMs?: number;
-  /** --vfs-cache-poll-interval (0: no polling) */
-  cachePollMs?: number;
-  /** first retry delay of a failed background upload, doubling up to 5 min (default: the
-   *  write-back delay, at least 1 s) */
-  retryBaseMs?: number;
-  /** the download engine: a pinned version of a base object, by mount path */
-  openBase(rel: string, base: Readonly<JournalBase>): BaseReader;
-  onUploaded: UploadedHook;
-  /** a file's write state was given up (its stream failed): `server` is what the bucket still holds */
-  onDropped?: (rel: string, server: ServerState) => void;
-  clock?: Clock;
-}
-
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || '_';
-}
-
-export function toServerState(v: ServerVersion | null | undefined): ServerState {
-  if (v === undefined) return 'unknown';
-  if (v === null) return null;
-  return { etag: v.etag, size: v.size, mtimeNs: v.mtimeNs === null ? null : String(v.mtimeNs) };
-}
 
 export class WriteBack implements WriteLayer {
-  /** write states by mount path */
-  private readonly files = new Map<string, Item>();
-  /** items not reachable by path: unlinked but still open, or broken */
-  private readonly hidden = new Set<Item>();
+  /** write states by mount path, and those that lost their name */
+  private readonly files = new ItemRegistry();
   private readonly opening = new Map<string, Promise<Item>>();
   private readonly clean: CleanCache;
   private readonly queue: UploadQueue<Item>;
@@ -93,13 +44,12 @@ export class WriteBack implements WriteLayer {
   private dirReady: Promise<void> | undefined;
   private readonly ctx: ItemContext;
   private readonly clock: Clock;
-  private readonly memory = { bytes: 0 };
+  private readonly memory = new StreamMemory();
   private counters = { uploads: 0, bytesUploaded: 0, failures: 0 };
   private closed = false;
 
   constructor(private readonly deps: WriteBackDeps) {
-    const id = createHash('sha256').update(deps.remoteId ?? deps.remote).digest('hex').slice(0, 8);
-    this.dir = path.join(deps.cacheDir, 'vfs', `${safeName(deps.remote)}-${id}`, safeName(deps.bucket.name));
+    this.dir = cacheDirOf(deps);
     this.clock = deps.clock ?? systemClock;
     this.ctx = this.itemContext();
     this.clean = new CleanCache({ clock: this.clock, maxAgeMs: deps.cacheMaxAgeMs ?? 3_600_000, maxSize: deps.cacheMaxSize ?? -1 });
@@ -115,18 +65,18 @@ export class WriteBack implements WriteLayer {
 
   private itemContext(): ItemContext {
     const d = this.deps;
-    const stream: StreamTarget = { backend: d.bucket.backend, bucket: d.bucket.name, chunkSize: d.chunkSize, memory: this.memory };
+    const stream: StreamTarget = { backend: d.bucket.backend, bucket: d.bucket.name, partSize: d.partSize, memory: this.memory };
     return {
       bucket: d.bucket,
       log: d.log,
       remote: d.remote,
       dir: this.dir,
       ensureDir: () => this.ensureDir(),
-      chunkSize: d.chunkSize,
+      partSize: d.partSize,
       maxUploadParts: d.maxUploadParts,
       writeBackMs: d.cacheMode === 'off' ? 0 : d.writeBackMs,
       cacheMode: d.cacheMode,
-      streamMemoryBudget: Math.max(256 * 1024 * 1024, 4 * d.chunkSize * (d.uploadConcurrency + 1)),
+      streamMemoryBudget: Math.max(256 * 1024 * 1024, 4 * d.partSize * (d.uploadConcurrency + 1)),
       noChecksum: d.noChecksum,
       stream,
       clock: this.clock,
@@ -138,12 +88,11 @@ export class WriteBack implements WriteLayer {
 
   private startPoller(pollMs: number): { stop(): void } | undefined {
     if (pollMs <= 0 || pollMs >= 2 ** 31) return undefined;
+    const tick = (): void => {
+      void this.evict().catch((err) => this.deps.log.error(`cache eviction: ${(err as Error).message}`));
+      if (!this.closed) timer = this.clock.setTimeout(tick, pollMs);
+    };
     let timer = this.clock.setTimeout(tick, pollMs);
-    const self = this;
-    function tick(): void {
-      void self.evict().catch((err) => self.deps.log.error(`cache eviction: ${(err as Error).message}`));
-      if (!self.closed) timer = self.clock.setTimeout(tick, pollMs);
-    }
     return { stop: () => this.clock.clearTimeout(timer) };
   }
 
@@ -168,11 +117,7 @@ export class WriteBack implements WriteLayer {
 
   private brokenItem(item: Item): void {
     this.counters.failures++;
-    if (this.files.get(item.rel) === item) {
-      this.files.delete(item.rel);
-      this.hidden.add(item);
-      this.deps.onDropped?.(item.rel, item.server);
-    }
+    if (this.files.hide(item)) this.deps.onDropped?.(item.rel, item.server);
   }
 
   private cacheAllowed(opts: OpenWriteOptions): boolean {
@@ -235,7 +180,7 @@ export class WriteBack implements WriteLayer {
     }
     c.retain(this.cacheAllowed(opts));
     c.reopened(current.mtimeNs);
-    this.files.set(rel, c);
+    this.files.add(c);
     this.deps.log.debug(`/${rel}: using the cached copy (${c.localBytes} bytes local)`);
     return c;
   }
@@ -269,7 +214,7 @@ export class WriteBack implements WriteLayer {
       item = Item.existing(this.ctx, this.newId(), rel, opts.server, allowed);
     }
     item.retain(false);
-    this.files.set(rel, item);
+    this.files.add(item);
     return item;
   }
 
@@ -315,8 +260,7 @@ export class WriteBack implements WriteLayer {
 
   private forget(item: Item): void {
     this.queue.forget(item);
-    if (this.files.get(item.rel) === item) this.files.delete(item.rel);
-    this.hidden.delete(item);
+    this.files.forget(item);
   }
 
   /** A clean item nobody has open: kept as a cached copy when it holds data, else removed. */
@@ -337,7 +281,7 @@ export class WriteBack implements WriteLayer {
   /** Remove clean cached copies unused for --vfs-cache-max-age, then the oldest above --vfs-cache-max-size. Never pending data. */
   async evict(): Promise<void> {
     let pending = 0;
-    for (const it of [...this.files.values(), ...this.hidden]) pending += it.localBytes;
+    for (const it of this.files.all()) pending += it.localBytes;
     await this.clean.evict(pending);
   }
 
@@ -383,12 +327,15 @@ export class WriteBack implements WriteLayer {
   async discard(rel: string): Promise<boolean> {
     const item = this.files.get(rel);
     if (!item) return true;
-    this.files.delete(rel);
+    // open handles keep writing into it, without a name
+    this.files.hide(item);
     this.queue.forget(item);
     const serverHas = item.server !== null || item.isUploading;
     await item.discard();
-    if (!item.isOpen) await item.removeFiles();
-    else this.hidden.add(item);
+    if (!item.isOpen) {
+      this.files.forget(item);
+      await item.removeFiles();
+    }
     return serverHas;
   }
 
@@ -405,7 +352,7 @@ export class WriteBack implements WriteLayer {
       const plan = await item.prepareRename();
       return { local: plan === 'local', serverHasSource: item.server !== null, ...(typeof plan === 'object' ? { mtimeNs: plan.server } : {}) };
     }
-    const below = [...this.files.entries()].filter(([rel]) => isSelfOrBelow(rel, from)).map(([, it]) => it);
+    const below = this.files.below(from);
     await Promise.all(
       below.map((it) => {
         this.queue.cancel(it);
@@ -416,16 +363,10 @@ export class WriteBack implements WriteLayer {
   }
 
   async renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint }): Promise<void> {
-    const moved: Item[] = [];
-    for (const [rel, item] of [...this.files]) {
-      if (!isSelfOrBelow(rel, from)) continue;
-      this.files.delete(rel);
-      const newRel = rebase(rel, from, to);
+    const moved = this.files.move(from, to, (item, rel, newRel) => {
       if (how.local && rel === from) item.renamed(newRel, { local: true, server: toServerState(how.server) });
       else item.renamed(newRel, { local: false, ...(rel === from && how.mtimeStored !== undefined ? { mtimeStored: how.mtimeStored } : {}) });
-      this.files.set(newRel, item);
-      moved.push(item);
-    }
+    });
     await Promise.all(
       moved.map(async (item) => {
         await item.journalRename();
@@ -437,13 +378,13 @@ export class WriteBack implements WriteLayer {
   }
 
   renameFailed(from: string): void {
-    for (const [rel, item] of this.files) {
-      if (isSelfOrBelow(rel, from) && !item.isOpen && (item.dirty || item.metaPending) && !this.queue.isScheduled(item)) this.queue.schedule(item, this.ctx.writeBackMs);
+    for (const item of this.files.below(from)) {
+      if (!item.isOpen && (item.dirty || item.metaPending) && !this.queue.isScheduled(item)) this.queue.schedule(item, this.ctx.writeBackMs);
     }
   }
 
   pendingBelow(dir: string): WriteFile[] {
-    return [...this.files.values()].filter((f) => isSelfOrBelow(f.rel, dir));
+    return this.files.below(dir);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -453,13 +394,19 @@ export class WriteBack implements WriteLayer {
     // recovered uploads are checked against the server before anything of theirs is uploaded
     await this.recovery.settled();
     // (a recovered item the server could not be checked for stays for the next mount)
-    const items = [...this.files.values(), ...this.hidden].filter((it) => !it.discarded && !it.isBroken && !this.recovery.isVerifying(it));
+    const items = this.files.all().filter((it) => !it.discarded && !it.isBroken && !this.recovery.isVerifying(it));
+    // --transfers at a time, as in the background: a thousand pending files must not mean a
+    // thousand uploads (and their part buffers) at once. A limiter of its own, not the queue's:
+    // an item's flush first waits for its own background upload, which may need a queue slot.
+    const slots = new Limiter(Math.max(1, this.deps.transfers));
     const results = await Promise.allSettled(
-      items.map(async (it) => {
-        this.queue.cancel(it);
-        await it.uploadNow();
-        if (!it.isOpen && !it.dirty) await this.dropClean(it);
-      }),
+      items.map((it) =>
+        slots.run(async () => {
+          this.queue.cancel(it);
+          await it.uploadNow();
+          if (!it.isOpen && !it.dirty) await this.dropClean(it);
+        }),
+      ),
     );
     let first: unknown;
     for (const [i, r] of results.entries()) {
@@ -477,7 +424,7 @@ export class WriteBack implements WriteLayer {
     this.queue.close();
     // cached copies stay for the next mount (their journals say which version they hold)
     await this.clean.close();
-    for (const it of [...this.files.values(), ...this.hidden]) {
+    for (const it of this.files.all()) {
       if (it.dirty && !it.discarded && !it.isBroken) {
         await it.persistIfDirty().catch((err) => this.deps.log.error(`${it.rel}: could not save the pending data: ${(err as Error).message}`));
         it.dropRefs();
@@ -489,13 +436,12 @@ export class WriteBack implements WriteLayer {
       }
     }
     this.files.clear();
-    this.hidden.clear();
   }
 
   stats(): WriteStats {
     let pending = 0;
     let open = 0;
-    for (const it of this.files.values()) {
+    for (const it of this.files.named()) {
       if (it.dirty && !it.isOpen) pending++;
       if (it.isOpen) open++;
     }
@@ -535,14 +481,8 @@ export class WriteBack implements WriteLayer {
         await this.clean.keep(item.rel, item);
         return true;
       },
-      adopt: (item: Item) => {
-        if (!this.files.has(item.rel)) this.files.set(item.rel, item);
-        else this.hidden.add(item);
-      },
-      moved: (item: Item, from: string) => {
-        if (this.files.get(from) === item) this.files.delete(from);
-        this.hidden.delete(item);
-      },
+      adopt: (item: Item) => this.files.adopt(item),
+      moved: (item: Item, from: string) => this.files.forget(item, from),
       alreadyUploaded: async (item: Item, head: ObjectInfo) => {
         item.foundUploaded(head);
         this.uploaded(item, head);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
-import type { BucketInfo, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../../src/backend/s3/types.js';
+import type { BucketInfo, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../../src/backend/s3/types.js';
 
 interface Obj {
   data: Buffer;
@@ -35,10 +35,21 @@ export class FakeBackend implements S3BackendApi {
     for (const k of Object.keys(this.calls)) delete this.calls[k];
     this.bytesRead = 0;
     this.reads.length = 0;
+    this.maxInFlight = 0;
   }
 
+  /** requests waiting out their latency together at most (since the last resetCounts) */
+  maxInFlight = 0;
+  private inFlight = 0;
+
   private async delay(): Promise<void> {
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if (this.latencyMs <= 0) return;
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, this.latencyMs));
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /** test set-up: store an object directly (no call counted) */
@@ -96,6 +107,19 @@ export class FakeBackend implements S3BackendApi {
     yield* out;
   }
 
+  async listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }> {
+    const all: ListEntry[] = [];
+    for await (const e of this.list(bucket, prefix, opts)) all.push(e);
+    return { entries: all.slice(0, opts.maxKeys), complete: all.length <= opts.maxKeys };
+  }
+
+  async dirExists(_bucket: string, dir: string): Promise<boolean> {
+    this.count('LIST');
+    await this.delay();
+    const p = dir + '/';
+    return this.markers.has(dir) || [...this.objects.keys(), ...this.markers].some((k) => k.startsWith(p));
+  }
+
   private entry(k: string): ListEntry {
     const o = this.objects.get(k)!;
     return { kind: 'object', path: k, size: o.data.length, lastModified: o.lastModified, etag: o.etag };
@@ -151,11 +175,11 @@ export class FakeBackend implements S3BackendApi {
     return this.info(path, o);
   }
 
-  async copy(_sb: string, src: string, _db: string, dst: string, opts?: { mtimeNs?: bigint }): Promise<void> {
+  async copy(_sb: string, src: string, _db: string, dst: string, opts?: { mtimeNs?: bigint }): Promise<CopyResult> {
     this.count('COPY');
     const o = this.objects.get(src);
     if (!o) throw new BackendError('NotFound', 'COPY', src, 'not found', { status: 404 });
-    this.putDirect(dst, o.data, opts?.mtimeNs ?? o.mtimeNs);
+    return { etag: this.putDirect(dst, o.data, opts?.mtimeNs ?? o.mtimeNs).etag };
   }
 
   async setMtime(_bucket: string, path: string, mtimeNs: bigint): Promise<void> {

@@ -1,0 +1,46 @@
+// What stat(2), readdir(3) and statfs(2) show: the namespace's attributes with the mount's fixed
+// modes and owners (--file-perms/--dir-perms/--umask/--uid/--gid, as rclone mount does).
+import type { Attr } from './namespace.js';
+import type { VfsOptions } from './options.js';
+
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+
+export interface VfsAttr extends Attr {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface VfsDirEntry {
+  name: string;
+  attr: VfsAttr;
+}
+
+export interface VfsStatfs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  namemax: number;
+}
+
+type Perms = Pick<VfsOptions, 'dirPerms' | 'filePerms' | 'umask' | 'uid' | 'gid'>;
+
+export function withMode(a: Attr, opts: Perms): VfsAttr {
+  const perms = (a.kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
+  return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: opts.uid, gid: opts.gid };
+}
+
+export function statfs(): VfsStatfs {
+  // S3 has no capacity: report 1 PiB total and free, as rclone does. f_blocks is counted in
+  // f_frsize units and fuse-native passes 32-bit fields, so the unit is 1 MiB.
+  const frsize = 1024 * 1024;
+  const blocks = 2 ** 30;
+  const files = 2 ** 32 - 1;
+  return { bsize: 4096, frsize, blocks, bfree: blocks, bavail: blocks, files, ffree: files, favail: files, namemax: 255 };
+}

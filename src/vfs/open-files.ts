@@ -1,0 +1,126 @@
+// The open-file table of one mount: handle numbers, what each handle reads or writes, the
+// objects unlinked while still being read, and which paths changed through the mount since a
+// reader opened (so that it follows the change). Vfs asks; this table owns the state.
+import type { Attr } from './namespace.js';
+import type { FileReader } from './read/reader.js';
+import type { WriteFile } from './write/write-layer.js';
+import { vfsError } from './errors.js';
+
+export type ReadHandle = {
+  kind: 'read';
+  rel: string;
+  reader: FileReader;
+  /** the local-change sequence number when the reader was (re)opened */
+  seq: number;
+  attr: Attr;
+};
+export type WriteHandle = { kind: 'write'; rel: string; file: WriteFile; readable: boolean; writable: boolean };
+export type Handle = ReadHandle | WriteHandle;
+
+/** remembered paths changed through the mount (to re-pin their readers) */
+const MAX_LOCAL_CHANGES = 10_000;
+
+export class OpenFiles {
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+  /** objects unlinked while open for reading: deleted on the server when their last reader closes */
+  private readonly unlinked = new Set<string>();
+  /** rel → sequence number of the last change made through the mount (upload, unlink, rename) */
+  private readonly changes = new Map<string, number>();
+  private changeSeq = 0;
+  /** handles ever opened */
+  opens = 0;
+
+  add(h: Handle): number {
+    // fuse-native treats fh 0 as "none", and fh is 32-bit
+    let fh = this.nextFh;
+    while (fh === 0 || this.handles.has(fh)) fh = (fh + 1) >>> 0;
+    this.nextFh = (fh + 1) >>> 0;
+    this.handles.set(fh, h);
+    this.opens++;
+    return fh;
+  }
+
+  /** the handle, or EBADF */
+  get(fh: number): Handle {
+    const h = this.handles.get(fh);
+    if (!h) throw vfsError('EBADF', `no open file with handle ${fh}`);
+    return h;
+  }
+
+  find(fh: number): Handle | undefined {
+    return this.handles.get(fh);
+  }
+
+  /** the handle, removed from the table (release) */
+  take(fh: number): Handle | undefined {
+    const h = this.handles.get(fh);
+    this.handles.delete(fh);
+    return h;
+  }
+
+  /** every handle, removed from the table (unmount) */
+  takeAll(): Handle[] {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    return all;
+  }
+
+  get size(): number {
+    return this.handles.size;
+  }
+
+  /** a read handle reads `rel` now (readers follow renames) */
+  hasReaders(rel: string): boolean {
+    for (const h of this.handles.values()) if (h.kind === 'read' && h.reader.path === rel) return true;
+    return false;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Unlinked while open
+
+  markUnlinked(rel: string): void {
+    this.unlinked.add(rel);
+  }
+
+  isUnlinked(rel: string): boolean {
+    return this.unlinked.has(rel);
+  }
+
+  /** A new object takes the name: the old one is no longer deleted later. True if it was pending. */
+  forgetUnlinked(rel: string): boolean {
+    return this.unlinked.delete(rel);
+  }
+
+  /** True once the last reader of an unlinked object is gone: the caller deletes it now. */
+  takeDeletable(rel: string): boolean {
+    if (!this.unlinked.has(rel) || this.hasReaders(rel)) return false;
+    this.unlinked.delete(rel);
+    return true;
+  }
+
+  unlinkedPaths(): string[] {
+    return [...this.unlinked];
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Changes made through the mount
+
+  /** `rel` changed through the mount: read handles opened before follow it. */
+  noteChange(rel: string): void {
+    this.changes.delete(rel);
+    this.changes.set(rel, ++this.changeSeq);
+    if (this.changes.size > MAX_LOCAL_CHANGES) this.changes.delete(this.changes.keys().next().value!);
+  }
+
+  /** the current sequence number, to stamp a reader with */
+  get seq(): number {
+    return this.changeSeq;
+  }
+
+  /** `rel` changed through the mount after a reader stamped `seq` opened */
+  changedSince(rel: string, seq: number): boolean {
+    const changed = this.changes.get(rel);
+    return changed !== undefined && changed > seq;
+  }
+}
