@@ -5,6 +5,7 @@
 // Every mount started here is stopped and unmounted, also when a test fails: cleanupMounts()
 // (call it from an after() hook) and a process 'exit' handler both `fusermount -uz` and SIGKILL
 // whatever is still there, so no FUSE mount is ever left behind.
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestS3 } from './s3-server.js';
 import { bucketfsBin, type RunResult, run } from './run.js';
+
+/**
+ * node:test options for every test of a mount test file: a FUSE deadlock (a request the mount
+ * never answers, a process stuck in the kernel) fails that test after this long instead of
+ * hanging the whole run; the file's after() hook then kills the mount, which frees the rest.
+ * Well above what the slowest mount test takes on a loaded machine (about a minute).
+ */
+export const MOUNT_TEST = { timeout: 240_000 } as const;
+/** the same for before()/after() hooks that start servers and mounts */
+export const MOUNT_HOOK = { timeout: 120_000 } as const;
 
 export interface Mounted {
   mnt: string;
@@ -136,6 +147,36 @@ function forceCleanupOne(mnt: string, proc: ChildProcess): void {
   live.delete(mnt);
 }
 
+/**
+ * Run `fn` on mount `m`, then unmount it, also when `fn` fails. When `fn` succeeded the mount
+ * must exit 0 (its stderr is the message); when `fn` failed its error is the one reported: an
+ * unmount failure then never hides it (what an assertion in a `finally` block would do).
+ */
+export async function usingMount<T>(m: Mounted, fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await m.unmount().catch(() => undefined);
+    throw err;
+  }
+  const r = await m.unmount();
+  assert.equal(r.code, 0, `the mount exited with ${r.code ?? r.signal}: ${m.stderr()}`);
+  return result;
+}
+
+/**
+ * SIGHUP the mount (it forgets every cached listing) and wait until it says it did, so that what
+ * follows is not a race against the signal.
+ */
+export async function sighup(m: Mounted): Promise<void> {
+  const LINE = 'directory cache cleared (SIGHUP)';
+  const count = () => m.stderr().split(LINE).length - 1;
+  const before = count();
+  m.proc.kill('SIGHUP');
+  await waitFor(() => count() > before, 10_000, `"${LINE}" from the mount`);
+}
+
 /** Run a mount that is expected to fail (to completion, with a time limit). */
 export async function mountFails(s3: TestS3, remote: string, mnt: string, flags: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
   const r = await run(process.execPath, [bucketfsBin, 'mount', remote, mnt, ...flags], { env: mountEnv(s3, env), timeoutMs: 30_000 });
@@ -179,12 +220,12 @@ export function useS3Bucket(name: string, hooks: S3BucketHooks = {}): S3Bucket {
     server = await TestS3.start();
     await server.createBucket(name);
     await hooks.setup?.(server);
-  });
+  }, MOUNT_HOOK);
   after(async () => {
     await hooks.teardown?.();
     await cleanupMounts();
     await server?.stop();
-  });
+  }, MOUNT_HOOK);
   const s3 = (): TestS3 => {
     if (!server) throw new Error('useS3Bucket: the server is only there once before() has run');
     return server;

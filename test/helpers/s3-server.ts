@@ -61,6 +61,25 @@ const BODY_TEXT_LIMIT = 64 * 1024;
  */
 export type Fault = { status: number; code: string } | 'reset' | 'hang' | { delayMs: number } | undefined;
 
+/** A key the server knows, when it checks signatures. */
+export interface TestCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** temporary credentials: requests must carry this x-amz-security-token */
+  sessionToken?: string;
+}
+
+export interface StartOptions {
+  /**
+   * Check every signed request's SigV4 signature, as S3 does: only TEST_ACCESS_KEY with
+   * TEST_SECRET_KEY and `credentials` are accepted (InvalidAccessKeyId, SignatureDoesNotMatch,
+   * InvalidToken otherwise); unsigned requests are anonymous (object ACLs decide). Off by
+   * default: stock moto accepts any key and any signature.
+   */
+  checkSignatures?: boolean;
+  credentials?: TestCredentials[];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -118,10 +137,15 @@ export class TestS3 {
     return `http://127.0.0.1:${this.motoPort}`;
   }
 
-  static async start(): Promise<TestS3> {
+  static async start(opts: StartOptions = {}): Promise<TestS3> {
     const motoPort = await freePort();
     const env = { ...process.env };
     delete env.AWS_CA_BUNDLE;
+    delete env.BUCKETFS_MOTO_CREDENTIALS;
+    if (opts.checkSignatures) {
+      const creds = [{ accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY }, ...(opts.credentials ?? [])];
+      env.BUCKETFS_MOTO_CREDENTIALS = JSON.stringify(creds.map((c) => ({ id: c.accessKeyId, secret: c.secretAccessKey, token: c.sessionToken })));
+    }
     const moto = spawn('python3', [path.join(repoRoot, 'scripts/moto-server.py'), '-H', '127.0.0.1', '-p', String(motoPort)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
@@ -235,6 +259,45 @@ export class TestS3 {
 
   clearRequests(): void {
     this.requests.length = 0;
+  }
+
+  /**
+   * Run `fn` with `hook` as the fault hook, and always clear it afterwards (also when `fn`
+   * throws), so that a failing test never leaves faults behind for the next one.
+   */
+  async withFault<T>(hook: NonNullable<TestS3['faultHook']>, fn: () => Promise<T>): Promise<T> {
+    if (this.faultHook) throw new Error('withFault: a fault hook is already set');
+    this.faultHook = hook;
+    try {
+      return await fn();
+    } finally {
+      this.faultHook = undefined;
+    }
+  }
+
+  /**
+   * The request being decided on, inside a fault hook: forward() records a request and then asks
+   * the hook, synchronously, so it is the last one recorded.
+   */
+  hookedRequest(): RecordedRequest {
+    return this.requests.at(-1)!;
+  }
+
+  /** Recorded requests whose response has not ended yet (optionally of one type). */
+  inFlight(type?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.endedAt === 0 && (type === undefined || r.type === type));
+  }
+
+  /** Wait until every recorded request has ended (a response still streaming, a request still uploading). */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight().length > 0) {
+      if (Date.now() > deadline) {
+        const open = this.inFlight().map((r) => `${r.method} ${r.rawUrl}`);
+        throw new Error(`requests still in flight after ${timeoutMs} ms: ${open.join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Requests counted by type, e.g. { LIST: 1, HEAD: 0 }. */
@@ -364,6 +427,18 @@ export class TestS3 {
     });
     req.pipe(up);
   }
+}
+
+/** The most requests (of `type`, if given) that were in flight at the same moment, as the server saw them. */
+export function maxInFlight(requests: RecordedRequest[], type?: string): number {
+  const edges: Array<[number, number]> = [];
+  for (const r of requests) if (type === undefined || r.type === type) edges.push([r.startedAt, 1], [r.endedAt || Infinity, -1]);
+  // an end at the same instant as a start counts first: touching is not overlapping
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, d] of edges) max = Math.max(max, (now += d));
+  return max;
 }
 
 function safeDecode(s: string): string {

@@ -1,20 +1,34 @@
 // Credentials as rclone resolves them: static keys, session token, env_auth (environment,
 // shared credentials file and profile), anonymous access; and what credential errors say.
+// The server checks signatures (TestS3.start({ checkSignatures })): it knows exactly the keys
+// below, so a request that succeeds was signed with the right secret (and session token), and a
+// wrong or ignored secret_access_key fails.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestS3, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { TestS3, TEST_ACCESS_KEY, TEST_SECRET_KEY, type TestCredentials } from '../helpers/s3-server.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
 import { createS3Backend } from '../../src/backend/s3/backend.js';
 import { backendFor, defaultOptions, freshBucket, readAll } from './backend-fixtures.js';
 
 let s3: TestS3;
 let bucket: string;
+/** every key used below, as the server knows it */
+const KNOWN: TestCredentials[] = [
+  { accessKeyId: 'STATICKEY', secretAccessKey: 'static-secret', sessionToken: 'the-session-token' },
+  { accessKeyId: 'ENVKEY', secretAccessKey: 'env-secret', sessionToken: 'env-token' },
+  { accessKeyId: 'ALIASKEY', secretAccessKey: 'alias-secret' },
+  { accessKeyId: 'WORKKEY', secretAccessKey: 'w', sessionToken: 'work-token' },
+  { accessKeyId: 'ENVPROFILEKEY', secretAccessKey: 'e' },
+  { accessKeyId: 'DEFAULTKEY', secretAccessKey: 'd' },
+  { accessKeyId: 'OTHERFILEKEY', secretAccessKey: 'o' },
+  { accessKeyId: 'ENVFIRST', secretAccessKey: 'x' },
+];
 before(async () => {
-  s3 = await TestS3.start();
+  s3 = await TestS3.start({ checkSignatures: true, credentials: KNOWN });
   bucket = await freshBucket(s3);
   const c = s3.directClient();
   await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'public.txt', Body: 'for everyone', ACL: 'public-read' }));
@@ -31,10 +45,33 @@ const noKeys = { access_key_id: '', secret_access_key: '' };
 test('static keys sign with that key id; session_token is sent as x-amz-security-token', async () => {
   const be = backendFor(s3, { access_key_id: 'STATICKEY', secret_access_key: 'static-secret', session_token: 'the-session-token' });
   s3.clearRequests();
-  await be.head(bucket, 'public.txt');
+  await be.head(bucket, 'private.txt');
   assert.equal(keyIdOf(s3.requests[0]!.headers.authorization), 'STATICKEY');
   assert.equal(s3.requests[0]!.headers['x-amz-security-token'], 'the-session-token');
+  assert.equal(s3.requests[0]!.status, 200, 'signed with that secret and token: accepted');
   be.destroy();
+  // the server checks what was signed: the same key id with another secret, or another token, is refused
+  for (const over of [{ secret_access_key: 'not-the-secret' }, { session_token: 'not-the-token' }]) {
+    const wrong = backendFor(s3, { access_key_id: 'STATICKEY', secret_access_key: 'static-secret', session_token: 'the-session-token', ...over });
+    await assert.rejects(wrong.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials');
+    wrong.destroy();
+  }
+});
+
+test('secret_access_key signs every request: the right one is accepted, a wrong one refused (SignatureDoesNotMatch)', async () => {
+  const be = backendFor(s3, { access_key_id: TEST_ACCESS_KEY, secret_access_key: TEST_SECRET_KEY });
+  s3.clearRequests();
+  assert.equal((await readAll((await be.read(bucket, 'private.txt')).body)).toString(), 'mine');
+  await be.put(bucket, 'signed.txt', Buffer.from('signed'), { mtimeNs: 1n });
+  assert.ok(s3.requests.length >= 2 && s3.requests.every((r) => r.status < 300), JSON.stringify(s3.requests.map((r) => [r.method, r.status])));
+  be.destroy();
+  const wrong = backendFor(s3, { access_key_id: TEST_ACCESS_KEY, secret_access_key: 'testing-secret-key-but-wrong' });
+  s3.clearRequests();
+  await assert.rejects(wrong.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials' && /SignatureDoesNotMatch/.test(e.message));
+  await assert.rejects(wrong.put(bucket, 'unsigned.txt', Buffer.from('x'), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials');
+  assert.ok(s3.requests.length >= 2 && s3.requests.every((r) => r.status === 403), JSON.stringify(s3.requests.map((r) => [r.method, r.status])));
+  assert.equal(await s3.getObject(bucket, 'unsigned.txt'), null, 'nothing stored with a wrong secret');
+  wrong.destroy();
 });
 
 test('anonymous (blank keys): unsigned requests read public objects; writes get a clear error', async () => {
@@ -45,15 +82,13 @@ test('anonymous (blank keys): unsigned requests read public objects; writes get 
   assert.equal(s3.requests[0]!.headers.authorization, undefined);
   await assert.rejects(be.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && /anonymous/.test(e.message));
   // moto lets anonymous writes through; a real S3 denies them: do what S3 does to unsigned writes
-  s3.faultHook = (req) => {
-    const rec = s3.requests.at(-1)!;
-    return req.method === 'PUT' && !rec.headers.authorization ? { status: 403, code: 'AccessDenied' } : undefined;
-  };
-  await assert.rejects(
-    be.put(bucket, 'x.txt', Buffer.from('x'), { mtimeNs: 1n }),
-    (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && e.message === 'PUT x.txt: access denied: anonymous access: writes need credentials',
+  const denyUnsignedPut = (req: { method: string }) => (req.method === 'PUT' && !s3.hookedRequest().headers.authorization ? { status: 403, code: 'AccessDenied' } : undefined);
+  await s3.withFault(denyUnsignedPut, () =>
+    assert.rejects(
+      be.put(bucket, 'x.txt', Buffer.from('x'), { mtimeNs: 1n }),
+      (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && e.message === 'PUT x.txt: access denied: anonymous access: writes need credentials',
+    ),
   );
-  s3.faultHook = undefined;
   be.destroy();
 });
 
@@ -74,6 +109,8 @@ test('env_auth: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY) + 
   await alias.head(bucket, 'private.txt');
   assert.equal(keyIdOf(s3.requests[0]!.headers.authorization), 'ALIASKEY');
   alias.destroy();
+  // the secret (and token) came from the environment too: the server accepted the signatures
+  assert.equal(s3.requests[0]!.status, 200);
 });
 
 test('env_auth: shared credentials file with profile (option beats AWS_PROFILE, file option beats AWS_SHARED_CREDENTIALS_FILE)', async () => {
@@ -87,6 +124,8 @@ test('env_auth: shared credentials file with profile (option beats AWS_PROFILE, 
     s3.clearRequests();
     await be.head(bucket, 'private.txt');
     be.destroy();
+    // signed with that profile's secret (and token): the server knows each key's own secret
+    assert.equal(s3.requests[0]!.status, 200);
     return [keyIdOf(s3.requests[0]!.headers.authorization), s3.requests[0]!.headers['x-amz-security-token']];
   };
   assert.deepEqual(await keyFor({ shared_credentials_file: file, profile: 'work' }, { AWS_PROFILE: 'env' }), ['WORKKEY', 'work-token']);
@@ -126,20 +165,27 @@ test('env_auth with no credentials anywhere: anonymous (unsigned) access, with a
 });
 
 test('credentials rejected by the server: InvalidCredentials without the secret in the message', async () => {
-  const be = backendFor(s3);
-  for (const code of ['InvalidAccessKeyId', 'SignatureDoesNotMatch']) {
-    s3.faultHook = () => ({ status: 403, code });
+  // refused by the server itself: a key id it does not know, a secret that does not match
+  const cases = [
+    { code: 'InvalidAccessKeyId', keys: { access_key_id: 'UNKNOWNKEY', secret_access_key: TEST_SECRET_KEY } },
+    { code: 'SignatureDoesNotMatch', keys: { access_key_id: TEST_ACCESS_KEY, secret_access_key: `${TEST_SECRET_KEY}-wrong` } },
+  ];
+  for (const { code, keys } of cases) {
+    const be = backendFor(s3, keys);
+    s3.clearRequests();
     await assert.rejects(be.read(bucket, 'private.txt'), (e: unknown) => {
       assert.ok(e instanceof BackendError);
       assert.equal(e.kind, 'InvalidCredentials');
       assert.match(e.message, new RegExp(`GET private.txt: credentials rejected by the server \\(${code}\\)`));
-      assert.ok(!e.message.includes(TEST_SECRET_KEY));
-      assert.ok(!String(e.stack).includes(TEST_SECRET_KEY));
+      for (const secret of [TEST_SECRET_KEY, keys.secret_access_key]) {
+        assert.ok(!e.message.includes(secret));
+        assert.ok(!String(e.stack).includes(secret));
+      }
       return true;
     });
+    assert.ok(s3.requests.length > 0 && s3.requests.every((r) => r.status === 403 && !r.injected), 'refused by the server');
+    be.destroy();
   }
-  s3.faultHook = undefined;
-  be.destroy();
 });
 
 test('AWS_CA_BUNDLE pointing at garbage does not affect an http:// endpoint', async () => {

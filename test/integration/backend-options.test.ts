@@ -147,11 +147,18 @@ test('SSE-C: customer key headers on PUT, GET, HEAD, multipart, parts, copies; r
   assert.deepEqual(await readAll((await be.read(b, 'big2')).body), big);
   // the key never appears in an error message
   const bad = backendFor(s3, { sse_customer_algorithm: 'AES256', sse_customer_key: key });
-  s3.faultHook = () => ({ status: 400, code: 'InvalidArgument' });
-  await assert.rejects(bad.head(b, 'small'), (e: unknown) => e instanceof BackendError && !e.message.includes(key) && !e.message.includes(keyB64));
-  s3.faultHook = undefined;
+  await s3.withFault(
+    () => ({ status: 400, code: 'InvalidArgument' }),
+    () => assert.rejects(bad.head(b, 'small'), (e: unknown) => e instanceof BackendError && !e.message.includes(key) && !e.message.includes(keyB64)),
+  );
   be.destroy();
   bad.destroy();
+  // sse_customer_key_md5 given (rclone's option): sent as given, and the object reads back
+  const given = backendFor(s3, { sse_customer_algorithm: 'AES256', sse_customer_key: key, sse_customer_key_md5: keyMd5 });
+  s3.clearRequests();
+  assert.equal((await readAll((await given.read(b, 'small')).body)).toString(), 'secret');
+  assert.equal(s3.requests[0]!.headers['x-amz-server-side-encryption-customer-key-md5'], keyMd5);
+  given.destroy();
 });
 
 test('upload_cutoff: below it one PUT, at it a multipart upload (as rclone: size >= cutoff)', async () => {
@@ -256,15 +263,14 @@ test('upload_concurrency: parts in flight never exceed it', async () => {
     const be = backendFor(s3, { upload_concurrency: concurrency, chunk_size: 5 * MiB });
     s3.clearRequests();
     let max = 0;
-    s3.faultHook = (req) => {
+    const countOpenParts = (req: { type: string }) => {
       if (req.type === 'MPp') {
         const open = s3.requests.filter((r) => r.type === 'MPp' && r.status === 0).length;
         max = Math.max(max, open);
       }
       return undefined;
     };
-    await be.put(b, `c${concurrency}`, streamOf(pattern(20 * MiB + 1)), { mtimeNs: 1n });
-    s3.faultHook = undefined;
+    await s3.withFault(countOpenParts, () => be.put(b, `c${concurrency}`, streamOf(pattern(20 * MiB + 1)), { mtimeNs: 1n }));
     be.destroy();
     assert.equal(ofType('MPp').length, 5);
     return max;
@@ -322,21 +328,18 @@ test('copy_cutoff: copies at or above it use UploadPartCopy and keep the metadat
 
 test('leave_parts_on_error: a failed upload is aborted by default and left in place when set', async () => {
   const b = await freshBucket(s3);
-  const failPart2 = () => {
-    s3.faultHook = (req) => (req.type === 'MPp' && req.query.partNumber === '2' ? { status: 500, code: 'InternalError' } : undefined);
-  };
+  const failPart2 = (req: { type: string; query: Record<string, string> }) =>
+    req.type === 'MPp' && req.query.partNumber === '2' ? { status: 500, code: 'InternalError' } : undefined;
   const be = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1 });
-  failPart2();
   s3.clearRequests();
-  await assert.rejects(be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message));
-  s3.faultHook = undefined;
+  await s3.withFault(failPart2, () =>
+    assert.rejects(be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message)),
+  );
   assert.equal(ofType('MPabort').length, 1);
   assert.deepEqual(await be.listMultipartUploads(b), []);
   const leave = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1, leave_parts_on_error: true });
-  failPart2();
   s3.clearRequests();
-  await assert.rejects(leave.put(b, 'left', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }));
-  s3.faultHook = undefined;
+  await s3.withFault(failPart2, () => assert.rejects(leave.put(b, 'left', streamOf(pattern(11 * MiB)), { mtimeNs: 1n })));
   assert.equal(ofType('MPabort').length, 0);
   const left = await leave.listMultipartUploads(b);
   assert.deepEqual(left.map((u) => u.key), ['left']);

@@ -23,18 +23,16 @@ after(async () => {
   await s3?.stop();
 });
 
-/** fail the first `n` requests of a type with `fault`, then pass */
-function failFirst(n: number, type: string, fault: { status: number; code: string } | 'reset') {
+/** a fault hook: fail the first `n` requests of a type with `fault`, then pass (use with s3.withFault) */
+function failFirst(n: number, type: string, fault: { status: number; code: string } | 'reset'): NonNullable<TestS3['faultHook']> {
   let left = n;
-  s3.faultHook = (req) => (req.type === type && left-- > 0 ? fault : undefined);
+  return (req) => (req.type === type && left-- > 0 ? fault : undefined);
 }
 
 test('503 SlowDown twice, then success: 3 GETs', async () => {
   const be = backendFor(s3);
   s3.clearRequests();
-  failFirst(2, 'GET', { status: 503, code: 'SlowDown' });
-  const { body } = await be.read(bucket, 'photos/a.jpg');
-  s3.faultHook = undefined;
+  const { body } = await s3.withFault(failFirst(2, 'GET', { status: 503, code: 'SlowDown' }), () => be.read(bucket, 'photos/a.jpg'));
   assert.equal((await readAll(body)).toString(), 'jpeg bytes');
   assert.deepEqual(s3.counts(), { GET: 3 });
   be.destroy();
@@ -43,14 +41,13 @@ test('503 SlowDown twice, then success: 3 GETs', async () => {
 test('a dropped connection is retried (HEAD, LIST)', async () => {
   const be = backendFor(s3);
   s3.clearRequests();
-  failFirst(1, 'HEAD', 'reset');
-  assert.equal((await be.head(bucket, 'photos/a.jpg'))?.size, 10);
+  assert.equal((await s3.withFault(failFirst(1, 'HEAD', 'reset'), () => be.head(bucket, 'photos/a.jpg')))?.size, 10);
   assert.deepEqual(s3.counts(), { HEAD: 2 });
   s3.clearRequests();
-  failFirst(2, 'LIST', { status: 500, code: 'InternalError' });
   const names: string[] = [];
-  for await (const e of be.list(bucket, 'photos', { recursive: false })) names.push(e.path);
-  s3.faultHook = undefined;
+  await s3.withFault(failFirst(2, 'LIST', { status: 500, code: 'InternalError' }), async () => {
+    for await (const e of be.list(bucket, 'photos', { recursive: false })) names.push(e.path);
+  });
   assert.deepEqual(names, ['photos/a.jpg']);
   assert.deepEqual(s3.counts(), { LIST: 3 });
   be.destroy();
@@ -59,11 +56,14 @@ test('a dropped connection is retried (HEAD, LIST)', async () => {
 test('budget exhausted: the error names the operation, the path, the attempts', async () => {
   const be = backendFor(s3, {}, { retries: 3 });
   s3.clearRequests();
-  s3.faultHook = () => ({ status: 503, code: 'SlowDown' });
-  await assert.rejects(be.read(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'GET photos/a.jpg: throttled (SlowDown) after 3 attempts');
-  s3.faultHook = () => ({ status: 502, code: 'BadGateway' });
-  await assert.rejects(be.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /^HEAD photos\/a.jpg: server error \(HTTP 502/.test(e.message) && /after 3 attempts$/.test(e.message));
-  s3.faultHook = undefined;
+  await s3.withFault(
+    () => ({ status: 503, code: 'SlowDown' }),
+    () => assert.rejects(be.read(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'GET photos/a.jpg: throttled (SlowDown) after 3 attempts'),
+  );
+  await s3.withFault(
+    () => ({ status: 502, code: 'BadGateway' }),
+    () => assert.rejects(be.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /^HEAD photos\/a.jpg: server error \(HTTP 502/.test(e.message) && /after 3 attempts$/.test(e.message)),
+  );
   assert.equal(s3.counts().GET, 3);
   be.destroy();
 });
@@ -101,9 +101,10 @@ test('connection refused with the default policy: 4 attempts within ~3 s, where 
   // a reset is not a refusal: it keeps the full attempt budget
   const reset = backendFor(s3, {}, { retries: 6, retryRefusedAttempts: 2 });
   s3.clearRequests();
-  s3.faultHook = (req) => (req.type === 'HEAD' ? 'reset' : undefined);
-  await assert.rejects(reset.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Network' && /after 6 attempts/.test(e.message));
-  s3.faultHook = undefined;
+  await s3.withFault(
+    (req) => (req.type === 'HEAD' ? 'reset' : undefined),
+    () => assert.rejects(reset.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Network' && /after 6 attempts/.test(e.message)),
+  );
   assert.equal(s3.counts().HEAD, 6);
   reset.destroy();
 });
@@ -111,29 +112,26 @@ test('connection refused with the default policy: 4 attempts within ~3 s, where 
 test('a one-shot stream PUT is not replayed; with reopen() it is', async () => {
   const be = backendFor(s3);
   s3.clearRequests();
-  failFirst(1, 'PUT', { status: 503, code: 'SlowDown' });
-  await assert.rejects(
-    be.put(bucket, 'once.bin', Readable.from([Buffer.from('stream data')]), { size: 11, mtimeNs: 1n }),
-    (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'PUT once.bin: throttled (SlowDown)',
+  await s3.withFault(failFirst(1, 'PUT', { status: 503, code: 'SlowDown' }), () =>
+    assert.rejects(
+      be.put(bucket, 'once.bin', Readable.from([Buffer.from('stream data')]), { size: 11, mtimeNs: 1n }),
+      (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'PUT once.bin: throttled (SlowDown)',
+    ),
   );
   assert.deepEqual(s3.counts(), { PUT: 1 });
   s3.clearRequests();
-  failFirst(1, 'PUT', { status: 503, code: 'SlowDown' });
   let opened = 0;
   const make = () => {
     opened++;
     return Readable.from([Buffer.from('stream data')]);
   };
-  await be.put(bucket, 'again.bin', make(), { size: 11, mtimeNs: 1n, reopen: make });
-  s3.faultHook = undefined;
+  await s3.withFault(failFirst(1, 'PUT', { status: 503, code: 'SlowDown' }), () => be.put(bucket, 'again.bin', make(), { size: 11, mtimeNs: 1n, reopen: make }));
   assert.deepEqual(s3.counts(), { PUT: 2 });
   assert.equal(opened, 2);
   assert.equal((await readAll((await be.read(bucket, 'again.bin')).body)).toString(), 'stream data');
   // a Buffer is always replayable
   s3.clearRequests();
-  failFirst(1, 'PUT', 'reset');
-  await be.put(bucket, 'buf.bin', Buffer.from('buffer'), { mtimeNs: 1n });
-  s3.faultHook = undefined;
+  await s3.withFault(failFirst(1, 'PUT', 'reset'), () => be.put(bucket, 'buf.bin', Buffer.from('buffer'), { mtimeNs: 1n }));
   assert.deepEqual(s3.counts(), { PUT: 2 });
   be.destroy();
 });
@@ -142,16 +140,16 @@ test('a failed part is retried on its own; the upload completes', async () => {
   const be = backendFor(s3, { chunk_size: 5 * MiB });
   s3.clearRequests();
   let failed = false;
-  s3.faultHook = (req) => {
+  const resetPart2Once = (req: { type: string; query: Record<string, string> }) => {
     if (req.type === 'MPp' && req.query.partNumber === '2' && !failed) {
       failed = true;
-      return 'reset';
+      return 'reset' as const;
     }
     return undefined;
   };
   const data = Buffer.alloc(11 * MiB, 9);
-  await be.put(bucket, 'parts.bin', Readable.from([data]), { mtimeNs: 1n });
-  s3.faultHook = undefined;
+  await s3.withFault(resetPart2Once, () => be.put(bucket, 'parts.bin', Readable.from([data]), { mtimeNs: 1n }));
+  assert.ok(failed, 'part 2 had its connection dropped');
   assert.deepEqual(s3.counts(), { MPc: 1, MPp: 4, MPf: 1 });
   assert.equal((await be.head(bucket, 'parts.bin'))?.size, data.length);
   be.destroy();
@@ -161,15 +159,16 @@ test('an aborted signal stops an upload and aborts the multipart upload', async 
   const be = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1 });
   const ac = new AbortController();
   s3.clearRequests();
-  s3.faultHook = (req) => {
+  const abortOnPart = (req: { type: string }) => {
     if (req.type === 'MPp') ac.abort();
     return undefined;
   };
-  await assert.rejects(
-    be.put(bucket, 'aborted.bin', Readable.from([Buffer.alloc(11 * MiB)]), { mtimeNs: 1n, signal: ac.signal }),
-    (e: unknown) => e instanceof BackendError && e.kind === 'Aborted',
+  await s3.withFault(abortOnPart, () =>
+    assert.rejects(
+      be.put(bucket, 'aborted.bin', Readable.from([Buffer.alloc(11 * MiB)]), { mtimeNs: 1n, signal: ac.signal }),
+      (e: unknown) => e instanceof BackendError && e.kind === 'Aborted',
+    ),
   );
-  s3.faultHook = undefined;
   assert.equal(s3.counts().MPabort, 1);
   assert.deepEqual(await be.listMultipartUploads(bucket), []);
   await assert.rejects(be.read(bucket, 'photos/a.jpg', { signal: AbortSignal.abort() }), (e: unknown) => e instanceof BackendError && e.kind === 'Aborted');
@@ -216,13 +215,13 @@ test('the SDK logs through our logger (debug), never to the console', async () =
   for (const k of Object.keys(saved) as Array<keyof typeof saved>) console[k] = (...a: unknown[]) => void consoleCalls.push([k, ...a]);
   try {
     // a failed one-shot streaming PUT: the SDK's retry layer warns about it
-    failFirst(1, 'PUT', { status: 500, code: 'InternalError' });
-    await assert.rejects(be.put(bucket, 'stream-once.bin', Readable.from([Buffer.from('x')]), { size: 1, mtimeNs: 1n }), BackendError);
+    await s3.withFault(failFirst(1, 'PUT', { status: 500, code: 'InternalError' }), () =>
+      assert.rejects(be.put(bucket, 'stream-once.bin', Readable.from([Buffer.from('x')]), { size: 1, mtimeNs: 1n }), BackendError),
+    );
     // a failed request: one line naming the command and the error, never the request's input
     await assert.rejects(be.read(bucket, 'no-such-object'), BackendError);
   } finally {
     Object.assign(console, saved);
-    s3.faultHook = undefined;
   }
   assert.deepEqual(consoleCalls, []);
   assert.ok(debug.some((m) => m === 'aws-sdk warn: An error was encountered in a non-retryable streaming request.'), debug.join('\n'));

@@ -15,7 +15,8 @@ let conf: string;
 const B = 'errors-bucket';
 
 before(async () => {
-  c = await startCli();
+  // the server checks signatures: wrong credentials are refused by it, not by an injected fault
+  c = await startCli({ checkSignatures: true });
   await c.s3.createBucket(B);
   conf = path.join(c.dir, 'rclone.conf');
   writeFileSync(
@@ -92,22 +93,31 @@ test('bad input: one line, non-zero exit, rclone\'s exit codes', async () => {
 });
 
 test('wrong credentials: one line, exit 7, the secret never shown', async () => {
-  c.s3.faultHook = () => ({ status: 403, code: 'InvalidAccessKeyId' });
-  try {
-    for (const args of [['ls', `moto:${B}`], ['lsd', 'moto:'], ['rcat', `moto:${B}/x`], ['copyto', conf, `moto:${B}/c`], ['touch', `moto:${B}/t`]]) {
-      await fails(c, args, { code: 7, input: 'data' });
+  const WRONG_SECRET = 'wrong-secret-never-printed';
+  const wrongKeyId = { ...c.env, RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'UNKNOWNKEYID' };
+  const wrongSecret = { ...c.env, RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY: WRONG_SECRET };
+  const commands = [['ls', `moto:${B}`], ['lsd', 'moto:'], ['rcat', `moto:${B}/x`], ['copyto', conf, `moto:${B}/c`], ['touch', `moto:${B}/t`]];
+  for (const [env, code] of [[wrongKeyId, 'InvalidAccessKeyId'], [wrongSecret, 'SignatureDoesNotMatch']] as const) {
+    for (const args of commands) {
+      c.s3.clearRequests();
+      const r = await fails(c, args, { code: 7, input: 'data', env });
+      assert.ok(!r.stderr.includes(WRONG_SECRET) && !r.stdout.includes(WRONG_SECRET), 'the wrong secret is not printed either');
+      // refused by the server, for what was signed
+      assert.ok(c.s3.requests.length > 0 && c.s3.requests.every((q) => q.status >= 400 && !q.injected), `${args.join(' ')}: ${JSON.stringify(c.s3.requests.map((q) => [q.method, q.status]))}`);
+      assert.ok(c.s3.requests.some((q) => q.status === 403), `${args.join(' ')}: refused with 403 (${code})`);
     }
-    // the secret given as a flag is not printed either
-    await fails(c, ['ls', '--s3-secret-access-key', TEST_SECRET_KEY, `moto:${B}`], { code: 7 });
-  } finally {
-    c.s3.faultHook = undefined;
   }
-  c.s3.faultHook = () => ({ status: 403, code: 'AccessDenied' });
-  try {
-    await fails(c, ['ls', `moto:${B}`], { code: 7 });
-  } finally {
-    c.s3.faultHook = undefined;
-  }
+  assert.equal(await c.s3.getObject(B, 'x'), null, 'nothing written with wrong credentials');
+  assert.deepEqual(await c.s3.listKeys(B, ''), [], 'nothing written with wrong credentials');
+  // the secret given as a flag is not printed either (the key id is the wrong one)
+  await fails(c, ['ls', '--s3-secret-access-key', TEST_SECRET_KEY, `moto:${B}`], { code: 7, env: wrongKeyId });
+  // the right credentials, given as flags, work
+  await ok(c, ['ls', '--s3-access-key-id', TEST_ACCESS_KEY, '--s3-secret-access-key', TEST_SECRET_KEY, `moto:${B}`], { env: wrongSecret });
+  // a server that refuses the request (the key has no permission): exit 7 as well
+  await c.s3.withFault(
+    () => ({ status: 403, code: 'AccessDenied' }),
+    () => fails(c, ['ls', `moto:${B}`], { code: 7 }),
+  );
 });
 
 test('unreachable endpoint (connection refused): one line, exit 5 (temporary), after 4 quick attempts', async () => {

@@ -7,7 +7,7 @@ import { before, after } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TestS3, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { TestS3, TEST_SECRET_KEY, type StartOptions } from '../helpers/s3-server.js';
 import { bucketfs, type RunResult } from '../helpers/run.js';
 
 export { TestS3, TEST_SECRET_KEY };
@@ -23,8 +23,8 @@ export interface CliEnv {
  * time, as rclone does) deterministic. RCLONE_CONFIG points at an empty file of our own so
  * that no config of the machine running the tests can leak in.
  */
-export async function startCli(): Promise<CliEnv> {
-  const s3 = await TestS3.start();
+export async function startCli(opts: StartOptions = {}): Promise<CliEnv> {
+  const s3 = await TestS3.start(opts);
   const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-cli-'));
   const conf = path.join(dir, 'empty-rclone.conf');
   writeFileSync(conf, '');

@@ -100,8 +100,8 @@ test('a failing part aborts the upload; --s3-leave-parts-on-error keeps it; back
   const data = pattern(11 * MiB, 5);
   // The second part is refused (not retryable), so the upload fails after one part is stored.
   let parts = 0;
-  c.s3.faultHook = (r) => (r.type === 'MPp' && ++parts === 2 ? { status: 403, code: 'AccessDenied' } : undefined);
-  try {
+  const refusePart2 = (r: { type: string }) => (r.type === 'MPp' && ++parts === 2 ? { status: 403, code: 'AccessDenied' } : undefined);
+  await c.s3.withFault(refusePart2, async () => {
     const r = await fails(c, ['rcat', '--s3-chunk-size', '5M', `moto:${B}/failed.bin`], { input: data });
     assert.ok(r.code === 7, `exit code ${r.code}`);
     assert.deepEqual(await pendingUploads(), []);
@@ -110,9 +110,7 @@ test('a failing part aborts the upload; --s3-leave-parts-on-error keeps it; back
     const kept = await cli(c, ['rcat', '--s3-chunk-size', '5M', '--s3-leave-parts-on-error', `moto:${B}/kept.bin`], { input: data });
     assert.equal(kept.code, 7);
     assert.match(kept.stderr, /^bucketfs: .+$/m);
-  } finally {
-    c.s3.faultHook = undefined;
-  }
+  });
   const pending = await pendingUploads();
   assert.equal(pending.length, 1);
   assert.equal(pending[0]!.Key, 'kept.bin');

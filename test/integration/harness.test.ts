@@ -29,9 +29,14 @@ test('proxy records requests with their headers and type', async () => {
 
 test('injected faults reach the client', async () => {
   const c = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY } });
-  s3.faultHook = () => ({ status: 503, code: 'SlowDown' });
-  await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'harness-bucket', Key: 'a b.txt' })), /injected|SlowDown/);
-  s3.faultHook = undefined;
+  await s3.withFault(
+    () => ({ status: 503, code: 'SlowDown' }),
+    () => assert.rejects(c.send(new GetObjectCommand({ Bucket: 'harness-bucket', Key: 'a b.txt' })), /injected|SlowDown/),
+  );
+  assert.equal(s3.faultHook, undefined, 'withFault clears the hook');
+  // also when what runs under it throws
+  await assert.rejects(s3.withFault(() => undefined, () => Promise.reject(new Error('boom'))), /boom/);
+  assert.equal(s3.faultHook, undefined, 'withFault clears the hook after a failure');
   c.destroy();
 });
 

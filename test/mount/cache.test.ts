@@ -8,12 +8,14 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3 } from '../helpers/s3-server.js';
 import { boto3 } from '../helpers/run.js';
-import { cleanupMounts, mount, type Mounted } from '../helpers/mount.js';
+import { cleanupMounts, mount, sighup, waitFor, type Mounted, MOUNT_TEST, MOUNT_HOOK } from '../helpers/mount.js';
 
 const BUCKET = 'cache-bucket';
 const MiB = 1024 * 1024;
 let s3: TestS3;
 let m: Mounted;
+/** --dir-cache-time: long enough that the first half of the first test never runs out of it */
+const DIR_CACHE_MS = 8000;
 const versionA = Buffer.alloc(24 * MiB, 'A');
 const versionB = Buffer.alloc(24 * MiB, 'B');
 
@@ -25,37 +27,43 @@ before(async () => {
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'pinned.bin', Body: versionA }));
   c.destroy();
   // a small read-ahead so the test's second read must reach the server
-  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--dir-cache-time', '2s', '--buffer-size', '1M'] });
-});
+  m = await mount(s3, `moto:${BUCKET}`, { flags: ['--dir-cache-time', `${DIR_CACHE_MS / 1000}s`, '--buffer-size', '1M'] });
+}, MOUNT_HOOK);
 
 after(async () => {
   if (m) await m.unmount().catch(() => undefined);
   await cleanupMounts();
   await s3?.stop();
-});
+}, MOUNT_HOOK);
 
-test('a file added by another client appears after --dir-cache-time, not before', async () => {
+test('a file added by another client appears after --dir-cache-time, not before', MOUNT_TEST, async () => {
+  const dirLists = () => s3.requests.filter((r) => r.type === 'LIST' && r.query.prefix === 'dir/');
+  s3.clearRequests();
   assert.deepEqual(await fs.readdir(path.join(m.mnt, 'dir')), ['first.txt']);
-  const t0 = Date.now();
+  assert.equal(dirLists().length, 1, 'the first readdir lists dir/');
+  const listedAt = dirLists()[0]!.startedAt;
   await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="dir/second.txt", Body=b"2")`);
-  if (Date.now() - t0 < 1500) {
-    assert.deepEqual(await fs.readdir(path.join(m.mnt, 'dir')), ['first.txt'], 'still the cached listing');
-    await assert.rejects(fs.stat(path.join(m.mnt, 'dir/second.txt')), { code: 'ENOENT' });
-  }
-  await new Promise((r) => setTimeout(r, 2300));
+  // not before: the cached listing, and no LIST reached the server
+  assert.deepEqual(await fs.readdir(path.join(m.mnt, 'dir')), ['first.txt'], 'still the cached listing');
+  await assert.rejects(fs.stat(path.join(m.mnt, 'dir/second.txt')), { code: 'ENOENT' });
+  assert.equal(dirLists().length, 1, `no LIST within --dir-cache-time (${Math.round(performance.now() - listedAt)} ms after the first)`);
+  // after: it appears, listed again no earlier than --dir-cache-time after the first LIST
+  await waitFor(async () => (await fs.readdir(path.join(m.mnt, 'dir'))).includes('second.txt'), DIR_CACHE_MS + 15_000, 'second.txt to appear');
   assert.deepEqual((await fs.readdir(path.join(m.mnt, 'dir'))).sort(), ['first.txt', 'second.txt']);
   assert.equal(await fs.readFile(path.join(m.mnt, 'dir/second.txt'), 'utf8'), '2');
+  const again = dirLists()[1];
+  assert.ok(again, 'listed again');
+  assert.ok(again.startedAt - listedAt >= DIR_CACHE_MS, `listed again ${Math.round(again.startedAt - listedAt)} ms after the first LIST`);
 });
 
-test('SIGHUP makes other clients\' changes visible at once', async () => {
+test('SIGHUP makes other clients\' changes visible at once', MOUNT_TEST, async () => {
   await fs.readdir(path.join(m.mnt, 'dir'));
   await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="dir/third.txt", Body=b"3")\ns3.delete_object(Bucket="${BUCKET}", Key="dir/first.txt")`);
-  m.proc.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 200));
+  await sighup(m);
   assert.deepEqual((await fs.readdir(path.join(m.mnt, 'dir'))).sort(), ['second.txt', 'third.txt']);
 });
 
-test('our own changes are visible at once: create, delete, rename of a directory with cached children', async () => {
+test('our own changes are visible at once: create, delete, rename of a directory with cached children', MOUNT_TEST, async () => {
   await fs.mkdir(path.join(m.mnt, 'own'));
   await fs.writeFile(path.join(m.mnt, 'own/a.txt'), 'a');
   assert.deepEqual(await fs.readdir(path.join(m.mnt, 'own')), ['a.txt']);
@@ -96,7 +104,7 @@ function pausedReader(file: string, at: number) {
   return { p, line, go: () => p.stdin.write('\n') };
 }
 
-test('an object overwritten while open and mid-read: the next read is EIO, never the other version', async () => {
+test('an object overwritten while open and mid-read: the next read is EIO, never the other version', MOUNT_TEST, async () => {
   const r = pausedReader(path.join(m.mnt, 'pinned.bin'), 20 * MiB);
   try {
     assert.equal(await r.line('first'), 'first A');
@@ -108,8 +116,7 @@ test('an object overwritten while open and mid-read: the next read is EIO, never
   }
   assert.match(m.stderr(), /changed on the server while open for reading/);
   // a new open sees the new version (after the listing is refreshed)
-  m.proc.kill('SIGHUP');
-  await new Promise((res) => setTimeout(res, 200));
+  await sighup(m);
   const fh = await fs.open(path.join(m.mnt, 'pinned.bin'), 'r');
   const buf = Buffer.alloc(4);
   await fh.read(buf, 0, 4, 20 * MiB);
@@ -117,7 +124,7 @@ test('an object overwritten while open and mid-read: the next read is EIO, never
   assert.equal(buf.toString(), 'BBBB');
 });
 
-test('a handle opened from a stale listing that has read nothing yet re-pins to the current version', async () => {
+test('a handle opened from a stale listing that has read nothing yet re-pins to the current version', MOUNT_TEST, async () => {
   // the mount's cached metadata says version B; replace it with C behind its back
   await fs.stat(path.join(m.mnt, 'pinned.bin'));
   await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="pinned.bin", Body=b"C" * ${versionB.length})`);

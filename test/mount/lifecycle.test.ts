@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
 const bucket = useS3Bucket(BUCKET);
@@ -29,7 +29,7 @@ async function pidsWith(arg: string): Promise<number[]> {
   return out;
 }
 
-test('mount-time errors are one clear line and a non-zero exit', async () => {
+test('mount-time errors are one clear line and a non-zero exit', MOUNT_TEST, async () => {
   const missing = await mountFails(bucket.s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');
   assert.notEqual(missing.code, 0);
   assert.match(oneLine(missing.stderr), /mountpoint \/nonexistent\/bucketfs-mnt does not exist/);
@@ -47,72 +47,62 @@ test('mount-time errors are one clear line and a non-zero exit', async () => {
   assert.ok(!isMounted(empty));
 
   // moto accepts any key; reject what a real S3 rejects for an unknown key id
-  bucket.s3.faultHook = () => (/Credential=WRONGKEY\//.test(bucket.s3.requests.at(-1)?.headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
-  try {
-    const bad = await mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' });
-    assert.notEqual(bad.code, 0);
-    assert.match(oneLine(bad.stderr), /credentials were refused/);
-    assert.doesNotMatch(bad.stderr, /testing-secret-key/);
-  } finally {
-    bucket.s3.faultHook = undefined;
-  }
+  const refuseWrongKey = () => (/Credential=WRONGKEY\//.test(bucket.s3.hookedRequest().headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
+  const bad = await bucket.s3.withFault(refuseWrongKey, () => mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' }));
+  assert.notEqual(bad.code, 0);
+  assert.match(oneLine(bad.stderr), /credentials were refused/);
+  assert.doesNotMatch(bad.stderr, /testing-secret-key/);
   assert.ok(!isMounted(empty));
 });
 
-test('--read-only: reads work, every change is EROFS', async () => {
+test('--read-only: reads work, every change is EROFS', MOUNT_TEST, async () => {
   const seed = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.mkdir(path.join(seed.mnt, 'ro'));
   await fs.writeFile(path.join(seed.mnt, 'ro/file.txt'), 'read me');
   assert.equal((await seed.unmount()).code, 0);
   const m = await mount(bucket.s3, `moto:${BUCKET}/ro`, { flags: ['--read-only'] });
-  try {
+  await usingMount(m, async () => {
     assert.equal(await fs.readFile(path.join(m.mnt, 'file.txt'), 'utf8'), 'read me');
     await assert.rejects(fs.writeFile(path.join(m.mnt, 'new.txt'), 'x'), { code: 'EROFS' });
     await assert.rejects(fs.mkdir(path.join(m.mnt, 'd')), { code: 'EROFS' });
     await assert.rejects(fs.unlink(path.join(m.mnt, 'file.txt')), { code: 'EROFS' });
     await assert.rejects(fs.rename(path.join(m.mnt, 'file.txt'), path.join(m.mnt, 'moved.txt')), { code: 'EROFS' });
-  } finally {
-    assert.equal((await m.unmount()).code, 0);
-  }
+  });
 });
 
-test('a --log-file or --cache-dir inside the mountpoint is refused', async () => {
+test('a --log-file or --cache-dir inside the mountpoint is refused', MOUNT_TEST, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   const r = await mountFails(bucket.s3, `moto:${BUCKET}`, mnt, ['--log-file', path.join(mnt, 'log.txt')]);
   assert.notEqual(r.code, 0);
   assert.match(oneLine(r.stderr), /--log-file .* is inside the mountpoint/);
 });
 
-test('a second mount on the same point fails clearly; the first keeps working', async () => {
+test('a second mount on the same point fails clearly; the first keeps working', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
-  try {
+  await usingMount(m, async () => {
     const second = await mountFails(bucket.s3, `moto:${BUCKET}`, m.mnt);
     assert.notEqual(second.code, 0);
     assert.match(oneLine(second.stderr), /already a mount point/);
     await fs.writeFile(path.join(m.mnt, 'still.txt'), 'ok');
     assert.equal(await fs.readFile(path.join(m.mnt, 'still.txt'), 'utf8'), 'ok');
-  } finally {
-    assert.equal((await m.unmount()).code, 0);
-  }
+  });
 });
 
-test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', async () => {
+test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   m.proc.kill('SIGKILL');
   await m.exited;
   assert.ok(isMounted(m.mnt), 'the killed mount is still in mountinfo (stale)');
   await assert.rejects(fs.stat(path.join(m.mnt, 'x')), { code: 'ENOTCONN' });
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { mnt: m.mnt });
-  try {
+  await usingMount(again, async () => {
     assert.match(again.stderr(), /stale FUSE mount/);
     await fs.writeFile(path.join(again.mnt, 'after-stale.txt'), 'fine');
     assert.equal(await fs.readFile(path.join(again.mnt, 'after-stale.txt'), 'utf8'), 'fine');
-  } finally {
-    assert.equal((await again.unmount()).code, 0);
-  }
+  });
 });
 
-test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', async () => {
+test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, unmounted', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   const file = path.join(m.mnt, 'open-at-exit.txt');
   // a writer that keeps its file open (written, never closed)
@@ -133,7 +123,7 @@ test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, 
   assert.equal((await bucket.getObject('open-at-exit.txt'))?.toString(), 'written but not closed\n');
 });
 
-test('an outside fusermount -u ends the mount process cleanly (exit 0)', async () => {
+test('an outside fusermount -u ends the mount process cleanly (exit 0)', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.writeFile(path.join(m.mnt, 'before-umount.txt'), 'x');
   const u = await run('fusermount', ['-u', m.mnt]);
@@ -143,7 +133,7 @@ test('an outside fusermount -u ends the mount process cleanly (exit 0)', async (
   assert.match(m.stderr(), /unmounted from outside/);
 });
 
-test('--daemon returns once the mount works, and exits non-zero with the reason when it cannot', async () => {
+test('--daemon returns once the mount works, and exits non-zero with the reason when it cannot', MOUNT_TEST, async () => {
   const mnt = await tempDir('bucketfs-mnt-');
   const cache = await tempDir('bucketfs-cache-');
   const logFile = path.join(cache, 'daemon.log');

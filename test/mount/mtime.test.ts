@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { boto3, run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'mtime-bucket';
 let m: Mounted;
@@ -47,7 +47,7 @@ const bucket = useS3Bucket(BUCKET, {
   },
 });
 
-test('an mtime another client stored (boto3, X-Amz-Meta-Mtime) shows in stat to the nanosecond', async () => {
+test('an mtime another client stored (boto3, X-Amz-Meta-Mtime) shows in stat to the nanosecond', MOUNT_TEST, async () => {
   await boto3(
     bucket.s3.directEndpoint,
     [
@@ -65,7 +65,7 @@ test('an mtime another client stored (boto3, X-Amz-Meta-Mtime) shows in stat to 
   assert.equal((await sh('stat', ['-c', '%y', path.join(m.mnt, 'ext/old.txt')])).trim(), '1969-12-31 23:59:58.250000000 +0000');
 });
 
-test('touch -d stores the time to the nanosecond in rclone\'s format, on existing and new files', async () => {
+test('touch -d stores the time to the nanosecond in rclone\'s format, on existing and new files', MOUNT_TEST, async () => {
   const f = path.join(m.mnt, 'touched.txt');
   await fs.writeFile(f, 'data');
   const sec = utcSec(2020, 1, 2, 3, 4, 5);
@@ -95,7 +95,7 @@ test('touch -d stores the time to the nanosecond in rclone\'s format, on existin
   assert.equal(await mtimeNs(n), 1_577_934_245_000_000_001n);
 });
 
-test('touch -m -d (the atime omitted) sets the mtime; touch -a leaves it; plain touch sets now', async () => {
+test('touch -m -d (the atime omitted) sets the mtime; touch -a leaves it; plain touch sets now', MOUNT_TEST, async () => {
   const f = path.join(m.mnt, 'only-m.txt');
   await fs.writeFile(f, 'm');
   await sh('touch', ['-m', '-d', '2021-03-04 05:06:07.123456789', f]);
@@ -125,7 +125,7 @@ test('touch -m -d (the atime omitted) sets the mtime; touch -a leaves it; plain 
   assert.ok(nowStored >= t2 - 1000 && nowStored <= Date.now() + 1000, `touch -m stored ${nowStored}`);
 });
 
-test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -a transfers nothing', async () => {
+test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -a transfers nothing', MOUNT_TEST, async () => {
   const src = await tempDir();
   const tree = path.join(src, 'tree');
   await fs.mkdir(path.join(tree, 'sub'), { recursive: true });
@@ -156,7 +156,7 @@ test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -
   assert.doesNotMatch(again, /^[<>ch.]f/m, `rsync changed files:\n${again}`);
 });
 
-test('GNU tar x (which sets the mtime with the atime omitted) restores the archive\'s mtimes', async () => {
+test('GNU tar x (which sets the mtime with the atime omitted) restores the archive\'s mtimes', MOUNT_TEST, async () => {
   const src = await tempDir();
   await fs.mkdir(path.join(src, 'arch/dir'), { recursive: true });
   await fs.writeFile(path.join(src, 'arch/x.txt'), 'x');

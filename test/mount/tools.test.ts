@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PutObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3 } from '../helpers/s3-server.js';
 import { boto3, run } from '../helpers/run.js';
-import { cleanupMounts, mount, tempDir, mountEnv, type Mounted } from '../helpers/mount.js';
+import { cleanupMounts, mount, tempDir, mountEnv, sighup, type Mounted, MOUNT_TEST, MOUNT_HOOK } from '../helpers/mount.js';
 import { bucketfs } from '../helpers/run.js';
 
 const BUCKET = 'tools-bucket';
@@ -39,15 +39,15 @@ before(async () => {
   c.destroy();
   // the bucket is checked right after each close: uploads at close, not --vfs-write-back later
   m = await mount(s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
-});
+}, MOUNT_HOOK);
 
 after(async () => {
   if (m) await m.unmount().catch(() => undefined);
   await cleanupMounts();
   await s3?.stop();
-});
+}, MOUNT_HOOK);
 
-test('ls -l and stat show sizes, types and modes', async () => {
+test('ls -l and stat show sizes, types and modes', MOUNT_TEST, async () => {
   const out = await sh('ls', ['-l', path.join(m.mnt, 'docs')]);
   assert.match(out, /^-rw-r--r-- 1 \S+ +\S+ +100000 .* small\.bin$/m);
   assert.match(out, new RegExp(`^-rw-r--r-- 1 \\S+ +\\S+ +${big.length} .* big\\.bin$`, 'm'));
@@ -58,7 +58,7 @@ test('ls -l and stat show sizes, types and modes', async () => {
   assert.ok((await fs.stat(path.join(m.mnt, 'docs/sub/deep'))).isDirectory());
 });
 
-test('X-Amz-Meta-Mtime (rclone format) is the mtime; without it LastModified', async () => {
+test('X-Amz-Meta-Mtime (rclone format) is the mtime; without it LastModified', MOUNT_TEST, async () => {
   const y = (await sh('stat', ['-c', '%y', path.join(m.mnt, 'docs/small.bin')])).trim();
   assert.match(y, /^2020-09-13 12:26:40\.123456789/);
   const st = await fs.stat(path.join(m.mnt, 'docs/hello.txt'));
@@ -70,7 +70,7 @@ test('X-Amz-Meta-Mtime (rclone format) is the mtime; without it LastModified', a
   assert.equal(Math.floor(bigSt.mtimeMs / 1000), Math.floor(head.LastModified!.getTime() / 1000));
 });
 
-test('cat, dd with skip and diff read byte-exact contents', async () => {
+test('cat, dd with skip and diff read byte-exact contents', MOUNT_TEST, async () => {
   const got = await fs.readFile(path.join(m.mnt, 'docs/big.bin'));
   assert.ok(got.equals(big), 'big.bin differs');
   const r = await run('cat', [path.join(m.mnt, 'docs/small.bin')]);
@@ -83,7 +83,7 @@ test('cat, dd with skip and diff read byte-exact contents', async () => {
   await sh('diff', [path.join(local, 'big.bin'), path.join(m.mnt, 'docs/big.bin')]);
 });
 
-test('find lists the tree; cp -r, tar c and rsync copy it out exactly', async () => {
+test('find lists the tree; cp -r, tar c and rsync copy it out exactly', MOUNT_TEST, async () => {
   const found = (await sh('find', [path.join(m.mnt, 'docs')])).trim().split('\n').map((p) => path.relative(m.mnt, p)).sort();
   assert.deepEqual(found, ['docs', 'docs/big.bin', 'docs/hello.txt', 'docs/small.bin', 'docs/sub', 'docs/sub/deep', 'docs/sub/deep/leaf.txt']);
   const named = (await sh('find', [m.mnt, '-name', 'leaf.txt'])).trim();
@@ -104,7 +104,7 @@ test('find lists the tree; cp -r, tar c and rsync copy it out exactly', async ()
   assert.equal((await fs.stat(path.join(out, 'rsync/hello.txt'))).mtimeMs, 1500000000500);
 });
 
-test('write whole files: cp in, overwrite, append; read back byte-exact, stored in the bucket', async () => {
+test('write whole files: cp in, overwrite, append; read back byte-exact, stored in the bucket', MOUNT_TEST, async () => {
   const local = await tempDir();
   const data = randomBytes(3 * 1024 * 1024 + 7);
   await fs.writeFile(path.join(local, 'in.bin'), data);
@@ -140,7 +140,7 @@ test('write whole files: cp in, overwrite, append; read back byte-exact, stored 
   assert.equal((await fs.stat(path.join(m.mnt, 'note.txt'))).size, 0);
 });
 
-test('mkdir -p, rmdir, rm -r, mv of files and directories', async () => {
+test('mkdir -p, rmdir, rm -r, mv of files and directories', MOUNT_TEST, async () => {
   await sh('mkdir', ['-p', path.join(m.mnt, 'a/b/c')]);
   await fs.writeFile(path.join(m.mnt, 'a/b/c/f1.txt'), 'one');
   await fs.writeFile(path.join(m.mnt, 'a/b/f2.txt'), 'two');
@@ -186,7 +186,7 @@ test('mkdir -p, rmdir, rm -r, mv of files and directories', async () => {
   await assert.rejects(fs.stat(path.join(m.mnt, 'console-dir')), { code: 'ENOENT' });
 });
 
-test('directory markers: ours are dir/ keys for boto3 and bucketfs lsd; a console marker is an empty directory', async () => {
+test('directory markers: ours are dir/ keys for boto3 and bucketfs lsd; a console marker is an empty directory', MOUNT_TEST, async () => {
   await fs.mkdir(path.join(m.mnt, 'made-here'));
   const head = await boto3(s3.directEndpoint, `r = s3.head_object(Bucket="${BUCKET}", Key="made-here/"); print(r["ContentLength"])`);
   assert.equal(head.trim(), '0');
@@ -196,8 +196,7 @@ test('directory markers: ours are dir/ keys for boto3 and bucketfs lsd; a consol
 
   await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="boto-dir/", Body=b"")`);
   // the root's listing is cached: SIGHUP makes the marker made elsewhere visible at once
-  m.proc.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 300));
+  await sighup(m);
   const st = await fs.stat(path.join(m.mnt, 'boto-dir'));
   assert.ok(st.isDirectory());
   assert.deepEqual(await fs.readdir(path.join(m.mnt, 'boto-dir')), []);
@@ -208,7 +207,7 @@ test('directory markers: ours are dir/ keys for boto3 and bucketfs lsd; a consol
   assert.ok(root.find((d) => d.name === 'made-here')!.isDirectory());
 });
 
-test('chmod/chown succeed and change nothing; symlink, link and mknod are EPERM; df shows 1 PiB', async () => {
+test('chmod/chown succeed and change nothing; symlink, link and mknod are EPERM; df shows 1 PiB', MOUNT_TEST, async () => {
   const f = path.join(m.mnt, 'perm.txt');
   await fs.writeFile(f, 'x');
   await fs.chmod(f, 0o600);

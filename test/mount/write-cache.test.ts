@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, usingMount, waitFor, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'cache-write-bucket';
 const bucket = useS3Bucket(BUCKET, {
@@ -24,7 +24,7 @@ async function cacheFiles(dir: string, ext: string): Promise<string[]> {
 
 const gets = (key: string) => bucket.s3.requests.filter((r) => r.type === 'GET' && r.path === `/${BUCKET}/${key}`).length;
 
-test('a file written here is read back and reopened from the cache: no download; the cache is 0700/0600', async () => {
+test('a file written here is read back and reopened from the cache: no download; the cache is 0700/0600', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0'] });
   try {
@@ -53,7 +53,7 @@ test('a file written here is read back and reopened from the cache: no download;
   }
 });
 
-test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a file waiting for its upload is never evicted', async () => {
+test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a file waiting for its upload is never evicted', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '0', '--vfs-cache-max-size', '1M', '--vfs-cache-max-age', '3s', '--vfs-cache-poll-interval', '500ms'],
@@ -73,19 +73,33 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
     await m.unmount();
   }
   // write-back pending data is never evicted, whatever the limits
+  const PROBE = 123_457;
+  await bucket.putObject('evict-probe.bin', randomBytes(PROBE));
   const m2 = await mount(bucket.s3, `moto:${BUCKET}`, {
     flags: ['--cache-dir', cacheDir, '--vfs-write-back', '30s', '--vfs-cache-max-size', '1k', '--vfs-cache-max-age', '100ms', '--vfs-cache-poll-interval', '100ms'],
   });
   const pending = randomBytes(500_000);
-  await fs.writeFile(path.join(m2.mnt, 'pending.bin'), pending);
-  await new Promise((r) => setTimeout(r, 1000));
-  assert.equal((await cacheFiles(cacheDir, '.data')).length, 1);
-  assert.equal(await getObject('pending.bin'), null, 'not uploaded yet');
-  assert.equal((await m2.unmount()).code, 0);
+  await usingMount(m2, async () => {
+    await fs.writeFile(path.join(m2.mnt, 'pending.bin'), pending);
+    // eviction has run since (instead of a fixed second): a cache file made after the pending one
+    // (an object read through an O_RDWR handle, nothing written) is evicted once closed (clean)
+    const sizes = async () => Promise.all((await cacheFiles(cacheDir, '.data')).map(async (f) => (await fs.stat(f)).size));
+    const fh = await fs.open(path.join(m2.mnt, 'evict-probe.bin'), 'r+');
+    try {
+      const { bytesRead } = await fh.read(Buffer.alloc(PROBE), 0, PROBE, 0);
+      assert.equal(bytesRead, PROBE);
+      await waitFor(async () => (await sizes()).includes(PROBE), 10_000, 'the cache file of evict-probe.bin');
+    } finally {
+      await fh.close();
+    }
+    await waitFor(async () => !(await sizes()).includes(PROBE), 10_000, 'the eviction of the clean copy');
+    assert.deepEqual(await sizes(), [pending.length], 'the pending file is still in the cache');
+    assert.equal(await getObject('pending.bin'), null, 'not uploaded yet');
+  });
   assert.ok((await getObject('pending.bin'))?.equals(pending));
 });
 
-test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', async () => {
+test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', MOUNT_TEST, async () => {
   const off = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
   try {
     await fs.writeFile(path.join(off.mnt, 'off.txt'), 'sequential is fine\n');
@@ -125,7 +139,7 @@ test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, w
   }
 });
 
-test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', async () => {
+test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-cache-mode', 'full'];
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, useS3Bucket, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'posix-bucket';
 const MiB = 1024 * 1024;
@@ -37,9 +37,23 @@ async function readRange(fh: fs.FileHandle, offset: number, length: number): Pro
   return buf.subarray(0, bytesRead);
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let sentinels = 0;
+/**
+ * Wait until every upload due so far has started (and ended): a file closed now, after everything
+ * the test did, goes through the same --vfs-write-back delay, and its timer is the last; once it is
+ * stored and no request is in flight, any upload the earlier files were still due is visible at
+ * the server. (A fixed sleep past the delay proves nothing on a slow machine.)
+ */
+async function afterWriteBack(): Promise<void> {
+  const name = `sentinel/${++sentinels}.txt`;
+  await fs.mkdir(mnt('sentinel'), { recursive: true });
+  await fs.writeFile(mnt(name), 'written last');
+  await waitFor(async () => (await getObject(name)) !== null, 20_000, `${name}, written last, to be uploaded`);
+  await bucket.s3.settled();
+}
 const requestsFor = (key: string) => bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/${key}`);
 
-test('two handles writing one file: both writes land, in order, and each handle reads the other\'s', async () => {
+test('two handles writing one file: both writes land, in order, and each handle reads the other\'s', MOUNT_TEST, async () => {
   await fs.mkdir(mnt('two'));
   const a = await fs.open(mnt('two/f.bin'), 'w+');
   const b = await fs.open(mnt('two/f.bin'), 'r+');
@@ -61,7 +75,7 @@ test('two handles writing one file: both writes land, in order, and each handle 
   await waitFor(async () => (await getObject('two/f.bin'))?.equals(model) === true, 10_000, 'the upload');
 });
 
-test('rename of a file being written, and of one waiting for its upload: it lands at the new name, no stray old key', async () => {
+test('rename of a file being written, and of one waiting for its upload: it lands at the new name, no stray old key', MOUNT_TEST, async () => {
   await fs.mkdir(mnt('ren'));
   bucket.s3.clearRequests();
   // open and being written (small: all of it still local)
@@ -84,7 +98,7 @@ test('rename of a file being written, and of one waiting for its upload: it land
   assert.equal(await fs.readFile(mnt('ren/renamed-while-open.txt'), 'utf8'), 'first half, second half');
   const files = async () => (await keys('ren/')).filter((k) => !k.endsWith('/'));
   await waitFor(async () => (await files()).length === 3 && (await getObject('ren/moved-pending.txt')) !== null, 15_000, 'the uploads');
-  await sleep(1500);
+  await afterWriteBack();
   assert.deepEqual(await files(), ['ren/big-moved.bin', 'ren/moved-pending.txt', 'ren/renamed-while-open.txt']);
   assert.equal((await getObject('ren/renamed-while-open.txt'))?.toString(), 'first half, second half');
   assert.equal((await getObject('ren/moved-pending.txt'))?.toString(), 'pending upload');
@@ -94,7 +108,7 @@ test('rename of a file being written, and of one waiting for its upload: it land
   assert.equal(requestsFor('ren/pending.txt').filter((r) => r.method === 'PUT').length, 0);
 });
 
-test('unlink of an open file: still readable and writable through the open handle, then gone; nothing uploaded', async () => {
+test('unlink of an open file: still readable and writable through the open handle, then gone; nothing uploaded', MOUNT_TEST, async () => {
   bucket.s3.clearRequests();
   const fh = await fs.open(mnt('unlinked.txt'), 'w+');
   await fh.write('written before the unlink. ');
@@ -106,7 +120,7 @@ test('unlink of an open file: still readable and writable through the open handl
   assert.equal(buf.subarray(0, bytesRead).toString(), 'written before the unlink. and after.');
   // (fstat of it is ENOENT: the kernel asks libfuse by inode, without the handle, and the inode has no name)
   await fh.close();
-  await sleep(1500);
+  await afterWriteBack();
   assert.equal(await getObject('unlinked.txt'), null);
   assert.equal(requestsFor('unlinked.txt').filter((r) => r.method === 'PUT' || r.type === 'MPc').length, 0);
   // an existing object unlinked while open for reading: the reader keeps reading it; the
@@ -121,19 +135,19 @@ test('unlink of an open file: still readable and writable through the open handl
   await waitFor(async () => (await getObject('gone-while-read.txt')) === null, 5_000, 'the deferred delete');
 });
 
-test('rm -r of a directory whose files wait for their upload: nothing is uploaded afterwards', async () => {
+test('rm -r of a directory whose files wait for their upload: nothing is uploaded afterwards', MOUNT_TEST, async () => {
   bucket.s3.clearRequests();
   await fs.mkdir(mnt('tree/sub'), { recursive: true });
   for (let i = 0; i < 5; i++) await fs.writeFile(mnt(`tree/sub/f${i}.txt`), `file ${i}`);
   await fs.writeFile(mnt('tree/top.txt'), 'top');
   assert.equal((await run('rm', ['-r', mnt('tree')])).code, 0);
   await assert.rejects(fs.stat(mnt('tree')), { code: 'ENOENT' });
-  await sleep(2000);
+  await afterWriteBack();
   assert.deepEqual(await keys('tree'), []);
   assert.equal(bucket.s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/tree/`) && r.method === 'PUT' && !r.path.endsWith('/')).length, 0);
 });
 
-test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', async () => {
+test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', MOUNT_TEST, async () => {
   await fs.mkdir(mnt('excl'));
   const py = [
     'import os, sys',
@@ -163,7 +177,7 @@ test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', a
   for (const i of b) assert.equal(await fs.readFile(mnt(`excl/f${i}`), 'utf8'), 'B');
 });
 
-test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file', async () => {
+test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file', MOUNT_TEST, async () => {
   await fs.readdir(mnt('edit'));
   bucket.s3.clearRequests();
   const swp = await fs.open(mnt('edit/.notes.txt.swp'), 'w');
@@ -179,7 +193,7 @@ test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of 
   assert.deepEqual(changes.map((r) => `${r.type} ${r.path}`), [`PUT /${BUCKET}/edit/notes.txt`]);
 });
 
-test('a file truncated to 0 and rewritten while another process reads it: the reader sees the new content, never a mix', async () => {
+test('a file truncated to 0 and rewritten while another process reads it: the reader sees the new content, never a mix', MOUNT_TEST, async () => {
   const py = [
     'import os, sys',
     'fd = os.open(sys.argv[1], os.O_RDONLY)',
@@ -208,7 +222,7 @@ test('a file truncated to 0 and rewritten while another process reads it: the re
   }
 });
 
-test('mtime: the last write, or what touch -d set, before and after the upload; size right while growing', async () => {
+test('mtime: the last write, or what touch -d set, before and after the upload; size right while growing', MOUNT_TEST, async () => {
   const fh = await fs.open(mnt('times.txt'), 'w');
   await fh.write('a');
   assert.equal((await fs.stat(mnt('times.txt'))).size, 1);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 import { prng } from '../helpers/rng.js';
 
 const BUCKET = 'random-bucket';
@@ -38,7 +38,7 @@ async function readRange(fh: fs.FileHandle, offset: number, length: number): Pro
   return buf.subarray(0, done);
 }
 
-test('thousands of random writes, rewrites, truncates, appends and reads on an existing object match a local model, through the mount, in the bucket and after a remount', async () => {
+test('thousands of random writes, rewrites, truncates, appends and reads on an existing object match a local model, through the mount, in the bucket and after a remount', MOUNT_TEST, async () => {
   const seed = Number(process.env.BUCKETFS_TEST_SEED ?? Date.now() % 1_000_000);
   const rnd = prng(seed);
   const initial = randomBytes(3 * MiB + 12345);
@@ -112,7 +112,7 @@ test('thousands of random writes, rewrites, truncates, appends and reads on an e
   }
 });
 
-test('a stream that turns random: the parts already sent are committed, the rest continues in a cache file; nothing is lost', async () => {
+test('a stream that turns random: the parts already sent are committed, the rest continues in a cache file; nothing is lost', MOUNT_TEST, async () => {
   const m = await mountWith(['--vfs-write-back', '0']);
   try {
     bucket.s3.clearRequests();
@@ -155,7 +155,7 @@ test('a stream that turns random: the parts already sent are committed, the rest
   }
 });
 
-test('appends and truncates of existing objects fetch only what they keep; sizes are right at every moment', async () => {
+test('appends and truncates of existing objects fetch only what they keep; sizes are right at every moment', MOUNT_TEST, async () => {
   const base = randomBytes(2 * MiB);
   await putObject('log.txt', base);
   await putObject('cut.bin', base);

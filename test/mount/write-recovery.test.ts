@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'recovery-bucket';
 const MiB = 1024 * 1024;
@@ -32,7 +32,7 @@ async function kill9(m: Mounted): Promise<void> {
   await m.exited;
 }
 
-test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads every closed file, with its bytes and mtime', async () => {
+test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads every closed file, with its bytes and mtime', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('rec/existing.bin', randomBytes(3 * MiB));
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s', '--s3-chunk-size', '5M'];
@@ -71,7 +71,7 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
 
   await kill9(m);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
+  await usingMount(again, async () => {
     await waitFor(async () => (await keys('rec/')).length >= want.size, 30_000, 'the recovered uploads');
     assert.deepEqual(await keys('rec/'), [...want.keys()].sort(), 'no stray key (no .swp)');
     for (const [k, data] of want) {
@@ -87,12 +87,10 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
       return states.filter((st) => st !== 'clean').length;
     };
     await waitFor(async () => (await pendingJournals()) === 0, 10_000, 'no pending journal left');
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  });
 });
 
-test('a file still open when the mount dies is recovered up to its last fsync, never beyond', async () => {
+test('a file still open when the mount dies is recovered up to its last fsync, never beyond', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('open/existing.txt', '0123456789');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
@@ -124,19 +122,17 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
     writer.kill('SIGKILL');
   }
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
+  await usingMount(again, async () => {
     await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
     assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
     assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
-    // never fsync'ed, never closed: not an object (a crash may lose what was never made safe)
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await getObject('open/never-synced.txt'), null);
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  });
+  // never fsync'ed, never closed: not an object (a crash may lose what was never made safe); the
+  // unmount flushed everything the recovering mount would ever upload
+  assert.equal(await getObject('open/never-synced.txt'), null);
 });
 
-test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', async () => {
+test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('conf/shared.txt', 'original');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
@@ -163,25 +159,19 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
   }
 });
 
-test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', async () => {
+test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   await fs.mkdir(path.join(m.mnt, 'later'));
   await fs.writeFile(path.join(m.mnt, 'later/file.txt'), 'not yet');
-  bucket.s3.faultHook = (req) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
-  try {
-    const r = await m.unmount();
-    assert.notEqual(r.code, 0);
-    assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);
-  } finally {
-    bucket.s3.faultHook = undefined;
-  }
+  const refuse = (req: { method: string; path: string }) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
+  const r = await bucket.s3.withFault(refuse, () => m.unmount());
+  assert.notEqual(r.code, 0);
+  assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);
   assert.equal(await getObject('later/file.txt'), null);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
+  await usingMount(again, async () => {
     await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  });
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, waitFor } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, usingMount, waitFor, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'stream-bucket';
 const MiB = 1024 * 1024;
@@ -46,9 +46,9 @@ async function ddFromFifo(dest: string): Promise<{ w: fs.FileHandle; finish: () 
   };
 }
 
-test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts of 5 MiB; memory not the file', async () => {
+test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts of 5 MiB; memory not the file', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'] });
-  try {
+  await usingMount(m, async () => {
     const data = randomBytes(64 * MiB);
     bucket.s3.clearRequests();
     const { w, finish } = await ddFromFifo(path.join(m.mnt, 'big.bin'));
@@ -70,17 +70,15 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
     assert.equal((await fs.stat(path.join(m.mnt, 'big.bin'))).size, data.length);
     assert.ok((await fs.readFile(path.join(m.mnt, 'big.bin'))).equals(data));
     assert.match((await headMeta('big.bin'))?.mtime ?? '', /^\d+(\.\d+)?$/, 'X-Amz-Meta-Mtime stored with the stream');
-  } finally {
-    assert.equal((await m.unmount()).code, 0, m.stderr());
-  }
+  });
 });
 
-test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount', async () => {
+test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount', MOUNT_TEST, async () => {
   const flags = ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'];
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   const file = path.join(m.mnt, 'slow.bin');
   let shown: bigint;
-  try {
+  await usingMount(m, async () => {
     const data = randomBytes(64 * MiB);
     bucket.s3.clearRequests();
     const t0 = Date.now();
@@ -111,21 +109,17 @@ test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, st
     assert.match(meta, /^\d+(\.\d+)?$/);
     const [sec, frac = ''] = meta.split('.');
     assert.equal(BigInt(sec!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0')), shown, `X-Amz-Meta-Mtime ${meta}`);
-  } finally {
-    assert.equal((await m.unmount()).code, 0, m.stderr());
-  }
+  });
   assert.equal(bucket.s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
-  try {
+  await usingMount(again, async () => {
     assert.equal((await fs.stat(path.join(again.mnt, 'slow.bin'), { bigint: true })).mtimeNs, shown, 'the same mtime after a remount');
-  } finally {
-    assert.equal((await again.unmount()).code, 0, again.stderr());
-  }
+  });
 });
 
-test('a file smaller than one part is one PUT at close (write-back 0), or one PUT after --vfs-write-back', async () => {
+test('a file smaller than one part is one PUT at close (write-back 0), or one PUT after --vfs-write-back', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
-  try {
+  await usingMount(m, async () => {
     bucket.s3.clearRequests();
     const data = randomBytes(300_000);
     await fs.writeFile(path.join(m.mnt, 'small.bin'), data);
@@ -140,12 +134,10 @@ test('a file smaller than one part is one PUT at close (write-back 0), or one PU
     // an empty file is an (empty) object too
     await fs.writeFile(path.join(m.mnt, 'empty.txt'), '');
     assert.equal((await getObject('empty.txt'))?.length, 0);
-  } finally {
-    assert.equal((await m.unmount()).code, 0, m.stderr());
-  }
+  });
 
   const wb = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s'] });
-  try {
+  await usingMount(wb, async () => {
     bucket.s3.clearRequests();
     const t0 = Date.now();
     await fs.writeFile(path.join(wb.mnt, 'later.txt'), 'written now, uploaded later\n');
@@ -155,15 +147,13 @@ test('a file smaller than one part is one PUT at close (write-back 0), or one PU
     await waitFor(async () => (await getObject('later.txt')) !== null, 10_000, 'the write-back upload');
     assert.ok(Date.now() - t0 >= 900, 'uploaded after the write-back delay');
     assert.equal(bucket.s3.counts(forKey('later.txt')).PUT, 1);
-  } finally {
-    assert.equal((await wb.unmount()).code, 0, wb.stderr());
-  }
+  });
 });
 
-test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-chunk-size; nothing is stored, the old object stays', async () => {
+test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-chunk-size; nothing is stored, the old object stays', MOUNT_TEST, async () => {
   await bucket.putObject('limited.bin', 'previous version');
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--s3-max-upload-parts', '2'] });
-  try {
+  await usingMount(m, async () => {
     const r = await run('dd', ['if=/dev/zero', `of=${path.join(m.mnt, 'limited.bin')}`, 'bs=1M', 'count=12', 'status=none']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /File too large/);
@@ -176,51 +166,50 @@ test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-
     const ok = await run('dd', ['if=/dev/zero', `of=${path.join(m.mnt, 'fits.bin')}`, 'bs=1M', 'count=10', 'status=none']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((await getObject('fits.bin'))?.length, 10 * MiB);
-  } finally {
-    assert.equal((await m.unmount()).code, 0, m.stderr());
-  }
+  });
 });
 
-test('failed uploads: EIO at close and a log line; a small file stays in the cache and is uploaded by a later retry', async () => {
+test('failed uploads: EIO at close and a log line; a small file stays in the cache and is uploaded by a later retry', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0', '--s3-chunk-size', '5M'] });
+  let failing = true;
+  const refuse = (req: { method: string; path: string }) => (failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined);
   try {
-    let failing = true;
-    bucket.s3.faultHook = (req) => (failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined);
-    // a small file: one PUT at close, refused
-    const py = [
-      'import os, sys',
-      'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
-      'os.write(fd, b"x" * 1000)',
-      'try:',
-      '    os.close(fd)',
-      '    print("closed")',
-      'except OSError as e:',
-      '    print("errno", e.errno)',
-    ].join('\n');
-    const r = await run('python3', ['-c', py, path.join(m.mnt, 'fail-small.txt')]);
-    assert.equal(r.stdout.trim(), 'errno 5');
-    assert.match(m.stderr(), /fail-small\.txt: upload failed/);
-    // still there for readers, and uploaded once the server accepts it again
-    assert.equal((await fs.readFile(path.join(m.mnt, 'fail-small.txt'))).length, 1000);
-    failing = false;
-    await waitFor(async () => (await getObject('fail-small.txt'))?.length === 1000, 15_000, 'the retry of the failed upload');
+    await bucket.s3.withFault(refuse, async () => {
+      // a small file: one PUT at close, refused
+      const py = [
+        'import os, sys',
+        'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
+        'os.write(fd, b"x" * 1000)',
+        'try:',
+        '    os.close(fd)',
+        '    print("closed")',
+        'except OSError as e:',
+        '    print("errno", e.errno)',
+      ].join('\n');
+      const r = await run('python3', ['-c', py, path.join(m.mnt, 'fail-small.txt')]);
+      assert.equal(r.stdout.trim(), 'errno 5');
+      assert.match(m.stderr(), /fail-small\.txt: upload failed/);
+      // still there for readers, and uploaded once the server accepts it again
+      assert.equal((await fs.readFile(path.join(m.mnt, 'fail-small.txt'))).length, 1000);
+      failing = false;
+      await waitFor(async () => (await getObject('fail-small.txt'))?.length === 1000, 15_000, 'the retry of the failed upload');
 
-    // a stream: a part refused mid-way is EIO (on a write or at close), and no object appears
-    failing = true;
-    const dd = await run('dd', ['if=/dev/zero', `of=${path.join(m.mnt, 'fail-stream.bin')}`, 'bs=1M', 'count=16', 'status=none']);
-    assert.notEqual(dd.code, 0);
-    assert.match(dd.stderr, /Input\/output error/);
-    assert.equal(await getObject('fail-stream.bin'), null);
-    failing = false;
+      // a stream: a part refused mid-way is EIO (on a write or at close), and no object appears
+      failing = true;
+      const dd = await run('dd', ['if=/dev/zero', `of=${path.join(m.mnt, 'fail-stream.bin')}`, 'bs=1M', 'count=16', 'status=none']);
+      assert.notEqual(dd.code, 0);
+      assert.match(dd.stderr, /Input\/output error/);
+      assert.equal(await getObject('fail-stream.bin'), null);
+      failing = false;
+    });
   } finally {
-    bucket.s3.faultHook = undefined;
     await m.unmount();
   }
 });
 
-test('rsync -a of a big file: streamed under its temporary name, then one server-side copy that also carries the mtime', async () => {
+test('rsync -a of a big file: streamed under its temporary name, then one server-side copy that also carries the mtime', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-chunk-size', '5M', '--vfs-write-back', '1s'] });
-  try {
+  await usingMount(m, async () => {
     const dir = await tempDir();
     const data = randomBytes(12 * MiB);
     await fs.writeFile(path.join(dir, 'big-rsync.bin'), data);
@@ -232,11 +221,9 @@ test('rsync -a of a big file: streamed under its temporary name, then one server
     assert.ok((await getObject('rs/big-rsync.bin'))?.equals(data));
     assert.equal((await headMeta('rs/big-rsync.bin'))?.mtime, '1623053350.123456789');
     assert.equal((await fs.stat(path.join(m.mnt, 'rs/big-rsync.bin'), { bigint: true })).mtimeNs, 1_623_053_350_123_456_789n);
-    await new Promise((res) => setTimeout(res, 2000)); // past the write-back delay: no late fix-up copy
-    const copies = bucket.s3.requests.filter((q) => q.type === 'COPY');
-    assert.equal(copies.length, 1, `one copy (the rename), carrying the mtime: ${copies.map((q) => q.path).join(', ')}`);
-    assert.equal(bucket.s3.counts().MPc, 1);
-  } finally {
-    assert.equal((await m.unmount()).code, 0, m.stderr());
-  }
+  });
+  // the unmount flushed whatever was still due (past any write-back delay): no late fix-up copy
+  const copies = bucket.s3.requests.filter((q) => q.type === 'COPY');
+  assert.equal(copies.length, 1, `one copy (the rename), carrying the mtime: ${copies.map((q) => q.path).join(', ')}`);
+  assert.equal(bucket.s3.counts().MPc, 1);
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, type Mounted } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'tools-write-bucket';
 const MiB = 1024 * 1024;
@@ -63,7 +63,7 @@ const bucket = useS3Bucket(BUCKET, {
   },
 });
 
-test('git clone into the mount, then git status and git log there; still clean after a remount', async () => {
+test('git clone into the mount, then git status and git log there; still clean after a remount', MOUNT_TEST, async () => {
   const repo = path.join(src, 'repo');
   await fs.mkdir(repo);
   await sh('git', ['init', '-q', '-b', 'main', repo], { env: GIT_ENV });
@@ -91,7 +91,7 @@ test('git clone into the mount, then git status and git log there; still clean a
   await sh('git', ['-C', again, 'fsck', '--no-progress'], { env: GIT_ENV });
 });
 
-test('tar x of a source tarball, then diff -r against the original (and after a remount)', async () => {
+test('tar x of a source tarball, then diff -r against the original (and after a remount)', MOUNT_TEST, async () => {
   const tarball = path.join(src, 'project.tar');
   await sh('tar', ['-cf', tarball, '-C', src, 'project']);
   await fs.mkdir(path.join(m.mnt, 'untar'));
@@ -104,7 +104,7 @@ test('tar x of a source tarball, then diff -r against the original (and after a 
   await sh('tar', ['-df', tarball, '-C', path.join(m.mnt, 'untar')]);
 });
 
-test('rsync -a in and out: identical trees, and a second run changes nothing', async () => {
+test('rsync -a in and out: identical trees, and a second run changes nothing', MOUNT_TEST, async () => {
   const tree = path.join(src, 'project') + '/';
   const dst = path.join(m.mnt, 'rsync') + '/';
   await sh('rsync', ['-a', tree, dst]);
@@ -120,7 +120,7 @@ test('rsync -a in and out: identical trees, and a second run changes nothing', a
   assert.match(inAgain, /^Number of regular files transferred: 0$/m, `after the remount: ${inAgain}`);
 });
 
-test('sqlite3 creates, fills, updates and queries a database on the mount; intact after a remount', async () => {
+test('sqlite3 creates, fills, updates and queries a database on the mount; intact after a remount', MOUNT_TEST, async () => {
   const db = path.join(m.mnt, 'db/test.sqlite');
   await fs.mkdir(path.dirname(db));
   const sql = [

@@ -1,13 +1,17 @@
 // Every S3 option of the spec (rclone's S3 backend documentation) has an observable effect in
 // bucketfs, and a test that proves it — or is documented as without effect (`noEffect` in the
 // option table, and the README says so). This map names, for each option, the tests that prove
-// its effect; it fails when an option is added without one, or when a named test disappears.
+// its effect. It fails when an option is added without one, when a named test disappears or its
+// title no longer names exactly one test, and when a named test does not set the option: the
+// body of that test must name it in one of the forms a user gives it (the option name as a
+// config key or an S3Options field, `--s3-<name>`, `RCLONE_S3_<NAME>`, or
+// `RCLONE_CONFIG_<REMOTE>_<NAME>`), so a test that merely sits beside the option does not count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../scripts/gen-docs.js';
-import { S3_OPTIONS } from '../../src/config/option-table.js';
+import { S3_OPTIONS, s3FlagName, s3EnvName, type OptionSpec } from '../../src/config/option-table.js';
 import { renderOptionsMarkdown } from '../../src/config/docs.js';
 
 type Proof = [file: string, titleStart: string];
@@ -50,7 +54,8 @@ const PROOFS: Record<string, Proof[]> = {
   leave_parts_on_error: [[OPTS, 'leave_parts_on_error: a failed upload']],
   list_chunk: [[OPTS, 'list_chunk: max-keys per request']],
   no_check_bucket: [[OPTS, 'no_check_bucket: makeBucket sends nothing']],
-  encoding: [[OPTS, 'encoding: extra encoder flags'], ['test/integration/rclone-interop.test.ts', 'names: hostile names']],
+  // (rclone-interop's 'names: hostile names' shows the default encoding, without setting the option)
+  encoding: [[OPTS, 'encoding: extra encoder flags']],
   // no effect (documented): parsed and validated only
   memory_pool_flush_time: [[RESOLVE, 'malformed values name the option and the source']],
   memory_pool_use_mmap: [[RESOLVE, 'the resolved options have exactly the keys']],
@@ -66,15 +71,36 @@ function source(file: string): string {
   return s;
 }
 
+/** The source of the one top-level test of `file` whose title starts with `title`, up to the next test. */
+export function testBody(text: string, title: string): { count: number; body: string } {
+  const starts: number[] = [];
+  const re = /^test\((['"`])/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) starts.push(m.index);
+  const hits = starts.filter((i) => text.startsWith(title, i + 'test('.length + 1));
+  if (hits.length !== 1) return { count: hits.length, body: '' };
+  const from = hits[0]!;
+  const next = starts.find((i) => i > from) ?? text.length;
+  return { count: 1, body: text.slice(from, next) };
+}
+
+/** How a test may name option `o`: the name itself (a config key, an S3Options field), its flag, its environment variables. */
+export function optionForms(o: OptionSpec): RegExp {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const forms = [`(?<![\\w-])${esc(o.name)}(?![\\w])`, esc(s3FlagName(o)), esc(s3EnvName(o)), `RCLONE_CONFIG_[A-Z0-9_-]+_${esc(o.name.toUpperCase())}(?![A-Z_])`];
+  return new RegExp(forms.join('|'));
+}
+
 test('every option has a test proving its effect, or is documented as without effect', () => {
   assert.deepEqual(Object.keys(PROOFS).sort(), S3_OPTIONS.map((o) => o.name).sort(), 'one entry per option of the table');
+  const misses: string[] = [];
   for (const o of S3_OPTIONS) {
     for (const [file, title] of PROOFS[o.name]!) {
-      const text = source(file);
-      const found = text.includes(`test('${title}`) || text.includes(`test("${title}`);
-      assert.ok(found, `${o.name}: no test titled "${title}…" in ${file}`);
+      const { count, body } = testBody(source(file), title);
+      if (count !== 1) misses.push(`${o.name}: ${count} tests titled "${title}…" in ${file} (one expected)`);
+      else if (!optionForms(o).test(body)) misses.push(`${o.name}: the test "${title}…" in ${file} does not set it (as a key, --${s3FlagName(o)} or an environment variable)`);
     }
   }
+  assert.deepEqual(misses, []);
   const inert = S3_OPTIONS.filter((o) => o.noEffect).map((o) => o.name);
   assert.deepEqual(inert, ['memory_pool_flush_time', 'memory_pool_use_mmap']);
   for (const name of inert) {
@@ -83,4 +109,20 @@ test('every option has a test proving its effect, or is documented as without ef
   }
   const md = renderOptionsMarkdown();
   assert.match(md, /except: `v2_auth` \(refused[^)]*\) and `memory_pool_flush_time`, `memory_pool_use_mmap` \(accepted so that rclone\.conf files work, without effect/);
+});
+
+test('the coverage check fails for a test that does not set the option it is named for', () => {
+  const text = ["test('sets it', async () => {", "  await run(['--s3-chunk-size', '5M']);", '});', "test('does not', async () => {", "  await run(['ls']);", '});', ''].join('\n');
+  const chunk = S3_OPTIONS.find((o) => o.name === 'chunk_size')!;
+  const copy = S3_OPTIONS.find((o) => o.name === 'copy_cutoff')!;
+  assert.match(testBody(text, 'sets it').body, optionForms(chunk));
+  assert.doesNotMatch(testBody(text, 'does not').body, optionForms(chunk));
+  assert.doesNotMatch(testBody(text, 'sets it').body, optionForms(copy));
+  assert.equal(testBody(text, 'missing').count, 0);
+  assert.equal(testBody(text + text, 'sets it').count, 2);
+  // a name inside another name does not count (acl in bucket_acl)
+  const acl = S3_OPTIONS.find((o) => o.name === 'acl')!;
+  assert.doesNotMatch("test('x', () => { bucket_acl: 'private' });", optionForms(acl));
+  assert.match("test('x', () => { acl: 'private' });", optionForms(acl));
+  assert.match('RCLONE_CONFIG_MOTO_ACL=private', optionForms(acl));
 });

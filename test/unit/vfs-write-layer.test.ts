@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -81,6 +82,20 @@ test('a pending file renamed (the editor\'s save) moves locally: no copy, no del
   await vfs.close();
 });
 
+/** the journals under `dir` */
+async function journals(dir: string): Promise<Array<{ path: string; present: Array<[number, number]> }>> {
+  const out: Array<{ path: string; present: Array<[number, number]> }> = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name.endsWith('.json')) out.push(JSON.parse(await fs.readFile(p, 'utf8').catch(() => '{"present":[]}')));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
 test('journals of a dead mount are recovered: uploaded with their mtime, or as name.conflict-… when the object changed meanwhile', async () => {
   const cache = cacheDir();
   const be = new FakeBackend();
@@ -93,8 +108,12 @@ test('journals of a dead mount are recovered: uploaded with their mtime, or as n
   await first.vfs.flush(fh);
   await first.vfs.release(fh);
   assert.equal(be.calls.PUT, undefined);
-  // after the last close, what the rewrite still needs of the original is fetched in the background
-  await new Promise((r) => setTimeout(r, 100));
+  // after the last close, what the rewrite still needs of the original is fetched in the background:
+  // wait until its journal says all 8 bytes are local (a fixed 100 ms was not enough on a loaded
+  // machine, and the recovery below then cannot read bytes 4-8 of a base that changed)
+  const local = async () => (await journals(cache)).find((j) => j.path === 'shared.txt')?.present.some(([a, b]) => a === 0 && b >= 8) === true;
+  for (const t0 = Date.now(); !(await local()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(await local(), 'the bytes of the original not written here were fetched');
   assert.equal(be.calls.GET, 1);
   // the process dies: nothing more happens to its state (no close, no flush)
   assert.equal(await orphanJournals(cache), 2);
@@ -113,22 +132,53 @@ test('journals of a dead mount are recovered: uploaded with their mtime, or as n
   await second.vfs.close();
 });
 
-class SlowPut extends FakeBackend {
+/** `p`, or a failure after `ms` (a timer that also keeps the event loop alive: the VFS's own are unref'd) */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A backend whose PUTs wait, once started, until the test releases them. */
+class GatedPut extends FakeBackend {
+  private markStarted!: () => void;
+  /** resolves when the first PUT has reached the backend */
+  readonly started = new Promise<void>((r) => (this.markStarted = r));
+  release!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.release = r));
+  /** PUTs that have returned */
+  done = 0;
   override async put(bucket: string, p: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo> {
-    await new Promise((r) => setTimeout(r, 50));
-    return super.put(bucket, p, body, opts);
+    this.markStarted();
+    await this.gate;
+    try {
+      return await super.put(bucket, p, body, opts);
+    } finally {
+      this.done++;
+    }
   }
 }
 
 test('unlink while the upload runs: the object does not stay', async () => {
-  const be = new SlowPut();
+  const be = new GatedPut();
   const { vfs } = setup({ be, opts: { writeBackMs: 10 } });
   await writeFile(vfs, '/racy.txt', 'uploading');
-  await new Promise((r) => setTimeout(r, 30)); // the upload has started
-  await vfs.unlink('/racy.txt');
-  await new Promise((r) => setTimeout(r, 150));
+  await within(be.started, 10_000, 'the upload to start'); // its PUT reached the backend
+  // unlink while the PUT is held (unlink may wait for the upload: release the PUT after it began)
+  const unlinking = vfs.unlink('/racy.txt');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(be.done, 0, 'the PUT is still running');
+  be.release();
+  await within(unlinking, 10_000, 'the unlink');
+  await vfs.flushAll();
+  assert.equal(be.done, 1, 'the PUT ran to its end');
   assert.ok(!be.objects.has('racy.txt'));
   await vfs.close();
+  assert.ok(!be.objects.has('racy.txt'));
 });
 
 test('a stream past chunk_size × max_upload_parts is EFBIG, on the write that crosses it and on close; nothing stored', async () => {

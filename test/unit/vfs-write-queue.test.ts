@@ -201,6 +201,7 @@ test('recovery verdict: already uploaded, changed by someone else (keep both), o
   assert.equal(verdict({ ...item, server: was }, head('e1', 7, 7n)), 'upload');
   assert.equal(verdict({ ...item, server: was }, head('e2', 8, 8n)), 'conflict');
   assert.equal(verdict({ ...item, server: { ...was, etag: '' } }, head('e9', 7, 7n)), 'upload', 'our own copy (new ETag) of the same version');
+  assert.equal(verdict({ ...item, server: was }, head('e3', 7, 7n)), 'conflict', 'a known ETag changed: another version, even of the same size and mtime');
   assert.equal(verdict({ ...item, server: 'unknown' }, head('e2', 8, 8n)), 'upload');
   assert.equal(verdict({ ...item, server: was }, null), 'upload');
 });

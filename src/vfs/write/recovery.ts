@@ -119,7 +119,9 @@ export function verdict(item: { size: number; mtimeNs: bigint; server: JournalSe
   const exp = item.server;
   if (exp === null) return head !== null ? 'conflict' : 'upload';
   if (exp === 'unknown' || head === null) return 'upload';
-  const same = head.etag === exp.etag || (head.size === exp.size && head.mtimeNs !== null && String(head.mtimeNs) === exp.mtimeNs);
+  // the same version: its ETag, or, where our own server-side copy left the ETag unknown (''),
+  // its size and stored mtime. A known ETag that changed is another version, whatever its size.
+  const same = head.etag === exp.etag || (exp.etag === '' && head.size === exp.size && head.mtimeNs !== null && String(head.mtimeNs) === exp.mtimeNs);
   return same ? 'upload' : 'conflict';
 }
 
