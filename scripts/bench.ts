@@ -136,30 +136,58 @@ function parseArgs(argv: string[]): Options {
       case '--help':
         console.log(USAGE);
         return process.exit(0);
-      case '--big-mib': o.bigMib = Math.floor(num(1)); break;
-      case '--rand-reads': o.randReads = Math.floor(num(1)); break;
-      case '--ls-files': o.lsFiles = Math.floor(num(1)); break;
-      case '--rss-gib': o.rssGib = num(0); break;
+      case '--big-mib':
+        o.bigMib = Math.floor(num(1));
+        break;
+      case '--rand-reads':
+        o.randReads = Math.floor(num(1));
+        break;
+      case '--ls-files':
+        o.lsFiles = Math.floor(num(1));
+        break;
+      case '--rss-gib':
+        o.rssGib = num(0);
+        break;
       case '--workloads': {
         explicitWorkloads = true;
-        o.workloads = new Set(val().split(',').map((s) => s.trim()).filter(Boolean));
+        o.workloads = new Set(
+          val()
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
         for (const w of o.workloads) if (![...ALL_WORKLOADS, 'rss'].includes(w)) die(`unknown workload ${w} (known: ${ALL_WORKLOADS.join(', ')}, rss)`);
         break;
       }
-      case '--mount-args': o.mountArgs.push(...val().split(/\s+/).filter(Boolean)); break;
-      case '--node-args': o.nodeArgs.push(...val().split(/\s+/).filter(Boolean)); break;
+      case '--mount-args':
+        o.mountArgs.push(...val().split(/\s+/).filter(Boolean));
+        break;
+      case '--node-args':
+        o.nodeArgs.push(...val().split(/\s+/).filter(Boolean));
+        break;
       case '--server': {
         const s = val();
         if (s !== 'auto' && s !== 'motolog' && s !== 'moto') die(`--server: auto, motolog or moto`);
         o.server = s;
         break;
       }
-      case '--json': o.json = path.resolve(val()); break;
-      case '--out': o.out = path.resolve(val()); break;
-      case '--no-verify': o.verify = false; break;
-      case '--keep': o.keep = true; break;
-      case '--workdir': o.workdir = path.resolve(val()); break;
-      default: die(`unknown argument ${a}\n\n${USAGE}`);
+      case '--json':
+        o.json = path.resolve(val());
+        break;
+      case '--out':
+        o.out = path.resolve(val());
+        break;
+      case '--no-verify':
+        o.verify = false;
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--workdir':
+        o.workdir = path.resolve(val());
+        break;
+      default:
+        die(`unknown argument ${a}\n\n${USAGE}`);
     }
   }
   if (o.rssGib > 0 && !(explicitWorkloads && !o.workloads.has('rss'))) o.workloads.add('rss');
@@ -191,7 +219,31 @@ interface Req {
   out: number;
 }
 
-const BUCKET_SUB_OTHER = new Set(['location', 'versioning', 'acl', 'policy', 'uploads', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'encryption', 'ownershipControls', 'publicAccessBlock', 'object-lock', 'accelerate', 'requestPayment', 'replication', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'policyStatus']);
+const BUCKET_SUB_OTHER = new Set([
+  'location',
+  'versioning',
+  'acl',
+  'policy',
+  'uploads',
+  'tagging',
+  'cors',
+  'lifecycle',
+  'website',
+  'logging',
+  'notification',
+  'encryption',
+  'ownershipControls',
+  'publicAccessBlock',
+  'object-lock',
+  'accelerate',
+  'requestPayment',
+  'replication',
+  'analytics',
+  'inventory',
+  'metrics',
+  'intelligent-tiering',
+  'policyStatus',
+]);
 const OBJ_SUB_OTHER = new Set(['acl', 'tagging', 'attributes', 'retention', 'legal-hold', 'torrent', 'restore', 'select']);
 
 function classify(r: Req): string {
@@ -209,8 +261,10 @@ function classify(r: Req): string {
     return 'oth';
   }
   switch (r.m) {
-    case 'GET': return qs.has('uploadId') || any(OBJ_SUB_OTHER) ? 'oth' : 'GET';
-    case 'HEAD': return 'HEAD';
+    case 'GET':
+      return qs.has('uploadId') || any(OBJ_SUB_OTHER) ? 'oth' : 'GET';
+    case 'HEAD':
+      return 'HEAD';
     case 'PUT':
       if (qs.has('uploadId')) return r.copy ? 'COPY' : 'MPp';
       if (any(OBJ_SUB_OTHER)) return 'oth';
@@ -219,8 +273,10 @@ function classify(r: Req): string {
       if (qs.has('uploads')) return 'MPc';
       if (qs.has('uploadId')) return 'MPf';
       return 'oth';
-    case 'DELETE': return qs.has('uploadId') ? 'oth' : 'DEL';
-    default: return 'oth';
+    case 'DELETE':
+      return qs.has('uploadId') ? 'oth' : 'DEL';
+    default:
+      return 'oth';
   }
 }
 
@@ -362,7 +418,8 @@ class MotologServer implements BenchServer {
 
   async mark(name: string): Promise<void> {
     const r = await httpGet(`${this.endpoint}/__bench_marker__/${encodeURIComponent(name)}`, { 'user-agent': HARNESS_UA });
-    if (r.status !== 200 || r.headers['x-bench-nonce'] !== this.nonce) throw new Error(`the server on ${this.endpoint} is not ours (marker answer ${r.status})`);
+    if (r.status !== 200 || r.headers['x-bench-nonce'] !== this.nonce)
+      throw new Error(`the server on ${this.endpoint} is not ours (marker answer ${r.status})`);
   }
 
   private refresh(): void {
@@ -456,7 +513,11 @@ class ProxiedMotoServer implements BenchServer {
   static async start(work: string): Promise<ProxiedMotoServer> {
     const motoPort = await freePort();
     const logFd = fs.openSync(path.join(work, 'moto.log'), 'a');
-    const child = spawn('python3', [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(motoPort)], { env: serverEnv(), stdio: ['ignore', logFd, logFd], detached: true });
+    const child = spawn('python3', [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(motoPort)], {
+      env: serverEnv(),
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    });
     fs.closeSync(logFd);
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -603,7 +664,14 @@ async function sdkMultipartPut(c: S3Client, bucket: string, key: string, file: s
       const out = await c.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: buf, ContentLength: len }));
       etags[i] = out.ETag ?? '';
     });
-    await c.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+    await c.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
   } finally {
     await fh.close();
   }
@@ -1060,7 +1128,8 @@ async function ddWhole(r: PhaseResult, file: string, size: number, mount: Mount)
   const dd = await run('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 600_000, onTimeout: () => mount.killNow() });
   r.wall_s = dd.wallS;
   check(dd, 'dd from the mount');
-  if (!/^(\d+)\+0 records in/m.test(dd.stderr) || !dd.stderr.includes(`${size} bytes`)) throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
+  if (!/^(\d+)\+0 records in/m.test(dd.stderr) || !dd.stderr.includes(`${size} bytes`))
+    throw new Error(`dd read a different size: ${dd.stderr.trim().split('\n').pop()}`);
   r.rate = size / MiB / dd.wallS;
   r.unit = 'MiB/s';
 }
@@ -1140,9 +1209,12 @@ async function writePhase(c: Ctx, r: PhaseResult, local: string, sha: string, si
       ...(mem.hwm ? { vmhwm_MiB: +(mem.hwm.hwmKiB / 1024).toFixed(1) } : {}),
       rss_peak_MiB: +(peak / 1024).toFixed(1),
     };
-    r.notes.push(`mount RSS: ${((base?.rssKiB ?? 0) / 1024).toFixed(0)} MiB after mounting, peak ${(peak / 1024).toFixed(0)} MiB (sampled every 50 ms: ${(sampler.peakRssKiB / 1024).toFixed(0)}${mem.hwm ? `, VmHWM ${(mem.hwm.hwmKiB / 1024).toFixed(0)}` : ''})`);
+    r.notes.push(
+      `mount RSS: ${((base?.rssKiB ?? 0) / 1024).toFixed(0)} MiB after mounting, peak ${(peak / 1024).toFixed(0)} MiB (sampled every 50 ms: ${(sampler.peakRssKiB / 1024).toFixed(0)}${mem.hwm ? `, VmHWM ${(mem.hwm.hwmKiB / 1024).toFixed(0)}` : ''})`,
+    );
   }
-  if (r.extra?.durable_s !== undefined && Math.abs(Number(r.extra.durable_s) - (r.wall_s ?? 0)) > 0.3) r.notes.push(`data in S3 ${r.extra.durable_s} s after dd started (dd returned at ${r.wall_s?.toFixed(2)} s)`);
+  if (r.extra?.durable_s !== undefined && Math.abs(Number(r.extra.durable_s) - (r.wall_s ?? 0)) > 0.3)
+    r.notes.push(`data in S3 ${r.extra.durable_s} s after dd started (dd returned at ${r.wall_s?.toFixed(2)} s)`);
   if (c.o.verify) {
     const got = await sdkGet(c.harness, c.bucket, key, true);
     if (got.sha256 !== sha) throw new Error(`${key}: the object in S3 differs from what was written (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…)`);
@@ -1251,7 +1323,9 @@ async function main(): Promise<void> {
     });
     rawGetRanged = await phase(c, 'raw-get-ranged', async (r) => {
       await timedGets(r, raw, bucket, c.bigKey, bigSize, 2, `bytes=0-${bigSize - 1}`);
-      r.notes.push('the same with Range: bytes=0-(size-1), best of 2: mounts read with ranged GETs, which this server serves another way (motolog: from the object buffer, 256 KiB at a time)');
+      r.notes.push(
+        'the same with Range: bytes=0-(size-1), best of 2: mounts read with ranged GETs, which this server serves another way (motolog: from the object buffer, 256 KiB at a time)',
+      );
     });
   }
 
@@ -1291,7 +1365,15 @@ async function main(): Promise<void> {
   let seqSlow: PhaseResult | undefined;
   if (need('slow-link')) {
     const link = await startSlowLink(Number(new URL(server.endpoint).port), SLOW_LINK_MIBPS, SLOW_LINK_DELAY_MS);
-    const slowMount = new Mount(path.join(work, 'mnt'), { ...env, RCLONE_CONFIG_BENCH_ENDPOINT: link.endpoint }, bucket, path.join(work, 'cache'), o.mountArgs, logDir, o.nodeArgs);
+    const slowMount = new Mount(
+      path.join(work, 'mnt'),
+      { ...env, RCLONE_CONFIG_BENCH_ENDPOINT: link.endpoint },
+      bucket,
+      path.join(work, 'cache'),
+      o.mountArgs,
+      logDir,
+      o.nodeArgs,
+    );
     const note = `through a proxy giving each connection ${SLOW_LINK_MIBPS} MiB/s and ${SLOW_LINK_DELAY_MS} ms each way`;
     try {
       const slowRaw = s3Client(link.endpoint, RAW_UA);
@@ -1331,7 +1413,9 @@ async function main(): Promise<void> {
         r.rate = o.randReads / res.elapsed;
         r.unit = 'reads/s';
         r.extra = { p50_ms: +res.p50_ms.toFixed(2), p99_ms: +res.p99_ms.toFixed(2), max_ms: +res.max_ms.toFixed(2) };
-        r.notes.push(`${o.randReads} preads of 4 KiB (python child, one open): p50 ${res.p50_ms.toFixed(2)} ms, p99 ${res.p99_ms.toFixed(2)} ms, max ${res.max_ms.toFixed(1)} ms`);
+        r.notes.push(
+          `${o.randReads} preads of 4 KiB (python child, one open): p50 ${res.p50_ms.toFixed(2)} ms, p99 ${res.p99_ms.toFixed(2)} ms, max ${res.max_ms.toFixed(1)} ms`,
+        );
         if (res.errors > 0) throw new Error(`${res.errors} of ${o.randReads} blocks differ from the local copy`);
       });
     } catch (err) {
@@ -1391,7 +1475,9 @@ async function main(): Promise<void> {
     rssWrite = await writeWorkload(c, `rss-write-${o.rssGib}g`, async (r) => {
       await writePhase(c, r, local, sha, bytes, 'rss.bin');
       const budget = 5 * (4 + 2) + 100;
-      r.notes.push(`target: peak RSS < chunk_size × (upload_concurrency + 2) + 100 MB = 5M × 6 + 100 ≈ ${budget} MB (${(budget * 1e6 / MiB).toFixed(0)} MiB); peak ${r.extra?.rss_peak_MiB} MiB → ${Number(r.extra?.rss_peak_MiB) * MiB / 1e6 < budget ? 'within' : 'OVER'} target`);
+      r.notes.push(
+        `target: peak RSS < chunk_size × (upload_concurrency + 2) + 100 MB = 5M × 6 + 100 ≈ ${budget} MB (${((budget * 1e6) / MiB).toFixed(0)} MiB); peak ${r.extra?.rss_peak_MiB} MiB → ${(Number(r.extra?.rss_peak_MiB) * MiB) / 1e6 < budget ? 'within' : 'OVER'} target`,
+      );
     });
     await fsp.rm(local, { force: true });
     await harness.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'rss.bin' })).catch(() => undefined);
@@ -1420,8 +1506,12 @@ async function main(): Promise<void> {
   lines.push(`machine: ${machine}`);
   lines.push(`tree:    ${git}${dirty ? ` (src/ has uncommitted changes: ${dirty.split('\n').length} paths)` : ''}`);
   lines.push(`server:  ${server.description}`);
-  lines.push(`mount:   ${o.nodeArgs.length ? `node ${o.nodeArgs.join(' ')} ` : ''}bin/bucketfs mount bench:${bucket} MNT --cache-dir WORK/cache${o.mountArgs.length ? ' ' + o.mountArgs.join(' ') : ''}  (fresh mount per workload; -warm rows reuse the previous row's mount)`);
-  lines.push(`sizes:   big object ${o.bigMib} MiB, ${o.randReads} random 4 KiB reads, ls dir of ${o.lsFiles} files${o.workloads.has('rss') ? `, rss write ${o.rssGib} GiB` : ''}; MiB/s = 2^20 bytes/s`);
+  lines.push(
+    `mount:   ${o.nodeArgs.length ? `node ${o.nodeArgs.join(' ')} ` : ''}bin/bucketfs mount bench:${bucket} MNT --cache-dir WORK/cache${o.mountArgs.length ? ' ' + o.mountArgs.join(' ') : ''}  (fresh mount per workload; -warm rows reuse the previous row's mount)`,
+  );
+  lines.push(
+    `sizes:   big object ${o.bigMib} MiB, ${o.randReads} random 4 KiB reads, ls dir of ${o.lsFiles} files${o.workloads.has('rss') ? `, rss write ${o.rssGib} GiB` : ''}; MiB/s = 2^20 bytes/s`,
+  );
   lines.push('');
   lines.push(table(results));
   lines.push('');
@@ -1432,7 +1522,11 @@ async function main(): Promise<void> {
   }
   lines.push('notes:');
   for (const r of results) {
-    const extra = r.extra ? Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+    const extra = r.extra
+      ? Object.entries(r.extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '';
     const all = [...(r.error ? [`FAILED: ${r.error}`] : []), ...r.notes, ...(extra ? [extra] : [])];
     for (const n of all) lines.push(`  ${r.name.padEnd(14)} ${n}`);
   }
@@ -1443,7 +1537,20 @@ async function main(): Promise<void> {
   if (o.json) {
     await fsp.writeFile(
       o.json,
-      JSON.stringify({ date: new Date().toISOString(), machine, tree: git, src_dirty: !!dirty, server: server.description, options: { ...o, workloads: [...o.workloads] }, results, ratios }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          machine,
+          tree: git,
+          src_dirty: !!dirty,
+          server: server.description,
+          options: { ...o, workloads: [...o.workloads] },
+          results,
+          ratios,
+        },
+        null,
+        2,
+      ) + '\n',
     );
   }
   if (o.keep || o.workdir) say(`work dir kept: ${work}`);

@@ -64,7 +64,8 @@ async function restore(cli: Cli, loc: RemoteLocation, opts: Record<string, strin
     throw new UserError(`backend restore: invalid priority ${JSON.stringify(tier)}: use Standard, Expedited or Bulk`, EXIT.usage);
   }
   const days = opts.lifetime === undefined ? 1 : Number(opts.lifetime);
-  if (!Number.isInteger(days) || days < 1) throw new UserError(`backend restore: invalid lifetime ${JSON.stringify(opts.lifetime)}: a number of days ≥ 1`, EXIT.usage);
+  if (!Number.isInteger(days) || days < 1)
+    throw new UserError(`backend restore: invalid lifetime ${JSON.stringify(opts.lifetime)}: a number of days ≥ 1`, EXIT.usage);
 
   const results: Array<{ Status: string; Remote: string }> = [];
   for await (const l of listObjects(loc, cli.signal)) {
@@ -133,7 +134,13 @@ export const backendCommand = defineCommand<{ name: string; remote: string; opti
   describe: 'Run an S3 backend command: restore, list-multipart-uploads, cleanup',
   builder: (y) =>
     y
-      .positional('name', { type: 'string', describe: Object.entries(COMMANDS).map(([k, v]) => `${k}: ${v.help}`).join('; '), demandOption: true })
+      .positional('name', {
+        type: 'string',
+        describe: Object.entries(COMMANDS)
+          .map(([k, v]) => `${k}: ${v.help}`)
+          .join('; '),
+        demandOption: true,
+      })
       .positional('remote', { type: 'string', describe: 'remote:[bucket[/path]]', demandOption: true })
       // nargs 1: one value per -o, never swallowing the remote that follows.
       .option('option', { alias: 'o', type: 'string', array: true, nargs: 1, describe: 'Option to the command: -o key=value (repeatable)' }),

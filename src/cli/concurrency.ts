@@ -7,8 +7,7 @@
 export async function* mapOrdered<T, R>(src: AsyncIterable<T> | Iterable<T>, limit: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
   const pending: Promise<R>[] = [];
   const it = (Symbol.asyncIterator in src ? (src as AsyncIterable<T>)[Symbol.asyncIterator]() : (src as Iterable<T>)[Symbol.iterator]()) as
-    | AsyncIterator<T>
-    | Iterator<T>;
+    AsyncIterator<T> | Iterator<T>;
   let done = false;
   try {
     for (;;) {

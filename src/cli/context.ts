@@ -177,7 +177,7 @@ export class Cli {
         this.answerAll.set(action, true);
         return true;
       case 'q':
-        throw new UserError('quit at the user\'s request', EXIT.usage);
+        throw new UserError("quit at the user's request", EXIT.usage);
       default:
         return false;
     }

@@ -156,7 +156,10 @@ export async function copyTree(cli: Cli, src: Location, dst: Location, transfers
   if (files.length === 0) log.notice('There was nothing to transfer');
   if (firstError !== undefined) {
     if (summary.errors === 1 && files.length === 1) throw firstError;
-    throw new UserError(`copy: ${summary.errors} of ${files.length} file(s) failed (first: ${firstError instanceof Error ? firstError.message : String(firstError)})`, exitCodeOf(firstError));
+    throw new UserError(
+      `copy: ${summary.errors} of ${files.length} file(s) failed (first: ${firstError instanceof Error ? firstError.message : String(firstError)})`,
+      exitCodeOf(firstError),
+    );
   }
   return summary;
 }

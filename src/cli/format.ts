@@ -40,7 +40,10 @@ export function formatLocalTime(ns: bigint, digits: 0 | 9 = 0): string {
 
 /** Go's JSON encoding of a time.Time (RFC 3339, fraction without trailing zeros), in UTC. */
 export function formatJsonTime(d: Date): string {
-  return d.toISOString().replace(/\.?0+Z$/, 'Z').replace(/\.Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/\.?0+Z$/, 'Z')
+    .replace(/\.Z$/, 'Z');
 }
 
 /** `%9d` */
@@ -112,11 +115,13 @@ const TOUCH_SHORT = /^(\d{2})(\d{2})(\d{2})$/;
  */
 export function parseTouchTimestamp(text: string, localtime: boolean): bigint {
   const bad = () =>
-    new UserError(
-      `invalid --timestamp ${JSON.stringify(text)}: use YYMMDD, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DDTHH:MM:SS.123456789`,
-      EXIT.usage,
-    );
-  let y: number, mo: number, d: number, h = 0, mi = 0, s = 0;
+    new UserError(`invalid --timestamp ${JSON.stringify(text)}: use YYMMDD, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DDTHH:MM:SS.123456789`, EXIT.usage);
+  let y: number,
+    mo: number,
+    d: number,
+    h = 0,
+    mi = 0,
+    s = 0;
   let frac = '';
   let zone: string | undefined;
   const short = TOUCH_SHORT.exec(text);

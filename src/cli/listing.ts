@@ -26,10 +26,7 @@ function relativeTo(prefix: string, p: string): string {
  * When the location names an object rather than a directory, that object alone is listed
  * (rel = its base name), as rclone does for `rclone ls remote:bucket/file`.
  */
-export async function* listLocation(
-  loc: RemoteLocation,
-  opts: { recursive: boolean; signal?: AbortSignal },
-): AsyncGenerator<Listed> {
+export async function* listLocation(loc: RemoteLocation, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<Listed> {
   if (loc.bucket === '') {
     // `remote:` — every bucket, paths prefixed with the bucket name.
     for (const b of await loc.backend.listBuckets()) {

@@ -68,7 +68,9 @@ export function rawVfsValues(argv: Record<string, unknown>): RawFlags {
     if (o.repeatable) {
       // yargs (with duplicate-arguments-array off) collects every occurrence under the alias
       // key and only the last under the long name: take whichever saw more
-      const lists = [argv[vfsFlagName(o)], o.alias ? argv[o.alias] : undefined].map((v) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]));
+      const lists = [argv[vfsFlagName(o)], o.alias ? argv[o.alias] : undefined].map((v) =>
+        Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)],
+      );
       raw[o.name] = lists.reduce((a, b) => (b.length > a.length ? b : a));
     } else if (argv[vfsFlagName(o)] !== undefined) raw[o.name] = argv[vfsFlagName(o)];
   }
@@ -115,10 +117,16 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   });
   // The mount point and the bucket are checked at once: a missing bucket or refused credentials
   // fail here, before anything is mounted, and the root's first listing page is kept.
-  const [mnt] = await Promise.all([prepareMountpoint(args.mountpoint, { allowNonEmpty: mo.kernel.allowNonEmpty }, log), probeBucket(() => vfs.ns.primeRoot(), loc.bucket, args.remote)]);
+  const [mnt] = await Promise.all([
+    prepareMountpoint(args.mountpoint, { allowNonEmpty: mo.kernel.allowNonEmpty }, log),
+    probeBucket(() => vfs.ns.primeRoot(), loc.bucket, args.remote),
+  ]);
   // The mount process must never do file I/O on its own mount: its log writes would wait for
   // requests that only its own (blocked) event loop can answer.
-  for (const [flag, p] of [['--cache-dir', opts.cacheDir], ['--log-file', args['log-file']]] as const) {
+  for (const [flag, p] of [
+    ['--cache-dir', opts.cacheDir],
+    ['--log-file', args['log-file']],
+  ] as const) {
     if (p && isSelfOrBelow(path.resolve(String(p)).replace(/^\/+/, ''), mnt.replace(/^\/+/, ''))) {
       throw new UserError(`${flag} ${p} is inside the mountpoint ${mnt}: put it elsewhere`, EXIT.usage);
     }
@@ -171,10 +179,7 @@ async function probeBucket(probe: () => Promise<void>, bucket: string, display: 
 
 /** Serve until SIGINT/SIGTERM or an outside unmount; then flush, unmount and return (exit 0). */
 async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number): Promise<void> {
-  const statsTimer =
-    statsMs > 0 && log.enabled('INFO')
-      ? setInterval(() => logStats(vfs), statsMs)
-      : undefined;
+  const statsTimer = statsMs > 0 && log.enabled('INFO') ? setInterval(() => logStats(vfs), statsMs) : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = (why: string) => {
@@ -192,7 +197,11 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: strin
       // writes that reached us between the flush and the unmount
       if (!failure) await vfs.flushAll().catch((err) => (failure = err));
       await vfs.close();
-      if (failure) throw new UserError(`unmounted, but some files could not be uploaded (kept under ${cacheDir}/vfs, uploaded at the next mount): ${describeError(failure)}`, EXIT.fatal);
+      if (failure)
+        throw new UserError(
+          `unmounted, but some files could not be uploaded (kept under ${cacheDir}/vfs, uploaded at the next mount): ${describeError(failure)}`,
+          EXIT.fatal,
+        );
       log.notice(`unmounted ${session.mountPoint}`);
     })();
     return stopping;
@@ -223,7 +232,9 @@ function logStats(vfs: Vfs): void {
     `stats: ${c.opens} opens, ${c.reads} reads (${formatSize(c.bytesRead)}), ${c.writes} writes (${formatSize(c.bytesWritten)}), ` +
       `${r.gets} GETs (${formatSize(r.bytesDownloaded)} downloaded), ${vfs.openHandles} open handles, ` +
       `read cache ${formatSize(vfs.reads.blocks.usedBytes)}, ${vfs.ns.dirs.size} cached directories` +
-      (w ? `, ${w.uploads} uploads (${formatSize(w.bytesUploaded)}), ${w.pending} pending, ${w.uploading} uploading, ${w.failures} failed, stream buffers ${formatSize(w.streamMemory)}` : ''),
+      (w
+        ? `, ${w.uploads} uploads (${formatSize(w.bytesUploaded)}), ${w.pending} pending, ${w.uploading} uploading, ${w.failures} failed, stream buffers ${formatSize(w.streamMemory)}`
+        : ''),
   );
 }
 
@@ -250,7 +261,11 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Pr
   const result = await new Promise<DaemonMessage>((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
-      resolve({ type: 'error', message: `the mount did not become ready within ${formatDuration(waitMs)}${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
+      resolve({
+        type: 'error',
+        message: `the mount did not become ready within ${formatDuration(waitMs)}${logFile ? ` (see ${logFile})` : ''}`,
+        exitCode: EXIT.fatal,
+      });
     }, waitMs);
     child.once('message', (m: DaemonMessage) => {
       clearTimeout(timer);
@@ -258,7 +273,11 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Pr
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ type: 'error', message: `the mount process exited (${signal ?? `code ${code}`}) before the mount was ready${logFile ? ` (see ${logFile})` : ''}`, exitCode: EXIT.fatal });
+      resolve({
+        type: 'error',
+        message: `the mount process exited (${signal ?? `code ${code}`}) before the mount was ready${logFile ? ` (see ${logFile})` : ''}`,
+        exitCode: EXIT.fatal,
+      });
     });
     child.once('error', (err) => {
       clearTimeout(timer);

@@ -102,7 +102,7 @@ export function addS3Flags(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, argv: GlobalArgs) => Promise<void>): Argv<GlobalArgs> {
   let y = yargs(args)
     .scriptName('bucketfs')
-    .usage('Usage: $0 [flags] <command> [args]\n\nMount S3 buckets through FUSE, and run rclone\'s object commands on them.')
+    .usage("Usage: $0 [flags] <command> [args]\n\nMount S3 buckets through FUSE, and run rclone's object commands on them.")
     .option('config', { type: 'string', describe: 'Config file (default: $RCLONE_CONFIG, then ~/.config/rclone/rclone.conf)', group: 'Global flags:' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'Print lots more stuff (repeat for more: -v INFO, -vv DEBUG)', group: 'Global flags:' })
     .option('log-level', { type: 'string', describe: 'Log level DEBUG|INFO|NOTICE|ERROR (default NOTICE)', group: 'Global flags:' })
@@ -111,8 +111,18 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Do a trial run with no permanent changes', group: 'Global flags:' })
     .option('interactive', { alias: 'i', type: 'boolean', describe: 'Enable interactive mode: ask before every change', group: 'Global flags:' })
     .option('progress', { alias: 'P', type: 'boolean', describe: 'Show progress during transfer (on stderr)', group: 'Global flags:' })
-    .option('transfers', { type: 'number', default: DEFAULT_TRANSFERS, describe: `Number of file transfers to run in parallel (default ${DEFAULT_TRANSFERS})`, group: 'Global flags:' })
-    .option('checkers', { type: 'number', default: 16, describe: 'Number of checkers (HEAD requests for modification times) to run in parallel (default 16)', group: 'Global flags:' })
+    .option('transfers', {
+      type: 'number',
+      default: DEFAULT_TRANSFERS,
+      describe: `Number of file transfers to run in parallel (default ${DEFAULT_TRANSFERS})`,
+      group: 'Global flags:',
+    })
+    .option('checkers', {
+      type: 'number',
+      default: 16,
+      describe: 'Number of checkers (HEAD requests for modification times) to run in parallel (default 16)',
+      group: 'Global flags:',
+    })
     // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
     // into create=false, modtime=false), no camelCase copies, a repeated flag keeps the last value.
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false, 'boolean-negation': false }) as unknown as Argv<GlobalArgs>;

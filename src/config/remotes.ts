@@ -17,12 +17,7 @@ export function remoteEnvKey(remote: string, key: string): string {
 }
 
 /** The type of a named remote, or undefined when it is not defined anywhere. */
-export function findRemoteType(
-  name: string,
-  config: LoadedConfig,
-  env: NodeJS.ProcessEnv,
-  params: Record<string, string> = {},
-): RemoteInfo | undefined {
+export function findRemoteType(name: string, config: LoadedConfig, env: NodeJS.ProcessEnv, params: Record<string, string> = {}): RemoteInfo | undefined {
   if (params.type) return { name, type: params.type, definedBy: 'connection-string' };
   const fromEnv = env[remoteEnvKey(name, 'type')];
   if (fromEnv) return { name, type: fromEnv, definedBy: 'env' };

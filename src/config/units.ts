@@ -143,8 +143,8 @@ const NS_PER_MS = 1e6;
 const UNIT_NS: Record<string, number> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 MICRO SIGN
-  'μs': 1e3, // U+03BC GREEK SMALL LETTER MU
+  µs: 1e3, // U+00B5 MICRO SIGN
+  μs: 1e3, // U+03BC GREEK SMALL LETTER MU
   ms: 1e6,
   s: 1e9,
   m: 60e9,

@@ -32,7 +32,10 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
     try {
       await fusermountUnmount(abs);
     } catch (e) {
-      throw new UserError(`mountpoint ${given} is a stale FUSE mount and fusermount -uz failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`, EXIT.usage);
+      throw new UserError(
+        `mountpoint ${given} is a stale FUSE mount and fusermount -uz failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`,
+        EXIT.usage,
+      );
     }
     try {
       st = await fs.stat(abs);

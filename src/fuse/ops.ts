@@ -86,23 +86,50 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
   const readOnly = vfs.opts.readOnly;
   return {
     statfs(path: string, cb: Done) {
-      r.call('statfs', path, cb, () => vfs.statfs(), (s) => [{ ...s, fsid: 0, flag: 0 }]);
+      r.call(
+        'statfs',
+        path,
+        cb,
+        () => vfs.statfs(),
+        (s) => [{ ...s, fsid: 0, flag: 0 }],
+      );
     },
     getattr(path: string, cb: Done) {
-      r.call('getattr', path, cb, () => vfs.getattr(path), (a) => [toFuseStat(a)]);
+      r.call(
+        'getattr',
+        path,
+        cb,
+        () => vfs.getattr(path),
+        (a) => [toFuseStat(a)],
+      );
     },
     fgetattr(path: string, fd: number, cb: Done) {
-      r.call('fgetattr', path, cb, () => vfs.fgetattr(path, fd), (a) => [toFuseStat(a)]);
+      r.call(
+        'fgetattr',
+        path,
+        cb,
+        () => vfs.fgetattr(path, fd),
+        (a) => [toFuseStat(a)],
+      );
     },
     access(path: string, mode: number, cb: Done) {
       r.call('access', path, cb, () => vfs.access(path, mode));
     },
     readdir(path: string, cb: Done) {
-      r.call('readdir', path, cb, () => vfs.readdir(path), (entries) => {
-        // only the type of '.' and '..' matters to the kernel
-        const self = toFuseStat(vfs.dirAttr());
-        return [['.', '..', ...entries.map((e) => e.name)], [self, self, ...entries.map((e) => toFuseStat(e.attr))]];
-      });
+      r.call(
+        'readdir',
+        path,
+        cb,
+        () => vfs.readdir(path),
+        (entries) => {
+          // only the type of '.' and '..' matters to the kernel
+          const self = toFuseStat(vfs.dirAttr());
+          return [
+            ['.', '..', ...entries.map((e) => e.name)],
+            [self, self, ...entries.map((e) => toFuseStat(e.attr))],
+          ];
+        },
+      );
     },
     // Nanoseconds, or UTIME_NOW / UTIME_OMIT (the patched binding with utimensNs, see
     // binding.ts). S3 keeps no atime; an omitted mtime (touch -a) is left as it is.
@@ -128,10 +155,22 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
 function fileOps(vfs: Vfs, r: Replier): FuseOps {
   return {
     open(path: string, flags: number, cb: Done) {
-      r.call('open', path, cb, () => vfs.open(path, flags), (fh) => [fh]);
+      r.call(
+        'open',
+        path,
+        cb,
+        () => vfs.open(path, flags),
+        (fh) => [fh],
+      );
     },
     create(path: string, _mode: number, cb: Done) {
-      r.call('create', path, cb, () => vfs.create(path), (fh) => [fh]);
+      r.call(
+        'create',
+        path,
+        cb,
+        () => vfs.create(path),
+        (fh) => [fh],
+      );
     },
     read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Done) {
       r.count('read', path, cb, () => vfs.read(fd, buf, len, pos));

@@ -40,7 +40,12 @@ export class FuseSession {
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => {
         if (!err) return resolve();
-        reject(new UserError(`cannot mount on ${this.mountPoint}: ${err.message === 'fuse failed' ? 'libfuse refused the mount (see its message above; is /dev/fuse available and fusermount installed?)' : err.message}`, EXIT.fatal));
+        reject(
+          new UserError(
+            `cannot mount on ${this.mountPoint}: ${err.message === 'fuse failed' ? 'libfuse refused the mount (see its message above; is /dev/fuse available and fusermount installed?)' : err.message}`,
+            EXIT.fatal,
+          ),
+        );
       });
     });
   }

@@ -40,7 +40,10 @@ export function flushLog(): Promise<void> {
 
 function emit(l: LogLevel, msg: string): void {
   if (ORDER[l] > ORDER[level]) return;
-  const ts = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  const ts = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '');
   const line = redact(`${ts} ${l.padEnd(6)}: ${msg}`) + '\n';
   if (logFile) logFile.write(line);
   else process.stderr.write(line);

@@ -74,6 +74,7 @@ export class MountRoot {
     const name = baseName(rel);
     if (Buffer.byteLength(name) > NAME_MAX) throw vfsError('ENAMETOOLONG', `name longer than ${NAME_MAX} bytes: ${name.slice(0, 40)}…`);
     // +1 for the trailing slash of a directory marker
-    if (Buffer.byteLength(this.toBackend(rel)) + 1 > KEY_MAX) throw vfsError('ENAMETOOLONG', `path longer than ${KEY_MAX} bytes as an S3 key: ${rel.slice(0, 40)}…`);
+    if (Buffer.byteLength(this.toBackend(rel)) + 1 > KEY_MAX)
+      throw vfsError('ENAMETOOLONG', `path longer than ${KEY_MAX} bytes as an S3 key: ${rel.slice(0, 40)}…`);
   }
 }

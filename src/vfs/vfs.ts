@@ -199,7 +199,11 @@ export class Vfs {
       const w = e.kind === 'file' ? this.writes.get(rel) : undefined;
       if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
-      const attr: Attr = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e) : { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+      const attr: Attr = w
+        ? this.pendingAttr(w)
+        : e.kind === 'dir'
+          ? this.ns.dirAttr(e)
+          : { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
       out.push({ name: e.name, attr: this.withMode(attr) });
     }
     // files being written that a listing refetched from the server does not show yet
@@ -245,7 +249,13 @@ export class Vfs {
     if (writable) this.requireWritable();
     if (writable || pending) {
       // being written (by this or another handle): all access goes through the write state
-      const file = await this.writes.open(rel, { create: false, truncate, writable, readWrite: acc === O_RDWR, ...(server !== undefined || !pending ? { server } : {}) });
+      const file = await this.writes.open(rel, {
+        create: false,
+        truncate,
+        writable,
+        readWrite: acc === O_RDWR,
+        ...(server !== undefined || !pending ? { server } : {}),
+      });
       if (truncate) this.ns.noteFile(rel, 0, file.mtimeNs);
       return this.files.add({ kind: 'write', rel, file, readable: acc !== O_WRONLY, writable });
     }

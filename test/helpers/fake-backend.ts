@@ -55,7 +55,12 @@ export class FakeBackend implements S3BackendApi {
   /** test set-up: store an object directly (no call counted) */
   putDirect(path: string, data: Buffer | string, mtimeNs: bigint | null = null): Obj {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const o = { data: buf, etag: `"${createHash('md5').update(buf).update(String(++this.version)).digest('hex')}"`, lastModified: new Date(1_700_000_000_000 + this.version * 1000), mtimeNs };
+    const o = {
+      data: buf,
+      etag: `"${createHash('md5').update(buf).update(String(++this.version)).digest('hex')}"`,
+      lastModified: new Date(1_700_000_000_000 + this.version * 1000),
+      mtimeNs,
+    };
     this.objects.set(path, o);
     return o;
   }
@@ -89,7 +94,9 @@ export class FakeBackend implements S3BackendApi {
       dirs.set(path, entry);
       out.push(entry);
     };
-    const keys = [...[...this.objects.keys()].map((k) => ({ k, marker: false })), ...[...this.markers].map((k) => ({ k, marker: true }))].sort((a, b) => (a.k < b.k ? -1 : 1));
+    const keys = [...[...this.objects.keys()].map((k) => ({ k, marker: false })), ...[...this.markers].map((k) => ({ k, marker: true }))].sort((a, b) =>
+      a.k < b.k ? -1 : 1,
+    );
     for (const { k, marker } of keys) {
       if (!k.startsWith(p)) continue;
       const rest = k.slice(p.length);

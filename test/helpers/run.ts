@@ -15,7 +15,11 @@ export interface RunResult {
 export const bucketfsBin = path.join(repoRoot, 'bin/bucketfs');
 
 /** Run a command to completion; stdin from `input` (or closed). */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -35,7 +39,10 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
 }
 
 /** Run the bucketfs CLI. */
-export function bucketfs(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function bucketfs(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return run(process.execPath, [bucketfsBin, ...args], opts);
 }
 

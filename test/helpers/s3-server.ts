@@ -23,9 +23,7 @@ import {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** repo root, from dist/test/helpers or test/helpers */
-export const repoRoot = here.includes(`${path.sep}dist${path.sep}`)
-  ? path.resolve(here, '../../..')
-  : path.resolve(here, '../..');
+export const repoRoot = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../..') : path.resolve(here, '../..');
 
 export const TEST_ACCESS_KEY = 'testing-access-key';
 export const TEST_SECRET_KEY = 'testing-secret-key-do-not-print';
@@ -384,34 +382,31 @@ export class TestS3 {
 
   /** Forward a request to moto and its answer back, recording sizes (throttled when asked). */
   private pass(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): void {
-    const up = http.request(
-      { host: '127.0.0.1', port: this.motoPort, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
-        rec.status = upRes.statusCode ?? 0;
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.on('data', (d: Buffer) => (rec.bytesOut += d.length));
-        const rate = this.responseBytesPerSecond;
-        if (!rate) {
-          upRes.pipe(res);
-          return;
-        }
-        // throttled: each chunk goes out no earlier than its bytes allow at `rate`
-        const t0 = performance.now();
-        let sent = 0;
-        upRes.on('data', (d: Buffer) => {
-          sent += d.length;
-          const wait = t0 + (sent / rate) * 1000 - performance.now();
-          if (wait <= 0) return void res.write(d);
-          upRes.pause();
-          setTimeout(() => {
-            res.write(d);
-            upRes.resume();
-          }, wait);
-        });
-        upRes.on('end', () => setTimeout(() => res.end(), Math.max(0, t0 + (sent / rate) * 1000 - performance.now()) + 1));
-        res.once('close', () => upRes.destroy());
-      },
-    );
+    const up = http.request({ host: '127.0.0.1', port: this.motoPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      rec.status = upRes.statusCode ?? 0;
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.on('data', (d: Buffer) => (rec.bytesOut += d.length));
+      const rate = this.responseBytesPerSecond;
+      if (!rate) {
+        upRes.pipe(res);
+        return;
+      }
+      // throttled: each chunk goes out no earlier than its bytes allow at `rate`
+      const t0 = performance.now();
+      let sent = 0;
+      upRes.on('data', (d: Buffer) => {
+        sent += d.length;
+        const wait = t0 + (sent / rate) * 1000 - performance.now();
+        if (wait <= 0) return void res.write(d);
+        upRes.pause();
+        setTimeout(() => {
+          res.write(d);
+          upRes.resume();
+        }, wait);
+      });
+      upRes.on('end', () => setTimeout(() => res.end(), Math.max(0, t0 + (sent / rate) * 1000 - performance.now()) + 1));
+      res.once('close', () => upRes.destroy());
+    });
     up.on('error', () => {
       rec.status = 502;
       if (!res.headersSent) res.writeHead(502);

@@ -67,8 +67,14 @@ test('secret_access_key signs every request: the right one is accepted, a wrong 
   be.destroy();
   const wrong = backendFor(s3, { access_key_id: TEST_ACCESS_KEY, secret_access_key: 'testing-secret-key-but-wrong' });
   s3.clearRequests();
-  await assert.rejects(wrong.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials' && /SignatureDoesNotMatch/.test(e.message));
-  await assert.rejects(wrong.put(bucket, 'unsigned.txt', Buffer.from('x'), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials');
+  await assert.rejects(
+    wrong.read(bucket, 'private.txt'),
+    (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials' && /SignatureDoesNotMatch/.test(e.message),
+  );
+  await assert.rejects(
+    wrong.put(bucket, 'unsigned.txt', Buffer.from('x'), { mtimeNs: 1n }),
+    (e: unknown) => e instanceof BackendError && e.kind === 'InvalidCredentials',
+  );
   assert.ok(s3.requests.length >= 2 && s3.requests.every((r) => r.status === 403), JSON.stringify(s3.requests.map((r) => [r.method, r.status])));
   assert.equal(await s3.getObject(bucket, 'unsigned.txt'), null, 'nothing stored with a wrong secret');
   wrong.destroy();
@@ -82,11 +88,13 @@ test('anonymous (blank keys): unsigned requests read public objects; writes get 
   assert.equal(s3.requests[0]!.headers.authorization, undefined);
   await assert.rejects(be.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && /anonymous/.test(e.message));
   // moto lets anonymous writes through; a real S3 denies them: do what S3 does to unsigned writes
-  const denyUnsignedPut = (req: { method: string }) => (req.method === 'PUT' && !s3.hookedRequest().headers.authorization ? { status: 403, code: 'AccessDenied' } : undefined);
+  const denyUnsignedPut = (req: { method: string }) =>
+    req.method === 'PUT' && !s3.hookedRequest().headers.authorization ? { status: 403, code: 'AccessDenied' } : undefined;
   await s3.withFault(denyUnsignedPut, () =>
     assert.rejects(
       be.put(bucket, 'x.txt', Buffer.from('x'), { mtimeNs: 1n }),
-      (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && e.message === 'PUT x.txt: access denied: anonymous access: writes need credentials',
+      (e: unknown) =>
+        e instanceof BackendError && e.kind === 'AccessDenied' && e.message === 'PUT x.txt: access denied: anonymous access: writes need credentials',
     ),
   );
   be.destroy();
@@ -98,7 +106,11 @@ test('one key without the other is a configuration error, as rclone', () => {
 });
 
 test('env_auth: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY) + AWS_SESSION_TOKEN', async () => {
-  const be = backendFor(s3, { ...noKeys, env_auth: true }, { env: { AWS_ACCESS_KEY_ID: 'ENVKEY', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' } });
+  const be = backendFor(
+    s3,
+    { ...noKeys, env_auth: true },
+    { env: { AWS_ACCESS_KEY_ID: 'ENVKEY', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' } },
+  );
   s3.clearRequests();
   await be.head(bucket, 'private.txt');
   assert.equal(keyIdOf(s3.requests[0]!.headers.authorization), 'ENVKEY');
@@ -116,7 +128,10 @@ test('env_auth: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or AWS_SECRET_KEY) + 
 test('env_auth: shared credentials file with profile (option beats AWS_PROFILE, file option beats AWS_SHARED_CREDENTIALS_FILE)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-creds-'));
   const file = path.join(dir, 'credentials');
-  writeFileSync(file, '[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = d\n[work]\naws_access_key_id = WORKKEY\naws_secret_access_key = w\naws_session_token = work-token\n[env]\naws_access_key_id = ENVPROFILEKEY\naws_secret_access_key = e\n');
+  writeFileSync(
+    file,
+    '[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = d\n[work]\naws_access_key_id = WORKKEY\naws_secret_access_key = w\naws_session_token = work-token\n[env]\naws_access_key_id = ENVPROFILEKEY\naws_secret_access_key = e\n',
+  );
   const other = path.join(dir, 'other');
   writeFileSync(other, '[default]\naws_access_key_id = OTHERFILEKEY\naws_secret_access_key = o\n');
   const keyFor = async (over: Record<string, unknown>, env: NodeJS.ProcessEnv) => {
@@ -135,7 +150,10 @@ test('env_auth: shared credentials file with profile (option beats AWS_PROFILE, 
   assert.deepEqual(await keyFor({ shared_credentials_file: file }, { AWS_SHARED_CREDENTIALS_FILE: other }), ['DEFAULTKEY', undefined]);
   assert.deepEqual(await keyFor({}, { HOME: dir, AWS_SHARED_CREDENTIALS_FILE: other }), ['OTHERFILEKEY', undefined]);
   // environment variables come first
-  assert.deepEqual(await keyFor({ shared_credentials_file: file, profile: 'work' }, { AWS_ACCESS_KEY_ID: 'ENVFIRST', AWS_SECRET_ACCESS_KEY: 'x' }), ['ENVFIRST', undefined]);
+  assert.deepEqual(await keyFor({ shared_credentials_file: file, profile: 'work' }, { AWS_ACCESS_KEY_ID: 'ENVFIRST', AWS_SECRET_ACCESS_KEY: 'x' }), [
+    'ENVFIRST',
+    undefined,
+  ]);
 });
 
 test('env_auth with no credentials anywhere: anonymous (unsigned) access, with an INFO line saying so', async () => {
@@ -145,14 +163,21 @@ test('env_auth with no credentials anywhere: anonymous (unsigned) access, with a
     const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-nocreds-'));
     const lines: string[] = [];
     const log = { error: () => {}, notice: () => {}, info: (m: string) => lines.push(`INFO ${m}`), debug: () => {}, enabled: () => true };
-    const be = backendFor(s3, { ...noKeys, env_auth: true, shared_credentials_file: path.join(dir, 'none'), profile: 'bucketfs-no-such-profile' }, { env: { HOME: dir }, log });
+    const be = backendFor(
+      s3,
+      { ...noKeys, env_auth: true, shared_credentials_file: path.join(dir, 'none'), profile: 'bucketfs-no-such-profile' },
+      { env: { HOME: dir }, log },
+    );
     s3.clearRequests();
     const { body } = await be.read(bucket, 'public.txt');
     assert.equal((await readAll(body)).toString(), 'for everyone');
     assert.equal(s3.requests[0]!.headers.authorization, undefined, 'the request went unsigned');
     assert.equal(s3.requests[0]!.headers['x-amz-security-token'], undefined);
     // the server's refusal reads as anonymous access, not as a credentials problem
-    await assert.rejects(be.read(bucket, 'private.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && /anonymous access/.test(e.message));
+    await assert.rejects(
+      be.read(bucket, 'private.txt'),
+      (e: unknown) => e instanceof BackendError && e.kind === 'AccessDenied' && /anonymous access/.test(e.message),
+    );
     await be.head(bucket, 'public.txt');
     const info = lines.filter((l) => l.startsWith('INFO '));
     assert.equal(info.length, 1, `one INFO line, once per backend: ${JSON.stringify(lines)}`);

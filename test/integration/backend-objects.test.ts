@@ -54,7 +54,10 @@ test('put/head/read round trip with rclone mtime metadata, read by boto3 as the 
   const past = await be.read(b, 'dir/hello.txt', { offset: 11 });
   assert.equal((await readAll(past.body)).length, 0);
   assert.equal(await be.head(b, 'dir/missing.txt'), null);
-  await assert.rejects(be.read(b, 'dir/missing.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'NotFound' && e.message === 'GET dir/missing.txt: object not found');
+  await assert.rejects(
+    be.read(b, 'dir/missing.txt'),
+    (e: unknown) => e instanceof BackendError && e.kind === 'NotFound' && e.message === 'GET dir/missing.txt: object not found',
+  );
   be.destroy();
 });
 
@@ -73,7 +76,10 @@ test('If-Match: reading an object that changed fails with PreconditionFailed', a
   const be = backendFor(s3);
   const first = await be.put(b, 'f', Buffer.from('one'), { mtimeNs: 1n });
   await be.put(b, 'f', Buffer.from('two!'), { mtimeNs: 2n });
-  await assert.rejects(be.read(b, 'f', { ifMatch: first.etag, offset: 0, count: 2 }), (e: unknown) => e instanceof BackendError && e.kind === 'PreconditionFailed');
+  await assert.rejects(
+    be.read(b, 'f', { ifMatch: first.etag, offset: 0, count: 2 }),
+    (e: unknown) => e instanceof BackendError && e.kind === 'PreconditionFailed',
+  );
   const ok = await be.read(b, 'f', { ifMatch: (await be.head(b, 'f'))!.etag });
   assert.equal((await readAll(ok.body)).toString(), 'two!');
   be.destroy();
@@ -184,7 +190,7 @@ test('server-side copy keeps metadata; setMtime replaces only the mtime', async 
   be.destroy();
 });
 
-test('Glacier: reads fail with rclone\'s exact message until restored; restore sends RestoreObject', async () => {
+test("Glacier: reads fail with rclone's exact message until restored; restore sends RestoreObject", async () => {
   const b = await freshBucket(s3);
   const glacier = backendFor(s3, { storage_class: 'GLACIER' });
   await glacier.put(b, 'cold/file.txt', Buffer.from('ice'), { mtimeNs: 1n });
@@ -193,8 +199,14 @@ test('Glacier: reads fail with rclone\'s exact message until restored; restore s
   c.destroy();
   const be = backendFor(s3);
   assert.equal((await be.head(b, 'cold/file.txt'))?.storageClass, 'GLACIER');
-  await assert.rejects(be.read(b, 'cold/file.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'Archived' && e.message === 'Object in GLACIER, restore first: cold/file.txt');
-  await assert.rejects(be.read(b, 'cold/deep.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'Archived' && e.message === 'Object in DEEP_ARCHIVE, restore first: cold/deep.txt');
+  await assert.rejects(
+    be.read(b, 'cold/file.txt'),
+    (e: unknown) => e instanceof BackendError && e.kind === 'Archived' && e.message === 'Object in GLACIER, restore first: cold/file.txt',
+  );
+  await assert.rejects(
+    be.read(b, 'cold/deep.txt'),
+    (e: unknown) => e instanceof BackendError && e.kind === 'Archived' && e.message === 'Object in DEEP_ARCHIVE, restore first: cold/deep.txt',
+  );
   await assert.rejects(be.setMtime(b, 'cold/file.txt', 5n), (e: unknown) => e instanceof BackendError && e.kind === 'Archived');
   s3.clearRequests();
   await be.restore(b, 'cold/file.txt', { days: 2, tier: 'Bulk' });
@@ -251,7 +263,10 @@ test('buckets: make (idempotent), exists, list, remove; missing bucket errors na
   assert.ok((await be.listBuckets()).some((x) => x.name === name));
   await be.removeBucket(name);
   assert.equal(await be.bucketExists(name), false);
-  await assert.rejects(be.read('missing-bucket-zz', 'a.txt'), (e: unknown) => e instanceof BackendError && e.kind === 'NoSuchBucket' && e.message === 'GET a.txt: bucket "missing-bucket-zz" not found');
+  await assert.rejects(
+    be.read('missing-bucket-zz', 'a.txt'),
+    (e: unknown) => e instanceof BackendError && e.kind === 'NoSuchBucket' && e.message === 'GET a.txt: bucket "missing-bucket-zz" not found',
+  );
   be.destroy();
 });
 

@@ -63,7 +63,10 @@ test('acl: x-amz-acl on PUT, multipart create, copy and CreateBucket; stored as 
   assert.equal(ofType('MPc')[0]!.headers['x-amz-acl'], 'public-read');
   assert.equal(ofType('COPY')[0]!.headers['x-amz-acl'], 'public-read');
   assert.equal(s3.requests.find((r) => r.method === 'PUT' && r.path.replace(/\/$/, '') === `/acl-${process.pid}`)!.headers['x-amz-acl'], 'public-read');
-  const grants = await boto3(s3.directEndpoint, `print(json.dumps([g["Grantee"].get("URI","") for g in s3.get_object_acl(Bucket="${b}", Key="p2.txt")["Grants"]]))`);
+  const grants = await boto3(
+    s3.directEndpoint,
+    `print(json.dumps([g["Grantee"].get("URI","") for g in s3.get_object_acl(Bucket="${b}", Key="p2.txt")["Grants"]]))`,
+  );
   assert.match(grants, /AllUsers/);
   be.destroy();
 });
@@ -73,7 +76,10 @@ test('bucket_acl: used for CreateBucket instead of acl; location_constraint sent
   const name = `bacl-${process.pid}`;
   s3.clearRequests();
   await be.makeBucket(name);
-  assert.deepEqual(s3.requests.map((r) => r.method), ['HEAD', 'PUT']);
+  assert.deepEqual(
+    s3.requests.map((r) => r.method),
+    ['HEAD', 'PUT'],
+  );
   const create = s3.requests[1]!;
   assert.equal(create.headers['x-amz-acl'], 'public-read');
   const loc = await boto3(s3.directEndpoint, `print(s3.get_bucket_location(Bucket="${name}")["LocationConstraint"])`);
@@ -287,7 +293,9 @@ test('max_upload_parts: part size grows for known sizes; an unknown-size stream 
   const data = pattern(12 * MiB);
   await be.put(b, 'known', data, { mtimeNs: 1n });
   assert.deepEqual(
-    ofType('MPp').map((r) => r.bytesIn).sort(),
+    ofType('MPp')
+      .map((r) => r.bytesIn)
+      .sort(),
     [6 * MiB, 6 * MiB],
   );
   assert.deepEqual(await storedBody(b, 'known'), data);
@@ -333,7 +341,10 @@ test('leave_parts_on_error: a failed upload is aborted by default and left in pl
   const be = backendFor(s3, { chunk_size: 5 * MiB, upload_concurrency: 1 });
   s3.clearRequests();
   await s3.withFault(failPart2, () =>
-    assert.rejects(be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message)),
+    assert.rejects(
+      be.put(b, 'fail', streamOf(pattern(11 * MiB)), { mtimeNs: 1n }),
+      (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /after 4 attempts/.test(e.message),
+    ),
   );
   assert.equal(ofType('MPabort').length, 1);
   assert.deepEqual(await be.listMultipartUploads(b), []);
@@ -342,7 +353,10 @@ test('leave_parts_on_error: a failed upload is aborted by default and left in pl
   await s3.withFault(failPart2, () => assert.rejects(leave.put(b, 'left', streamOf(pattern(11 * MiB)), { mtimeNs: 1n })));
   assert.equal(ofType('MPabort').length, 0);
   const left = await leave.listMultipartUploads(b);
-  assert.deepEqual(left.map((u) => u.key), ['left']);
+  assert.deepEqual(
+    left.map((u) => u.key),
+    ['left'],
+  );
   await leave.abortMultipartUpload(b, 'left', left[0]!.uploadId);
   be.destroy();
   leave.destroy();
@@ -372,10 +386,16 @@ test('no_check_bucket: makeBucket sends nothing; otherwise HEAD then create', as
   assert.equal(s3.requests.length, 0);
   const check = backendFor(s3);
   await check.makeBucket(`ncb-${process.pid}`);
-  assert.deepEqual(s3.requests.map((r) => `${r.method} ${r.status}`), ['HEAD 404', 'PUT 200']);
+  assert.deepEqual(
+    s3.requests.map((r) => `${r.method} ${r.status}`),
+    ['HEAD 404', 'PUT 200'],
+  );
   s3.clearRequests();
   await check.makeBucket(`ncb-${process.pid}`);
-  assert.deepEqual(s3.requests.map((r) => `${r.method} ${r.status}`), ['HEAD 200']);
+  assert.deepEqual(
+    s3.requests.map((r) => `${r.method} ${r.status}`),
+    ['HEAD 200'],
+  );
   be.destroy();
   check.destroy();
 });

@@ -58,11 +58,23 @@ test('budget exhausted: the error names the operation, the path, the attempts', 
   s3.clearRequests();
   await s3.withFault(
     () => ({ status: 503, code: 'SlowDown' }),
-    () => assert.rejects(be.read(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'GET photos/a.jpg: throttled (SlowDown) after 3 attempts'),
+    () =>
+      assert.rejects(
+        be.read(bucket, 'photos/a.jpg'),
+        (e: unknown) => e instanceof BackendError && e.kind === 'Throttled' && e.message === 'GET photos/a.jpg: throttled (SlowDown) after 3 attempts',
+      ),
   );
   await s3.withFault(
     () => ({ status: 502, code: 'BadGateway' }),
-    () => assert.rejects(be.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Server' && /^HEAD photos\/a.jpg: server error \(HTTP 502/.test(e.message) && /after 3 attempts$/.test(e.message)),
+    () =>
+      assert.rejects(
+        be.head(bucket, 'photos/a.jpg'),
+        (e: unknown) =>
+          e instanceof BackendError &&
+          e.kind === 'Server' &&
+          /^HEAD photos\/a.jpg: server error \(HTTP 502/.test(e.message) &&
+          /after 3 attempts$/.test(e.message),
+      ),
   );
   assert.equal(s3.counts().GET, 3);
   be.destroy();
@@ -71,9 +83,17 @@ test('budget exhausted: the error names the operation, the path, the attempts', 
 test('connection refused: Network error naming the endpoint, within the time budget', async () => {
   const be = backendFor(s3, { endpoint: 'http://127.0.0.1:9' }, { retries: 10, retryBaseMs: 2, retryMaxDelayMs: 10, retryRefusedAttempts: 10 });
   const started = Date.now();
-  await assert.rejects(be.read(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Network' && e.message === 'GET photos/a.jpg: connection refused after 10 attempts (http://127.0.0.1:9)');
+  await assert.rejects(
+    be.read(bucket, 'photos/a.jpg'),
+    (e: unknown) =>
+      e instanceof BackendError && e.kind === 'Network' && e.message === 'GET photos/a.jpg: connection refused after 10 attempts (http://127.0.0.1:9)',
+  );
   assert.ok(Date.now() - started < 5000);
-  const budget = backendFor(s3, { endpoint: 'http://127.0.0.1:9' }, { retries: 1000, retryBaseMs: 50, retryMaxDelayMs: 50, retryBudgetMs: 300, retryRefusedAttempts: 1000 });
+  const budget = backendFor(
+    s3,
+    { endpoint: 'http://127.0.0.1:9' },
+    { retries: 1000, retryBaseMs: 50, retryMaxDelayMs: 50, retryBudgetMs: 300, retryRefusedAttempts: 1000 },
+  );
   const t0 = Date.now();
   await assert.rejects(budget.head(bucket, 'x'), (e: unknown) => e instanceof BackendError && e.kind === 'Network');
   assert.ok(Date.now() - t0 < 2000, 'the total time budget bounds the retries');
@@ -103,7 +123,11 @@ test('connection refused with the default policy: 4 attempts within ~3 s, where 
   s3.clearRequests();
   await s3.withFault(
     (req) => (req.type === 'HEAD' ? 'reset' : undefined),
-    () => assert.rejects(reset.head(bucket, 'photos/a.jpg'), (e: unknown) => e instanceof BackendError && e.kind === 'Network' && /after 6 attempts/.test(e.message)),
+    () =>
+      assert.rejects(
+        reset.head(bucket, 'photos/a.jpg'),
+        (e: unknown) => e instanceof BackendError && e.kind === 'Network' && /after 6 attempts/.test(e.message),
+      ),
   );
   assert.equal(s3.counts().HEAD, 6);
   reset.destroy();
@@ -125,7 +149,9 @@ test('a one-shot stream PUT is not replayed; with reopen() it is', async () => {
     opened++;
     return Readable.from([Buffer.from('stream data')]);
   };
-  await s3.withFault(failFirst(1, 'PUT', { status: 503, code: 'SlowDown' }), () => be.put(bucket, 'again.bin', make(), { size: 11, mtimeNs: 1n, reopen: make }));
+  await s3.withFault(failFirst(1, 'PUT', { status: 503, code: 'SlowDown' }), () =>
+    be.put(bucket, 'again.bin', make(), { size: 11, mtimeNs: 1n, reopen: make }),
+  );
   assert.deepEqual(s3.counts(), { PUT: 2 });
   assert.equal(opened, 2);
   assert.equal((await readAll((await be.read(bucket, 'again.bin')).body)).toString(), 'stream data');
@@ -224,8 +250,14 @@ test('the SDK logs through our logger (debug), never to the console', async () =
     Object.assign(console, saved);
   }
   assert.deepEqual(consoleCalls, []);
-  assert.ok(debug.some((m) => m === 'aws-sdk warn: An error was encountered in a non-retryable streaming request.'), debug.join('\n'));
-  assert.ok(debug.some((m) => /^aws-sdk error: GetObjectCommand: NoSuchKey: /.test(m)), debug.join('\n'));
+  assert.ok(
+    debug.some((m) => m === 'aws-sdk warn: An error was encountered in a non-retryable streaming request.'),
+    debug.join('\n'),
+  );
+  assert.ok(
+    debug.some((m) => /^aws-sdk error: GetObjectCommand: NoSuchKey: /.test(m)),
+    debug.join('\n'),
+  );
   for (const m of debug) assert.ok(!m.includes('\n') && !m.includes('no-such-object'), m);
   be.destroy();
 });

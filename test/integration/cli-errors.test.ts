@@ -59,7 +59,16 @@ test('config show redacts every secret, for one remote and for all', async () =>
   const one = await ok(c, ['--config', conf, 'config', 'show', 'filed']);
   assert.equal(
     one,
-    ['[filed]', 'type = s3', 'provider = Other', `endpoint = ${c.s3.endpoint}`, 'access_key_id = *** (redacted)', 'secret_access_key = *** (redacted)', 'region = us-east-1', ''].join('\n'),
+    [
+      '[filed]',
+      'type = s3',
+      'provider = Other',
+      `endpoint = ${c.s3.endpoint}`,
+      'access_key_id = *** (redacted)',
+      'secret_access_key = *** (redacted)',
+      'region = us-east-1',
+      '',
+    ].join('\n'),
   );
   const all = await ok(c, ['--config', conf, 'config', 'show']);
   assert.match(all, /^\[filed\]\n/);
@@ -72,7 +81,7 @@ test('config show redacts every secret, for one remote and for all', async () =>
   await fails(c, ['--config', conf, 'config', 'show', 'nosuch'], { match: /nosuch/ });
 });
 
-test('bad input: one line, non-zero exit, rclone\'s exit codes', async () => {
+test("bad input: one line, non-zero exit, rclone's exit codes", async () => {
   // usage errors → 1
   await fails(c, ['ls'], { code: 1 });
   await fails(c, ['frobnicate', 'moto:x'], { code: 1, match: /Unknown argument|frobnicate/ });
@@ -96,15 +105,30 @@ test('wrong credentials: one line, exit 7, the secret never shown', async () => 
   const WRONG_SECRET = 'wrong-secret-never-printed';
   const wrongKeyId = { ...c.env, RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'UNKNOWNKEYID' };
   const wrongSecret = { ...c.env, RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY: WRONG_SECRET };
-  const commands = [['ls', `moto:${B}`], ['lsd', 'moto:'], ['rcat', `moto:${B}/x`], ['copyto', conf, `moto:${B}/c`], ['touch', `moto:${B}/t`]];
-  for (const [env, code] of [[wrongKeyId, 'InvalidAccessKeyId'], [wrongSecret, 'SignatureDoesNotMatch']] as const) {
+  const commands = [
+    ['ls', `moto:${B}`],
+    ['lsd', 'moto:'],
+    ['rcat', `moto:${B}/x`],
+    ['copyto', conf, `moto:${B}/c`],
+    ['touch', `moto:${B}/t`],
+  ];
+  for (const [env, code] of [
+    [wrongKeyId, 'InvalidAccessKeyId'],
+    [wrongSecret, 'SignatureDoesNotMatch'],
+  ] as const) {
     for (const args of commands) {
       c.s3.clearRequests();
       const r = await fails(c, args, { code: 7, input: 'data', env });
       assert.ok(!r.stderr.includes(WRONG_SECRET) && !r.stdout.includes(WRONG_SECRET), 'the wrong secret is not printed either');
       // refused by the server, for what was signed
-      assert.ok(c.s3.requests.length > 0 && c.s3.requests.every((q) => q.status >= 400 && !q.injected), `${args.join(' ')}: ${JSON.stringify(c.s3.requests.map((q) => [q.method, q.status]))}`);
-      assert.ok(c.s3.requests.some((q) => q.status === 403), `${args.join(' ')}: refused with 403 (${code})`);
+      assert.ok(
+        c.s3.requests.length > 0 && c.s3.requests.every((q) => q.status >= 400 && !q.injected),
+        `${args.join(' ')}: ${JSON.stringify(c.s3.requests.map((q) => [q.method, q.status]))}`,
+      );
+      assert.ok(
+        c.s3.requests.some((q) => q.status === 403),
+        `${args.join(' ')}: refused with 403 (${code})`,
+      );
     }
   }
   assert.equal(await c.s3.getObject(B, 'x'), null, 'nothing written with wrong credentials');
@@ -129,7 +153,27 @@ test('unreachable endpoint (connection refused): one line, exit 5 (temporary), a
 
 test('bucketfs --help and help options: every command and flag, rclone types and defaults, no broken words', async () => {
   const help = await ok(c, ['--help']);
-  for (const cmd of ['mount', 'ls', 'lsl', 'lsd', 'lsf', 'mkdir', 'rmdir', 'cat', 'rcat', 'copyto', 'copy', 'deletefile', 'delete', 'purge', 'touch', 'size', 'backend', 'config', 'help']) {
+  for (const cmd of [
+    'mount',
+    'ls',
+    'lsl',
+    'lsd',
+    'lsf',
+    'mkdir',
+    'rmdir',
+    'cat',
+    'rcat',
+    'copyto',
+    'copy',
+    'deletefile',
+    'delete',
+    'purge',
+    'touch',
+    'size',
+    'backend',
+    'config',
+    'help',
+  ]) {
     assert.match(help, new RegExp(`^  bucketfs ${cmd} `, 'm'), cmd);
   }
   assert.doesNotMatch(help, /\[string\]|\[boolean\]|\[number\]/, 'no yargs type tags (sizes are not "strings")');
@@ -163,7 +207,10 @@ test('an unwritable local destination is one line too', async () => {
 });
 
 test('--log-file: an unwritable one is refused at start with one line; a writable one gets every line, in order, by exit', async () => {
-  await fails(c, ['lsf', `moto:${B}`, '--log-file', path.join(c.dir, 'no-such-dir', 'log.txt')], { code: 1, match: /cannot write --log-file .*no-such-dir.*does not exist/ });
+  await fails(c, ['lsf', `moto:${B}`, '--log-file', path.join(c.dir, 'no-such-dir', 'log.txt')], {
+    code: 1,
+    match: /cannot write --log-file .*no-such-dir.*does not exist/,
+  });
   mkdirSync(path.join(c.dir, 'a-dir'), { recursive: true });
   await fails(c, ['lsf', `moto:${B}`, '--log-file', path.join(c.dir, 'a-dir')], { code: 1, match: /cannot write --log-file .*a-dir: it is a directory/ });
   const logFile = path.join(c.dir, 'debug.log');

@@ -69,11 +69,20 @@ test('lsd: directories (prefixes and markers); lsd remote: lists buckets', async
   }
   const buckets = await ok(c, ['lsd', 'moto:']);
   assert.deepEqual(
-    buckets.trimEnd().split('\n').map((l) => l.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, 'T')),
+    buckets
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, 'T')),
     ['          -1 T        -1 list-bucket', '          -1 T        -1 other-bucket'],
   );
   const rec = await ok(c, ['lsd', '-R', `moto:${B}`]);
-  assert.deepEqual(rec.trimEnd().split('\n').map((l) => l.slice(43)), ['dir', 'dir/sub', 'marked']);
+  assert.deepEqual(
+    rec
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.slice(43)),
+    ['dir', 'dir/sub', 'marked'],
+  );
 });
 
 test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, hash', async () => {
@@ -86,7 +95,7 @@ test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, has
   await fails(c, ['lsf', '-F', 'px', `moto:${B}`], { code: 1, match: /format/ });
 });
 
-test('size: rclone\'s two lines', async () => {
+test("size: rclone's two lines", async () => {
   const total = 3 + 1024 + 6 + big.length;
   assert.equal(await ok(c, ['size', `moto:${B}`]), `Total objects: 4\nTotal size: 69.368 KiB (${total} Byte)\n`);
   assert.equal(await ok(c, ['size', `moto:${B}/dir/a.txt`]), 'Total objects: 1\nTotal size: 3 B (3 Byte)\n');

@@ -41,10 +41,12 @@ test('mkdir makes a bucket, or a directory marker inside one; rmdir removes only
   await fails(c, ['mkdir', 'moto:'], { code: 1, match: /bucket/ });
 });
 
-test('touch creates an empty object or sets the mtime by a server-side copy; rclone\'s format', async () => {
+test("touch creates an empty object or sets the mtime by a server-side copy; rclone's format", async () => {
   c.s3.clearRequests();
   await ok(c, ['touch', '-t', '2020-09-13T12:26:40.123456789', `moto:${B}/touched.txt`]);
-  const created = JSON.parse(await boto3(c.s3.directEndpoint, `h = s3.head_object(Bucket="${B}", Key="touched.txt"); print(json.dumps([h["ContentLength"], h["Metadata"]]))`));
+  const created = JSON.parse(
+    await boto3(c.s3.directEndpoint, `h = s3.head_object(Bucket="${B}", Key="touched.txt"); print(json.dumps([h["ContentLength"], h["Metadata"]]))`),
+  );
   assert.deepEqual(created, [0, { mtime: '1600000000.123456789' }]);
   assert.equal(await ok(c, ['lsl', `moto:${B}/touched.txt`]), '        0 2020-09-13 12:26:40.123456789 touched.txt\n');
 
@@ -54,7 +56,12 @@ test('touch creates an empty object or sets the mtime by a server-side copy; rcl
   // No upload of the data: a copy of the object onto itself with the new metadata.
   assert.equal(c.s3.counts().PUT ?? 0, 0);
   assert.equal(c.s3.counts().COPY, 1);
-  const touched = JSON.parse(await boto3(c.s3.directEndpoint, `o = s3.get_object(Bucket="${B}", Key="data.txt"); print(json.dumps([o["Body"].read().decode(), o["Metadata"]["mtime"]]))`));
+  const touched = JSON.parse(
+    await boto3(
+      c.s3.directEndpoint,
+      `o = s3.get_object(Bucket="${B}", Key="data.txt"); print(json.dumps([o["Body"].read().decode(), o["Metadata"]["mtime"]]))`,
+    ),
+  );
   assert.deepEqual(touched, ['keep me', '1609556645']);
 
   // --localtime reads the timestamp in the local zone (TZ); a date alone is midnight.
@@ -75,7 +82,10 @@ test('touch creates an empty object or sets the mtime by a server-side copy; rcl
 });
 
 test('deletefile, delete (keeps directory markers), purge (everything; a whole bucket too)', async () => {
-  await boto3(c.s3.directEndpoint, `s3.create_bucket(Bucket="del-bucket")\nfor k in ["a.txt", "d/b.txt", "d/c.txt", "d/e/", "d/e/f.txt", "keep/g.txt"]:\n    s3.put_object(Bucket="del-bucket", Key=k, Body=b"x")`);
+  await boto3(
+    c.s3.directEndpoint,
+    `s3.create_bucket(Bucket="del-bucket")\nfor k in ["a.txt", "d/b.txt", "d/c.txt", "d/e/", "d/e/f.txt", "keep/g.txt"]:\n    s3.put_object(Bucket="del-bucket", Key=k, Body=b"x")`,
+  );
   await ok(c, ['deletefile', 'moto:del-bucket/a.txt']);
   assert.deepEqual(await keys('del-bucket'), ['d/b.txt', 'd/c.txt', 'd/e/', 'd/e/f.txt', 'keep/g.txt']);
   await fails(c, ['deletefile', 'moto:del-bucket/a.txt'], { code: 4, match: /not found/ });
@@ -97,7 +107,7 @@ test('deletefile, delete (keeps directory markers), purge (everything; a whole b
   await fails(c, ['purge', 'moto:del-bucket'], { code: 3 });
 });
 
-test('backend restore: rclone\'s JSON status list; the restore reaches the server', async () => {
+test("backend restore: rclone's JSON status list; the restore reaches the server", async () => {
   await put('cold/one.txt', 'brr', ', StorageClass="GLACIER"');
   await put('cold/two.txt', 'brr', ', StorageClass="GLACIER"');
   c.s3.clearRequests();

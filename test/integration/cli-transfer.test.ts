@@ -67,7 +67,10 @@ test('rcat of 12 MiB with --s3-chunk-size 5M: one multipart upload of 3 parts, c
 
 test('rcat killed mid-stream (SIGTERM) aborts its multipart upload: nothing left behind', async () => {
   c.s3.clearRequests();
-  const child = spawn(process.execPath, [bucketfsBin, 'rcat', '--s3-chunk-size', '5M', `moto:${B}/killed.bin`], { env: c.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bucketfsBin, 'rcat', '--s3-chunk-size', '5M', `moto:${B}/killed.bin`], {
+    env: c.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.on('error', () => {});
@@ -158,13 +161,13 @@ test('copy local → remote → local keeps mtimes to the nanosecond; a second c
     'a.txt': Buffer.from('alpha\n'),
     'sub/b.bin': pattern(300_000, 9),
     'sub/deeper/c.txt': Buffer.from('gamma'),
-    'empty': Buffer.alloc(0),
+    empty: Buffer.alloc(0),
   };
   const times: Record<string, string> = {
     'a.txt': '1600000000.123456789',
     'sub/b.bin': '1500000000.000000001',
     'sub/deeper/c.txt': '1234567890.987654321',
-    'empty': '1700000000',
+    empty: '1700000000',
   };
   for (const [rel, data] of Object.entries(files)) {
     writeFileSync(path.join(src, rel), data);
@@ -175,8 +178,18 @@ test('copy local → remote → local keeps mtimes to the nanosecond; a second c
   await ok(c, ['copy', src, `moto:${B}/tree`]);
   assert.equal(c.s3.counts().PUT, 4);
   // Stored as rclone stores it, read back by boto3.
-  const meta = JSON.parse(await boto3(c.s3.directEndpoint, `print(json.dumps({k: s3.head_object(Bucket="${B}", Key="tree/" + k)["Metadata"].get("mtime") for k in ${JSON.stringify(Object.keys(files))}}))`));
-  assert.deepEqual(meta, { 'a.txt': '1600000000.123456789', 'sub/b.bin': '1500000000.000000001', 'sub/deeper/c.txt': '1234567890.987654321', empty: '1700000000' });
+  const meta = JSON.parse(
+    await boto3(
+      c.s3.directEndpoint,
+      `print(json.dumps({k: s3.head_object(Bucket="${B}", Key="tree/" + k)["Metadata"].get("mtime") for k in ${JSON.stringify(Object.keys(files))}}))`,
+    ),
+  );
+  assert.deepEqual(meta, {
+    'a.txt': '1600000000.123456789',
+    'sub/b.bin': '1500000000.000000001',
+    'sub/deeper/c.txt': '1234567890.987654321',
+    empty: '1700000000',
+  });
 
   const dst = path.join(c.dir, 'dst');
   await ok(c, ['copy', `moto:${B}/tree`, dst]);

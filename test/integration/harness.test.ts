@@ -16,7 +16,12 @@ after(async () => {
 });
 
 test('proxy records requests with their headers and type', async () => {
-  const c = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY } });
+  const c = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY },
+  });
   s3.clearRequests();
   await c.send(new PutObjectCommand({ Bucket: 'harness-bucket', Key: 'a b.txt', Body: 'hello', Metadata: { mtime: '1.5' } }));
   const got = await c.send(new GetObjectCommand({ Bucket: 'harness-bucket', Key: 'a b.txt' }));
@@ -28,14 +33,26 @@ test('proxy records requests with their headers and type', async () => {
 });
 
 test('injected faults reach the client', async () => {
-  const c = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY } });
+  const c = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY },
+  });
   await s3.withFault(
     () => ({ status: 503, code: 'SlowDown' }),
     () => assert.rejects(c.send(new GetObjectCommand({ Bucket: 'harness-bucket', Key: 'a b.txt' })), /injected|SlowDown/),
   );
   assert.equal(s3.faultHook, undefined, 'withFault clears the hook');
   // also when what runs under it throws
-  await assert.rejects(s3.withFault(() => undefined, () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    s3.withFault(
+      () => undefined,
+      () => Promise.reject(new Error('boom')),
+    ),
+    /boom/,
+  );
   assert.equal(s3.faultHook, undefined, 'withFault clears the hook after a failure');
   c.destroy();
 });

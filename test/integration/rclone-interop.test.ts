@@ -52,7 +52,11 @@ async function bfsBytes(args: string[]): Promise<string> {
   return r.stdoutBytes.toString('latin1');
 }
 
-const sortedLines = (s: string) => s.split('\n').filter((l) => l !== '').sort();
+const sortedLines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
 
 function local(...parts: string[]): string {
   return path.join(c.dir, ...parts);
@@ -130,7 +134,7 @@ test('md5: rclone md5sum and rclone check agree with bucketfs uploads, single-pa
   mkdirSync(dir, { recursive: true });
   const small = Buffer.from('a small single-part file\n');
   const big = Buffer.alloc(12 * MiB);
-  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
   writeFileSync(path.join(dir, 'small.txt'), small);
   writeFileSync(path.join(dir, 'big.bin'), big);
   // 12 MiB above a 5 MiB cutoff: a multipart upload of 3 parts, which only X-Amz-Meta-Md5chksum can give an MD5
@@ -153,7 +157,11 @@ test('md5: rclone md5sum and rclone check agree with bucketfs uploads, single-pa
   c.s3.clearRequests();
   await rclone(['copyto', path.join(dir, 'big.bin'), `moto:${B}/h3/big.bin`, '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M']);
   const versionHead = c.s3.requests.filter((r) => r.method === 'HEAD' && r.query.versionId === 'null' && r.path === `/${B}/h3/big.bin`);
-  assert.deepEqual(versionHead.map((r) => r.status), [200], "rclone's HEAD ?versionId=null after its multipart upload is answered");
+  assert.deepEqual(
+    versionHead.map((r) => r.status),
+    [200],
+    "rclone's HEAD ?versionId=null after its multipart upload is answered",
+  );
   assert.match((await serverMeta('h3/big.bin')).etag, /-3"$/);
   assert.equal(await ok(c, ['lsf', '-F', 'ph', `moto:${B}/h3`]), `big.bin;${md5(big)}\n`);
   const backDir = local('hashes-back');
@@ -232,7 +240,11 @@ test('names: hostile names written by either tool are the same keys, list the sa
   assert.ok(listing.includes(Buffer.from('ctl␁char').toString('latin1')), 'control characters as their symbols');
   assert.ok(listing.includes(Buffer.from('sym‛␁bol').toString('latin1')), 'a real symbol quoted');
   for (const prefix of ['names-r', 'names-b']) {
-    assert.deepEqual(sortedLines((await rclone(['lsf', '-R', `moto:${B}/${prefix}`, ...fast])).stdoutBytes.toString('latin1')), listing, `rclone lsf -R ${prefix}`);
+    assert.deepEqual(
+      sortedLines((await rclone(['lsf', '-R', `moto:${B}/${prefix}`, ...fast])).stdoutBytes.toString('latin1')),
+      listing,
+      `rclone lsf -R ${prefix}`,
+    );
     assert.deepEqual(sortedLines(await bfsBytes(['lsf', '-R', `moto:${B}/${prefix}`])), listing, `bucketfs lsf -R ${prefix}`);
   }
   // back to disk: each tool restores the other's upload under the original names

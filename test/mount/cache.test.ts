@@ -56,9 +56,12 @@ test('a file added by another client appears after --dir-cache-time, not before'
   assert.ok(again.startedAt - listedAt >= DIR_CACHE_MS, `listed again ${Math.round(again.startedAt - listedAt)} ms after the first LIST`);
 });
 
-test('SIGHUP makes other clients\' changes visible at once', MOUNT_TEST, async () => {
+test("SIGHUP makes other clients' changes visible at once", MOUNT_TEST, async () => {
   await fs.readdir(path.join(m.mnt, 'dir'));
-  await boto3(s3.directEndpoint, `s3.put_object(Bucket="${BUCKET}", Key="dir/third.txt", Body=b"3")\ns3.delete_object(Bucket="${BUCKET}", Key="dir/first.txt")`);
+  await boto3(
+    s3.directEndpoint,
+    `s3.put_object(Bucket="${BUCKET}", Key="dir/third.txt", Body=b"3")\ns3.delete_object(Bucket="${BUCKET}", Key="dir/first.txt")`,
+  );
   await sighup(m);
   assert.deepEqual((await fs.readdir(path.join(m.mnt, 'dir'))).sort(), ['second.txt', 'third.txt']);
 });

@@ -28,7 +28,8 @@ async function stopped(m: Mounted): Promise<void> {
 
 /** Write `size` bytes to `file` out of order (the tail first), so the write goes through a cache file. */
 async function writeOutOfOrder(file: string, size: number): Promise<void> {
-  const code = 'import os, sys\nn = int(sys.argv[2])\nfd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)\nos.pwrite(fd, b"t" * 10, n - 10)\nos.pwrite(fd, b"h" * (n - 10), 0)\nos.close(fd)';
+  const code =
+    'import os, sys\nn = int(sys.argv[2])\nfd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)\nos.pwrite(fd, b"t" * 10, n - 10)\nos.pwrite(fd, b"h" * (n - 10), 0)\nos.close(fd)';
   const r = await run('python3', ['-c', code, file, String(size)], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
 }
@@ -38,7 +39,10 @@ const requestsFor = (key: string, type: string): RecordedRequest[] => bucket.s3.
 test('--no-checksum: an upload from the cache carries no Content-MD5 (the default computes one)', { timeout: TEST_TIMEOUT_MS }, async () => {
   // 17 MiB: above the size that is uploaded from memory (always hashed), below upload_cutoff (one PUT)
   const seen: Record<string, string | undefined> = {};
-  for (const [name, flags] of [['default', []], ['no-checksum', ['--no-checksum']]] as const) {
+  for (const [name, flags] of [
+    ['default', []],
+    ['no-checksum', ['--no-checksum']],
+  ] as const) {
     const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0', ...flags] });
     try {
       await writeOutOfOrder(path.join(m.mnt, `${name}.bin`), 17 * MiB);
@@ -56,7 +60,15 @@ test('--no-checksum: an upload from the cache carries no Content-MD5 (the defaul
 
 /** The most requests of `list` that were in flight at the same time at the server. */
 function maxInFlight(list: RecordedRequest[]): number {
-  const events = list.flatMap((r) => [[r.startedAt, 1], [r.endedAt || Infinity, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const events = list
+    .flatMap(
+      (r) =>
+        [
+          [r.startedAt, 1],
+          [r.endedAt || Infinity, -1],
+        ] as const,
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
   let max = 0;
   for (const [, d] of events) max = Math.max(max, (now += d));
@@ -114,7 +126,9 @@ function getLengths(key: string, size: number): number[] {
 test('--vfs-read-chunk-size: a sequential read asks for ranges of at most that size (growing up to it)', { timeout: TEST_TIMEOUT_MS }, async () => {
   const largest: Record<string, number> = {};
   for (const chunk of ['1M', '4M']) {
-    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-read-chunk-size', chunk, '--vfs-read-chunk-size-limit', chunk, '--buffer-size', '1M'] });
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, {
+      flags: ['--vfs-read-chunk-size', chunk, '--vfs-read-chunk-size-limit', chunk, '--buffer-size', '1M'],
+    });
     bucket.s3.clearRequests();
     try {
       assert.equal((await fs.readFile(path.join(m.mnt, 'big.bin'))).length, 12 * MiB);
@@ -122,7 +136,11 @@ test('--vfs-read-chunk-size: a sequential read asks for ranges of at most that s
       await stopped(m);
     }
     const lengths = getLengths('big.bin', 12 * MiB);
-    assert.equal(lengths.reduce((a, b) => a + b, 0), 12 * MiB, `chunk ${chunk}: each byte fetched once (${lengths.join(', ')})`);
+    assert.equal(
+      lengths.reduce((a, b) => a + b, 0),
+      12 * MiB,
+      `chunk ${chunk}: each byte fetched once (${lengths.join(', ')})`,
+    );
     largest[chunk] = Math.max(...lengths);
   }
   assert.deepEqual(largest, { '1M': MiB, '4M': 4 * MiB });
@@ -138,7 +156,10 @@ async function storedMtime(key: string): Promise<number | undefined> {
 // (utimens); uploads still carry one, as every rclone upload to S3 does.
 test('--no-modtime: a stored mtime is not shown, and setting one (touch -d) stores nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
   const shown: Record<string, number> = {};
-  for (const [name, flags] of [['default', []], ['no-modtime', ['--no-modtime']]] as const) {
+  for (const [name, flags] of [
+    ['default', []],
+    ['no-modtime', ['--no-modtime']],
+  ] as const) {
     const key = `dated-${name}.txt`;
     await bucket.s3.withDirectClient(async (c) => {
       await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'd', Metadata: { mtime: '1500000000' } }));
@@ -154,7 +175,10 @@ test('--no-modtime: a stored mtime is not shown, and setting one (touch -d) stor
     }
   }
   assert.equal(shown.default, 1500000000 * 1000, 'the default shows the stored mtime');
-  assert.ok(Math.abs(shown['no-modtime']! - Date.now()) < 3600_000, `--no-modtime shows the server's LastModified, not the stored mtime (${new Date(shown['no-modtime']!).toISOString()})`);
+  assert.ok(
+    Math.abs(shown['no-modtime']! - Date.now()) < 3600_000,
+    `--no-modtime shows the server's LastModified, not the stored mtime (${new Date(shown['no-modtime']!).toISOString()})`,
+  );
   assert.equal(await storedMtime('dated-default.txt'), 978307200, 'the default stores the new mtime');
   assert.equal(await storedMtime('dated-no-modtime.txt'), 1500000000, '--no-modtime leaves the stored one as it was');
 });

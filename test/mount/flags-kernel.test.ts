@@ -66,7 +66,7 @@ test('--allow-non-empty mounts over a non-empty directory, hiding its contents u
     await stopped(m);
   }
   assert.deepEqual(listing, ['dir', 'secret.txt', 'slow.bin']);
-  assert.deepEqual(await fs.readdir(dir), ['underneath.txt'], 'the directory\'s own file is back after the unmount');
+  assert.deepEqual(await fs.readdir(dir), ['underneath.txt'], "the directory's own file is back after the unmount");
 });
 
 test('--attr-timeout: the kernel keeps attributes that long; 0 asks bucketfs every time', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -102,7 +102,7 @@ async function readAheadKb(mnt: string): Promise<number> {
   return Number((await fs.readFile(`/sys/class/bdi/${mountEntry(mnt).devno}/read_ahead_kb`, 'utf8')).trim());
 }
 
-test('--max-read-ahead sets the kernel\'s read-ahead for the mount', { timeout: TEST_TIMEOUT_MS }, async () => {
+test("--max-read-ahead sets the kernel's read-ahead for the mount", { timeout: TEST_TIMEOUT_MS }, async () => {
   const small = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--max-read-ahead', '32K'] });
   const kb: number[] = [];
   try {
@@ -120,7 +120,9 @@ test('--max-read-ahead sets the kernel\'s read-ahead for the mount', { timeout: 
 });
 
 test('--uid, --gid, --umask, --file-perms, --dir-perms set what stat shows', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--uid', '1234', '--gid', '4321', '--umask', '0002', '--file-perms', '0640', '--dir-perms', '0751'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, {
+    flags: ['--uid', '1234', '--gid', '4321', '--umask', '0002', '--file-perms', '0640', '--dir-perms', '0751'],
+  });
   let file: import('node:fs').Stats, dir: import('node:fs').Stats, root: import('node:fs').Stats;
   try {
     file = await fs.stat(path.join(m.mnt, 'dir/file.txt'));
@@ -159,38 +161,45 @@ async function asNobody(mnt: string): Promise<string> {
   return r.stdout.trim().split('\n').join(', ');
 }
 
-test('--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --default-permissions makes the kernel check the mode', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const open = await mount(bucket.s3, `moto:${BUCKET}`, { env: { RCLONE_ALLOW_OTHER: 'true' }, flags: ['--default-permissions', '--file-perms', '0600', '--uid', '1234'] });
-  let options: string[];
-  let other: string;
-  try {
-    options = mountEntry(open.mnt).options;
-    other = await asNobody(open.mnt);
-  } finally {
-    await stopped(open);
-  }
-  assert.ok(options.includes('allow_other'), options.join(','));
-  assert.ok(options.includes('default_permissions'), options.join(','));
-  assert.equal(other, 'stat ok, read 13', 'nobody may look, but the kernel refuses a 0600 file of uid 1234');
+test(
+  '--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --default-permissions makes the kernel check the mode',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const open = await mount(bucket.s3, `moto:${BUCKET}`, {
+      env: { RCLONE_ALLOW_OTHER: 'true' },
+      flags: ['--default-permissions', '--file-perms', '0600', '--uid', '1234'],
+    });
+    let options: string[];
+    let other: string;
+    try {
+      options = mountEntry(open.mnt).options;
+      other = await asNobody(open.mnt);
+    } finally {
+      await stopped(open);
+    }
+    assert.ok(options.includes('allow_other'), options.join(','));
+    assert.ok(options.includes('default_permissions'), options.join(','));
+    assert.equal(other, 'stat ok, read 13', 'nobody may look, but the kernel refuses a 0600 file of uid 1234');
 
-  const noChecks = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--allow-other', '--file-perms', '0600', '--uid', '1234'] });
-  try {
-    other = await asNobody(noChecks.mnt);
-  } finally {
-    await stopped(noChecks);
-  }
-  assert.equal(other, 'stat ok, read ok', 'without --default-permissions the mode is not enforced');
+    const noChecks = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--allow-other', '--file-perms', '0600', '--uid', '1234'] });
+    try {
+      other = await asNobody(noChecks.mnt);
+    } finally {
+      await stopped(noChecks);
+    }
+    assert.equal(other, 'stat ok, read ok', 'without --default-permissions the mode is not enforced');
 
-  const closed = await mount(bucket.s3, `moto:${BUCKET}`);
-  try {
-    options = mountEntry(closed.mnt).options;
-    other = await asNobody(closed.mnt);
-  } finally {
-    await stopped(closed);
-  }
-  assert.ok(!options.includes('allow_other') && !options.includes('default_permissions'), options.join(','));
-  assert.equal(other, 'stat 13, read 13', 'without --allow-other only the mounting user gets in');
-});
+    const closed = await mount(bucket.s3, `moto:${BUCKET}`);
+    try {
+      options = mountEntry(closed.mnt).options;
+      other = await asNobody(closed.mnt);
+    } finally {
+      await stopped(closed);
+    }
+    assert.ok(!options.includes('allow_other') && !options.includes('default_permissions'), options.join(','));
+    assert.equal(other, 'stat 13, read 13', 'without --allow-other only the mounting user gets in');
+  },
+);
 
 test('--daemon-timeout: a kernel request bucketfs cannot answer in time fails with ETIMEDOUT instead of hanging', { timeout: TEST_TIMEOUT_MS }, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--daemon-timeout', '2s'] });
@@ -199,7 +208,8 @@ test('--daemon-timeout: a kernel request bucketfs cannot answer in time fails wi
     await fs.stat(path.join(m.mnt, 'slow.bin'));
     // the server stops answering reads of this object
     bucket.s3.faultHook = (r) => (r.type === 'GET' && r.path === `/${BUCKET}/slow.bin` ? 'hang' : undefined);
-    const code = 'import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    os.read(fd, 4096); print("read")\nexcept OSError as e:\n    print("errno", e.errno)';
+    const code =
+      'import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\ntry:\n    os.read(fd, 4096); print("read")\nexcept OSError as e:\n    print("errno", e.errno)';
     const t0 = Date.now();
     const r = await run('python3', ['-c', code, path.join(m.mnt, 'slow.bin')], { timeoutMs: 60_000 });
     result = { out: r.stdout.trim(), ms: Date.now() - t0 };
@@ -208,7 +218,10 @@ test('--daemon-timeout: a kernel request bucketfs cannot answer in time fails wi
     bucket.s3.releaseHung();
     await m.unmount();
   }
-  assert.ok(bucket.s3.requests.some((r) => r.injected === 'hang'), 'the read reached the hanging server');
+  assert.ok(
+    bucket.s3.requests.some((r) => r.injected === 'hang'),
+    'the read reached the hanging server',
+  );
   assert.equal(result.out, 'errno 110', 'ETIMEDOUT');
   assert.ok(result.ms >= 1500 && result.ms < 15_000, `failed after ${result.ms} ms, expected about 2 s`);
 });

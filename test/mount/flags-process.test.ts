@@ -39,7 +39,10 @@ async function rewriteInPlace(file: string): Promise<string> {
 }
 
 test('mount flags from RCLONE_<FLAG> variables take effect and the start-up log shows them', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const m = await mount(bucket.s3, `moto:${BUCKET}`, { env: { RCLONE_VFS_CACHE_MODE: 'off', RCLONE_DIR_CACHE_TIME: '7s', RCLONE_VFS_WRITE_BACK: '2s' }, flags: ['-v'] });
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, {
+    env: { RCLONE_VFS_CACHE_MODE: 'off', RCLONE_DIR_CACHE_TIME: '7s', RCLONE_VFS_WRITE_BACK: '2s' },
+    flags: ['-v'],
+  });
   let outcome: string;
   try {
     outcome = await rewriteInPlace(path.join(m.mnt, 'existing.txt'));
@@ -49,7 +52,10 @@ test('mount flags from RCLONE_<FLAG> variables take effect and the start-up log 
   assert.match(m.stderr(), /mount options: dir-cache-time 7s, .*cache mode off, write-back 2s,/);
   assert.equal(outcome, 'EPERM', '--vfs-cache-mode off: no rewrite in place');
   // a flag wins over its variable
-  const f = await mount(bucket.s3, `moto:${BUCKET}`, { env: { RCLONE_VFS_CACHE_MODE: 'off', RCLONE_DIR_CACHE_TIME: '7s' }, flags: ['-v', '--vfs-cache-mode', 'writes', '--dir-cache-time', '1m30s'] });
+  const f = await mount(bucket.s3, `moto:${BUCKET}`, {
+    env: { RCLONE_VFS_CACHE_MODE: 'off', RCLONE_DIR_CACHE_TIME: '7s' },
+    flags: ['-v', '--vfs-cache-mode', 'writes', '--dir-cache-time', '1m30s'],
+  });
   try {
     outcome = await rewriteInPlace(path.join(f.mnt, 'existing.txt'));
   } finally {
@@ -104,7 +110,10 @@ test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', { timeo
   let mounted: boolean;
   let pids: number[];
   try {
-    r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--cache-dir', cache], { env: mountEnv(bucket.s3, { RCLONE_DAEMON: 'true' }), timeoutMs: 30_000 });
+    r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--cache-dir', cache], {
+      env: mountEnv(bucket.s3, { RCLONE_DAEMON: 'true' }),
+      timeoutMs: 30_000,
+    });
     mounted = isMounted(mnt);
     pids = await pidsWith(mnt);
     if (mounted) await run('fusermount', ['-u', mnt]);
@@ -118,25 +127,32 @@ test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', { timeo
   assert.equal(pids.length, 1, 'one background mount process');
 });
 
-test('--daemon-wait: --daemon gives up after that long when the mount does not become ready, leaving nothing behind', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const mnt = await tempDir('bucketfs-mnt-');
-  // the server never answers the listing that checks the bucket before mounting
-  bucket.s3.faultHook = (req) => (req.type === 'LIST' ? 'hang' : undefined);
-  let r: Awaited<ReturnType<typeof run>>;
-  let ms: number;
-  try {
-    const t0 = Date.now();
-    r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--daemon', '--daemon-wait', '2s'], { env: mountEnv(bucket.s3), timeoutMs: 60_000 });
-    ms = Date.now() - t0;
-    await waitFor(async () => (await pidsWith(mnt)).length === 0, 10_000, 'the background process to be ended');
-  } finally {
-    bucket.s3.faultHook = undefined;
-    bucket.s3.releaseHung();
-    await killAll(mnt);
-  }
-  assert.notEqual(r.code, 0);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, /the mount did not become ready within 2s/);
-  assert.ok(ms >= 1500 && ms < 15_000, `gave up after ${ms} ms`);
-  assert.ok(!isMounted(mnt));
-});
+test(
+  '--daemon-wait: --daemon gives up after that long when the mount does not become ready, leaving nothing behind',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const mnt = await tempDir('bucketfs-mnt-');
+    // the server never answers the listing that checks the bucket before mounting
+    bucket.s3.faultHook = (req) => (req.type === 'LIST' ? 'hang' : undefined);
+    let r: Awaited<ReturnType<typeof run>>;
+    let ms: number;
+    try {
+      const t0 = Date.now();
+      r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--daemon', '--daemon-wait', '2s'], {
+        env: mountEnv(bucket.s3),
+        timeoutMs: 60_000,
+      });
+      ms = Date.now() - t0;
+      await waitFor(async () => (await pidsWith(mnt)).length === 0, 10_000, 'the background process to be ended');
+    } finally {
+      bucket.s3.faultHook = undefined;
+      bucket.s3.releaseHung();
+      await killAll(mnt);
+    }
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /the mount did not become ready within 2s/);
+    assert.ok(ms >= 1500 && ms < 15_000, `gave up after ${ms} ms`);
+    assert.ok(!isMounted(mnt));
+  },
+);

@@ -47,8 +47,11 @@ test('mount-time errors are one clear line and a non-zero exit', MOUNT_TEST, asy
   assert.ok(!isMounted(empty));
 
   // moto accepts any key; reject what a real S3 rejects for an unknown key id
-  const refuseWrongKey = () => (/Credential=WRONGKEY\//.test(bucket.s3.hookedRequest().headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined);
-  const bad = await bucket.s3.withFault(refuseWrongKey, () => mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' }));
+  const refuseWrongKey = () =>
+    /Credential=WRONGKEY\//.test(bucket.s3.hookedRequest().headers.authorization ?? '') ? { status: 403, code: 'InvalidAccessKeyId' } : undefined;
+  const bad = await bucket.s3.withFault(refuseWrongKey, () =>
+    mountFails(bucket.s3, `moto:${BUCKET}`, empty, [], { RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: 'WRONGKEY' }),
+  );
   assert.notEqual(bad.code, 0);
   assert.match(oneLine(bad.stderr), /credentials were refused/);
   assert.doesNotMatch(bad.stderr, /testing-secret-key/);
@@ -106,9 +109,13 @@ test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, 
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   const file = path.join(m.mnt, 'open-at-exit.txt');
   // a writer that keeps its file open (written, never closed)
-  const writer = spawn('python3', ['-c', 'import sys, time\nf = open(sys.argv[1], "w")\nf.write("written but not closed\\n")\nf.flush()\nprint("ready", flush=True)\ntime.sleep(60)', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const writer = spawn(
+    'python3',
+    ['-c', 'import sys, time\nf = open(sys.argv[1], "w")\nf.write("written but not closed\\n")\nf.flush()\nprint("ready", flush=True)\ntime.sleep(60)', file],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       writer.stdout.once('data', () => resolve());
@@ -155,7 +162,10 @@ test('--daemon returns once the mount works, and exits non-zero with the reason 
     for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');
     if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
   }
-  const bad = await run(process.execPath, [bucketfsBin, 'mount', 'moto:no-such-bucket', mnt, '--daemon', '--cache-dir', cache], { env: mountEnv(bucket.s3), timeoutMs: 60_000 });
+  const bad = await run(process.execPath, [bucketfsBin, 'mount', 'moto:no-such-bucket', mnt, '--daemon', '--cache-dir', cache], {
+    env: mountEnv(bucket.s3),
+    timeoutMs: 60_000,
+  });
   assert.notEqual(bad.code, 0);
   assert.match(oneLine(bad.stderr), /bucket "no-such-bucket" does not exist/);
   assert.ok(!isMounted(mnt));

@@ -20,7 +20,9 @@ before(async () => {
   const c = s3.directClient();
   for (let i = 0; i < FILES; i += 100) {
     await Promise.all(
-      Array.from({ length: 100 }, (_, j) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `big/f${String(i + j).padStart(5, '0')}`, Body: `content ${i + j}\n` }))),
+      Array.from({ length: 100 }, (_, j) =>
+        c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `big/f${String(i + j).padStart(5, '0')}`, Body: `content ${i + j}\n` })),
+      ),
     );
   }
   c.destroy();

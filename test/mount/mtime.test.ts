@@ -65,7 +65,7 @@ test('an mtime another client stored (boto3, X-Amz-Meta-Mtime) shows in stat to 
   assert.equal((await sh('stat', ['-c', '%y', path.join(m.mnt, 'ext/old.txt')])).trim(), '1969-12-31 23:59:58.250000000 +0000');
 });
 
-test('touch -d stores the time to the nanosecond in rclone\'s format, on existing and new files', MOUNT_TEST, async () => {
+test("touch -d stores the time to the nanosecond in rclone's format, on existing and new files", MOUNT_TEST, async () => {
   const f = path.join(m.mnt, 'touched.txt');
   await fs.writeFile(f, 'data');
   const sec = utcSec(2020, 1, 2, 3, 4, 5);
@@ -156,7 +156,7 @@ test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -
   assert.doesNotMatch(again, /^[<>ch.]f/m, `rsync changed files:\n${again}`);
 });
 
-test('GNU tar x (which sets the mtime with the atime omitted) restores the archive\'s mtimes', MOUNT_TEST, async () => {
+test("GNU tar x (which sets the mtime with the atime omitted) restores the archive's mtimes", MOUNT_TEST, async () => {
   const src = await tempDir();
   await fs.mkdir(path.join(src, 'arch/dir'), { recursive: true });
   await fs.writeFile(path.join(src, 'arch/x.txt'), 'x');

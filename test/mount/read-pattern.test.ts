@@ -47,7 +47,6 @@ async function counted(fn: () => Promise<unknown>): Promise<RecordedRequest[]> {
   return [...s3.requests];
 }
 
-
 before(async () => {
   s3 = await TestS3.start();
   await s3.createBucket(BUCKET);
@@ -61,51 +60,55 @@ after(async () => {
   await s3?.stop();
 }, MOUNT_HOOK);
 
-test('200 random 4 KiB preads, a quarter of them just behind the previous one, transfer about 200 × 4 KiB; cat afterwards still streams', MOUNT_TEST, async () => {
-  const m = await mount(s3, `moto:${BUCKET}`);
-  try {
-    const file = path.join(m.mnt, 'big.bin');
-    const r = rng(1234);
-    const offsets: number[] = [];
-    let prev = SIZE / 2;
-    for (let i = 0; i < 200; i++) {
-      // random pages (never page 0: a read at 0 may start a modest read-ahead), and now and then
-      // one up to 1 MiB behind the previous read (the old detector took those for sequential)
-      const off = i % 4 === 3 ? Math.max(4096, prev - (1 + Math.floor(r() * 256)) * 4096) : (1 + Math.floor(r() * (SIZE / 4096 - 2))) * 4096;
-      offsets.push(off);
-      prev = off;
-    }
-    let out: Buffer = Buffer.alloc(0);
-    const reqs = await counted(async () => {
-      const py = await run('python3', ['-c', PREAD_PY, file, '4096'], { input: offsets.join('\n') + '\n', timeoutMs: 120_000 });
-      assert.equal(py.code, 0, py.stderr);
-      out = py.stdoutBytes;
-    });
-    assert.equal(out.length, 200 * 4096);
-    offsets.forEach((off, i) => assert.ok(out.subarray(i * 4096, (i + 1) * 4096).equals(big.subarray(off, off + 4096)), `bytes at ${off}`));
-    const g = gets(reqs);
-    console.log(`# 200 random 4 KiB preads: ${g.count} GETs, ${g.bytes} bytes (largest ${Math.max(...g.sizes)})`);
-    // about 200 × 4 KiB: each pread is one page-aligned page; 10% over allows a few reads to
-    // be widened by a page (the kernel or the reader), never a read-ahead or a chunk
-    assert.ok(g.bytes <= 200 * 4 * KiB * 1.1, `transferred ${g.bytes} bytes`);
-    // about one small GET per read: none of them larger than two pages
-    assert.ok(Math.max(...g.sizes) <= 8 * KiB, `a GET of ${Math.max(...g.sizes)} bytes`);
-    assert.ok(g.count <= 200, `${g.count} GETs`);
+test(
+  '200 random 4 KiB preads, a quarter of them just behind the previous one, transfer about 200 × 4 KiB; cat afterwards still streams',
+  MOUNT_TEST,
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      const file = path.join(m.mnt, 'big.bin');
+      const r = rng(1234);
+      const offsets: number[] = [];
+      let prev = SIZE / 2;
+      for (let i = 0; i < 200; i++) {
+        // random pages (never page 0: a read at 0 may start a modest read-ahead), and now and then
+        // one up to 1 MiB behind the previous read (the old detector took those for sequential)
+        const off = i % 4 === 3 ? Math.max(4096, prev - (1 + Math.floor(r() * 256)) * 4096) : (1 + Math.floor(r() * (SIZE / 4096 - 2))) * 4096;
+        offsets.push(off);
+        prev = off;
+      }
+      let out: Buffer = Buffer.alloc(0);
+      const reqs = await counted(async () => {
+        const py = await run('python3', ['-c', PREAD_PY, file, '4096'], { input: offsets.join('\n') + '\n', timeoutMs: 120_000 });
+        assert.equal(py.code, 0, py.stderr);
+        out = py.stdoutBytes;
+      });
+      assert.equal(out.length, 200 * 4096);
+      offsets.forEach((off, i) => assert.ok(out.subarray(i * 4096, (i + 1) * 4096).equals(big.subarray(off, off + 4096)), `bytes at ${off}`));
+      const g = gets(reqs);
+      console.log(`# 200 random 4 KiB preads: ${g.count} GETs, ${g.bytes} bytes (largest ${Math.max(...g.sizes)})`);
+      // about 200 × 4 KiB: each pread is one page-aligned page; 10% over allows a few reads to
+      // be widened by a page (the kernel or the reader), never a read-ahead or a chunk
+      assert.ok(g.bytes <= 200 * 4 * KiB * 1.1, `transferred ${g.bytes} bytes`);
+      // about one small GET per read: none of them larger than two pages
+      assert.ok(Math.max(...g.sizes) <= 8 * KiB, `a GET of ${Math.max(...g.sizes)} bytes`);
+      assert.ok(g.count <= 200, `${g.count} GETs`);
 
-    // the pages cached by those reads do not chop a sequential read into small GETs
-    const cat = gets(
-      await counted(async () => {
-        const c = await run('cat', [file]);
-        assert.ok(c.stdoutBytes.equals(big), 'cat read different bytes');
-      }),
-    );
-    console.log(`# cat after them: ${cat.count} GETs, ${cat.bytes} bytes`);
-    assert.ok(cat.count <= 10, `${cat.count} GETs`);
-    assert.ok(cat.bytes <= SIZE * 1.05, `downloaded ${cat.bytes}`);
-  } finally {
-    await m.unmount();
-  }
-});
+      // the pages cached by those reads do not chop a sequential read into small GETs
+      const cat = gets(
+        await counted(async () => {
+          const c = await run('cat', [file]);
+          assert.ok(c.stdoutBytes.equals(big), 'cat read different bytes');
+        }),
+      );
+      console.log(`# cat after them: ${cat.count} GETs, ${cat.bytes} bytes`);
+      assert.ok(cat.count <= 10, `${cat.count} GETs`);
+      assert.ok(cat.bytes <= SIZE * 1.05, `downloaded ${cat.bytes}`);
+    } finally {
+      await m.unmount();
+    }
+  },
+);
 
 test('cat and dd read the object byte-exact in a few large GETs', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);

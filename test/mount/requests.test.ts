@@ -35,7 +35,9 @@ before(async () => {
   const names = Array.from({ length: FILES }, (_, i) => `many/file-${String(i).padStart(4, '0')}.txt`);
   for (let i = 0; i < names.length; i += 50) {
     await Promise.all(
-      names.slice(i, i + 50).map((Key, j) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: `content ${i + j}\n`, Metadata: { mtime: `${1600000000 + i + j}.5` } }))),
+      names
+        .slice(i, i + 50)
+        .map((Key, j) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: `content ${i + j}\n`, Metadata: { mtime: `${1600000000 + i + j}.5` } }))),
     );
   }
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/big.bin', Body: big }));

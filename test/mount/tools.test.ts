@@ -84,7 +84,11 @@ test('cat, dd with skip and diff read byte-exact contents', MOUNT_TEST, async ()
 });
 
 test('find lists the tree; cp -r, tar c and rsync copy it out exactly', MOUNT_TEST, async () => {
-  const found = (await sh('find', [path.join(m.mnt, 'docs')])).trim().split('\n').map((p) => path.relative(m.mnt, p)).sort();
+  const found = (await sh('find', [path.join(m.mnt, 'docs')]))
+    .trim()
+    .split('\n')
+    .map((p) => path.relative(m.mnt, p))
+    .sort();
   assert.deepEqual(found, ['docs', 'docs/big.bin', 'docs/hello.txt', 'docs/small.bin', 'docs/sub', 'docs/sub/deep', 'docs/sub/deep/leaf.txt']);
   const named = (await sh('find', [m.mnt, '-name', 'leaf.txt'])).trim();
   assert.equal(named, path.join(m.mnt, 'docs/sub/deep/leaf.txt'));

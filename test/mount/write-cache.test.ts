@@ -76,7 +76,18 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
   const PROBE = 123_457;
   await bucket.putObject('evict-probe.bin', randomBytes(PROBE));
   const m2 = await mount(bucket.s3, `moto:${BUCKET}`, {
-    flags: ['--cache-dir', cacheDir, '--vfs-write-back', '30s', '--vfs-cache-max-size', '1k', '--vfs-cache-max-age', '100ms', '--vfs-cache-poll-interval', '100ms'],
+    flags: [
+      '--cache-dir',
+      cacheDir,
+      '--vfs-write-back',
+      '30s',
+      '--vfs-cache-max-size',
+      '1k',
+      '--vfs-cache-max-age',
+      '100ms',
+      '--vfs-cache-poll-interval',
+      '100ms',
+    ],
   });
   const pending = randomBytes(500_000);
   await usingMount(m2, async () => {
@@ -99,45 +110,49 @@ test('--vfs-cache-max-size and --vfs-cache-max-age evict clean copies only; a fi
   assert.ok((await getObject('pending.bin'))?.equals(pending));
 });
 
-test('--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file', MOUNT_TEST, async () => {
-  const off = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
-  try {
-    await fs.writeFile(path.join(off.mnt, 'off.txt'), 'sequential is fine\n');
-    assert.equal((await getObject('off.txt'))?.toString(), 'sequential is fine\n');
-    const py = [
-      'import os, sys',
-      'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
-      'os.write(fd, b"abcdef")',
-      'os.pwrite(fd, b"X", 0)',
-      'try:',
-      '    os.pwrite(fd, b"far", 200 * 1024 * 1024)',
-      '    print("ok")',
-      'except OSError as e:',
-      '    print("errno", e.errno)',
-      'os.close(fd)',
-      'try:',
-      '    fd = os.open(sys.argv[2], os.O_WRONLY)',
-      '    print("opened")',
-      'except OSError as e:',
-      '    print("errno", e.errno)',
-    ].join('\n');
-    const r = await run('python3', ['-c', py, path.join(off.mnt, 'seek.txt'), path.join(off.mnt, 'off.txt')]);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['errno 1', 'errno 1'], r.stderr);
-    assert.equal((await getObject('seek.txt'))?.toString(), 'Xbcdef', 'what was streamed is stored');
-    assert.match(off.stderr(), /--vfs-cache-mode writes/);
-  } finally {
-    await off.unmount();
-  }
-  const minimal = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'minimal', '--vfs-write-back', '0'] });
-  try {
-    const fh = await fs.open(path.join(minimal.mnt, 'off.txt'), 'r+');
-    await fh.write(Buffer.from('S'), 0, 1, 0);
-    await fh.close();
-    assert.equal((await getObject('off.txt'))?.toString(), 'Sequential is fine\n');
-  } finally {
-    await minimal.unmount();
-  }
-});
+test(
+  '--vfs-cache-mode off: streams only (rewrites of bytes not sent yet work, what needs a cache file is EPERM); minimal: O_RDWR files get a cache file',
+  MOUNT_TEST,
+  async () => {
+    const off = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'off'] });
+    try {
+      await fs.writeFile(path.join(off.mnt, 'off.txt'), 'sequential is fine\n');
+      assert.equal((await getObject('off.txt'))?.toString(), 'sequential is fine\n');
+      const py = [
+        'import os, sys',
+        'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)',
+        'os.write(fd, b"abcdef")',
+        'os.pwrite(fd, b"X", 0)',
+        'try:',
+        '    os.pwrite(fd, b"far", 200 * 1024 * 1024)',
+        '    print("ok")',
+        'except OSError as e:',
+        '    print("errno", e.errno)',
+        'os.close(fd)',
+        'try:',
+        '    fd = os.open(sys.argv[2], os.O_WRONLY)',
+        '    print("opened")',
+        'except OSError as e:',
+        '    print("errno", e.errno)',
+      ].join('\n');
+      const r = await run('python3', ['-c', py, path.join(off.mnt, 'seek.txt'), path.join(off.mnt, 'off.txt')]);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['errno 1', 'errno 1'], r.stderr);
+      assert.equal((await getObject('seek.txt'))?.toString(), 'Xbcdef', 'what was streamed is stored');
+      assert.match(off.stderr(), /--vfs-cache-mode writes/);
+    } finally {
+      await off.unmount();
+    }
+    const minimal = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-cache-mode', 'minimal', '--vfs-write-back', '0'] });
+    try {
+      const fh = await fs.open(path.join(minimal.mnt, 'off.txt'), 'r+');
+      await fh.write(Buffer.from('S'), 0, 1, 0);
+      await fh.close();
+      assert.equal((await getObject('off.txt'))?.toString(), 'Sequential is fine\n');
+    } finally {
+      await minimal.unmount();
+    }
+  },
+);
 
 test('--vfs-cache-mode full: reads go through the cache; a second read, even after a remount, downloads nothing', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');

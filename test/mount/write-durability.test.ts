@@ -43,7 +43,10 @@ test('kill -9 right after close() of 300 small files (no fsync): the next mount 
   const j = await journals(cacheDir);
   assert.equal(j.size, 300);
   const boot = (await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-  assert.ok([...j.values()].every((x) => x.state === 'dirty' && x.unsynced === boot), 'closed, journaled, not fsync\'d');
+  assert.ok(
+    [...j.values()].every((x) => x.state === 'dirty' && x.unsynced === boot),
+    "closed, journaled, not fsync'd",
+  );
   await kill9(m);
 
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
@@ -55,31 +58,35 @@ test('kill -9 right after close() of 300 small files (no fsync): the next mount 
   }
 });
 
-test('fsync(2) makes the pending file durable (its journal has no boot mark); a close-only journal of an earlier boot is not uploaded', { timeout: 120_000 }, async () => {
-  const cacheDir = await tempDir('bucketfs-cache-');
-  const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
-  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
-  const synced = await fs.open(path.join(m.mnt, 'synced.txt'), 'w');
-  await synced.write('fsynced\n');
-  await synced.sync();
-  await synced.close();
-  await fs.writeFile(path.join(m.mnt, 'closed.txt'), 'only closed\n');
-  const j = await journals(cacheDir);
-  assert.equal(j.get('synced.txt')?.unsynced, undefined, 'fsync: durable');
-  assert.ok(j.get('closed.txt')?.unsynced, 'close: marked with the boot it was written in');
-  await kill9(m);
-  // as if the machine had restarted since: the close-only journal is from another boot
-  const closed = j.get('closed.txt')!;
-  const record = JSON.parse(await fs.readFile(closed.file, 'utf8')) as Record<string, unknown>;
-  await fs.writeFile(closed.file, JSON.stringify({ ...record, unsynced: '00000000-0000-0000-0000-000000000000' }));
+test(
+  'fsync(2) makes the pending file durable (its journal has no boot mark); a close-only journal of an earlier boot is not uploaded',
+  { timeout: 120_000 },
+  async () => {
+    const cacheDir = await tempDir('bucketfs-cache-');
+    const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    const synced = await fs.open(path.join(m.mnt, 'synced.txt'), 'w');
+    await synced.write('fsynced\n');
+    await synced.sync();
+    await synced.close();
+    await fs.writeFile(path.join(m.mnt, 'closed.txt'), 'only closed\n');
+    const j = await journals(cacheDir);
+    assert.equal(j.get('synced.txt')?.unsynced, undefined, 'fsync: durable');
+    assert.ok(j.get('closed.txt')?.unsynced, 'close: marked with the boot it was written in');
+    await kill9(m);
+    // as if the machine had restarted since: the close-only journal is from another boot
+    const closed = j.get('closed.txt')!;
+    const record = JSON.parse(await fs.readFile(closed.file, 'utf8')) as Record<string, unknown>;
+    await fs.writeFile(closed.file, JSON.stringify({ ...record, unsynced: '00000000-0000-0000-0000-000000000000' }));
 
-  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
-  try {
-    await waitFor(async () => (await bucket.getObject('synced.txt')) !== null, 30_000, 'the fsynced file uploaded');
-    assert.equal((await bucket.getObject('synced.txt'))?.toString(), 'fsynced\n');
-    assert.match(again.stderr(), /closed\.txt: written before the machine restarted and never fsync'd/);
-    assert.equal(await bucket.getObject('closed.txt'), null, 'never uploaded');
-  } finally {
-    await again.unmount();
-  }
-});
+    const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+    try {
+      await waitFor(async () => (await bucket.getObject('synced.txt')) !== null, 30_000, 'the fsynced file uploaded');
+      assert.equal((await bucket.getObject('synced.txt'))?.toString(), 'fsynced\n');
+      assert.match(again.stderr(), /closed\.txt: written before the machine restarted and never fsync'd/);
+      assert.equal(await bucket.getObject('closed.txt'), null, 'never uploaded');
+    } finally {
+      await again.unmount();
+    }
+  },
+);

@@ -53,7 +53,7 @@ async function afterWriteBack(): Promise<void> {
 }
 const requestsFor = (key: string) => bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/${key}`);
 
-test('two handles writing one file: both writes land, in order, and each handle reads the other\'s', MOUNT_TEST, async () => {
+test("two handles writing one file: both writes land, in order, and each handle reads the other's", MOUNT_TEST, async () => {
   await fs.mkdir(mnt('two'));
   const a = await fs.open(mnt('two/f.bin'), 'w+');
   const b = await fs.open(mnt('two/f.bin'), 'r+');
@@ -172,12 +172,16 @@ test('O_CREAT|O_EXCL races between two processes: exactly one wins each name', M
       p.once('exit', (c) => (c === 0 ? resolve(out.trim() === '' ? [] : out.trim().split(' ').map(Number)) : reject(new Error(err))));
     });
   const [a, b] = await Promise.all([racer('A'), racer('B')]);
-  assert.deepEqual([...a, ...b].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => i), `A won ${a.length}, B won ${b.length}`);
+  assert.deepEqual(
+    [...a, ...b].sort((x, y) => x - y),
+    Array.from({ length: 40 }, (_, i) => i),
+    `A won ${a.length}, B won ${b.length}`,
+  );
   for (const i of a) assert.equal(await fs.readFile(mnt(`excl/f${i}`), 'utf8'), 'A');
   for (const i of b) assert.equal(await fs.readFile(mnt(`excl/f${i}`), 'utf8'), 'B');
 });
 
-test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file', MOUNT_TEST, async () => {
+test("the editor's save (write .file.swp, fsync, rename over file): one PUT of file, no request for the swap file", MOUNT_TEST, async () => {
   await fs.readdir(mnt('edit'));
   bucket.s3.clearRequests();
   const swp = await fs.open(mnt('edit/.notes.txt.swp'), 'w');
@@ -190,7 +194,10 @@ test('the editor\'s save (write .file.swp, fsync, rename over file): one PUT of 
   await waitFor(async () => (await getObject('edit/notes.txt'))?.toString() === 'new notes\n', 10_000, 'the upload');
   assert.deepEqual(await keys('edit/'), ['edit/notes.txt']);
   const changes = bucket.s3.requests.filter((r) => r.path.startsWith(`/${BUCKET}/edit/`) && !['GET', 'HEAD', 'LIST'].includes(r.type));
-  assert.deepEqual(changes.map((r) => `${r.type} ${r.path}`), [`PUT /${BUCKET}/edit/notes.txt`]);
+  assert.deepEqual(
+    changes.map((r) => `${r.type} ${r.path}`),
+    [`PUT /${BUCKET}/edit/notes.txt`],
+  );
 });
 
 test('a file truncated to 0 and rewritten while another process reads it: the reader sees the new content, never a mix', MOUNT_TEST, async () => {

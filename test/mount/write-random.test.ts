@@ -22,7 +22,6 @@ const bucket = useS3Bucket(BUCKET, {
 });
 const { getObject, putObject } = bucket;
 
-
 function mountWith(flags: string[] = []): Promise<Mounted> {
   return mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cacheDir, '--s3-chunk-size', '5M', ...flags] });
 }
@@ -38,79 +37,83 @@ async function readRange(fh: fs.FileHandle, offset: number, length: number): Pro
   return buf.subarray(0, done);
 }
 
-test('thousands of random writes, rewrites, truncates, appends and reads on an existing object match a local model, through the mount, in the bucket and after a remount', MOUNT_TEST, async () => {
-  const seed = Number(process.env.BUCKETFS_TEST_SEED ?? Date.now() % 1_000_000);
-  const rnd = prng(seed);
-  const initial = randomBytes(3 * MiB + 12345);
-  await putObject('rand.bin', initial);
-  const local = await tempDir();
-  const modelPath = path.join(local, 'model.bin');
-  await fs.writeFile(modelPath, initial);
+test(
+  'thousands of random writes, rewrites, truncates, appends and reads on an existing object match a local model, through the mount, in the bucket and after a remount',
+  MOUNT_TEST,
+  async () => {
+    const seed = Number(process.env.BUCKETFS_TEST_SEED ?? Date.now() % 1_000_000);
+    const rnd = prng(seed);
+    const initial = randomBytes(3 * MiB + 12345);
+    await putObject('rand.bin', initial);
+    const local = await tempDir();
+    const modelPath = path.join(local, 'model.bin');
+    await fs.writeFile(modelPath, initial);
 
-  let m = await mountWith();
-  const file = path.join(m.mnt, 'rand.bin');
-  const fh = await fs.open(file, 'r+');
-  const model = await fs.open(modelPath, 'r+');
-  const reader = await fs.open(file, 'r');
-  let size = initial.length;
-  const counts = { write: 0, append: 0, truncate: 0, read: 0, stat: 0 };
-  try {
-    for (let i = 0; i < 3000; i++) {
-      const p = rnd.next();
-      if (p < 0.55) {
-        const len = rnd.next() < 0.9 ? rnd.int(1, 16 * 1024) : rnd.int(16 * 1024, 300 * 1024);
-        const off = rnd.int(0, size + 64 * 1024);
-        const data = randomBytes(len);
-        await fh.write(data, 0, len, off);
-        await model.write(data, 0, len, off);
-        size = Math.max(size, off + len);
-        counts.write++;
-      } else if (p < 0.65) {
-        const data = randomBytes(rnd.int(1, 8192));
-        await fh.write(data, 0, data.length, size);
-        await model.write(data, 0, data.length, size);
-        size += data.length;
-        counts.append++;
-      } else if (p < 0.7 || size > 8 * MiB) {
-        const q = rnd.next();
-        const to = q < 0.03 ? 0 : q < 0.2 ? rnd.int(Math.floor(size / 2), size) : rnd.int(Math.floor(size * 0.97), Math.floor(size * 1.05) + 4096);
-        await fh.truncate(to);
-        await model.truncate(to);
-        size = to;
-        counts.truncate++;
-      } else if (p < 0.95) {
-        const off = rnd.int(0, size);
-        const len = rnd.int(1, 128 * 1024);
-        // half of the reads through a second, read-only handle: it sees the writes at once
-        const h = rnd.next() < 0.5 ? fh : reader;
-        const got = await readRange(h, off, len);
-        const want = await readRange(model, off, len);
-        assert.ok(got.equals(want), `seed ${seed}, op ${i}: read of ${len} at ${off} differs (size ${size})`);
-        counts.read++;
-      } else {
-        assert.equal((await fh.stat()).size, size, `seed ${seed}, op ${i}: fstat size`);
-        assert.equal((await fs.stat(file)).size, size, `seed ${seed}, op ${i}: stat size`);
-        counts.stat++;
+    let m = await mountWith();
+    const file = path.join(m.mnt, 'rand.bin');
+    const fh = await fs.open(file, 'r+');
+    const model = await fs.open(modelPath, 'r+');
+    const reader = await fs.open(file, 'r');
+    let size = initial.length;
+    const counts = { write: 0, append: 0, truncate: 0, read: 0, stat: 0 };
+    try {
+      for (let i = 0; i < 3000; i++) {
+        const p = rnd.next();
+        if (p < 0.55) {
+          const len = rnd.next() < 0.9 ? rnd.int(1, 16 * 1024) : rnd.int(16 * 1024, 300 * 1024);
+          const off = rnd.int(0, size + 64 * 1024);
+          const data = randomBytes(len);
+          await fh.write(data, 0, len, off);
+          await model.write(data, 0, len, off);
+          size = Math.max(size, off + len);
+          counts.write++;
+        } else if (p < 0.65) {
+          const data = randomBytes(rnd.int(1, 8192));
+          await fh.write(data, 0, data.length, size);
+          await model.write(data, 0, data.length, size);
+          size += data.length;
+          counts.append++;
+        } else if (p < 0.7 || size > 8 * MiB) {
+          const q = rnd.next();
+          const to = q < 0.03 ? 0 : q < 0.2 ? rnd.int(Math.floor(size / 2), size) : rnd.int(Math.floor(size * 0.97), Math.floor(size * 1.05) + 4096);
+          await fh.truncate(to);
+          await model.truncate(to);
+          size = to;
+          counts.truncate++;
+        } else if (p < 0.95) {
+          const off = rnd.int(0, size);
+          const len = rnd.int(1, 128 * 1024);
+          // half of the reads through a second, read-only handle: it sees the writes at once
+          const h = rnd.next() < 0.5 ? fh : reader;
+          const got = await readRange(h, off, len);
+          const want = await readRange(model, off, len);
+          assert.ok(got.equals(want), `seed ${seed}, op ${i}: read of ${len} at ${off} differs (size ${size})`);
+          counts.read++;
+        } else {
+          assert.equal((await fh.stat()).size, size, `seed ${seed}, op ${i}: fstat size`);
+          assert.equal((await fs.stat(file)).size, size, `seed ${seed}, op ${i}: stat size`);
+          counts.stat++;
+        }
       }
+    } finally {
+      await reader.close();
+      await fh.close();
+      await model.close();
     }
-  } finally {
-    await reader.close();
-    await fh.close();
-    await model.close();
-  }
-  console.log(`# seed ${seed}: ${JSON.stringify(counts)}, final size ${size}`);
-  const want = await fs.readFile(modelPath);
-  assert.ok((await fs.readFile(file)).equals(want), `seed ${seed}: content through the mount after close`);
-  // unmount uploads what write-back still holds
-  assert.equal((await m.unmount()).code, 0, m.stderr());
-  assert.ok((await getObject('rand.bin'))?.equals(want), `seed ${seed}: the object in the bucket`);
-  m = await mountWith();
-  try {
-    assert.ok((await fs.readFile(path.join(m.mnt, 'rand.bin'))).equals(want), `seed ${seed}: after a remount`);
-  } finally {
-    await m.unmount();
-  }
-});
+    console.log(`# seed ${seed}: ${JSON.stringify(counts)}, final size ${size}`);
+    const want = await fs.readFile(modelPath);
+    assert.ok((await fs.readFile(file)).equals(want), `seed ${seed}: content through the mount after close`);
+    // unmount uploads what write-back still holds
+    assert.equal((await m.unmount()).code, 0, m.stderr());
+    assert.ok((await getObject('rand.bin'))?.equals(want), `seed ${seed}: the object in the bucket`);
+    m = await mountWith();
+    try {
+      assert.ok((await fs.readFile(path.join(m.mnt, 'rand.bin'))).equals(want), `seed ${seed}: after a remount`);
+    } finally {
+      await m.unmount();
+    }
+  },
+);
 
 test('a stream that turns random: the parts already sent are committed, the rest continues in a cache file; nothing is lost', MOUNT_TEST, async () => {
   const m = await mountWith(['--vfs-write-back', '0']);

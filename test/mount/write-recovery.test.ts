@@ -48,7 +48,10 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
   }
   // a time set by touch -d, stored with the pending upload
   await fs.writeFile(path.join(m.mnt, 'rec/dated.txt'), 'dated\n');
-  assert.equal((await run('touch', ['-d', '2020-02-03 04:05:06.123456789', path.join(m.mnt, 'rec/dated.txt')], { env: { ...process.env, TZ: 'UTC' } })).code, 0);
+  assert.equal(
+    (await run('touch', ['-d', '2020-02-03 04:05:06.123456789', path.join(m.mnt, 'rec/dated.txt')], { env: { ...process.env, TZ: 'UTC' } })).code,
+    0,
+  );
   want.set('rec/dated.txt', Buffer.from('dated\n'));
   // a rewrite in the middle of an existing object (a cache file over it)
   const existing = (await getObject('rec/existing.bin'))!;
@@ -67,7 +70,11 @@ test('kill -9 while uploads wait for --vfs-write-back: the next mount uploads ev
   for (const k of want.keys()) mtimes.set(k, (await fs.stat(path.join(m.mnt, k), { bigint: true })).mtimeNs);
   assert.equal(mtimes.get('rec/dated.txt'), 1_580_702_706_123_456_789n);
   const uploads = bucket.s3.requests.filter((r) => ['PUT', 'MPc', 'COPY'].includes(r.type) && !r.path.endsWith('/'));
-  assert.deepEqual(uploads.map((r) => r.path), [], 'nothing uploaded yet: all pending');
+  assert.deepEqual(
+    uploads.map((r) => r.path),
+    [],
+    'nothing uploaded yet: all pending',
+  );
 
   await kill9(m);
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
@@ -123,7 +130,11 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
   }
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   await usingMount(again, async () => {
-    await waitFor(async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789', 20_000, 'the recovered uploads');
+    await waitFor(
+      async () => (await getObject('open/new.txt')) !== null && (await getObject('open/existing.txt'))?.toString() !== '0123456789',
+      20_000,
+      'the recovered uploads',
+    );
     assert.equal((await getObject('open/new.txt'))?.toString(), 'A'.repeat(1000));
     assert.equal((await getObject('open/existing.txt'))?.toString(), '012abc6789');
   });
@@ -165,7 +176,8 @@ test('uploads failing at unmount stay in the cache (non-zero exit, one line) and
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
   await fs.mkdir(path.join(m.mnt, 'later'));
   await fs.writeFile(path.join(m.mnt, 'later/file.txt'), 'not yet');
-  const refuse = (req: { method: string; path: string }) => (req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined);
+  const refuse = (req: { method: string; path: string }) =>
+    req.method === 'PUT' && req.path.includes('/later/file.txt') ? { status: 400, code: 'InvalidRequest' } : undefined;
   const r = await bucket.s3.withFault(refuse, () => m.unmount());
   assert.notEqual(r.code, 0);
   assert.match(m.stderr(), /could not be uploaded \(kept under .*uploaded at the next mount\)/);

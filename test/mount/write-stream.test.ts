@@ -73,49 +73,53 @@ test('a 64 MiB dd streams into a multipart upload while it is written; 13 parts 
   });
 });
 
-test('a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount', MOUNT_TEST, async () => {
-  const flags = ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'];
-  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
-  const file = path.join(m.mnt, 'slow.bin');
-  let shown: bigint;
-  await usingMount(m, async () => {
-    const data = randomBytes(64 * MiB);
-    bucket.s3.clearRequests();
-    const t0 = Date.now();
-    const { w, finish } = await ddFromFifo(file);
-    // 4 MiB every 150 ms: about 2.4 s of writing, the upload started after the second batch
-    let whileWriting: bigint | undefined;
-    for (let off = 0; off < data.length; off += 4 * MiB) {
-      await w.write(data, off, 4 * MiB);
-      await new Promise((r) => setTimeout(r, 150));
-      if (off === 32 * MiB) {
-        await waitFor(() => bucket.s3.requests.some((r) => r.type === 'MPp' && forKey('slow.bin')(r)), 20_000, 'part uploads while writing');
-        whileWriting = (await fs.stat(file, { bigint: true })).mtimeNs;
+test(
+  'a slow streamed dd (> 1 s) stores the time its upload started: no COPY, stat the same while writing, after close and after a remount',
+  MOUNT_TEST,
+  async () => {
+    const flags = ['--s3-chunk-size', '5M', '--s3-upload-concurrency', '2'];
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    const file = path.join(m.mnt, 'slow.bin');
+    let shown: bigint;
+    await usingMount(m, async () => {
+      const data = randomBytes(64 * MiB);
+      bucket.s3.clearRequests();
+      const t0 = Date.now();
+      const { w, finish } = await ddFromFifo(file);
+      // 4 MiB every 150 ms: about 2.4 s of writing, the upload started after the second batch
+      let whileWriting: bigint | undefined;
+      for (let off = 0; off < data.length; off += 4 * MiB) {
+        await w.write(data, off, 4 * MiB);
+        await new Promise((r) => setTimeout(r, 150));
+        if (off === 32 * MiB) {
+          await waitFor(() => bucket.s3.requests.some((r) => r.type === 'MPp' && forKey('slow.bin')(r)), 20_000, 'part uploads while writing');
+          whileWriting = (await fs.stat(file, { bigint: true })).mtimeNs;
+        }
       }
-    }
-    await finish();
-    assert.ok(Date.now() - t0 > 1500, 'the writes took more than a second');
-    const counts = bucket.s3.counts(forKey('slow.bin'));
-    assert.equal(counts.MPf, 1, JSON.stringify(counts));
-    assert.equal(counts.COPY ?? 0, 0, `no server-side copy for an implicit mtime: ${JSON.stringify(counts)}`);
-    assert.equal(bucket.s3.counts().COPY ?? 0, 0);
-    assert.ok((await getObject('slow.bin'))?.equals(data), 'the object holds exactly what was written');
-    shown = (await fs.stat(file, { bigint: true })).mtimeNs;
-    assert.equal(shown, whileWriting, 'stat after close shows what it showed while the stream was uploading');
-    const startMs = Number(shown / 1_000_000n);
-    assert.ok(startMs >= t0 - 1000 && startMs <= Date.now(), `an mtime of this upload (${startMs}, t0 ${t0})`);
-    // what the object stores is exactly that
-    const meta = (await headMeta('slow.bin'))?.mtime ?? '';
-    assert.match(meta, /^\d+(\.\d+)?$/);
-    const [sec, frac = ''] = meta.split('.');
-    assert.equal(BigInt(sec!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0')), shown, `X-Amz-Meta-Mtime ${meta}`);
-  });
-  assert.equal(bucket.s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
-  const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
-  await usingMount(again, async () => {
-    assert.equal((await fs.stat(path.join(again.mnt, 'slow.bin'), { bigint: true })).mtimeNs, shown, 'the same mtime after a remount');
-  });
-});
+      await finish();
+      assert.ok(Date.now() - t0 > 1500, 'the writes took more than a second');
+      const counts = bucket.s3.counts(forKey('slow.bin'));
+      assert.equal(counts.MPf, 1, JSON.stringify(counts));
+      assert.equal(counts.COPY ?? 0, 0, `no server-side copy for an implicit mtime: ${JSON.stringify(counts)}`);
+      assert.equal(bucket.s3.counts().COPY ?? 0, 0);
+      assert.ok((await getObject('slow.bin'))?.equals(data), 'the object holds exactly what was written');
+      shown = (await fs.stat(file, { bigint: true })).mtimeNs;
+      assert.equal(shown, whileWriting, 'stat after close shows what it showed while the stream was uploading');
+      const startMs = Number(shown / 1_000_000n);
+      assert.ok(startMs >= t0 - 1000 && startMs <= Date.now(), `an mtime of this upload (${startMs}, t0 ${t0})`);
+      // what the object stores is exactly that
+      const meta = (await headMeta('slow.bin'))?.mtime ?? '';
+      assert.match(meta, /^\d+(\.\d+)?$/);
+      const [sec, frac = ''] = meta.split('.');
+      assert.equal(BigInt(sec!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0')), shown, `X-Amz-Meta-Mtime ${meta}`);
+    });
+    assert.equal(bucket.s3.counts().COPY ?? 0, 0, 'no copy at unmount either');
+    const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    await usingMount(again, async () => {
+      assert.equal((await fs.stat(path.join(again.mnt, 'slow.bin'), { bigint: true })).mtimeNs, shown, 'the same mtime after a remount');
+    });
+  },
+);
 
 test('a file smaller than one part is one PUT at close (write-back 0), or one PUT after --vfs-write-back', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
@@ -172,7 +176,8 @@ test('a stream past chunk_size × max_upload_parts fails with EFBIG naming --s3-
 test('failed uploads: EIO at close and a log line; a small file stays in the cache and is uploaded by a later retry', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0', '--s3-chunk-size', '5M'] });
   let failing = true;
-  const refuse = (req: { method: string; path: string }) => (failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined);
+  const refuse = (req: { method: string; path: string }) =>
+    failing && req.path.includes('/fail') && req.method === 'PUT' ? { status: 400, code: 'InvalidRequest' } : undefined;
   try {
     await bucket.s3.withFault(refuse, async () => {
       // a small file: one PUT at close, refused
@@ -213,7 +218,10 @@ test('rsync -a of a big file: streamed under its temporary name, then one server
     const dir = await tempDir();
     const data = randomBytes(12 * MiB);
     await fs.writeFile(path.join(dir, 'big-rsync.bin'), data);
-    assert.equal((await run('touch', ['-m', '-d', '2021-06-07 08:09:10.123456789', path.join(dir, 'big-rsync.bin')], { env: { ...process.env, TZ: 'UTC' } })).code, 0);
+    assert.equal(
+      (await run('touch', ['-m', '-d', '2021-06-07 08:09:10.123456789', path.join(dir, 'big-rsync.bin')], { env: { ...process.env, TZ: 'UTC' } })).code,
+      0,
+    );
     await fs.mkdir(path.join(m.mnt, 'rs'));
     bucket.s3.clearRequests();
     const r = await run('rsync', ['-a', path.join(dir, 'big-rsync.bin'), path.join(m.mnt, 'rs/')]);

@@ -125,9 +125,9 @@ test('sqlite3 creates, fills, updates and queries a database on the mount; intac
   await fs.mkdir(path.dirname(db));
   const sql = [
     'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, payload BLOB);',
-    'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) INSERT INTO t SELECT x, printf(\'row %d\', x), randomblob(200) FROM c;',
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) INSERT INTO t SELECT x, printf('row %d', x), randomblob(200) FROM c;",
     'CREATE INDEX t_name ON t(name);',
-    'UPDATE t SET name = name || \' updated\' WHERE id % 7 = 0;',
+    "UPDATE t SET name = name || ' updated' WHERE id % 7 = 0;",
     'DELETE FROM t WHERE id % 11 = 0;',
   ].join('\n');
   await sh('sqlite3', [db, sql]);

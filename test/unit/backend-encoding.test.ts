@@ -2,15 +2,7 @@
 // vectors below are rclone's own (lib/encoder/encoder_test.go and encoder_cases_test.go).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Enc,
-  NameEncoder,
-  S3_DEFAULT_MASK,
-  STANDARD_MASK,
-  decodeBytes,
-  encodeBytes,
-  maskFromNames,
-} from '../../src/backend/s3/encoding.js';
+import { Enc, NameEncoder, S3_DEFAULT_MASK, STANDARD_MASK, decodeBytes, encodeBytes, maskFromNames } from '../../src/backend/s3/encoding.js';
 import { logicalNameFromBytes, logicalNameToBytes } from '../../src/backend/s3/utf8.js';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
 
@@ -75,7 +67,21 @@ test('rclone Ctl vector', () => {
 
 test('rclone OneDrive-style mask vectors (left tilde, right period, right space)', () => {
   const oneDrive =
-    STANDARD_MASK | Enc.Colon | Enc.Question | Enc.DoubleQuote | Enc.Asterisk | Enc.LtGt | Enc.Pipe | Enc.BackSlash | Enc.Hash | Enc.Percent | Enc.Del | Enc.Ctl | Enc.LeftTilde | Enc.RightSpace | Enc.RightPeriod;
+    STANDARD_MASK |
+    Enc.Colon |
+    Enc.Question |
+    Enc.DoubleQuote |
+    Enc.Asterisk |
+    Enc.LtGt |
+    Enc.Pipe |
+    Enc.BackSlash |
+    Enc.Hash |
+    Enc.Percent |
+    Enc.Del |
+    Enc.Ctl |
+    Enc.LeftTilde |
+    Enc.RightSpace |
+    Enc.RightPeriod;
   roundTrip(oneDrive, '\\*<>?:|#%".~', '＼＊＜＞？：｜＃％＂.~');
   roundTrip(oneDrive, '~leading tilde', '～leading tilde');
   roundTrip(oneDrive, 'trailing dot.', 'trailing dot．');
@@ -157,7 +163,10 @@ test('keys longer than 1024 bytes are InvalidName', () => {
 
 test('without InvalidUtf8 a name with invalid bytes cannot become a key', () => {
   const e = new NameEncoder(maskFromNames(['Slash', 'Dot']));
-  assert.throws(() => e.keyFromPath('a\udcff'), (err: unknown) => err instanceof BackendError && err.kind === 'InvalidName');
+  assert.throws(
+    () => e.keyFromPath('a\udcff'),
+    (err: unknown) => err instanceof BackendError && err.kind === 'InvalidName',
+  );
 });
 
 test('Raw leaves names alone apart from the standard decode', () => {

@@ -2,7 +2,16 @@
 // retry classification and backoff.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatMtime, parseMtime, md5Base64ToHex, md5HexToBase64, etagMd5, isArchivedUnrestored, archivedMessage, objectInfoFrom } from '../../src/backend/s3/metadata.js';
+import {
+  formatMtime,
+  parseMtime,
+  md5Base64ToHex,
+  md5HexToBase64,
+  etagMd5,
+  isArchivedUnrestored,
+  archivedMessage,
+  objectInfoFrom,
+} from '../../src/backend/s3/metadata.js';
 import { partSizeFor, useMultipart, maxStreamSize } from '../../src/backend/s3/part-size.js';
 import { formatSizeBinary as formatSize } from '../../src/config/units.js';
 import { classify, backoffDelay, withRetry, DEFAULT_RETRY } from '../../src/backend/s3/retry.js';
@@ -85,7 +94,11 @@ test('part size follows rclone chunksize.Calculator', () => {
   assert.equal(partSizeFor(1024 * 1024 * MiB, 10000, 5 * MiB), 105 * MiB);
   // 12 MiB with 2 parts max
   assert.equal(partSizeFor(12 * MiB, 2, 5 * MiB), 6 * MiB);
-  for (const [size, parts] of [[12 * MiB + 5, 2], [48 * MiB, 3], [5 * 1024 * MiB, 1000]] as const) {
+  for (const [size, parts] of [
+    [12 * MiB + 5, 2],
+    [48 * MiB, 3],
+    [5 * 1024 * MiB, 1000],
+  ] as const) {
     const p = partSizeFor(size, parts, 5 * MiB);
     assert.ok(Math.ceil(size / p) <= parts, `${size} in ${parts} parts of ${p}`);
     assert.equal(p % MiB, 0);
@@ -104,10 +117,7 @@ test('single vs multipart as rclone: size >= upload_cutoff or unknown; never emp
 
 test('retry classification', () => {
   const s3err = (name: string, status: number) => Object.assign(new Error('x'), { name, $metadata: { httpStatusCode: status }, $fault: 'server' });
-  assert.deepEqual(
-    [classify(s3err('SlowDown', 503)).kind, classify(s3err('SlowDown', 503)).retryable],
-    ['Throttled', true],
-  );
+  assert.deepEqual([classify(s3err('SlowDown', 503)).kind, classify(s3err('SlowDown', 503)).retryable], ['Throttled', true]);
   assert.equal(classify(s3err('InternalError', 500)).retryable, true);
   assert.equal(classify(s3err('Unknown', 502)).kind, 'Server');
   assert.equal(classify(s3err('TooManyRequests', 429)).kind, 'Throttled');
@@ -133,10 +143,22 @@ test('retry classification', () => {
 
 test('full-jitter backoff stays within the exponential ceiling', () => {
   const p = { ...DEFAULT_RETRY, baseMs: 100, maxDelayMs: 1000 };
-  assert.equal(backoffDelay(p, 1, () => 0.999), 99);
-  assert.equal(backoffDelay(p, 3, () => 0.5), 200);
-  assert.equal(backoffDelay(p, 10, () => 0.999), 999);
-  assert.equal(backoffDelay(p, 2, () => 0), 0);
+  assert.equal(
+    backoffDelay(p, 1, () => 0.999),
+    99,
+  );
+  assert.equal(
+    backoffDelay(p, 3, () => 0.5),
+    200,
+  );
+  assert.equal(
+    backoffDelay(p, 10, () => 0.999),
+    999,
+  );
+  assert.equal(
+    backoffDelay(p, 2, () => 0),
+    0,
+  );
 });
 
 test('withRetry: retries idempotent work, not the rest, and names op, path and endpoint', async () => {
@@ -149,7 +171,8 @@ test('withRetry: retries idempotent work, not the rest, and names op, path and e
       calls++;
       throw refused();
     }),
-    (e: unknown) => e instanceof BackendError && e.kind === 'Network' && e.message === 'GET photos/a.jpg: connection refused after 3 attempts (http://127.0.0.1:9)',
+    (e: unknown) =>
+      e instanceof BackendError && e.kind === 'Network' && e.message === 'GET photos/a.jpg: connection refused after 3 attempts (http://127.0.0.1:9)',
   );
   assert.equal(calls, 3);
   calls = 0;
@@ -185,11 +208,18 @@ test('helpers: endpoint scheme, url-encoded listing keys, copy source, credentia
   assert.equal(normalizeEndpoint(''), '');
   assert.equal(urlDecodeKey('a+b%2Bc%20d%01'), 'a b+c d\x01');
   assert.equal(copySource('bkt', 'a b/c+d#?.txt'), 'bkt/a%20b/c%2Bd%23%3F.txt');
-  assert.deepEqual(fromEnvironment({ AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_KEY: 'S', AWS_SESSION_TOKEN: 'T' }), { accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T' });
+  assert.deepEqual(fromEnvironment({ AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_KEY: 'S', AWS_SESSION_TOKEN: 'T' }), {
+    accessKeyId: 'A',
+    secretAccessKey: 'S',
+    sessionToken: 'T',
+  });
   assert.equal(fromEnvironment({ AWS_ACCESS_KEY_ID: 'A' }), null);
   const dir = mkdtempSync(path.join(tmpdir(), 'bucketfs-cred-'));
   const file = path.join(dir, 'credentials');
-  writeFileSync(file, '[default]\naws_access_key_id = D\naws_secret_access_key = DS\n\n[work]\naws_access_key_id=W\naws_secret_access_key=WS\naws_session_token=WT\n');
+  writeFileSync(
+    file,
+    '[default]\naws_access_key_id = D\naws_secret_access_key = DS\n\n[work]\naws_access_key_id=W\naws_secret_access_key=WS\naws_session_token=WT\n',
+  );
   assert.deepEqual(fromSharedFile(file, 'work'), { accessKeyId: 'W', secretAccessKey: 'WS', sessionToken: 'WT' });
   assert.deepEqual(fromSharedFile(file, 'default'), { accessKeyId: 'D', secretAccessKey: 'DS' });
   assert.equal(fromSharedFile(file, 'missing'), null);
@@ -208,7 +238,11 @@ test('listing: url-encoded keys decoded only when the server says so; a dir both
       IsTruncated: true,
       NextContinuationToken: 't1',
       CommonPrefixes: [{ Prefix: 'top/d/' }, { Prefix: 'top/a+b%2Bc/' }],
-      Contents: [{ Key: 'top/' , Size: 0 }, { Key: 'top/d/', Size: 0 }, { Key: 'top/file%25.txt', Size: 3 }],
+      Contents: [
+        { Key: 'top/', Size: 0 },
+        { Key: 'top/d/', Size: 0 },
+        { Key: 'top/file%25.txt', Size: 3 },
+      ],
     },
     { IsTruncated: false, Contents: [{ Key: 'top/raw%41+', Size: 1, StorageClass: 'GLACIER' }] },
   ];
@@ -222,7 +256,8 @@ test('listing: url-encoded keys decoded only when the server says so; a dir both
   const quiet = { error: () => {}, notice: () => {}, info: () => {}, debug: () => {}, enabled: () => false };
   const ctx = new BackendContext(client as never, { list_chunk: 7 } as never, new NameEncoder(S3_DEFAULT_MASK), DEFAULT_RETRY, quiet, 'http://x', false);
   const got: string[] = [];
-  for await (const e of listObjects(ctx, 'bkt', 'top', { recursive: false })) got.push(`${e.kind}:${e.path}${e.marker ? '*' : ''}${e.storageClass ? ` ${e.storageClass}` : ''}`);
+  for await (const e of listObjects(ctx, 'bkt', 'top', { recursive: false }))
+    got.push(`${e.kind}:${e.path}${e.marker ? '*' : ''}${e.storageClass ? ` ${e.storageClass}` : ''}`);
   assert.deepEqual(got, ['dir:top/d*', 'dir:top/a b+c', 'object:top/file%.txt', 'object:top/raw%41+ GLACIER']);
   assert.equal(sent[0]!.Prefix, 'top/');
   assert.equal(sent[0]!.Delimiter, '/');

@@ -17,7 +17,10 @@ test('README quick start is exactly the two commands', () => {
   const readme = readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
   const quick = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
   assert.deepEqual(
-    quick.trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()),
+    quick
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim()),
     ['npm run demo', 'npm test'],
   );
 });

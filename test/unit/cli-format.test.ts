@@ -71,7 +71,10 @@ test('touch --timestamp layouts (UTC by default, --localtime, explicit zones)', 
 
 test('lsf lines', () => {
   const opts = { dirSlash: true, absolute: false, csv: false };
-  assert.equal(formatLsf({ path: 'a/b.txt', isDir: false, size: 5, mtimeNs: 1600000000n * 10n ** 9n, md5: 'abc' }, 'tsph', ';', opts), '2020-09-13 12:26:40;5;a/b.txt;abc');
+  assert.equal(
+    formatLsf({ path: 'a/b.txt', isDir: false, size: 5, mtimeNs: 1600000000n * 10n ** 9n, md5: 'abc' }, 'tsph', ';', opts),
+    '2020-09-13 12:26:40;5;a/b.txt;abc',
+  );
   assert.equal(formatLsf({ path: 'd', isDir: true, size: 0 }, 'psh', ';', opts), 'd/;0;');
   assert.equal(formatLsf({ path: 'bucket', isDir: true, size: -1 }, 'ps', ';', opts), 'bucket/;-1');
   assert.equal(formatLsf({ path: 'd', isDir: true, size: 0 }, 'p', ';', { ...opts, dirSlash: false, absolute: true }), '/d');

@@ -131,19 +131,22 @@ test('parsing follows rclone (goconfig), not ini', () => {
   ].join('\r\n');
   const sections = parseConfigText(text, 'test.conf');
   assert.deepEqual(Object.keys(sections), ['s3.prod', 'other']);
-  assert.deepEqual({ ...sections['s3.prod'] }, {
-    type: 's3',
-    secret_access_key: 'abc#def;ghi',
-    endpoint: 'http://localhost:9000',
-    region: '',
-    acl: 'private',
-    session_token: 'quoted # value',
-    sse_customer_key: 'single',
-    storage_class: 'back',
-    access_key_id: 'a"b',
-    list_chunk: '20',
-    provider: 'Minio',
-  });
+  assert.deepEqual(
+    { ...sections['s3.prod'] },
+    {
+      type: 's3',
+      secret_access_key: 'abc#def;ghi',
+      endpoint: 'http://localhost:9000',
+      region: '',
+      acl: 'private',
+      session_token: 'quoted # value',
+      sse_customer_key: 'single',
+      storage_class: 'back',
+      access_key_id: 'a"b',
+      list_chunk: '20',
+      provider: 'Minio',
+    },
+  );
   assert.equal(sections.other!.token, '{"access_token":"x"}');
 });
 

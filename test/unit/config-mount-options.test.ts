@@ -8,7 +8,7 @@ import { VFS_OPTIONS } from '../../src/config/vfs-option-table.js';
 
 const MiB = 1024 * 1024;
 
-test('mount flags resolve from the table with rclone\'s defaults', () => {
+test("mount flags resolve from the table with rclone's defaults", () => {
   const m = resolveMountOptions({}, { HOME: '/home/u' });
   const o = m.vfs;
   assert.equal(o.dirCacheTimeMs, 300_000);
@@ -94,7 +94,13 @@ test('mount option defaults: rclone\'s, and "off" durations never reach a timer 
 });
 
 test('a bad value names the flag, and the variable when it came from there', () => {
-  assert.throws(() => resolveMountOptions({}, { HOME: '/h', RCLONE_MAX_READ_AHEAD: 'lots' }), /^UserError: --max-read-ahead \(from RCLONE_MAX_READ_AHEAD\): invalid size "lots"/);
-  assert.throws(() => resolveMountOptions({ daemon_timeout: 'soon' }, { HOME: '/h' }), (e: Error & { exitCode?: number }) => /^--daemon-timeout: invalid duration/.test(e.message) && e.exitCode === 1);
+  assert.throws(
+    () => resolveMountOptions({}, { HOME: '/h', RCLONE_MAX_READ_AHEAD: 'lots' }),
+    /^UserError: --max-read-ahead \(from RCLONE_MAX_READ_AHEAD\): invalid size "lots"/,
+  );
+  assert.throws(
+    () => resolveMountOptions({ daemon_timeout: 'soon' }, { HOME: '/h' }),
+    (e: Error & { exitCode?: number }) => /^--daemon-timeout: invalid duration/.test(e.message) && e.exitCode === 1,
+  );
   assert.throws(() => resolveMountOptions({}, { HOME: '/h', RCLONE_ALLOW_OTHER: 'maybe' }), /--allow-other \(from RCLONE_ALLOW_OTHER\)/);
 });

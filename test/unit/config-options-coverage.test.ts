@@ -26,8 +26,14 @@ const PROOFS: Record<string, Proof[]> = {
     [AUTH, 'env_auth: AWS_ACCESS_KEY_ID'],
     [AUTH, 'env_auth with no credentials anywhere: anonymous'],
   ],
-  access_key_id: [[AUTH, 'static keys sign with that key id'], [AUTH, 'one key without the other']],
-  secret_access_key: [[AUTH, 'static keys sign with that key id'], [AUTH, 'credentials rejected by the server']],
+  access_key_id: [
+    [AUTH, 'static keys sign with that key id'],
+    [AUTH, 'one key without the other'],
+  ],
+  secret_access_key: [
+    [AUTH, 'static keys sign with that key id'],
+    [AUTH, 'credentials rejected by the server'],
+  ],
   region: [[AUTH, 'client construction: endpoint scheme, AWS regional and accelerated hosts, default signing region']],
   endpoint: [[AUTH, 'client construction: endpoint scheme']],
   location_constraint: [[OPTS, 'bucket_acl: used for CreateBucket instead of acl; location_constraint sent and stored']],
@@ -38,18 +44,33 @@ const PROOFS: Record<string, Proof[]> = {
   bucket_acl: [[OPTS, 'bucket_acl: used for CreateBucket']],
   sse_customer_algorithm: [[OPTS, 'SSE-C: customer key headers']],
   sse_customer_key: [[OPTS, 'SSE-C: customer key headers']],
-  sse_customer_key_md5: [[OPTS, 'SSE-C: customer key headers'], [RESOLVE, 'encryption settings']],
+  sse_customer_key_md5: [
+    [OPTS, 'SSE-C: customer key headers'],
+    [RESOLVE, 'encryption settings'],
+  ],
   upload_cutoff: [[OPTS, 'upload_cutoff: below it one PUT']],
   chunk_size: [[OPTS, 'chunk_size: a 12 MiB stream']],
   max_upload_parts: [[OPTS, 'max_upload_parts: part size grows']],
-  copy_cutoff: [[OPTS, 'copy_cutoff: copies at or above it'], [RESOLVE, 'copy_cutoff: the exact default 4768M']],
-  disable_checksum: [[OPTS, 'disable_checksum: md5chksum stored'], [OPTS, 'disable_checksum with a hashable stream']],
+  copy_cutoff: [
+    [OPTS, 'copy_cutoff: copies at or above it'],
+    [RESOLVE, 'copy_cutoff: the exact default 4768M'],
+  ],
+  disable_checksum: [
+    [OPTS, 'disable_checksum: md5chksum stored'],
+    [OPTS, 'disable_checksum with a hashable stream'],
+  ],
   shared_credentials_file: [[AUTH, 'env_auth: shared credentials file with profile']],
   profile: [[AUTH, 'env_auth: shared credentials file with profile']],
   session_token: [[AUTH, 'static keys sign with that key id; session_token']],
   upload_concurrency: [[OPTS, 'upload_concurrency: parts in flight']],
-  force_path_style: [[OPTS, 'force_path_style: path style'], [RESOLVE, 'provider rules']],
-  v2_auth: [[RESOLVE, 'v2 signatures are refused'], [AUTH, 'client construction']],
+  force_path_style: [
+    [OPTS, 'force_path_style: path style'],
+    [RESOLVE, 'provider rules'],
+  ],
+  v2_auth: [
+    [RESOLVE, 'v2 signatures are refused'],
+    [AUTH, 'client construction'],
+  ],
   use_accelerate_endpoint: [[AUTH, 'client construction: endpoint scheme, AWS regional and accelerated hosts']],
   leave_parts_on_error: [[OPTS, 'leave_parts_on_error: a failed upload']],
   list_chunk: [[OPTS, 'list_chunk: max-keys per request']],
@@ -86,7 +107,12 @@ export function testBody(text: string, title: string): { count: number; body: st
 /** How a test may name option `o`: the name itself (a config key, an S3Options field), its flag, its environment variables. */
 export function optionForms(o: OptionSpec): RegExp {
   const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const forms = [`(?<![\\w-])${esc(o.name)}(?![\\w])`, esc(s3FlagName(o)), esc(s3EnvName(o)), `RCLONE_CONFIG_[A-Z0-9_-]+_${esc(o.name.toUpperCase())}(?![A-Z_])`];
+  const forms = [
+    `(?<![\\w-])${esc(o.name)}(?![\\w])`,
+    esc(s3FlagName(o)),
+    esc(s3EnvName(o)),
+    `RCLONE_CONFIG_[A-Z0-9_-]+_${esc(o.name.toUpperCase())}(?![A-Z_])`,
+  ];
   return new RegExp(forms.join('|'));
 }
 
@@ -97,7 +123,8 @@ test('every option has a test proving its effect, or is documented as without ef
     for (const [file, title] of PROOFS[o.name]!) {
       const { count, body } = testBody(source(file), title);
       if (count !== 1) misses.push(`${o.name}: ${count} tests titled "${title}…" in ${file} (one expected)`);
-      else if (!optionForms(o).test(body)) misses.push(`${o.name}: the test "${title}…" in ${file} does not set it (as a key, --${s3FlagName(o)} or an environment variable)`);
+      else if (!optionForms(o).test(body))
+        misses.push(`${o.name}: the test "${title}…" in ${file} does not set it (as a key, --${s3FlagName(o)} or an environment variable)`);
     }
   }
   assert.deepEqual(misses, []);
@@ -108,11 +135,22 @@ test('every option has a test proving its effect, or is documented as without ef
     assert.match(o.help, /accepted, no effect/, name);
   }
   const md = renderOptionsMarkdown();
-  assert.match(md, /except: `v2_auth` \(refused[^)]*\) and `memory_pool_flush_time`, `memory_pool_use_mmap` \(accepted so that rclone\.conf files work, without effect/);
+  assert.match(
+    md,
+    /except: `v2_auth` \(refused[^)]*\) and `memory_pool_flush_time`, `memory_pool_use_mmap` \(accepted so that rclone\.conf files work, without effect/,
+  );
 });
 
 test('the coverage check fails for a test that does not set the option it is named for', () => {
-  const text = ["test('sets it', async () => {", "  await run(['--s3-chunk-size', '5M']);", '});', "test('does not', async () => {", "  await run(['ls']);", '});', ''].join('\n');
+  const text = [
+    "test('sets it', async () => {",
+    "  await run(['--s3-chunk-size', '5M']);",
+    '});',
+    "test('does not', async () => {",
+    "  await run(['ls']);",
+    '});',
+    '',
+  ].join('\n');
   const chunk = S3_OPTIONS.find((o) => o.name === 'chunk_size')!;
   const copy = S3_OPTIONS.find((o) => o.name === 'copy_cutoff')!;
   assert.match(testBody(text, 'sets it').body, optionForms(chunk));

@@ -25,9 +25,17 @@ function assertInvalid(spec: string, pattern: RegExp): void {
 
 test('remote:bucket/path, remote:bucket, remote:', () => {
   const full = remote('s3:bucket/dir/file.txt');
-  assert.deepEqual({ ...full, params: { ...full.params } }, {
-    kind: 'remote', remote: 's3', onTheFly: false, params: {}, bucket: 'bucket', path: 'dir/file.txt',
-  });
+  assert.deepEqual(
+    { ...full, params: { ...full.params } },
+    {
+      kind: 'remote',
+      remote: 's3',
+      onTheFly: false,
+      params: {},
+      bucket: 'bucket',
+      path: 'dir/file.txt',
+    },
+  );
   const b = remote('myremote:bucket');
   assert.equal(b.bucket, 'bucket');
   assert.equal(b.path, '');
@@ -108,9 +116,12 @@ test('malformed remotes', () => {
 });
 
 test('errors in connection strings do not echo the parameters (they may be secrets)', () => {
-  assert.throws(() => parseRemotePath(':s3,secret_access_key=TopSecret1,endpoint="x:b'), (err: unknown) => {
-    assert.ok(err instanceof UserError);
-    assert.equal(err.message, 'invalid remote ":s3,...": unterminated quoted config value');
-    return true;
-  });
+  assert.throws(
+    () => parseRemotePath(':s3,secret_access_key=TopSecret1,endpoint="x:b'),
+    (err: unknown) => {
+      assert.ok(err instanceof UserError);
+      assert.equal(err.message, 'invalid remote ":s3,...": unterminated quoted config value');
+      return true;
+    },
+  );
 });

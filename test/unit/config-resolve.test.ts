@@ -69,13 +69,39 @@ test('copy_cutoff: the exact default 4768M; an explicit 4.656G is what it says (
 test('the resolved options have exactly the keys of S3Options and of the option table', () => {
   // Fails to compile if S3Options gains or loses a key without this list following.
   const keys: Record<keyof S3Options, true> = {
-    provider: true, env_auth: true, access_key_id: true, secret_access_key: true, region: true, endpoint: true,
-    location_constraint: true, acl: true, server_side_encryption: true, sse_kms_key_id: true, storage_class: true,
-    bucket_acl: true, sse_customer_algorithm: true, sse_customer_key: true, sse_customer_key_md5: true,
-    upload_cutoff: true, chunk_size: true, max_upload_parts: true, copy_cutoff: true, disable_checksum: true,
-    shared_credentials_file: true, profile: true, session_token: true, upload_concurrency: true,
-    force_path_style: true, v2_auth: true, use_accelerate_endpoint: true, leave_parts_on_error: true,
-    list_chunk: true, no_check_bucket: true, encoding: true, memory_pool_flush_time: true, memory_pool_use_mmap: true,
+    provider: true,
+    env_auth: true,
+    access_key_id: true,
+    secret_access_key: true,
+    region: true,
+    endpoint: true,
+    location_constraint: true,
+    acl: true,
+    server_side_encryption: true,
+    sse_kms_key_id: true,
+    storage_class: true,
+    bucket_acl: true,
+    sse_customer_algorithm: true,
+    sse_customer_key: true,
+    sse_customer_key_md5: true,
+    upload_cutoff: true,
+    chunk_size: true,
+    max_upload_parts: true,
+    copy_cutoff: true,
+    disable_checksum: true,
+    shared_credentials_file: true,
+    profile: true,
+    session_token: true,
+    upload_concurrency: true,
+    force_path_style: true,
+    v2_auth: true,
+    use_accelerate_endpoint: true,
+    leave_parts_on_error: true,
+    list_chunk: true,
+    no_check_bucket: true,
+    encoding: true,
+    memory_pool_flush_time: true,
+    memory_pool_use_mmap: true,
   };
   const t = resolveRemote('r:', ctx(BASIC));
   assert.deepEqual(Object.keys(t.options).sort(), Object.keys(keys).sort());
@@ -162,18 +188,27 @@ test('on-the-fly remotes and connection strings', () => {
 });
 
 test('missing remotes, non-s3 remotes, local paths', () => {
-  assertUserError(() => resolveRemote('nosuch:b', ctx(BASIC)), /^didn't find section in config file \("nosuch"\): no \[nosuch\] in ".*", and RCLONE_CONFIG_NOSUCH_TYPE is not set$/);
+  assertUserError(
+    () => resolveRemote('nosuch:b', ctx(BASIC)),
+    /^didn't find section in config file \("nosuch"\): no \[nosuch\] in ".*", and RCLONE_CONFIG_NOSUCH_TYPE is not set$/,
+  );
   assertUserError(() => resolveRemote('notype:b', ctx('[notype]\nregion = x\n')), /section \[notype\] .* has no "type"/);
   assertUserError(() => resolveRemote('x:b', { env: { HOME: join(root, 'nohome') }, flags: {} }), /no config file at /);
   assertUserError(() => resolveRemote('g:b', ctx('[g]\ntype = drive\n')), /^remote "g" has type "drive": bucketfs only supports type = s3$/);
   assertUserError(() => resolveRemote(':drive:b', ctx('')), /^remote ":drive" has type "drive": bucketfs only supports type = s3$/);
   assertUserError(() => resolveRemote('/tmp/x', ctx(BASIC)), /is a local path, not a remote/);
-  assertUserError(() => resolveRemote('r:b', { configPath: join(root, 'missing.conf'), env: {}, flags: {} }), /^didn't find section in config file \("r"\): no config file at ".*missing.conf", and RCLONE_CONFIG_R_TYPE is not set$/);
+  assertUserError(
+    () => resolveRemote('r:b', { configPath: join(root, 'missing.conf'), env: {}, flags: {} }),
+    /^didn't find section in config file \("r"\): no config file at ".*missing.conf", and RCLONE_CONFIG_R_TYPE is not set$/,
+  );
   assertUserError(() => resolveRemote('r,chunk_sise=5M:b', ctx(BASIC)), /^unknown option "chunk_sise" in connection string of "r"$/);
 });
 
 test('malformed values name the option and the source', () => {
-  assertUserError(() => resolveRemote('r:b', ctx(BASIC + 'chunk_size = 5Q\n')), /^invalid value for chunk_size \("5Q"\) in config file ".*\.conf": unknown suffix "Q"/);
+  assertUserError(
+    () => resolveRemote('r:b', ctx(BASIC + 'chunk_size = 5Q\n')),
+    /^invalid value for chunk_size \("5Q"\) in config file ".*\.conf": unknown suffix "Q"/,
+  );
   assertUserError(() => resolveRemote('r:b', ctx(BASIC, { RCLONE_S3_CHUNK_SIZE: '5Q' })), /^invalid value for chunk_size \("5Q"\) from RCLONE_S3_CHUNK_SIZE: /);
   assertUserError(() => resolveRemote('r:b', ctx(BASIC, { RCLONE_CONFIG_R_UPLOAD_CUTOFF: 'x' })), /from RCLONE_CONFIG_R_UPLOAD_CUTOFF/);
   assertUserError(() => resolveRemote('r:b', ctx(BASIC, {}, { chunk_size: '5Q' })), /^invalid value for chunk_size \("5Q"\) from --s3-chunk-size: /);
@@ -198,7 +233,10 @@ test('limits from the option table', () => {
 });
 
 test('encryption settings', () => {
-  assertUserError(() => resolveRemote('r:b', ctx(BASIC + 'server_side_encryption = AES128\n')), /server_side_encryption .*must be one of "", "AES256", "aws:kms"/);
+  assertUserError(
+    () => resolveRemote('r:b', ctx(BASIC + 'server_side_encryption = AES128\n')),
+    /server_side_encryption .*must be one of "", "AES256", "aws:kms"/,
+  );
   assertUserError(() => resolveRemote('r:b', ctx(BASIC + 'sse_customer_algorithm = aes256\n')), /sse_customer_algorithm .*must be one of/);
   assert.equal(resolveRemote('r:b', ctx(BASIC + 'server_side_encryption = aws:kms\n')).options.server_side_encryption, 'aws:kms');
 

@@ -27,7 +27,10 @@ test('option table: every default parses and prints back as written', () => {
     // an exact default prints as the documented (rounded) one
     if (o.defaultValue !== undefined) assert.equal(formatOptionValue(o, parseOptionValue(o, o.defaultValue)), o.default, o.name);
   }
-  assert.deepEqual(S3_OPTIONS.filter((o) => o.defaultValue !== undefined).map((o) => [o.name, o.defaultValue]), [['copy_cutoff', '4768M']]);
+  assert.deepEqual(
+    S3_OPTIONS.filter((o) => o.defaultValue !== undefined).map((o) => [o.name, o.defaultValue]),
+    [['copy_cutoff', '4768M']],
+  );
 });
 
 test('option table: flag and environment names', () => {

@@ -10,9 +10,15 @@ test('firstIndex finds the first index where a monotone predicate holds, or the 
     const sorted = Array.from({ length: n }, () => Math.floor(r() * 20)).sort((a, b) => a - b);
     for (let key = -1; key <= 21; key++) {
       const linear = sorted.findIndex((v) => v > key);
-      assert.equal(firstIndex(sorted.length, (i) => sorted[i]! > key), linear < 0 ? n : linear);
+      assert.equal(
+        firstIndex(sorted.length, (i) => sorted[i]! > key),
+        linear < 0 ? n : linear,
+      );
       const linearGe = sorted.findIndex((v) => v >= key);
-      assert.equal(firstIndex(sorted.length, (i) => sorted[i]! >= key), linearGe < 0 ? n : linearGe);
+      assert.equal(
+        firstIndex(sorted.length, (i) => sorted[i]! >= key),
+        linearGe < 0 ? n : linearGe,
+      );
     }
   }
 });

@@ -32,10 +32,12 @@ test('readdir merges markers, prefixes and objects once each, and never HEADs', 
   be.markers.add('empty'); // marker only: an empty directory
   be.putDirect('only-prefix/deep/y', 'y');
   const entries = await vfs.readdir('/');
-  assert.deepEqual(
-    entries.map((e) => [e.name, e.attr.kind]).sort(),
-    [['a.txt', 'file'], ['d', 'dir'], ['empty', 'dir'], ['only-prefix', 'dir']],
-  );
+  assert.deepEqual(entries.map((e) => [e.name, e.attr.kind]).sort(), [
+    ['a.txt', 'file'],
+    ['d', 'dir'],
+    ['empty', 'dir'],
+    ['only-prefix', 'dir'],
+  ]);
   assert.deepEqual(await vfs.readdir('/empty'), []);
   assert.deepEqual(be.calls, { LIST: 2 });
 });
@@ -138,7 +140,10 @@ test('mkdir makes a marker and is visible at once; rmdir refuses a non-empty dir
   await vfs.readdir('/');
   await vfs.mkdir('/new');
   assert.ok(be.markers.has('new'));
-  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['new']);
+  assert.deepEqual(
+    (await vfs.readdir('/')).map((e) => e.name),
+    ['new'],
+  );
   await assert.rejects(vfs.mkdir('/new'), code('EEXIST'));
   be.resetCounts();
   assert.deepEqual(await vfs.readdir('/new'), [], 'a new directory is known empty without a LIST');
@@ -182,7 +187,10 @@ test('renaming a directory moves every key, markers included, and its cached lis
   assert.deepEqual([...be.objects.keys()].sort(), ['dst/a', 'dst/sub/b']);
   assert.deepEqual([...be.markers].sort(), ['dst', 'dst/emptysub']);
   be.resetCounts();
-  assert.deepEqual((await vfs.readdir('/dst/sub')).map((e) => e.name), ['b']);
+  assert.deepEqual(
+    (await vfs.readdir('/dst/sub')).map((e) => e.name),
+    ['b'],
+  );
   assert.deepEqual(be.calls, {}, 'the moved listing is served from the cache');
   await assert.rejects(vfs.getattr('/src'), code('ENOENT'));
 });
@@ -191,7 +199,10 @@ test('write path: create is visible at once, data uploads on flush, read-your-wr
   const { be, vfs } = setup();
   await vfs.readdir('/');
   const fh = await vfs.create('/w.txt');
-  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['w.txt']);
+  assert.deepEqual(
+    (await vfs.readdir('/')).map((e) => e.name),
+    ['w.txt'],
+  );
   await vfs.write(fh, Buffer.from('hello '), 6, 0);
   await vfs.write(fh, Buffer.from('world'), 5, 6);
   assert.equal((await vfs.getattr('/w.txt')).size, 11);
@@ -253,7 +264,10 @@ test('a mount of a prefix maps paths below it', async () => {
   const { be, vfs } = setup({}, 'some/prefix');
   be.putDirect('some/prefix/in.txt', 'in');
   be.putDirect('some/other.txt', 'out');
-  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['in.txt']);
+  assert.deepEqual(
+    (await vfs.readdir('/')).map((e) => e.name),
+    ['in.txt'],
+  );
   await vfs.mkdir('/sub');
   assert.ok(be.markers.has('some/prefix/sub'));
 });

@@ -15,7 +15,7 @@ import { BackendError } from '../../src/backend/s3/backend-error.js';
 
 const MiB = 1024 * 1024;
 
-test('stream GET sizes ramp up to the chunk size, then follow rclone\'s chunk growth', () => {
+test("stream GET sizes ramp up to the chunk size, then follow rclone's chunk growth", () => {
   const s = { chunkSize: 128 * MiB, chunkSizeLimit: -1, bufferSize: 16 * MiB, readAhead: 0 };
   assert.equal(nextGetSize(s, 0, 8192, 1e12), MIN_STREAM_GET);
   assert.equal(nextGetSize(s, 256 * 1024, 8192, 1e12), 512 * 1024);
@@ -108,10 +108,33 @@ test('errno map: VfsError codes, backend kinds, anything else EIO', () => {
 });
 
 test('FUSE options go in through fsname: big writes, timeouts, user -o options', () => {
-  const base = { fsname: 'moto:b,x y', readOnly: true, allowOther: true, allowRoot: false, defaultPermissions: false, allowNonEmpty: true, attrTimeoutMs: 1500, maxReadAhead: 131072, extra: ['max_readahead=1048576,noatime', 'fsname=custom'] };
+  const base = {
+    fsname: 'moto:b,x y',
+    readOnly: true,
+    allowOther: true,
+    allowRoot: false,
+    defaultPermissions: false,
+    allowNonEmpty: true,
+    attrTimeoutMs: 1500,
+    maxReadAhead: 131072,
+    extra: ['max_readahead=1048576,noatime', 'fsname=custom'],
+  };
   const list = fuseOptionList(base);
   assert.equal(list[0], 'fsname=custom');
-  for (const o of ['big_writes', 'max_write=1048576', 'attr_timeout=1.5', 'entry_timeout=1.5', 'ro', 'allow_other', 'nonempty', 'hard_remove', 'atomic_o_trunc', 'noatime', 'max_readahead=1048576']) assert.ok(list.includes(o), o);
+  for (const o of [
+    'big_writes',
+    'max_write=1048576',
+    'attr_timeout=1.5',
+    'entry_timeout=1.5',
+    'ro',
+    'allow_other',
+    'nonempty',
+    'hard_remove',
+    'atomic_o_trunc',
+    'noatime',
+    'max_readahead=1048576',
+  ])
+    assert.ok(list.includes(o), o);
   assert.ok(!fsnameOption({ ...base, extra: [] }).includes(' '));
   assert.match(fsnameOption({ ...base, extra: [] }), /^moto:b_x_y,subtype=bucketfs,/);
   assert.throws(() => fsnameOption({ ...base, extra: ['x'.repeat(2000)] }), /too long/);

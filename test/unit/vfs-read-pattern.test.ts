@@ -5,14 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  AccessPattern,
-  MIN_STREAM_GET,
-  SEQUENTIAL_GAP,
-  STREAM_GET_FACTOR,
-  alignRandom,
-  streamGetSize,
-} from '../../src/vfs/read/chunk-policy.js';
+import { AccessPattern, MIN_STREAM_GET, SEQUENTIAL_GAP, STREAM_GET_FACTOR, alignRandom, streamGetSize } from '../../src/vfs/read/chunk-policy.js';
 import { BlockCache, BLOCK_SIZE, type Block, type BlockOwner } from '../../src/vfs/read/block-cache.js';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
 import { MountedBucket } from '../../src/vfs/bucket.js';
@@ -22,7 +15,6 @@ import { rng } from '../helpers/rng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
 
 // --- the detector ---------------------------------------------------------------------------------
 
@@ -102,7 +94,7 @@ test('pattern: the pieces of one large read arriving out of order keep the run (
 
 // --- sizes ---------------------------------------------------------------------------------------
 
-test('stream GETs follow what the reader consumed, not the stream\'s own progress', () => {
+test("stream GETs follow what the reader consumed, not the stream's own progress", () => {
   const s = { chunkSize: 128 * MiB, chunkSizeLimit: -1, bufferSize: 16 * MiB, readAhead: 0 };
   // a false detection after 12 KiB: a quarter MiB, however far the stream got before
   assert.equal(streamGetSize(s, 0, 12 * KiB, 1e12), MIN_STREAM_GET);

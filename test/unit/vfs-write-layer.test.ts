@@ -30,7 +30,10 @@ function cacheDir(): string {
 function setup(o: { be?: FakeBackend; cache?: string; opts?: Partial<VfsOptions>; extras?: VfsExtras } = {}) {
   const be = o.be ?? new FakeBackend();
   const log = memoryLog();
-  const vfs = new Vfs(be, new MountRoot('bucket', ''), defaultVfsOptions({ cacheDir: o.cache ?? cacheDir(), writeBackMs: 60_000, ...o.opts }), log, { remote: 'unit', ...o.extras });
+  const vfs = new Vfs(be, new MountRoot('bucket', ''), defaultVfsOptions({ cacheDir: o.cache ?? cacheDir(), writeBackMs: 60_000, ...o.opts }), log, {
+    remote: 'unit',
+    ...o.extras,
+  });
   return { be, vfs, log };
 }
 
@@ -58,14 +61,17 @@ test('with write-back, close makes the data durable locally and the upload waits
   assert.equal(be.calls.PUT, undefined, 'no upload at close');
   assert.equal((await vfs.getattr('/a.txt')).size, 7);
   assert.equal(await readAll(vfs, '/a.txt'), 'pending');
-  assert.deepEqual((await vfs.readdir('/')).map((e) => e.name), ['a.txt']);
+  assert.deepEqual(
+    (await vfs.readdir('/')).map((e) => e.name),
+    ['a.txt'],
+  );
   await vfs.flushAll();
   assert.equal(be.objects.get('a.txt')!.data.toString(), 'pending');
   assert.equal(be.calls.PUT, 1);
   await vfs.close();
 });
 
-test('a pending file renamed (the editor\'s save) moves locally: no copy, no delete, one upload at the new name', async () => {
+test("a pending file renamed (the editor's save) moves locally: no copy, no delete, one upload at the new name", async () => {
   const { be, vfs } = setup();
   be.putDirect('doc.txt', 'old');
   await vfs.readdir('/');
@@ -112,7 +118,7 @@ test('journals of a dead mount are recovered: uploaded with their mtime, or as n
   // wait until its journal says all 8 bytes are local (a fixed 100 ms was not enough on a loaded
   // machine, and the recovery below then cannot read bytes 4-8 of a base that changed)
   const local = async () => (await journals(cache)).find((j) => j.path === 'shared.txt')?.present.some(([a, b]) => a === 0 && b >= 8) === true;
-  for (const t0 = Date.now(); !(await local()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+  for (const t0 = Date.now(); !(await local()) && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 10));
   assert.ok(await local(), 'the bytes of the original not written here were fetched');
   assert.equal(be.calls.GET, 1);
   // the process dies: nothing more happens to its state (no close, no flush)

@@ -21,12 +21,19 @@ test('RangeSet: adds merge, clip cuts, missing/covers/presentRun/nextPresent ans
   r.add(10, 20);
   r.add(30, 40);
   r.add(20, 25); // touching: merged
-  assert.deepEqual(r.toJSON(), [[10, 25], [30, 40]]);
+  assert.deepEqual(r.toJSON(), [
+    [10, 25],
+    [30, 40],
+  ]);
   r.add(24, 31); // bridging
   assert.deepEqual(r.toJSON(), [[10, 40]]);
   r.add(50, 60);
   r.add(0, 5);
-  assert.deepEqual(r.missing(0, 70), [[5, 10], [40, 50], [60, 70]]);
+  assert.deepEqual(r.missing(0, 70), [
+    [5, 10],
+    [40, 50],
+    [60, 70],
+  ]);
   assert.deepEqual(r.missing(12, 38), []);
   assert.ok(r.covers(10, 40) && !r.covers(9, 40) && !r.covers(39, 41) && r.covers(3, 3));
   assert.equal(r.presentRun(12, 100), 28);
@@ -35,7 +42,11 @@ test('RangeSet: adds merge, clip cuts, missing/covers/presentRun/nextPresent ans
   assert.equal(r.nextPresent(61, 100), 100);
   assert.equal(r.bytes, 5 + 30 + 10);
   r.clip(55);
-  assert.deepEqual(r.toJSON(), [[0, 5], [10, 40], [50, 55]]);
+  assert.deepEqual(r.toJSON(), [
+    [0, 5],
+    [10, 40],
+    [50, 55],
+  ]);
   assert.deepEqual(RangeSet.from([[1, 2], [2, 3], 'x', [5]]).toJSON(), [[1, 3]]);
   // against a bitmap model, random operations (seeded: a failure reproduces)
   const random = rng(2026);
@@ -150,7 +161,11 @@ test('a stream holds at most about chunk_size × (upload_concurrency + 1): a wri
   let maxOurs = 0;
   let maxTotal = 0;
   for (let off = 0; off < data.length; off += 100_000) {
-    await s.append(data.subarray(off, Math.min(data.length, off + 100_000)), () => 'big', () => 1n);
+    await s.append(
+      data.subarray(off, Math.min(data.length, off + 100_000)),
+      () => 'big',
+      () => 1n,
+    );
     maxOurs = Math.max(maxOurs, memory.bytes);
     maxTotal = Math.max(maxTotal, memory.bytes + be.held);
   }
@@ -158,7 +173,10 @@ test('a stream holds at most about chunk_size × (upload_concurrency + 1): a wri
   assert.equal(info.size, data.length);
   assert.ok(be.objects.get('big')!.data.equals(data));
   assert.equal(be.parts.length, 41);
-  assert.ok(be.parts.slice(0, -1).every((n) => n === chunk), 'every part but the last is chunk_size');
+  assert.ok(
+    be.parts.slice(0, -1).every((n) => n === chunk),
+    'every part but the last is chunk_size',
+  );
   assert.ok(maxOurs <= chunk, `our buffer stays within one part: ${maxOurs}`);
   assert.ok(maxTotal <= chunk * (2 + 2), `in flight + buffered: ${maxTotal / chunk} parts`);
   assert.equal(memory.bytes, 0, 'nothing left accounted after finish');
@@ -168,7 +186,11 @@ test('a stream smaller than one part never calls the backend; abort leaves nothi
   const be = new FakeBackend();
   const memory = new StreamMemory();
   const s = new StreamUpload({ backend: be, bucket: 'b', partSize: 1024 * 1024, memory });
-  await s.append(Buffer.from('hello world'), () => 'k', () => 1n);
+  await s.append(
+    Buffer.from('hello world'),
+    () => 'k',
+    () => 1n,
+  );
   s.overwrite(Buffer.from('HELLO'), 0);
   s.shrink(8);
   const dst = Buffer.alloc(20);
@@ -178,7 +200,11 @@ test('a stream smaller than one part never calls the backend; abort leaves nothi
   assert.equal(s.buffered().toString(), 'HELLO wo');
   assert.deepEqual(be.calls, {});
   const big = new StreamUpload({ backend: new PartBackend(1, 5), bucket: 'b', partSize: 1024, memory });
-  await big.append(randomBytes(5000), () => 'gone', () => 1n);
+  await big.append(
+    randomBytes(5000),
+    () => 'gone',
+    () => 1n,
+  );
   assert.ok(big.started);
   await big.abort();
   s.release();

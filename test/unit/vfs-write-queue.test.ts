@@ -52,7 +52,10 @@ test('upload queue: a timer fires after its delay and not before; rescheduling r
 
 test('upload queue: failures double the delay from the retry base, up to 5 minutes; success forgets them', () => {
   const q = new UploadQueue<string>({ clock: new FakeClock(), transfers: 1, retryBaseMs: 2000, fire: () => undefined });
-  assert.deepEqual([1, 2, 3, 4].map(() => q.failed('x')), [2000, 4000, 8000, 16000]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => q.failed('x')),
+    [2000, 4000, 8000, 16000],
+  );
   for (let i = 0; i < 20; i++) q.failed('x');
   assert.equal(q.failed('x'), MAX_RETRY_MS);
   q.succeeded('x');
@@ -180,19 +183,42 @@ test('recovery plan: pending uploads, clean copies, finished journals, missing d
     isOurs: (o) => o?.pid === me.pid,
     ownerAlive: (o) => o?.pid === alive.pid || o?.pid === me.pid,
   });
-  assert.deepEqual(plan.pending.map((j) => j.id), ['1.a.01', '1.a.10']);
-  assert.deepEqual(plan.torn.map((j) => j.id), ['1.a.11'], 'never uploaded: its data may be torn');
-  assert.deepEqual(plan.clean.map((j) => j.id), ['1.a.02']);
-  assert.deepEqual(plan.missingData.map((j) => j.id), ['1.a.05']);
+  assert.deepEqual(
+    plan.pending.map((j) => j.id),
+    ['1.a.01', '1.a.10'],
+  );
+  assert.deepEqual(
+    plan.torn.map((j) => j.id),
+    ['1.a.11'],
+    'never uploaded: its data may be torn',
+  );
+  assert.deepEqual(
+    plan.clean.map((j) => j.id),
+    ['1.a.02'],
+  );
+  assert.deepEqual(
+    plan.missingData.map((j) => j.id),
+    ['1.a.05'],
+  );
   assert.deepEqual(plan.unreadable, ['1.a.08.json', '1.a.09.json']);
   assert.equal(plan.busy, 1);
-  assert.deepEqual(plan.remove.sort(), ['1.a.03.data', '1.a.03.json', '1.a.04.data', '1.a.04.json', '1.a.12.data', '1.a.12.json', '999999.gone.0a.data', '999999.gone.0b.json.tmp-1f'].sort());
+  assert.deepEqual(
+    plan.remove.sort(),
+    ['1.a.03.data', '1.a.03.json', '1.a.04.data', '1.a.04.json', '1.a.12.data', '1.a.12.json', '999999.gone.0a.data', '999999.gone.0b.json.tmp-1f'].sort(),
+  );
   const noClean = planRecovery(entries.slice(1, 2), { bucket: 'bkt', boot: 'boot-now', keepsClean: false, isOurs: () => false, ownerAlive: () => false });
   assert.deepEqual(noClean.remove, ['1.a.02.data', '1.a.02.json'], 'a clean copy is dropped when the cache keeps none');
 });
 
 test('recovery verdict: already uploaded, changed by someone else (keep both), or go ahead', () => {
-  const head = (etag: string, size: number, mtimeNs: bigint | null): ObjectInfo => ({ path: 'p', etag, size, mtimeNs, lastModified: new Date(0), metadata: {} });
+  const head = (etag: string, size: number, mtimeNs: bigint | null): ObjectInfo => ({
+    path: 'p',
+    etag,
+    size,
+    mtimeNs,
+    lastModified: new Date(0),
+    metadata: {},
+  });
   const item = { size: 5, mtimeNs: 42n };
   assert.equal(verdict({ ...item, server: null }, head('x', 5, 42n)), 'uploaded');
   assert.equal(verdict({ ...item, server: null }, null), 'upload');

@@ -26,10 +26,11 @@ async function main(): Promise<void> {
     opts: { cacheMode: mode as 'writes' | 'full', writeBackMs: Number(wb) },
   });
   const fhs = new Map<string, number>();
-  const exists = (p: string) => vfs.getattr(p).then(
-    () => true,
-    () => false,
-  );
+  const exists = (p: string) =>
+    vfs.getattr(p).then(
+      () => true,
+      () => false,
+    );
   const run = async (op: string): Promise<void> => {
     const [verb, a = '', b = '', c = '', d = ''] = op.split(' ');
     const fh = fhs.get(a)!;

@@ -168,7 +168,9 @@ async function runSeed(seed: number): Promise<void> {
     // a mount over what the child left
     if (process.env.REFTEST_VERBOSE) {
       const keys = await s3b.s3.listKeys(bucket, '');
-      console.log(`round ${round} after the kill: [${log.join('; ')}] bucket: ${(await Promise.all(keys.map(async (k) => `${k}=${describe(await s3b.s3.getObject(bucket, k))}`))).join(', ')}`);
+      console.log(
+        `round ${round} after the kill: [${log.join('; ')}] bucket: ${(await Promise.all(keys.map(async (k) => `${k}=${describe(await s3b.s3.getObject(bucket, k))}`))).join(', ')}`,
+      );
     }
     const inst = await vfsInstance({ backend: motoBackend(s3b.s3), bucket, cacheDir, opts: { cacheMode: cfg.mode, writeBackMs: cfg.writeBackMs } });
     try {
@@ -179,13 +181,15 @@ async function runSeed(seed: number): Promise<void> {
         try {
           const size = (await inst.vfs.getattr('/' + name)).size;
           const buf = Buffer.alloc(size);
-          for (let off = 0; off < size; ) off += await inst.vfs.read(fh, buf.subarray(off), size - off, off);
+          for (let off = 0; off < size;) off += await inst.vfs.read(fh, buf.subarray(off), size - off, off);
           found.set(name, buf);
         } finally {
           await inst.vfs.release(fh);
         }
       }
-      const verdicts = models.map((m) => [...new Set([...NAMES, ...listed])].map((n) => m.crashViolation(n, found.get(n) ?? null)).find((v) => v !== null) ?? null);
+      const verdicts = models.map(
+        (m) => [...new Set([...NAMES, ...listed])].map((n) => m.crashViolation(n, found.get(n) ?? null)).find((v) => v !== null) ?? null,
+      );
       const ok = verdicts.findIndex((v) => v === null);
       assert.ok(ok >= 0, `seed ${seed} (${cfg.mode}, write-back ${cfg.writeBackMs}ms), ops [${log.join('; ')}]: ${verdicts.join(' / ')}`);
       model = models[ok]!;
@@ -237,5 +241,7 @@ const KNOWN_BUGS: Record<number, string> = {
 const seeds = one !== undefined ? [Number(one)] : [1, 2, 3, 4, 5, 6];
 for (const seed of seeds) {
   const todo = KNOWN_BUGS[seed];
-  test(`write layer against the model, killed mid-sequence, seed ${seed}`, { timeout: 90_000, ...(todo && one === undefined ? { todo } : {}) }, () => runSeedLogged(seed));
+  test(`write layer against the model, killed mid-sequence, seed ${seed}`, { timeout: 90_000, ...(todo && one === undefined ? { todo } : {}) }, () =>
+    runSeedLogged(seed),
+  );
 }

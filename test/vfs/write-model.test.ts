@@ -76,7 +76,12 @@ class Runner {
     this.clock = new FakeClock(this.clock ? this.clock.now() + 1000 : undefined);
     const { backend, sever } = severable(this.be);
     this.sever = sever;
-    const inst = await vfsInstance({ backend, cacheDir: this.cacheDir, opts: { cacheMode: this.cfg.cacheMode, writeBackMs: this.cfg.writeBackMs }, extras: { clock: this.clock } });
+    const inst = await vfsInstance({
+      backend,
+      cacheDir: this.cacheDir,
+      opts: { cacheMode: this.cfg.cacheMode, writeBackMs: this.cfg.writeBackMs },
+      extras: { clock: this.clock },
+    });
     this.vfs = inst.vfs;
     this.vfsLog = inst.log.lines;
   }
@@ -103,7 +108,7 @@ class Runner {
 
   private async readFh(fh: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for (let off = 0; ; ) {
+    for (let off = 0; ;) {
       const buf = Buffer.alloc(65536);
       const n = await this.vfs.read(fh, buf, buf.length, off);
       if (n === 0) break;

@@ -157,7 +157,8 @@ export class Model {
     if (same(st.durable, observed) || st.alts.some((a) => same(a, observed))) return null;
     if (observed === null) return `${name}: changed after its last flush; after the crash it is absent, but its durable state is ${describe(st.durable)}`;
     const h = st.item.history!;
-    if (!h.sizes.has(observed.length)) return `${name}: after the crash ${describe(observed)}, a size it never had since its last flush (${[...h.sizes].join(', ')})`;
+    if (!h.sizes.has(observed.length))
+      return `${name}: after the crash ${describe(observed)}, a size it never had since its last flush (${[...h.sizes].join(', ')})`;
     for (let i = 0; i < observed.length; i++) {
       if (!h.bytes[i]?.has(observed[i]!)) return `${name}: after the crash byte ${i} is ${observed[i]}, a value it never had since its last flush`;
     }

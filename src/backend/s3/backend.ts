@@ -93,17 +93,13 @@ export class S3Backend implements S3BackendApi {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
-    const out = await this.ctx.run('LIST', '(buckets)', { idempotent: true }, (s) =>
-      this.ctx.client.send(new ListBucketsCommand({}), sendOptions(s)),
-    );
+    const out = await this.ctx.run('LIST', '(buckets)', { idempotent: true }, (s) => this.ctx.client.send(new ListBucketsCommand({}), sendOptions(s)));
     return (out.Buckets ?? []).map((b) => ({ name: b.Name ?? '', ...(b.CreationDate ? { created: b.CreationDate } : {}) }));
   }
 
   async bucketExists(bucket: string): Promise<boolean> {
     try {
-      await this.ctx.run('HEAD', bucket, { bucket, idempotent: true }, (s) =>
-        this.ctx.client.send(new HeadBucketCommand({ Bucket: bucket }), sendOptions(s)),
-      );
+      await this.ctx.run('HEAD', bucket, { bucket, idempotent: true }, (s) => this.ctx.client.send(new HeadBucketCommand({ Bucket: bucket }), sendOptions(s)));
       return true;
     } catch (err) {
       if (err instanceof BackendError && (err.kind === 'NotFound' || err.kind === 'NoSuchBucket')) return false;
@@ -123,9 +119,7 @@ export class S3Backend implements S3BackendApi {
           new CreateBucketCommand({
             Bucket: bucket,
             ...(acl ? { ACL: acl as BucketCannedACL } : {}),
-            ...(o.location_constraint
-              ? { CreateBucketConfiguration: { LocationConstraint: o.location_constraint as BucketLocationConstraint } }
-              : {}),
+            ...(o.location_constraint ? { CreateBucketConfiguration: { LocationConstraint: o.location_constraint as BucketLocationConstraint } } : {}),
           }),
           sendOptions(s),
         ),
@@ -154,7 +148,6 @@ export class S3Backend implements S3BackendApi {
     return dirExists(this.ctx, bucket, dir);
   }
 
-
   head(bucket: string, path: string): Promise<ObjectInfo | null> {
     return headObject(this.ctx, bucket, path);
   }
@@ -167,7 +160,13 @@ export class S3Backend implements S3BackendApi {
     return putObject(this.ctx, bucket, path, body, opts);
   }
 
-  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult> {
+  copy(
+    srcBucket: string,
+    srcPath: string,
+    dstBucket: string,
+    dstPath: string,
+    opts?: { metadata?: Record<string, string>; mtimeNs?: bigint },
+  ): Promise<CopyResult> {
     return copyObject(this.ctx, { srcBucket, srcPath, dstBucket, dstPath, ...opts });
   }
 
@@ -198,7 +197,12 @@ export class S3Backend implements S3BackendApi {
     }
     if (failures.length) {
       const shown = failures.slice(0, 10).join('; ') + (failures.length > 10 ? `; and ${failures.length - 10} more` : '');
-      throw new BackendError(firstKind ?? 'Other', 'DELETE', paths.length === 1 ? paths[0]! : `${paths.length} objects`, `${failures.length} not deleted: ${shown}`);
+      throw new BackendError(
+        firstKind ?? 'Other',
+        'DELETE',
+        paths.length === 1 ? paths[0]! : `${paths.length} objects`,
+        `${failures.length} not deleted: ${shown}`,
+      );
     }
   }
 

@@ -130,7 +130,15 @@ async function multipartCopy(
 }
 
 /** UploadPartCopy of every --copy-cutoff sized range, --s3-upload-concurrency at a time. */
-async function copyParts(ctx: BackendContext, req: CopyRequest, op: string, source: string, dstKey: string, uploadId: string, size: number): Promise<CompletedPart[]> {
+async function copyParts(
+  ctx: BackendContext,
+  req: CopyRequest,
+  op: string,
+  source: string,
+  dstKey: string,
+  uploadId: string,
+  size: number,
+): Promise<CompletedPart[]> {
   const o = ctx.opts;
   const partSize = partSizeFor(size, o.max_upload_parts, Math.max(1, o.copy_cutoff));
   const count = Math.ceil(size / partSize);

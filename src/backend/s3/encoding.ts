@@ -265,7 +265,7 @@ export function encodeBytes(mask: number, input: Uint8Array): Uint8Array {
 
   const out = new ByteWriter();
   if (prefix) out.bytes(prefix);
-  for (let i = 0; i < inp.length; ) {
+  for (let i = 0; i < inp.length;) {
     const [r, l] = decodeRune(inp, i);
     const invalid = r === RUNE_ERROR && l === 1;
     if (r === 0) out.rune(SYMBOL);
@@ -293,8 +293,7 @@ export function encodeBytes(mask: number, input: Uint8Array): Uint8Array {
   return out.done();
 }
 
-const isHex = (c: number | undefined) =>
-  c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+const isHex = (c: number | undefined) => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 
 /** rclone MultiEncoder.Decode on bytes. */
 export function decodeBytes(mask: number, input: Uint8Array): Uint8Array {
@@ -344,7 +343,7 @@ export function decodeBytes(mask: number, input: Uint8Array): Uint8Array {
   let unquote = false;
   let unquoteNext = false;
   let skipNext = false;
-  for (let i = 0; i < inp.length; ) {
+  for (let i = 0; i < inp.length;) {
     const [r, l] = decodeRune(inp, i);
     const at = i;
     i += l;

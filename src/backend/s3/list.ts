@@ -50,7 +50,11 @@ export async function listPage(
 /** Whether anything exists below `dir/` (a marker or any key): one LIST of one key. */
 export async function dirExists(ctx: BackendContext, bucket: string, dir: string, signal?: AbortSignal): Promise<boolean> {
   const logicalDir = dir.replace(/^\/+|\/+$/g, '');
-  const page = await requestPage(ctx, bucket, logicalDir, ctx.enc.dirPrefix(logicalDir, 'LIST'), { recursive: true, maxKeys: 1, ...(signal ? { signal } : {}) });
+  const page = await requestPage(ctx, bucket, logicalDir, ctx.enc.dirPrefix(logicalDir, 'LIST'), {
+    recursive: true,
+    maxKeys: 1,
+    ...(signal ? { signal } : {}),
+  });
   return (page.KeyCount ?? 0) > 0 || (page.Contents?.length ?? 0) > 0 || (page.CommonPrefixes?.length ?? 0) > 0;
 }
 

@@ -28,12 +28,7 @@ export async function headObject(ctx: BackendContext, bucket: string, path: stri
   }
 }
 
-export async function readObject(
-  ctx: BackendContext,
-  bucket: string,
-  path: string,
-  opts: ReadOptions = {},
-): Promise<{ body: Readable; info: ObjectInfo }> {
+export async function readObject(ctx: BackendContext, bucket: string, path: string, opts: ReadOptions = {}): Promise<{ body: Readable; info: ObjectInfo }> {
   const key = ctx.enc.keyFromPath(path, 'GET');
   const offset = opts.offset ?? 0;
   if (opts.count === 0) {
@@ -50,10 +45,7 @@ export async function readObject(
   try {
     out = await ctx.run('GET', path, { bucket, idempotent: true, signal: opts.signal }, async (s) => {
       try {
-        return await ctx.client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, Range: range, IfMatch: opts.ifMatch, ...ctx.ssec() }),
-          sendOptions(s),
-        );
+        return await ctx.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range, IfMatch: opts.ifMatch, ...ctx.ssec() }), sendOptions(s));
       } catch (err) {
         const c = classify(err);
         if (c.code === 'InvalidObjectState') {

@@ -108,7 +108,8 @@ export function classify(err: unknown): Classified {
   if (code && THROTTLE_CODES.has(code)) return { kind: 'Throttled', retryable: true, detail: `throttled (${code})`, status, code };
   if (status === 429) return { kind: 'Throttled', retryable: true, detail: `throttled (HTTP 429${code ? ' ' + code : ''})`, status, code };
   if (code && TRANSIENT_CODES.has(code)) return { kind: status && status >= 500 ? 'Server' : 'Network', retryable: true, detail: `${code}`, status, code };
-  if (status !== undefined && status >= 500) return { kind: 'Server', retryable: true, detail: `server error (HTTP ${status}${code ? ' ' + code : ''})`, status, code };
+  if (status !== undefined && status >= 500)
+    return { kind: 'Server', retryable: true, detail: `server error (HTTP ${status}${code ? ' ' + code : ''})`, status, code };
   switch (code) {
     case 'NoSuchKey':
     case 'NotFound':
@@ -121,7 +122,13 @@ export function classify(err: unknown): Classified {
     case 'InvalidToken':
     case 'ExpiredToken':
     case 'TokenRefreshRequired':
-      return { kind: 'InvalidCredentials', retryable: false, detail: `credentials rejected by the server (${code}): check access_key_id and secret_access_key`, status, code };
+      return {
+        kind: 'InvalidCredentials',
+        retryable: false,
+        detail: `credentials rejected by the server (${code}): check access_key_id and secret_access_key`,
+        status,
+        code,
+      };
     case 'AccessDenied':
     case 'Forbidden':
     case 'AllAccessDisabled':
@@ -164,7 +171,9 @@ export function toBackendError(c: Classified, ctx: CallContext, attempts: number
   let detail = c.detail;
   if (c.kind === 'NoSuchBucket' && ctx.bucket !== undefined) detail = `bucket "${ctx.bucket}" not found`;
   if (c.kind === 'AccessDenied' && ctx.anonymous) {
-    detail = ctx.write ? 'access denied: anonymous access: writes need credentials' : 'access denied: anonymous access (no credentials configured) to an object that is not public';
+    detail = ctx.write
+      ? 'access denied: anonymous access: writes need credentials'
+      : 'access denied: anonymous access (no credentials configured) to an object that is not public';
   }
   if (attempts > 1) detail += ` after ${attempts} attempts`;
   if (c.kind === 'Network') detail += ` (${ctx.endpoint})`;

@@ -119,7 +119,13 @@ export interface S3BackendApi {
   /** single PUT up to upload_cutoff when size is known, multipart otherwise */
   put(bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo>;
   /** server-side copy, keeping metadata unless replaced (multipart copy above copy_cutoff); resolves to the copy's ETag (a copy of a multipart object gets a new one) */
-  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult>;
+  copy(
+    srcBucket: string,
+    srcPath: string,
+    dstBucket: string,
+    dstPath: string,
+    opts?: { metadata?: Record<string, string>; mtimeNs?: bigint },
+  ): Promise<CopyResult>;
   /** update X-Amz-Meta-Mtime by a server-side copy onto itself */
   setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void>;
   /** DeleteObjects in batches of 1000; missing keys are not an error */

@@ -43,13 +43,7 @@ interface Prepared {
   opts: PutOptions;
 }
 
-export async function putObject(
-  ctx: BackendContext,
-  bucket: string,
-  path: string,
-  body: Buffer | Readable,
-  opts: PutOptions,
-): Promise<ObjectInfo> {
+export async function putObject(ctx: BackendContext, bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo> {
   if (opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', path, 'aborted');
   const signal = opts.signal;
   if (Buffer.isBuffer(body) || !signal) return put(ctx, bucket, path, body, opts);
@@ -141,7 +135,14 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
   return resultInfo(ctx, p, length ?? 0, out.ETag, md5Hex, metadata);
 }
 
-function resultInfo(ctx: BackendContext, p: Prepared, size: number, etag: string | undefined, md5Hex: string | undefined, metadata: Record<string, string>): ObjectInfo {
+function resultInfo(
+  ctx: BackendContext,
+  p: Prepared,
+  size: number,
+  etag: string | undefined,
+  md5Hex: string | undefined,
+  metadata: Record<string, string>,
+): ObjectInfo {
   const info: ObjectInfo = {
     path: p.path,
     size,
@@ -277,7 +278,12 @@ async function uploadParts(
     if (p.opts.signal?.aborted) throw new BackendError('Aborted', 'PUT', p.path, 'aborted');
     if (++partNumber > o.max_upload_parts) {
       const most = formatSizeBinary(maxStreamSize(o.max_upload_parts, partSize));
-      throw new BackendError('TooLarge', 'PUT', p.path, `upload exceeds ${o.max_upload_parts} parts of ${formatSizeBinary(partSize)} (${most}): increase --s3-chunk-size`);
+      throw new BackendError(
+        'TooLarge',
+        'PUT',
+        p.path,
+        `upload exceeds ${o.max_upload_parts} parts of ${formatSizeBinary(partSize)} (${most}): increase --s3-chunk-size`,
+      );
     }
     total += buf.length;
     const n = partNumber;

@@ -89,7 +89,7 @@ export function eq(a: Uint8Array, b: Uint8Array): boolean {
 /** File-name bytes (as Linux gives them) → logical name; invalid UTF-8 bytes become U+DC80+byte. */
 export function logicalNameFromBytes(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const [r, l] = decodeRune(b, i);
     if (r === RUNE_ERROR && l === 1) s += String.fromCharCode(0xdc00 + b[i]!);
     else s += String.fromCodePoint(r);
@@ -128,11 +128,10 @@ export function logicalNameToBytes(s: string): Buffer | null {
 }
 
 export function isValidUtf8(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const [r, l] = decodeRune(b, i);
     if (r === RUNE_ERROR && l === 1) return false;
     i += l;
   }
   return true;
 }
-

@@ -78,7 +78,10 @@ export class Block {
   copyTo(pos: number, dst: Buffer, dstOff: number, maxLen: number): number {
     const rel = pos - this.start;
     // the chunk holding rel: the first whose end is past it (rel is inside the block)
-    let i = Math.min(firstIndex(this.ends.length, (k) => this.ends[k]! > rel), Math.max(0, this.ends.length - 1));
+    let i = Math.min(
+      firstIndex(this.ends.length, (k) => this.ends[k]! > rel),
+      Math.max(0, this.ends.length - 1),
+    );
     let done = 0;
     let at = rel - (i > 0 ? this.ends[i - 1]! : 0);
     while (done < maxLen && i < this.chunks.length) {

@@ -155,7 +155,8 @@ export class Fetch {
     this.idleTimer?.refresh();
     if (this.streaming) {
       const grown = this.lanes.consumedTo(this.consumed, () => this.t.settings.chunkSize > 0 && this.t.aheadFor(this.consumed) >= 2 * MIN_PARALLEL_GET);
-      if (grown) this.t.log.debug(`${this.t.key()}: reader waited ${grown.waitedPct}% of the last ${PARALLEL_WINDOW >> 20} MiB: ${this.lanes.count} GETs at once`);
+      if (grown)
+        this.t.log.debug(`${this.t.key()}: reader waited ${grown.waitedPct}% of the last ${PARALLEL_WINDOW >> 20} MiB: ${this.lanes.count} GETs at once`);
     }
     this.kick();
   }

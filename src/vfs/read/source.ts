@@ -295,7 +295,9 @@ export class ReadSource implements FetchTarget {
   /** The object changed on the server: this version can no longer be read, by anyone. */
   private changed(err: unknown): Error {
     if (!this.failure) {
-      this.log.error(`${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`);
+      this.log.error(
+        `${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`,
+      );
       this.failure = vfsError('EIO', `${this.path} changed on the server while being read`, err);
       (this.failure as Error & { changed?: boolean }).changed = true;
       for (const f of this.fetches) f.abort();

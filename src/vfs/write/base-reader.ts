@@ -22,7 +22,10 @@ export function baseReaders(
           return await reader.read(dst, offset, length, limit);
         } catch (err) {
           if (!isGoneError(err)) throw err;
-          throw new BaseGoneError(`${rel}: the object changed on the server since this file was opened for writing; the bytes not written here (${offset}-${offset + length}) cannot be read any more`, err);
+          throw new BaseGoneError(
+            `${rel}: the object changed on the server since this file was opened for writing; the bytes not written here (${offset}-${offset + length}) cannot be read any more`,
+            err,
+          );
         }
       },
       get etag() {

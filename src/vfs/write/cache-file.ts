@@ -250,7 +250,8 @@ export class CacheFile {
           continue;
         }
         const next = this.present.nextPresent(pos, end);
-        if (pos < this.lostEnd) throw vfsError('EIO', `bytes ${pos}-${Math.min(next, this.lostEnd)} were uploaded by a stream that was then deleted, and are gone`);
+        if (pos < this.lostEnd)
+          throw vfsError('EIO', `bytes ${pos}-${Math.min(next, this.lostEnd)} were uploaded by a stream that was then deleted, and are gone`);
         dst.fill(0, pos - start, next - start);
         pos = next;
       }
@@ -278,9 +279,14 @@ export class CacheFile {
     const reader = this.reader;
     try {
       const fh = await this.open();
-      const buf = Buffer.allocUnsafe(Math.min(IO_CHUNK, gaps.reduce((m, [a, b]) => Math.max(m, b - a), 0)));
+      const buf = Buffer.allocUnsafe(
+        Math.min(
+          IO_CHUNK,
+          gaps.reduce((m, [a, b]) => Math.max(m, b - a), 0),
+        ),
+      );
       for (const [a, b] of gaps) {
-        for (let pos = a; pos < b; ) {
+        for (let pos = a; pos < b;) {
           if (aborted()) throw vfsError('EIO', 'download of the base object aborted');
           const n = await reader.read(buf, pos, Math.min(buf.length, b - pos), o.readAhead ? base.limit : b);
           if (n <= 0) throw vfsError('EIO', `download of bytes ${a}-${b} stopped at ${pos}`);

@@ -57,7 +57,6 @@ export function toServerState(v: ServerVersion | null | undefined): ServerState 
   return { etag: v.etag, size: v.size, mtimeNs: v.mtimeNs === null ? null : String(v.mtimeNs) };
 }
 
-
 export function serverOf(info: ObjectInfo, mtimeNs: bigint | null): JournalServer {
   return { etag: info.etag, size: info.size, mtimeNs: mtimeNs === null ? null : String(mtimeNs) };
 }
@@ -300,7 +299,10 @@ export abstract class ItemState {
   // --- errors ---------------------------------------------------------------------------------
 
   protected needsCache(reason: string): VfsError {
-    const err = vfsError('EPERM', `${this.rel}: ${reason} needs a local cache file, which --vfs-cache-mode ${this.ctx.cacheMode} does not allow for this file (use --vfs-cache-mode writes)`);
+    const err = vfsError(
+      'EPERM',
+      `${this.rel}: ${reason} needs a local cache file, which --vfs-cache-mode ${this.ctx.cacheMode} does not allow for this file (use --vfs-cache-mode writes)`,
+    );
     // EPERM is not logged by the errno map; this one the user should see, once per file
     if (!this.refusedLogged) this.ctx.log.notice(err.message.replace(/^EPERM: /, ''));
     this.refusedLogged = true;
@@ -336,4 +338,3 @@ export abstract class ItemState {
     );
   }
 }
-

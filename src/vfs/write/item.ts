@@ -83,7 +83,9 @@ export class Item extends ItemUploads implements WriteFile {
           return data.length;
         }
         if (this.content.kind === 'stream') {
-          await this.toCache(offset < s.pushed ? `a write at ${offset}, before the ${s.pushed} bytes already uploaded` : `a write at ${offset}, far past the end (${this.size})`);
+          await this.toCache(
+            offset < s.pushed ? `a write at ${offset}, before the ${s.pushed} bytes already uploaded` : `a write at ${offset}, far past the end (${this.size})`,
+          );
         }
       } else if (!this.mayCache()) throw this.needsCache(`a write at ${offset} of a file already uploaded`);
       const file = this.cacheFile();
@@ -405,5 +407,4 @@ export class Item extends ItemUploads implements WriteFile {
     });
     await this.journal.remove();
   }
-
 }

@@ -57,9 +57,12 @@ export class Recovery {
     const plan = planRecovery(await readCacheDir(h.dir), { ...h.planContext, keepsClean: h.keepsClean() });
     for (const name of plan.unreadable) h.log.error(`${path.join(h.dir, name)}: not a journal this version understands; left as it is`);
     for (const j of plan.torn) {
-      h.log.error(`${j.path}: written before the machine restarted and never fsync'd, so its data may be torn: not uploaded; kept in ${path.join(h.dir, j.id)}.data`);
+      h.log.error(
+        `${j.path}: written before the machine restarted and never fsync'd, so its data may be torn: not uploaded; kept in ${path.join(h.dir, j.id)}.data`,
+      );
     }
-    for (const j of plan.missingData) h.log.error(`${j.path}: pending upload found in the cache, but its data file ${j.id}.data is missing: cannot be uploaded`);
+    for (const j of plan.missingData)
+      h.log.error(`${j.path}: pending upload found in the cache, but its data file ${j.id}.data is missing: cannot be uploaded`);
     for (const j of plan.clean) await this.keepClean(j);
     for (const name of plan.remove) await fs.rm(path.join(h.dir, name), { force: true });
     const found: Item[] = [];

@@ -114,7 +114,10 @@ export function planRecovery(entries: CacheDirEntry[], ctx: PlanContext): Recove
  *  - 'conflict'  someone else changed the object since it was written here: keep both;
  *  - 'upload'    go ahead.
  */
-export function verdict(item: { size: number; mtimeNs: bigint; server: JournalServer | null | 'unknown' }, head: ObjectInfo | null): 'uploaded' | 'conflict' | 'upload' {
+export function verdict(
+  item: { size: number; mtimeNs: bigint; server: JournalServer | null | 'unknown' },
+  head: ObjectInfo | null,
+): 'uploaded' | 'conflict' | 'upload' {
   if (head && head.size === item.size && head.mtimeNs !== null && head.mtimeNs === item.mtimeNs) return 'uploaded';
   const exp = item.server;
   if (exp === null) return head !== null ? 'conflict' : 'upload';

@@ -52,7 +52,9 @@ function safeName(s: string): string {
 /** The cache directory of one remote's bucket: named for people, hashed by server so that two
  *  remotes of the same name on different servers never share pending files. */
 export function cacheDirOf(deps: Pick<WriteBackDeps, 'cacheDir' | 'remote' | 'remoteId' | 'bucket'>): string {
-  const id = createHash('sha256').update(deps.remoteId ?? deps.remote).digest('hex').slice(0, 8);
+  const id = createHash('sha256')
+    .update(deps.remoteId ?? deps.remote)
+    .digest('hex')
+    .slice(0, 8);
   return path.join(deps.cacheDir, 'vfs', `${safeName(deps.remote)}-${id}`, safeName(deps.bucket.name));
 }
-

@@ -31,7 +31,6 @@ import { ItemRegistry } from './item-registry.js';
 import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
 import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
 
-
 export class WriteBack implements WriteLayer {
   /** write states by mount path, and those that lost their name */
   private readonly files = new ItemRegistry();
@@ -317,7 +316,9 @@ export class WriteBack implements WriteLayer {
       this.deps.log.error(`${item.rel}: cannot be uploaded: ${msg}. What was written here stays in ${item.dataPath}; it is tried again at the next mount`);
       return;
     }
-    this.deps.log.error(`${item.rel}: upload failed (attempt ${this.queue.failureCount(item)}), the data stays in the cache (${item.dataPath}); next attempt in ${Math.round(delay / 1000)}s: ${msg}`);
+    this.deps.log.error(
+      `${item.rel}: upload failed (attempt ${this.queue.failureCount(item)}), the data stays in the cache (${item.dataPath}); next attempt in ${Math.round(delay / 1000)}s: ${msg}`,
+    );
     if (!item.isOpen) this.queue.schedule(item, delay);
   }
 
