@@ -78,12 +78,11 @@ class Replier {
 
 export function createFuseOps(vfs: Vfs, log: Logger): FuseOps {
   const r = new Replier(log);
-  return { ...attrOps(vfs, r), ...fileOps(vfs, r), ...nameOps(vfs, r), ...unsupportedOps(vfs, log) };
+  return { ...attrOps(vfs, r), ...permissionOps(vfs, r), ...fileOps(vfs, r), ...nameOps(vfs, r), ...unsupportedOps(vfs, log) };
 }
 
 /** attributes and listings */
 function attrOps(vfs: Vfs, r: Replier): FuseOps {
-  const readOnly = vfs.opts.readOnly;
   return {
     statfs(path: string, cb: Done) {
       r.call(
@@ -137,6 +136,13 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
       const ns = mtime === 'omit' ? null : mtime === 'now' ? nowNs() : mtime;
       r.call('utimens', path, cb, () => vfs.utimens(path, ns));
     },
+  };
+}
+
+/** chmod and chown */
+function permissionOps(vfs: Vfs, r: Replier): FuseOps {
+  const readOnly = vfs.opts.readOnly;
+  return {
     // Permissions and owners are fixed by --file-perms/--dir-perms/--umask/--uid/--gid, as in
     // rclone mount: chmod and chown succeed and change nothing (cp -a, rsync -a, tar x would
     // otherwise fail on every file). A read-only mount refuses them.

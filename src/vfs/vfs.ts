@@ -13,13 +13,14 @@ import { FileReader, ReadCache } from './read/reader.js';
 import { WriteBack } from './write/write-back.js';
 import { baseReaders } from './write/base-reader.js';
 import { MountedBucket } from './bucket.js';
-import type { Clock } from './clock.js';
 import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
 import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles } from './open-files.js';
 import { formatMtime } from '../backend/s3/metadata.js';
-import type { VfsOptions } from './options.js';
+import type { VfsExtras, VfsOptions } from './options.js';
+
+export type { UploadSettings, VfsExtras } from './options.js';
 import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 
 // open(2) flags (Linux)
@@ -30,30 +31,6 @@ const O_TRUNC = 0o1000;
 const W_OK = 2;
 
 export { S_IFDIR, S_IFREG, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
-
-/** How uploads are cut into parts: the S3 options the write layer needs (defaults: rclone's). */
-export interface UploadSettings {
-  /** S3 part size of uploads (--s3-chunk-size) */
-  partSize: number;
-  uploadConcurrency: number;
-  maxUploadParts: number;
-}
-
-export interface VfsExtras {
-  /** a write layer of its own (tests) */
-  writes?: WriteLayer;
-  /** the remote as named on the command line (cache directory and journals) */
-  remote?: string;
-  /** identifies the server behind the remote (endpoint, provider…) */
-  remoteId?: string;
-  upload?: UploadSettings;
-  /** background uploads at a time (--transfers) */
-  transfers?: number;
-  /** first retry delay of a failed background upload */
-  retryBaseMs?: number;
-  /** the clock of the write-back timers and cache ages (tests drive their own) */
-  clock?: Clock;
-}
 
 /** what a listing entry says about the object at a path, for the write layer */
 function serverVersion(e: DirEntry | null): ServerVersion | null | undefined {
