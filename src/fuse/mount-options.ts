@@ -3,21 +3,11 @@
 // libfuse splits that string on commas: so everything goes in through fsname. Measured on
 // Linux: without big_writes,max_write the kernel sends 4 KiB writes (~100 MB/s); with them,
 // 1 MiB writes (>1 GB/s).
+import type { KernelOptions } from '../config/mount-options.js';
 import { UserError, EXIT } from '../util/errors.js';
 
-export interface MountOptionInput {
-  /** shown as the device in /proc/mounts and df (e.g. the remote path) */
-  fsname: string;
-  readOnly: boolean;
-  allowOther: boolean;
-  allowRoot: boolean;
-  defaultPermissions: boolean;
-  allowNonEmpty: boolean;
-  attrTimeoutMs: number;
-  maxReadAhead: number;
-  /** -o/--option values, each possibly comma-separated */
-  extra: string[];
-}
+/** the kernel options of the mount, with the name shown as its device (e.g. the remote path) */
+export type MountOptionInput = Omit<KernelOptions, 'volname'> & { fsname: string };
 
 /** libfuse's limit on the whole option string in fuse-native's glue */
 const MAX_OPTIONS_LENGTH = 1000;

@@ -241,3 +241,14 @@ export function useS3Bucket(name: string, hooks: S3BucketHooks = {}): S3Bucket {
     listKeys: (prefix) => s3().listKeys(name, prefix),
   };
 }
+
+/** pids of bucketfs processes (not this one) whose command line contains `arg` */
+export async function pidsWith(arg: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    const cmd = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.split('\0').includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
+  }
+  return out;
+}

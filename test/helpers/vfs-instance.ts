@@ -106,3 +106,14 @@ export async function orphanJournals(dir: string): Promise<number> {
   await walk(dir);
   return n;
 }
+
+/** the whole content of a file (up to 64 KiB) read through a Vfs by path */
+export async function readName(vfs: Vfs, p: string): Promise<Buffer> {
+  const fh = await vfs.open(p, 0);
+  try {
+    const b = Buffer.alloc(1 << 16);
+    return b.subarray(0, await vfs.read(fh, b, b.length, 0));
+  } finally {
+    await vfs.release(fh);
+  }
+}

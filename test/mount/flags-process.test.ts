@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, pidsWith, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'flags-process-bucket';
 /** a FUSE deadlock fails the test instead of hanging the run */
@@ -87,16 +87,6 @@ test('Ctrl-C (SIGINT): pending writes are uploaded, the mount is gone, exit 0', 
   assert.ok((await bucket.getObject('pending.bin'))?.equals(data), 'the pending file was uploaded before exit');
 });
 
-/** pids of bucketfs processes whose command line contains `arg` */
-async function pidsWith(arg: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const d of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    const cmd = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0').includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
-  }
-  return out;
-}
 
 async function killAll(mnt: string): Promise<void> {
   for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, mountFails, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, pidsWith, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
 const bucket = useS3Bucket(BUCKET);
@@ -18,16 +18,6 @@ function oneLine(stderr: string): string {
   return lines[0]!;
 }
 
-/** pids of processes whose command line contains `arg` */
-async function pidsWith(arg: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const d of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    const cmd = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0').includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
-  }
-  return out;
-}
 
 test('mount-time errors are one clear line and a non-zero exit', MOUNT_TEST, async () => {
   const missing = await mountFails(bucket.s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');

@@ -6,20 +6,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeBackend } from '../helpers/fake-backend.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { cleanupVfsDirs, orphanJournals, unmountVfs, vfsInstance } from '../helpers/vfs-instance.js';
+import { cleanupVfsDirs, orphanJournals, readName, unmountVfs, vfsInstance } from '../helpers/vfs-instance.js';
 import type { Vfs } from '../../src/vfs/vfs.js';
 
 after(cleanupVfsDirs);
 
-async function readName(vfs: Vfs, p: string): Promise<Buffer> {
-  const fh = await vfs.open(p, 0);
-  try {
-    const b = Buffer.alloc(1 << 16);
-    return b.subarray(0, await vfs.read(fh, b, b.length, 0));
-  } finally {
-    await vfs.release(fh);
-  }
-}
 
 const wb = { cacheMode: 'writes' as const, writeBackMs: 5000 };
 

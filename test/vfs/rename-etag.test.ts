@@ -7,20 +7,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeBackend } from '../helpers/fake-backend.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { cleanupVfsDirs, unmountVfs, vfsInstance } from '../helpers/vfs-instance.js';
-import type { Vfs } from '../../src/vfs/vfs.js';
+import { cleanupVfsDirs, readName, unmountVfs, vfsInstance } from '../helpers/vfs-instance.js';
 
 after(cleanupVfsDirs);
 
-async function readName(vfs: Vfs, p: string): Promise<Buffer> {
-  const fh = await vfs.open(p, 0);
-  try {
-    const b = Buffer.alloc(1 << 16);
-    return b.subarray(0, await vfs.read(fh, b, b.length, 0));
-  } finally {
-    await vfs.release(fh);
-  }
-}
 
 // Namespace.renameFile notes the target with the source's ETag (listing entry and cached HEAD),
 // although its own comment says the ETag check is dropped. A server-side copy gets a new ETag
