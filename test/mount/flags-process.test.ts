@@ -87,7 +87,6 @@ test('Ctrl-C (SIGINT): pending writes are uploaded, the mount is gone, exit 0', 
   assert.ok((await bucket.getObject('pending.bin'))?.equals(data), 'the pending file was uploaded before exit');
 });
 
-
 async function killAll(mnt: string): Promise<void> {
   for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');
   if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);

@@ -18,7 +18,6 @@ function oneLine(stderr: string): string {
   return lines[0]!;
 }
 
-
 test('mount-time errors are one clear line and a non-zero exit', MOUNT_TEST, async () => {
   const missing = await mountFails(bucket.s3, `moto:${BUCKET}`, '/nonexistent/bucketfs-mnt');
   assert.notEqual(missing.code, 0);

@@ -11,7 +11,6 @@ import type { Vfs } from '../../src/vfs/vfs.js';
 
 after(cleanupVfsDirs);
 
-
 const wb = { cacheMode: 'writes' as const, writeBackMs: 5000 };
 
 async function writeClose(vfs: Vfs, p: string, data: string, flags?: number): Promise<void> {

@@ -11,7 +11,6 @@ import { cleanupVfsDirs, readName, unmountVfs, vfsInstance } from '../helpers/vf
 
 after(cleanupVfsDirs);
 
-
 // Namespace.renameFile notes the target with the source's ETag (listing entry and cached HEAD),
 // although its own comment says the ETag check is dropped. A server-side copy gets a new ETag
 // whenever the source was a multipart upload (on S3 and moto), and always on the fake backend;
