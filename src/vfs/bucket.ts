@@ -7,7 +7,7 @@
 // no cache, handle or upload of the VFS ever holds a bucket path (journals record one, through
 // keyOf, because they outlive the mount and must name the object whatever is mounted next).
 import type { Readable } from 'node:stream';
-import type { CopyResult, ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
+import type { CopyOptions, CopyResult, ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
 import type { MountRoot } from './paths.js';
 
 export class MountedBucket {
@@ -42,7 +42,7 @@ export class MountedBucket {
     return this.backend.put(this.name, this.keyOf(rel), body, opts);
   }
 
-  copy(from: string, to: string, opts?: { metadata?: Record<string, string>; mtimeNs?: bigint }): Promise<CopyResult> {
+  copy(from: string, to: string, opts?: CopyOptions): Promise<CopyResult> {
     return this.backend.copy(this.name, this.keyOf(from), this.name, this.keyOf(to), opts);
   }
 

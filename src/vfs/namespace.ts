@@ -8,9 +8,8 @@
 //    lookup never lists it (a directory of a million objects would take minutes): it probes the
 //    one name, a HEAD of the key and a one-key LIST of `key/` at once, and caches the answer;
 //  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
-//  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; the first getattr after a
-//    readdir starts HEADs of all siblings, `headConcurrency` at a time, so `ls -l` of a cold
-//    directory takes about one round trip per `headConcurrency` files rather than per file;
+//  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; a stat storm after a
+//    readdir HEADs all siblings ahead, and a tree walk lists subdirectories ahead (fetch-ahead.ts);
 //  - with --use-server-modtime or --no-modtime, LastModified from the listing is used: no HEAD.
 import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
 import type { MountedBucket } from './bucket.js';
@@ -18,7 +17,7 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
-import { Limiter } from './limiter.js';
+import { FetchAhead } from './fetch-ahead.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
@@ -44,11 +43,22 @@ export class Namespace {
   readonly meta: MetaCache;
   /** directory listings being fetched: concurrent lookups in one directory share one LIST */
   private readonly listing = new Map<string, Promise<Listing>>();
+  /** a LIST of `dir` is under way */
+  listingInFlight(dir: string): boolean {
+    return this.listing.has(dir);
+  }
+
+  /** the HEAD result of `rel` is cached and matches the listing's `e`, or a HEAD of it is under way */
+  headKnown(rel: string, e: DirEntry): boolean {
+    return !!this.cachedHead(rel, e) || this.heads.has(rel);
+  }
+
   /** HEADs in flight, by path */
   private readonly heads = new Map<string, Promise<ObjectInfo | null>>();
   /** probes of names in unlisted directories in flight, by path */
   private readonly probes = new Map<string, Promise<DirEntry | null>>();
-  private readonly prefetch: Limiter;
+  /** HEADs and listings fetched ahead of a stat storm or a tree walk */
+  private readonly ahead: FetchAhead;
   /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
   private readonly dirTimeNs: bigint;
 
@@ -56,11 +66,11 @@ export class Namespace {
     readonly bucket: MountedBucket,
     readonly opts: VfsOptions,
     private readonly log: Logger,
-    now: () => number = Date.now,
+    private readonly now: () => number = Date.now,
   ) {
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
-    this.prefetch = new Limiter(Math.max(1, opts.headConcurrency));
+    this.ahead = new FetchAhead(this, opts.headConcurrency, log, now);
     this.dirTimeNs = msToNs(now());
   }
 
@@ -218,7 +228,7 @@ export class Namespace {
     if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
     const cached = this.cachedHead(rel, e);
     if (cached) return this.attrFromInfo(cached);
-    this.maybeStartPrefetch(parentOf(rel), baseName(rel));
+    this.ahead.statStarted(parentOf(rel), baseName(rel));
     const info = await this.head(rel);
     if (!info) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
     return this.attrFromInfo(info);
@@ -261,38 +271,6 @@ export class Namespace {
     return info;
   }
 
-  /**
-   * After a readdir, getattrs of two different children that need a HEAD mean a stat storm
-   * (`ls -l`, a file manager, `cp -r`) is under way: HEAD every sibling whose metadata is not
-   * cached, `headConcurrency` at a time. (A single `stat` or `cat` after `ls` HEADs only its own
-   * file.) A getattr arriving for a file still queued runs its own HEAD at once (head() is
-   * shared, so the queued one is skipped when its turn comes).
-   */
-  private maybeStartPrefetch(dir: string, name: string): void {
-    const listing = this.dirs.get(dir);
-    if (!listing?.prefetchArmed) return;
-    if (listing.firstStat === undefined || listing.firstStat === name) {
-      listing.firstStat = name;
-      return;
-    }
-    listing.prefetchArmed = false;
-    const names = [...listing.entries.values()].filter((e) => e.kind === 'file').map((e) => e.name);
-    if (names.length < 2) return;
-    this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
-    for (const name of names) {
-      const rel = joinPath(dir, name);
-      void this.prefetch
-        .run(async () => {
-          const l = this.dirs.get(dir);
-          const e = l?.entries.get(name);
-          // gone, expired, already known or already being fetched: nothing to do
-          if (!l || !e || e.kind !== 'file' || this.cachedHead(rel, e) || this.heads.has(rel)) return;
-          await this.head(rel);
-        })
-        .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));
-    }
-  }
-
   /** readdir: the merged entries. Arms the sibling-HEAD prefetch for the stat storm that may follow. */
   async readdir(dir: string): Promise<DirEntry[]> {
     if (dir !== '') {
@@ -305,6 +283,7 @@ export class Namespace {
       listing.prefetchArmed = true;
       listing.firstStat = undefined;
     }
+    this.ahead.dirRead(dir);
     return [...listing.entries.values()];
   }
 
@@ -458,22 +437,22 @@ export class Namespace {
   }
 
   private async renameDir(from: string, to: string, src: DirEntry): Promise<void> {
-    const files: string[] = [];
+    const files: Array<{ path: string; size: number }> = [];
     const markers: string[] = [];
     for await (const e of this.bucket.list(from, { recursive: true })) {
       if (e.path === from || !isSelfOrBelow(e.path, from)) continue;
       if (e.kind === 'dir') {
         if (e.marker) markers.push(e.path);
-      } else files.push(e.path);
+      } else files.push({ path: e.path, size: e.size });
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
-    await forEachLimit(files, this.opts.renameConcurrency, (p) => this.bucket.copy(p, rebase(p, from, to)));
+    await forEachLimit(files, this.opts.renameConcurrency, ({ path, size }) => this.bucket.copy(path, rebase(path, from, to), { size }));
     await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
     // The target always gets a marker: an empty directory stays one after the move.
     await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.
-    await this.bucket.delete([...files, ...markers.map((m) => m + '/'), from + '/']);
+    await this.bucket.delete([...files.map((f) => f.path), ...markers.map((m) => m + '/'), from + '/']);
     this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
 
     this.dirs.remove(parentOf(from), baseName(from));

@@ -190,6 +190,26 @@ test('server-side copy keeps metadata; setMtime replaces only the mtime', async 
   be.destroy();
 });
 
+test('a plain copy of a source whose size the caller knows is one CopyObject, no HEAD; metadata and the new ETag come with it', async () => {
+  const b = await freshBucket(s3);
+  const be = backendFor(s3);
+  await be.put(b, 'known.txt', Buffer.from('known size'), { mtimeNs: 1500000000n, metadata: { owner: 'me' } });
+  s3.clearRequests();
+  const copied = await be.copy(b, 'known.txt', b, 'copied.txt', { size: 10 });
+  assert.deepEqual(s3.counts(), { COPY: 1 });
+  const dst = await be.head(b, 'copied.txt');
+  assert.equal(copied.etag, dst?.etag);
+  assert.equal(dst?.mtimeNs, 1500000000n);
+  assert.equal(dst?.metadata.owner, 'me');
+  // the size unknown, or the metadata replaced: the HEAD is needed (copy_cutoff, the source's metadata)
+  s3.clearRequests();
+  await be.copy(b, 'known.txt', b, 'headed.txt');
+  await be.copy(b, 'known.txt', b, 'retimed.txt', { size: 10, mtimeNs: 1600000000n });
+  assert.deepEqual(s3.counts(), { HEAD: 2, COPY: 2 });
+  await assert.rejects(be.copy(b, 'nope', b, 'x', { size: 3 }), (e: unknown) => e instanceof BackendError && e.kind === 'NotFound');
+  be.destroy();
+});
+
 test("Glacier: reads fail with rclone's exact message until restored; restore sends RestoreObject", async () => {
   const b = await freshBucket(s3);
   const glacier = backendFor(s3, { storage_class: 'GLACIER' });

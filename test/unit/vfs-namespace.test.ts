@@ -59,6 +59,30 @@ test('lookups in a directory not listed probe the one name (a HEAD and a one-key
   assert.deepEqual(be.calls, {}, 'absent from a fresh listing: no request');
 });
 
+test('a tree walk (readdir of a child soon after its parent) lists the subdirectories ahead, each once, several at a time', async () => {
+  const { be, vfs } = setup();
+  be.latencyMs = 10;
+  for (let d = 0; d < 20; d++) for (let f = 0; f < 3; f++) be.putDirect(`tree/d${String(d).padStart(2, '0')}/f${f}`, 'x');
+  be.resetCounts();
+  // find: depth first, one readdir after the other
+  const walk = async (dir: string): Promise<number> => {
+    let files = 0;
+    for (const e of await vfs.readdir(dir)) files += e.attr.kind === 'dir' ? await walk(`${dir === '/' ? '' : dir}/${e.name}`) : 1;
+    return files;
+  };
+  assert.equal(await walk('/'), 60);
+  assert.equal(be.calls.LIST, 22, 'the root, tree/ and each of its 20 subdirectories, once');
+  assert.ok(be.maxInFlight > 1, `listings overlapped (${be.maxInFlight} at once)`);
+  // ls of a directory, then of one of its subdirectories: nothing listed ahead
+  const one = setup();
+  for (let d = 0; d < 5; d++) one.be.putDirect(`top/d${d}/f`, 'x');
+  await one.vfs.readdir('/top');
+  await one.vfs.readdir('/top/d0');
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  // the probe of top (HEAD + one-key LIST), the LISTs of top and top/d0: not one more
+  assert.deepEqual(one.be.calls, { HEAD: 1, LIST: 3 });
+});
+
 test('opening a known file in a big directory not listed: one HEAD and one one-key LIST, at once', async () => {
   const { be, vfs } = setup();
   be.latencyMs = 20;

@@ -27,7 +27,7 @@ import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { putObject } from './upload.js';
-import type { BucketInfo, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
+import type { BucketInfo, CopyOptions, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
 
 export interface CreateS3BackendOptions {
   log?: Logger;
@@ -160,13 +160,7 @@ export class S3Backend implements S3BackendApi {
     return putObject(this.ctx, bucket, path, body, opts);
   }
 
-  copy(
-    srcBucket: string,
-    srcPath: string,
-    dstBucket: string,
-    dstPath: string,
-    opts?: { metadata?: Record<string, string>; mtimeNs?: bigint },
-  ): Promise<CopyResult> {
+  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: CopyOptions): Promise<CopyResult> {
     return copyObject(this.ctx, { srcBucket, srcPath, dstBucket, dstPath, ...opts });
   }
 

@@ -39,18 +39,25 @@ export interface CopyRequest {
   metadata?: Record<string, string>;
   mtimeNs?: bigint;
   op?: string;
+  /** the source's size, when the caller knows it (a listing): a plain copy (metadata kept)
+   *  below copy_cutoff then needs no HEAD first: one request, one round trip */
+  size?: number;
 }
 
 export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<CopyResult> {
   const op = req.op ?? 'COPY';
   const srcKey = ctx.enc.keyFromPath(req.srcPath, op);
   const dstKey = ctx.enc.keyFromPath(req.dstPath, op);
+  const replace = req.metadata !== undefined || req.mtimeNs !== undefined;
+  const source = copySource(req.srcBucket, srcKey);
+  if (!replace && req.size !== undefined && !(req.size > 0 && req.size >= ctx.opts.copy_cutoff)) {
+    return copyInOne(ctx, req, op, source, dstKey, null);
+  }
   const head: HeadObjectCommandOutput = await ctx.run(op, req.srcPath, { bucket: req.srcBucket, idempotent: true }, (s) =>
     ctx.client.send(new HeadObjectCommand({ Bucket: req.srcBucket, Key: srcKey, ...ctx.ssec() }), sendOptions(s)),
   );
   if (isArchivedUnrestored(head.StorageClass, head.Restore)) throw archivedError(op, req.srcPath, head.StorageClass);
   const size = head.ContentLength ?? 0;
-  const replace = req.metadata !== undefined || req.mtimeNs !== undefined;
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(head.Metadata ?? {})) metadata[k.toLowerCase()] = v;
   for (const [k, v] of Object.entries(req.metadata ?? {})) metadata[k.toLowerCase()] = v;
@@ -63,8 +70,19 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
     ...(head.ContentLanguage ? { ContentLanguage: head.ContentLanguage } : {}),
     ...(head.ExpiresString ? { ExpiresString: head.ExpiresString } : {}),
   };
-  const source = copySource(req.srcBucket, srcKey);
   if (size > 0 && size >= ctx.opts.copy_cutoff) return multipartCopy(ctx, req, op, source, dstKey, size, metadata, contentHeaders);
+  return copyInOne(ctx, req, op, source, dstKey, replace ? { metadata, contentHeaders } : null);
+}
+
+/** One CopyObject: the source's metadata kept (`replaced` null), or replaced by what is given. */
+async function copyInOne(
+  ctx: BackendContext,
+  req: CopyRequest,
+  op: string,
+  source: string,
+  dstKey: string,
+  replaced: { metadata: Record<string, string>; contentHeaders: Record<string, string> } | null,
+): Promise<CopyResult> {
   const out = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
     try {
       return await ctx.client.send(
@@ -72,8 +90,8 @@ export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise
           Bucket: req.dstBucket,
           Key: dstKey,
           CopySource: source,
-          MetadataDirective: replace ? 'REPLACE' : 'COPY',
-          ...(replace ? { Metadata: metadata, ...contentHeaders } : {}),
+          MetadataDirective: replaced ? 'REPLACE' : 'COPY',
+          ...(replaced ? { Metadata: replaced.metadata, ...replaced.contentHeaders } : {}),
           ...ctx.createParams(),
           ...ctx.ssec(),
           ...ctx.ssecCopySource(),

@@ -43,6 +43,16 @@ export interface ObjectInfo {
   restore?: string;
 }
 
+export interface CopyOptions {
+  /** metadata to set (merged over the source's): the copy replaces its metadata */
+  metadata?: Record<string, string>;
+  /** X-Amz-Meta-Mtime to store with the copy (replaces its metadata) */
+  mtimeNs?: bigint;
+  /** the source's size when the caller knows it (a listing): a plain copy below copy_cutoff
+   *  then needs no HEAD first */
+  size?: number;
+}
+
 /** what a server-side copy made */
 export interface CopyResult {
   /** the new object's ETag, when the server said it */
@@ -119,13 +129,7 @@ export interface S3BackendApi {
   /** single PUT up to upload_cutoff when size is known, multipart otherwise */
   put(bucket: string, path: string, body: Buffer | Readable, opts: PutOptions): Promise<ObjectInfo>;
   /** server-side copy, keeping metadata unless replaced (multipart copy above copy_cutoff); resolves to the copy's ETag (a copy of a multipart object gets a new one) */
-  copy(
-    srcBucket: string,
-    srcPath: string,
-    dstBucket: string,
-    dstPath: string,
-    opts?: { metadata?: Record<string, string>; mtimeNs?: bigint },
-  ): Promise<CopyResult>;
+  copy(srcBucket: string, srcPath: string, dstBucket: string, dstPath: string, opts?: CopyOptions): Promise<CopyResult>;
   /** update X-Amz-Meta-Mtime by a server-side copy onto itself */
   setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void>;
   /** DeleteObjects in batches of 1000; missing keys are not an error */

@@ -1,0 +1,102 @@
+// What the namespace fetches before it is asked, because the pattern of requests says what comes
+// next. Two patterns, each bounded and each started only by what a user program did:
+//  - a stat storm: after a readdir, getattrs of two different children that need a HEAD mean
+//    `ls -l`, a file manager or `cp -r` is under way: every sibling whose metadata is not cached
+//    is HEADed, `headConcurrency` at a time (a single `stat` or `cat` after `ls` HEADs only its
+//    own file). A getattr of a file still queued runs its own HEAD at once; HEADs are shared by
+//    path, so the queued one is skipped when its turn comes.
+//  - a tree walk: readdirs of two different subdirectories of a directory, soon one after the
+//    other (find, du, cp -r, a file manager's tree): the listings of its other subdirectories
+//    are fetched ahead, a few at a time, so a walk costs about one round trip per level rather
+//    than one per directory. (`ls d; ls d/a` alone lists nothing more.)
+import { LRUCache } from 'lru-cache';
+import type { ObjectInfo } from '../backend/s3/types.js';
+import type { Logger } from '../util/log.js';
+import type { DirCache, DirEntry, Listing } from './dir-cache.js';
+import { Limiter } from './limiter.js';
+import { joinPath, parentOf } from './paths.js';
+
+/** two readdirs of siblings within this long of each other are part of a tree walk */
+const WALK_WINDOW_MS = 10_000;
+/** listings fetched ahead at a time */
+const LIST_AHEAD_CONCURRENCY = 8;
+/** subdirectories listed ahead per directory at most */
+const MAX_LIST_AHEAD = 256;
+
+/** What fetching ahead needs of the namespace. */
+export interface AheadHost {
+  readonly dirs: DirCache;
+  listDir(dir: string): Promise<Listing>;
+  listingInFlight(dir: string): boolean;
+  head(rel: string): Promise<ObjectInfo | null>;
+  /** the HEAD result of `rel` is cached (and still matches `e`), or a HEAD of it is under way */
+  headKnown(rel: string, e: DirEntry): boolean;
+}
+
+export class FetchAhead {
+  private readonly heads: Limiter;
+  private readonly lists = new Limiter(LIST_AHEAD_CONCURRENCY);
+  /** the subdirectory of each directory read last (readdir), and when */
+  private readonly lastChild = new LRUCache<string, { name: string; at: number }>({ max: 10_000 });
+
+  constructor(
+    private readonly ns: AheadHost,
+    headConcurrency: number,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    this.heads = new Limiter(Math.max(1, headConcurrency));
+  }
+
+  /** A getattr of `dir/name` needs a HEAD: the second distinct one after a readdir starts the storm. */
+  statStarted(dir: string, name: string): void {
+    const listing = this.ns.dirs.get(dir);
+    if (!listing?.prefetchArmed) return;
+    if (listing.firstStat === undefined || listing.firstStat === name) {
+      listing.firstStat = name;
+      return;
+    }
+    listing.prefetchArmed = false;
+    const names = [...listing.entries.values()].filter((e) => e.kind === 'file').map((e) => e.name);
+    if (names.length < 2) return;
+    this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
+    for (const n of names) {
+      const rel = joinPath(dir, n);
+      void this.heads
+        .run(async () => {
+          const e = this.ns.dirs.get(dir)?.entries.get(n);
+          // gone, expired, already known or already being fetched: nothing to do
+          if (!e || e.kind !== 'file' || this.ns.headKnown(rel, e)) return;
+          await this.ns.head(rel);
+        })
+        .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));
+    }
+  }
+
+  /** `dir` was read (readdir): soon after a sibling, that is a walk; list the other siblings ahead. */
+  dirRead(dir: string): void {
+    if (dir === '') return;
+    const parent = parentOf(dir);
+    const now = this.now();
+    const prev = this.lastChild.get(parent);
+    this.lastChild.set(parent, { name: dir, at: now });
+    if (prev && prev.name !== dir && now - prev.at <= WALK_WINDOW_MS) this.listSubdirs(parent);
+  }
+
+  private listSubdirs(dir: string): void {
+    const listing = this.ns.dirs.get(dir);
+    if (!listing) return;
+    let n = 0;
+    for (const e of listing.entries.values()) {
+      if (e.kind !== 'dir') continue;
+      const sub = joinPath(dir, e.name);
+      if (this.ns.dirs.get(sub) || this.ns.listingInFlight(sub)) continue;
+      if (++n > MAX_LIST_AHEAD) return;
+      void this.lists
+        .run(async () => {
+          if (!this.ns.dirs.get(sub) && !this.ns.listingInFlight(sub)) await this.ns.listDir(sub);
+        })
+        .catch((err) => this.log.debug(`listing ahead of /${sub}: ${(err as Error).message}`));
+    }
+  }
+}
