@@ -17,6 +17,7 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
+import type { MetaStore } from './meta-store.js';
 import { FetchAhead } from './fetch-ahead.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
@@ -67,6 +68,8 @@ export class Namespace {
     readonly opts: VfsOptions,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** what HEADs said, kept across mounts (none: nothing persists) */
+    private readonly store?: MetaStore,
   ) {
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
@@ -236,12 +239,20 @@ export class Namespace {
 
   /** A cached HEAD result, if it still describes the object the listing shows. */
   private cachedHead(rel: string, e?: DirEntry): ObjectInfo | undefined {
-    const info = this.meta.getHead(rel);
+    const info = this.meta.getHead(rel) ?? this.storedHead(rel, e);
     if (!info) return undefined;
     if (e?.etag && info.etag && e.etag !== info.etag) {
       this.meta.dropHead(rel);
       return undefined;
     }
+    return info;
+  }
+
+  /** What a HEAD of an earlier mount said, while the listing shows the same object (ETag and size). */
+  private storedHead(rel: string, e?: DirEntry): ObjectInfo | undefined {
+    if (!this.store || !e?.etag) return undefined;
+    const info = this.store.get(this.bucket.keyOf(rel), e.etag, e.size);
+    if (info) this.meta.setHead(rel, info);
     return info;
   }
 
@@ -262,6 +273,7 @@ export class Namespace {
     if (this.dirs.generation(parentOf(rel)) !== generation) return info;
     if (info) {
       this.meta.setHead(rel, info);
+      this.store?.put(info);
       this.dirs.get(parentOf(rel))?.entries.set(baseName(rel), entryFromInfo(baseName(rel), info));
     } else {
       // deleted by someone else since the listing: forget it now rather than at the listing's expiry
@@ -296,8 +308,10 @@ export class Namespace {
     const entry: DirEntry = info ? entryFromInfo(name, info) : { name, kind: 'file', size, lastModified: new Date(Number(mtimeNs / 1_000_000n)) };
     this.dirs.upsert(parentOf(rel), entry);
     this.meta.clearNegative(rel);
-    if (info) this.meta.setHead(rel, info);
-    else this.meta.dropHead(rel);
+    if (info) {
+      this.meta.setHead(rel, info);
+      this.store?.put(info);
+    } else this.meta.dropHead(rel);
     this.noteAncestors(rel);
   }
 
@@ -431,8 +445,11 @@ export class Namespace {
     const { etag: _old, ...rest } = src;
     this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), ...(copy.etag ? { etag: copy.etag } : {}) });
     this.meta.clearNegative(to);
-    if (head && copy.etag) this.meta.setHead(to, { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
-    else this.meta.dropHead(to);
+    if (head && copy.etag) {
+      const info = { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) };
+      this.meta.setHead(to, info);
+      this.store?.put(info);
+    } else this.meta.dropHead(to);
     this.noteAncestors(to);
   }
 

@@ -17,6 +17,8 @@ import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/w
 import { vfsError } from './errors.js';
 import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles } from './open-files.js';
+import { MetaStore } from './meta-store.js';
+import { remoteCachePath } from './cache-paths.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsExtras, VfsOptions } from './options.js';
 
@@ -54,6 +56,8 @@ export class Vfs {
   readonly reads: ReadCache;
   readonly writes: WriteLayer;
   private readonly files = new OpenFiles();
+  /** what HEADs said, kept across mounts under --cache-dir */
+  private readonly store: MetaStore;
   private readonly counters: Omit<VfsStats, 'opens'> = { reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
 
   constructor(
@@ -64,7 +68,8 @@ export class Vfs {
     extras: VfsExtras = {},
   ) {
     this.bucket = new MountedBucket(backend, root);
-    this.ns = new Namespace(this.bucket, opts, log);
+    this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
+    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store);
     this.reads = new ReadCache(
       this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },
@@ -497,10 +502,11 @@ export class Vfs {
     for (const h of this.files.takeAll()) if (h.kind === 'read') h.reader.close();
     for (const rel of this.files.unlinkedPaths()) await this.deferredDelete(rel);
     await this.writes.close();
+    await this.store.close();
   }
 
-  /** Find uploads a previous run left in the cache and start them (before mounting). */
+  /** Before mounting: find uploads a previous run left in the cache and start them; load the metadata kept. */
   async recover(): Promise<void> {
-    await this.writes.recover?.();
+    await Promise.all([this.writes.recover?.(), this.store.ready]);
   }
 }

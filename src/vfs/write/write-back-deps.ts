@@ -1,9 +1,8 @@
 // What the write-back layer is built from: the mount's cache and upload settings, the bucket,
 // the download engine for base objects, and the hooks by which the VFS hears of uploads.
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from '../../util/log.js';
 import type { MountedBucket } from '../bucket.js';
+import { remoteCachePath } from '../cache-paths.js';
 import type { CacheMode } from '../options.js';
 import type { Clock } from '../clock.js';
 import type { BaseReader } from './cache-file.js';
@@ -45,16 +44,7 @@ export interface WriteBackDeps {
   clock?: Clock;
 }
 
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || '_';
-}
-
-/** The cache directory of one remote's bucket: named for people, hashed by server so that two
- *  remotes of the same name on different servers never share pending files. */
+/** The cache directory of one remote's bucket (pending and cached file data). */
 export function cacheDirOf(deps: Pick<WriteBackDeps, 'cacheDir' | 'remote' | 'remoteId' | 'bucket'>): string {
-  const id = createHash('sha256')
-    .update(deps.remoteId ?? deps.remote)
-    .digest('hex')
-    .slice(0, 8);
-  return path.join(deps.cacheDir, 'vfs', `${safeName(deps.remote)}-${id}`, safeName(deps.bucket.name));
+  return remoteCachePath(deps.cacheDir, 'vfs', deps.remote, deps.remoteId, deps.bucket.name);
 }

@@ -1,0 +1,87 @@
+// Metadata that survives a remount (#9): what the HEADs of `ls -l` said is kept under
+// --cache-dir, keyed by the object's ETag and size, so a remount of an unchanged folder costs its
+// LIST and no HEAD; an object changed behind the mount's back (a new ETag) costs exactly one; a
+// damaged metadata file is rebuilt, never fatal. Counted at the server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { run } from '../helpers/run.js';
+import { mount, sighup, tempDir, useS3Bucket, MOUNT_TEST } from '../helpers/mount.js';
+
+const BUCKET = 'meta-bucket';
+const FILES = 40;
+const bucket = useS3Bucket(BUCKET, {
+  async setup(s3) {
+    const c = s3.directClient();
+    await Promise.all(
+      Array.from({ length: FILES }, (_, i) =>
+        c.send(
+          new PutObjectCommand({
+            Bucket: BUCKET,
+            Key: `m/f${String(i).padStart(2, '0')}`,
+            Body: `file ${i}\n`,
+            Metadata: { mtime: `${1_600_000_000 + i}.25` },
+          }),
+        ),
+      ),
+    );
+    c.destroy();
+  },
+});
+
+async function lsl(dir: string): Promise<string> {
+  const r = await run('ls', ['-l', '--time-style=+%s', dir], { env: { ...process.env, TZ: 'UTC' } });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+test('a remount lists an unchanged folder with 0 HEAD; a changed object costs one; a damaged metadata file is rebuilt', MOUNT_TEST, async () => {
+  const cacheDir = await tempDir('bucketfs-cache-');
+  // --attr-timeout 0: every ls -l asks the mount (not the kernel's attribute cache)
+  const flags = ['--cache-dir', cacheDir, '--attr-timeout', '0'];
+  const s3 = bucket.s3;
+
+  const first = await mount(s3, `moto:${BUCKET}`, { flags });
+  s3.clearRequests();
+  const cold = await lsl(path.join(first.mnt, 'm'));
+  assert.equal(s3.counts().HEAD, FILES, 'the first ls -l HEADs each file');
+  assert.match(cold, / 1600000007 f07\n/);
+  assert.equal((await first.unmount()).code, 0, first.stderr());
+  const store = (await run('find', [path.join(cacheDir, 'meta'), '-name', '*.jsonl'])).stdout.trim();
+  assert.ok(store, 'the metadata file is under --cache-dir/meta');
+
+  const second = await mount(s3, `moto:${BUCKET}`, { flags, mnt: first.mnt });
+  try {
+    s3.clearRequests();
+    assert.equal(await lsl(path.join(second.mnt, 'm')), cold, 'the same listing, mtimes included');
+    assert.equal(s3.counts().HEAD, undefined, 'no HEAD for unchanged objects');
+    assert.equal(s3.counts().LIST, 1);
+
+    // another client rewrites one object: a new ETag in the next listing, so one HEAD
+    await s3.putObject(BUCKET, 'm/f03', Buffer.from('rewritten elsewhere\n'));
+    await sighup(second);
+    s3.clearRequests();
+    const after = await lsl(path.join(second.mnt, 'm'));
+    // (SIGHUP forgot that m/ is a directory too: its lookup probes it again)
+    assert.deepEqual(
+      s3.requests.filter((r) => r.type === 'HEAD' && r.path.startsWith(`/${BUCKET}/m/`)).map((r) => r.path),
+      [`/${BUCKET}/m/f03`],
+    );
+    assert.doesNotMatch(after, / 1600000003 f03\n/, 'f03 shows its new time');
+  } finally {
+    await second.unmount();
+  }
+
+  await fs.writeFile(store, '\u0000garbage\n{"k":');
+  const third = await mount(s3, `moto:${BUCKET}`, { flags, mnt: first.mnt });
+  try {
+    s3.clearRequests();
+    assert.equal((await lsl(path.join(third.mnt, 'm'))).split('\n').length, cold.split('\n').length);
+    assert.equal(s3.counts().HEAD, FILES, 'nothing trusted from the damaged file');
+    assert.match(third.stderr(), /lines unreadable, skipped \(rebuilt\)/);
+  } finally {
+    await third.unmount();
+  }
+});
