@@ -17,6 +17,7 @@ import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/w
 import { vfsError } from './errors.js';
 import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles } from './open-files.js';
+import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
 import { formatMtime } from '../backend/s3/metadata.js';
@@ -56,6 +57,8 @@ export class Vfs {
   readonly reads: ReadCache;
   readonly writes: WriteLayer;
   private readonly files = new OpenFiles();
+  /** small files of a folder read one after the other: the next ones downloaded ahead */
+  private readonly filesAhead: FilesAhead;
   /** what HEADs said, kept across mounts under --cache-dir */
   private readonly store: MetaStore;
   private readonly counters: Omit<VfsStats, 'opens'> = { reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
@@ -76,6 +79,7 @@ export class Vfs {
       opts.memoryLimit,
       log,
     );
+    this.filesAhead = new FilesAhead(this.ns.dirs, this.reads, log);
     const up = extras.upload ?? { partSize: 5 * 1024 * 1024, uploadConcurrency: 4, maxUploadParts: 10_000 };
     this.writes =
       extras.writes ??
@@ -247,7 +251,9 @@ export class Vfs {
       const cached = await this.writes.openCached(rel, { etag: attr.etag, size: attr.size, mtimeNs: attr.mtimeNs });
       if (cached) return this.files.add({ kind: 'write', rel, file: cached, readable: true, writable: false });
     }
-    return this.files.add({ kind: 'read', rel, reader: await this.openReader(rel, attr), seq: this.files.seq, attr });
+    const reader = await this.openReader(rel, attr);
+    this.filesAhead.opened(rel);
+    return this.files.add({ kind: 'read', rel, reader, seq: this.files.seq, attr });
   }
 
   private async openReader(rel: string, known?: Attr): Promise<FileReader> {

@@ -83,6 +83,49 @@ test('a tree walk (readdir of a child soon after its parent) lists the subdirect
   assert.deepEqual(one.be.calls, { HEAD: 1, LIST: 3 });
 });
 
+test('small files read one after the other: the next ones are downloaded ahead, several at a time, each once', async () => {
+  const { be, vfs } = setup();
+  be.latencyMs = 10;
+  const names = Array.from({ length: 30 }, (_, i) => `f${String(i).padStart(2, '0')}`);
+  for (const n of names) be.putDirect(`small/${n}`, `content of ${n}`);
+  await vfs.readdir('/small');
+  be.resetCounts();
+  const readAll = async (p: string) => {
+    const fh = await vfs.open(p, 0);
+    try {
+      const buf = Buffer.alloc(100);
+      return buf.subarray(0, await vfs.read(fh, buf, 100, 0)).toString();
+    } finally {
+      await vfs.release(fh);
+    }
+  };
+  const aheadOfOpen: string[] = [];
+  for (const n of names) {
+    if (be.reads.some((r) => r.path === `small/${n}`)) aheadOfOpen.push(n);
+    assert.equal(await readAll(`/small/${n}`), `content of ${n}`);
+  }
+  const got = be.reads.map((r) => r.path);
+  assert.equal(got.length, 30, 'one GET per file');
+  assert.equal(new Set(got).size, 30, 'none twice');
+  // from the third file on, each one's GET was under way before the program opened it
+  assert.deepEqual(aheadOfOpen, names.slice(2));
+  // one file alone, or files out of name order: nothing read ahead
+  const other = setup();
+  for (const n of names) other.be.putDirect(`small/${n}`, 'x');
+  await other.vfs.readdir('/small');
+  other.be.resetCounts();
+  for (const n of ['f05', 'f20', 'f03']) {
+    const fh = await other.vfs.open(`/small/${n}`, 0);
+    await other.vfs.read(fh, Buffer.alloc(10), 10, 0);
+    await other.vfs.release(fh);
+  }
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    other.be.reads.map((r) => r.path),
+    ['small/f05', 'small/f20', 'small/f03'],
+  );
+});
+
 test('opening a known file in a big directory not listed: one HEAD and one one-key LIST, at once', async () => {
   const { be, vfs } = setup();
   be.latencyMs = 20;

@@ -1,0 +1,82 @@
+// Reading a folder of small files one after the other (sha256sum *, cp -r, a backup, an image
+// viewer): each file is a GET, and at a distance each GET a round trip the program waits for.
+// Once two files of one directory were opened for reading one right after the other in name
+// order, the next few small files (in that order, as the listing shows them) are downloaded
+// ahead, a few at a time, into the read cache: their opens then read without waiting. Only
+// versions the listing names (path + ETag) are fetched, so nothing read ahead can be stale, and
+// what is read ahead is bounded by the read cache's memory (--vfs-memory-limit).
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../../util/log.js';
+import type { DirCache, Listing } from '../dir-cache.js';
+import { Limiter } from '../limiter.js';
+import { baseName, joinPath, parentOf } from '../paths.js';
+import { AccessPattern } from './chunk-policy.js';
+import type { ReadCache } from './reader.js';
+
+/** files read ahead of the one being opened */
+const FILES_AHEAD = 16;
+/** downloads of files ahead at a time */
+const CONCURRENCY = 8;
+/** files up to this size are read ahead whole (bigger ones have their own read-ahead) */
+export const SMALL_FILE = 1024 * 1024;
+
+export class FilesAhead {
+  /** the file of each directory opened for reading last */
+  private readonly last = new LRUCache<string, string>({ max: 1_000 });
+  /** versions already fetched (or being fetched) ahead: never twice */
+  private readonly fetched = new LRUCache<string, true>({ max: 20_000 });
+  /** the names of the files of a listing, sorted (once per listing object) */
+  private readonly sorted = new WeakMap<Listing, string[]>();
+  private readonly limiter = new Limiter(CONCURRENCY);
+
+  constructor(
+    private readonly dirs: DirCache,
+    private readonly reads: ReadCache,
+    private readonly log: Logger,
+  ) {}
+
+  /** `rel` was opened for reading. */
+  opened(rel: string): void {
+    const dir = parentOf(rel);
+    const name = baseName(rel);
+    const prev = this.last.get(dir);
+    this.last.set(dir, name);
+    const listing = this.dirs.get(dir);
+    if (prev === undefined || !listing) return;
+    const names = this.fileNames(listing);
+    const i = names.indexOf(name);
+    if (i <= 0 || names[i - 1] !== prev) return;
+    for (const next of names.slice(i + 1, i + 1 + FILES_AHEAD)) {
+      const e = listing.entries.get(next);
+      if (e?.kind === 'file' && e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(joinPath(dir, next), e.etag, e.size);
+    }
+  }
+
+  private fileNames(listing: Listing): string[] {
+    let names = this.sorted.get(listing);
+    if (!names) {
+      names = [...listing.entries.values()]
+        .filter((e) => e.kind === 'file')
+        .map((e) => e.name)
+        .sort();
+      this.sorted.set(listing, names);
+    }
+    return names;
+  }
+
+  private fetch(rel: string, etag: string, size: number): void {
+    const id = `${rel}\0${etag}`;
+    if (this.fetched.has(id)) return;
+    this.fetched.set(id, true);
+    void this.limiter
+      .run(async () => {
+        const source = this.reads.acquire(rel, { etag, size });
+        try {
+          await source.read(new AccessPattern(), Buffer.allocUnsafe(size), 0, size);
+        } finally {
+          this.reads.release(source);
+        }
+      })
+      .catch((err) => this.log.debug(`reading ahead /${rel}: ${(err as Error).message}`));
+  }
+}
