@@ -6,7 +6,8 @@
 // listings in place (a create is visible at once, a delete gone at once, a renamed directory's
 // cached children move with it); other clients' changes appear once a listing expires, or at
 // once after clear() (SIGHUP).
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { lruOfCount } from '../util/lru.js';
 import { isSelfOrBelow, rebase } from './paths.js';
 
 export interface DirEntry {
@@ -42,7 +43,7 @@ export class DirCache {
     max: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.lru = new LRUCache<string, Listing>({ max });
+    this.lru = lruOfCount<string, Listing>(max);
   }
 
   /** The listing of `dir` while it is fresh. */

@@ -9,7 +9,7 @@
 //    other (find, du, cp -r, a file manager's tree): the listings of its other subdirectories
 //    are fetched ahead, a few at a time, so a walk costs about one round trip per level rather
 //    than one per directory. (`ls d; ls d/a` alone lists nothing more.)
-import { LRUCache } from 'lru-cache';
+import { lruOfCount } from '../util/lru.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
 import type { DirCache, DirEntry, Listing } from './dir-cache.js';
@@ -37,7 +37,7 @@ export class FetchAhead {
   private readonly heads: Limiter;
   private readonly lists = new Limiter(LIST_AHEAD_CONCURRENCY);
   /** the subdirectory of each directory read last (readdir), and when */
-  private readonly lastChild = new LRUCache<string, { name: string; at: number }>({ max: 10_000 });
+  private readonly lastChild = lruOfCount<string, { name: string; at: number }>(10_000);
 
   constructor(
     private readonly ns: AheadHost,

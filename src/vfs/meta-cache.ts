@@ -5,7 +5,7 @@
 //  - negative lookups ("this path does not exist"), kept briefly, forgotten by our own creates;
 //  - directories known to exist without their parent's listing (probed, or made here), kept
 //    as long as listings are.
-import { LRUCache } from 'lru-cache';
+import { lruOfCount } from '../util/lru.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import { isSelfOrBelow, rebase } from './paths.js';
 
@@ -15,9 +15,9 @@ interface HeadEntry {
 }
 
 export class MetaCache {
-  private readonly heads = new LRUCache<string, HeadEntry>({ max: 200_000 });
-  private readonly negatives = new LRUCache<string, number>({ max: 20_000 });
-  private readonly knownDirs = new LRUCache<string, number>({ max: 20_000 });
+  private readonly heads = lruOfCount<string, HeadEntry>(200_000);
+  private readonly negatives = lruOfCount<string, number>(20_000);
+  private readonly knownDirs = lruOfCount<string, number>(20_000);
 
   constructor(
     private readonly headTtlMs: number,

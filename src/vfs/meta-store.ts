@@ -9,7 +9,7 @@
 // it never grows without bound. A file that cannot be read is started anew, never fatal.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { LRUCache } from 'lru-cache';
+import { lruOfCount } from '../util/lru.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
 
@@ -69,7 +69,7 @@ function parseLine(text: string): Line | null {
 }
 
 export class MetaStore {
-  private readonly entries = new LRUCache<string, Line>({ max: META_STORE_MAX_ENTRIES });
+  private readonly entries = lruOfCount<string, Line>(META_STORE_MAX_ENTRIES);
   private pending: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();

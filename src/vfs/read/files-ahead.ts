@@ -5,7 +5,7 @@
 // ahead, a few at a time, into the read cache: their opens then read without waiting. Only
 // versions the listing names (path + ETag) are fetched, so nothing read ahead can be stale, and
 // what is read ahead is bounded by the read cache's memory (--vfs-memory-limit).
-import { LRUCache } from 'lru-cache';
+import { lruOfCount } from '../../util/lru.js';
 import type { Logger } from '../../util/log.js';
 import type { DirCache, Listing } from '../dir-cache.js';
 import { Limiter } from '../limiter.js';
@@ -22,9 +22,9 @@ export const SMALL_FILE = 1024 * 1024;
 
 export class FilesAhead {
   /** the file of each directory opened for reading last */
-  private readonly last = new LRUCache<string, string>({ max: 1_000 });
+  private readonly last = lruOfCount<string, string>(1_000);
   /** versions already fetched (or being fetched) ahead: never twice */
-  private readonly fetched = new LRUCache<string, true>({ max: 20_000 });
+  private readonly fetched = lruOfCount<string, true>(20_000);
   /** the names of the files of a listing, sorted (once per listing object) */
   private readonly sorted = new WeakMap<Listing, string[]>();
   private readonly limiter = new Limiter(CONCURRENCY);
