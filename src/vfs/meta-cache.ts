@@ -5,6 +5,7 @@
 //  - negative lookups ("this path does not exist"), kept briefly, forgotten by our own creates;
 //  - directories known to exist without their parent's listing (probed, or made here), kept
 //    as long as listings are.
+import type { LRUCache } from 'lru-cache';
 import { lruOfCount } from '../util/lru.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import { isSelfOrBelow, rebase } from './paths.js';
@@ -45,13 +46,7 @@ export class MetaCache {
   }
 
   isNegative(rel: string): boolean {
-    const exp = this.negatives.get(rel);
-    if (exp === undefined) return false;
-    if (exp <= this.now()) {
-      this.negatives.delete(rel);
-      return false;
-    }
-    return true;
+    return this.unexpired(this.negatives, rel);
   }
 
   setNegative(rel: string): void {
@@ -78,13 +73,16 @@ export class MetaCache {
   }
 
   isDir(rel: string): boolean {
-    const exp = this.knownDirs.get(rel);
+    return this.unexpired(this.knownDirs, rel);
+  }
+
+  /** `rel` is in a map of expiry times and has not expired (an expired one is removed). */
+  private unexpired(m: LRUCache<string, number>, rel: string): boolean {
+    const exp = m.get(rel);
     if (exp === undefined) return false;
-    if (exp <= this.now()) {
-      this.knownDirs.delete(rel);
-      return false;
-    }
-    return true;
+    if (exp > this.now()) return true;
+    m.delete(rel);
+    return false;
   }
 
   /** Entries below a renamed directory follow it; a deleted directory's entries go. */
