@@ -17,6 +17,20 @@ export type ReadHandle = {
 export type WriteHandle = { kind: 'write'; rel: string; file: WriteFile; readable: boolean; writable: boolean };
 export type Handle = ReadHandle | WriteHandle;
 
+// open(2) flags (Linux)
+const O_ACCMODE = 0o3;
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_TRUNC = 0o1000;
+
+/** What open(2) flags ask of a handle. O_TRUNC without write access changes nothing here (Linux
+ *  would truncate; POSIX leaves it open). */
+export function openMode(flags: number): { readable: boolean; writable: boolean; readWrite: boolean; truncate: boolean } {
+  const acc = flags & O_ACCMODE;
+  const writable = acc === O_WRONLY || acc === O_RDWR;
+  return { readable: acc !== O_WRONLY, writable, readWrite: acc === O_RDWR, truncate: writable && (flags & O_TRUNC) !== 0 };
+}
+
 /** remembered paths changed through the mount (to re-pin their readers) */
 const MAX_LOCAL_CHANGES = 10_000;
 

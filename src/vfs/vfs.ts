@@ -13,34 +13,24 @@ import { FileReader, ReadCache } from './read/reader.js';
 import { WriteBack } from './write/write-back.js';
 import { baseReaders } from './write/base-reader.js';
 import { MountedBucket } from './bucket.js';
-import type { RenamePlan, ServerVersion, WriteFile, WriteLayer } from './write/write-layer.js';
+import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, type WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
 import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
-import { OpenFiles } from './open-files.js';
+import { OpenFiles, openMode } from './open-files.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
 import { formatMtime } from '../backend/s3/metadata.js';
 import type { VfsExtras, VfsOptions } from './options.js';
 
-export type { UploadSettings, VfsExtras } from './options.js';
 import { DEFAULT_TRANSFERS } from '../config/defaults.js';
 
-// open(2) flags (Linux)
-const O_ACCMODE = 0o3;
-const O_WRONLY = 0o1;
-const O_RDWR = 0o2;
-const O_TRUNC = 0o1000;
+export type { UploadSettings, VfsExtras } from './options.js';
+
+/** access(2): W_OK */
 const W_OK = 2;
 
 export { S_IFDIR, S_IFREG, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
-
-/** what a listing entry says about the object at a path, for the write layer */
-function serverVersion(e: DirEntry | null): ServerVersion | null | undefined {
-  if (!e) return null;
-  if (e.kind !== 'file') return null;
-  return e.etag ? { etag: e.etag, size: e.size, mtimeNs: null } : undefined;
-}
 
 export interface VfsStats {
   opens: number;
@@ -219,10 +209,7 @@ export class Vfs {
 
   async open(path: string, flags: number): Promise<number> {
     const rel = fromFusePath(path);
-    const acc = flags & O_ACCMODE;
-    const writable = acc === O_WRONLY || acc === O_RDWR;
-    // O_TRUNC without write access changes nothing here (Linux would truncate; POSIX leaves it open)
-    const truncate = writable && (flags & O_TRUNC) !== 0;
+    const { readable, writable, readWrite, truncate } = openMode(flags);
     const pending = this.writes.get(rel);
     let server: ServerVersion | null | undefined;
     if (!pending) {
@@ -239,11 +226,11 @@ export class Vfs {
         create: false,
         truncate,
         writable,
-        readWrite: acc === O_RDWR,
+        readWrite,
         ...(server !== undefined || !pending ? { server } : {}),
       });
       if (truncate) this.ns.noteFile(rel, 0, file.mtimeNs);
-      return this.files.add({ kind: 'write', rel, file, readable: acc !== O_WRONLY, writable });
+      return this.files.add({ kind: 'write', rel, file, readable, writable });
     }
     const attr = await this.ns.stat(rel);
     if (attr.etag && this.writes.openCached) {

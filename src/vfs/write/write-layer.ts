@@ -2,6 +2,7 @@
 // in the bucket. The implementation is write-back.ts (streaming multipart uploads for
 // sequential writes, local cache files for everything else, a journal for crash recovery).
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { DirEntry } from '../dir-cache.js';
 
 /** The written state of one path, shared by every handle that has it open. */
 export interface WriteFile {
@@ -32,6 +33,12 @@ export interface ServerVersion {
   etag: string;
   size: number;
   mtimeNs: bigint | null;
+}
+
+/** What a listing entry says of the object at its path: a version, nothing there, or unknown (no ETag). */
+export function serverVersion(e: DirEntry | null): ServerVersion | null | undefined {
+  if (!e || e.kind !== 'file') return null;
+  return e.etag ? { etag: e.etag, size: e.size, mtimeNs: null } : undefined;
 }
 
 export interface OpenWriteOptions {
