@@ -72,6 +72,8 @@ SDK limit of that server. Prints a table; --json writes the same as JSON.
   --rand-reads N     random 4 KiB preads (default 500)
   --ls-files N       objects in the ls -l directory (default 1000)
   --rss-gib N        also write an N GiB file and report the mount's peak RSS (default 0: skip)
+  --latency MS       put a proxy between the server and the raw client and every mount that delays
+                     each round trip by MS (half each way), like a distant region (default 0)
   --workloads LIST   comma list of: ${ALL_WORKLOADS.join(',')},rss (default all but rss; rss
                      is added by --rss-gib)
   --mount-args "..." extra flags for every 'bucketfs mount' (e.g. "--max-read-ahead 1M")
@@ -101,6 +103,8 @@ interface Options {
   verify: boolean;
   keep: boolean;
   workdir?: string;
+  /** ms each request's round trip is delayed by (a distant region); 0: none */
+  latencyMs: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -115,6 +119,7 @@ function parseArgs(argv: string[]): Options {
     server: 'auto',
     verify: true,
     keep: false,
+    latencyMs: 0,
   };
   let explicitWorkloads = false;
   for (let i = 0; i < argv.length; i++) {
@@ -147,6 +152,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--rss-gib':
         o.rssGib = num(0);
+        break;
+      case '--latency':
+        o.latencyMs = num(0);
         break;
       case '--workloads': {
         explicitWorkloads = true;
@@ -1040,6 +1048,7 @@ interface Ctx {
 let cleanupStarted = false;
 let activeMount: Mount | undefined;
 let activeServer: BenchServer | undefined;
+let activeLatency: { endpoint: string; close: () => void } | undefined;
 let workToRemove: string | undefined;
 
 async function cleanup(): Promise<void> {
@@ -1053,6 +1062,7 @@ async function cleanup(): Promise<void> {
     }
   }
   if (activeMount) await activeMount.stop(20_000).catch(() => activeMount?.killNow());
+  activeLatency?.close();
   if (activeServer) await activeServer.stop().catch(() => activeServer?.killNow());
   // never recurse into a mount that is somehow still there
   if (workToRemove && !(activeMount && isMounted(activeMount.mnt))) await fsp.rm(workToRemove, { recursive: true, force: true }).catch(() => undefined);
@@ -1274,7 +1284,14 @@ async function main(): Promise<void> {
 
   const bucket = `bench-${randomBytes(3).toString('hex')}`;
   const harness = s3Client(server.endpoint, HARNESS_UA);
-  const raw = s3Client(server.endpoint, RAW_UA);
+  // --latency: the raw client and the mounts reach the server through a delaying proxy; the
+  // harness's own requests (seeding, checks, markers) do not
+  if (o.latencyMs > 0) {
+    activeLatency = await startSlowLink(Number(new URL(server.endpoint).port), Infinity, o.latencyMs / 2);
+    say(`latency: every round trip of the raw client and the mounts delayed ${o.latencyMs} ms (${activeLatency.endpoint})`);
+  }
+  const endpoint = activeLatency?.endpoint ?? server.endpoint;
+  const raw = s3Client(endpoint, RAW_UA);
   await harness.send(new CreateBucketCommand({ Bucket: bucket }));
 
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -1283,7 +1300,7 @@ async function main(): Promise<void> {
   Object.assign(env, {
     RCLONE_CONFIG_BENCH_TYPE: 's3',
     RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
-    RCLONE_CONFIG_BENCH_ENDPOINT: server.endpoint,
+    RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
     RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: ACCESS_KEY,
     RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: SECRET_KEY,
     RCLONE_CONFIG_BENCH_REGION: REGION,
