@@ -10,6 +10,11 @@
 //  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
 //  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; a stat storm after a
 //    readdir HEADs all siblings ahead, and a tree walk lists subdirectories ahead (fetch-ahead.ts);
+//  - a GET's response carries the same metadata as a HEAD: a small file's getattr GETs it whole
+//    instead (its body then waits in the read cache for the open that usually follows), a
+//    getattr of a file being downloaded waits for that GET's headers, and every GET of the
+//    version the listing shows refreshes the cached metadata. A program reading a folder of small
+//    files one after the other pays one request per file, not a HEAD and a GET;
 //  - with --use-server-modtime or --no-modtime, LastModified from the listing is used: no HEAD.
 import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
 import type { MountedBucket } from './bucket.js';
@@ -34,6 +39,12 @@ export interface Attr {
 }
 
 /** Milliseconds (possibly fractional) → nanoseconds, exactly for whole milliseconds. */
+/** a file up to this size is GETted whole where its metadata is needed (the body costs less than the round trip of a second request) */
+export const SMALL_GET = 64 * 1024;
+
+/** Downloads one version of a file whole into the read cache (resolves when done). */
+export type WholeFileFetch = (rel: string, etag: string, size: number) => Promise<void>;
+
 export function msToNs(ms: number): bigint {
   const whole = Math.floor(ms);
   return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
@@ -56,6 +67,8 @@ export class Namespace {
 
   /** HEADs in flight, by path */
   private readonly heads = new Map<string, Promise<ObjectInfo | null>>();
+  /** getattrs waiting for the response headers of a GET under way, by path */
+  private readonly infoWaiters = new Map<string, (info: ObjectInfo) => void>();
   /** probes of names in unlisted directories in flight, by path */
   private readonly probes = new Map<string, Promise<DirEntry | null>>();
   /** HEADs and listings fetched ahead of a stat storm or a tree walk */
@@ -70,6 +83,8 @@ export class Namespace {
     private readonly now: () => number = Date.now,
     /** what HEADs said, kept across mounts (none: nothing persists) */
     private readonly store?: MetaStore,
+    /** downloads a small file whole (none: a getattr always HEADs) */
+    private readonly fetchWhole?: WholeFileFetch,
   ) {
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
@@ -232,9 +247,50 @@ export class Namespace {
     const cached = this.cachedHead(rel, e);
     if (cached) return this.attrFromInfo(cached);
     this.ahead.statStarted(parentOf(rel), baseName(rel));
-    const info = await this.head(rel);
-    if (!info) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
-    return this.attrFromInfo(info);
+    const info = this.heads.get(rel) ?? (this.fetchWhole && isSmall(e) ? this.infoFromGet(rel, e, this.fetchWhole(rel, e.etag!, e.size)) : this.head(rel));
+    const got = await info;
+    if (!got) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
+    return this.attrFromInfo(got);
+  }
+
+  /**
+   * A GET of the version `e` shows is under way (`download`): until it is done, a getattr of
+   * `rel` waits for its response headers instead of sending a HEAD. A download that ends without
+   * a GET of ours (its bytes were cached) or fails (the object changed) falls back to a HEAD.
+   */
+  infoFromGet(rel: string, e: DirEntry, download: Promise<void>): Promise<ObjectInfo | null> {
+    const shared = this.heads.get(rel);
+    if (shared) {
+      download.catch(() => undefined);
+      return shared;
+    }
+    const got = new Promise<ObjectInfo>((resolve) => this.infoWaiters.set(rel, resolve));
+    const ended = download.then(
+      () => undefined,
+      () => undefined,
+    );
+    const p = Promise.race([got, ended])
+      .then((info) => info ?? this.doHead(rel))
+      .finally(() => {
+        this.heads.delete(rel);
+        this.infoWaiters.delete(rel);
+      });
+    this.heads.set(rel, p);
+    return p;
+  }
+
+  /**
+   * A GET's response said this about `rel`: kept as a HEAD result when it is the version the
+   * listing shows (an older GET racing a change must not describe the new object).
+   */
+  learned(rel: string, info: ObjectInfo): void {
+    const e = this.dirs.get(parentOf(rel))?.entries.get(baseName(rel));
+    if (e?.kind !== 'file' || !e.etag || e.etag !== info.etag || e.size !== info.size) return;
+    this.meta.setHead(rel, info);
+    this.store?.put(info);
+    const waiter = this.infoWaiters.get(rel);
+    this.infoWaiters.delete(rel);
+    waiter?.(info);
   }
 
   /** A cached HEAD result, if it still describes the object the listing shows. */
@@ -297,6 +353,15 @@ export class Namespace {
     }
     this.ahead.dirRead(dir);
     return [...listing.entries.values()];
+  }
+
+  /**
+   * `rel` was opened for reading: a program reading files one after the other is served by
+   * reading ahead, whose GETs answer its getattrs, not by HEADs of every sibling.
+   */
+  openedForRead(rel: string): void {
+    const listing = this.dirs.get(parentOf(rel));
+    if (listing) listing.prefetchArmed = false;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -481,6 +546,11 @@ export class Namespace {
     this.meta.setDir(to);
     this.noteAncestors(to);
   }
+}
+
+/** a file whose whole body is worth GETting instead of a HEAD: the listing gave its version */
+function isSmall(e: DirEntry): boolean {
+  return !!e.etag && e.size > 0 && e.size <= SMALL_GET;
 }
 
 export function entryFromInfo(name: string, info: ObjectInfo): DirEntry {

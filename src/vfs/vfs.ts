@@ -62,14 +62,15 @@ export class Vfs {
   ) {
     this.bucket = new MountedBucket(backend, root);
     this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
-    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store);
+    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, (rel, etag, size) => this.filesAhead.download(rel, etag, size));
     this.reads = new ReadCache(
       this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },
       opts.memoryLimit,
       log,
+      (rel, info) => this.ns.learned(rel, info),
     );
-    this.filesAhead = new FilesAhead(this.ns.dirs, this.reads, log);
+    this.filesAhead = new FilesAhead(this.ns, this.reads, log);
     const up = extras.upload ?? { partSize: 5 * 1024 * 1024, uploadConcurrency: 4, maxUploadParts: 10_000 };
     this.writes =
       extras.writes ??
@@ -239,6 +240,7 @@ export class Vfs {
       if (cached) return this.files.add({ kind: 'write', rel, file: cached, readable: true, writable: false });
     }
     const reader = await this.openReader(rel, attr);
+    this.ns.openedForRead(rel);
     this.filesAhead.opened(rel);
     return this.files.add({ kind: 'read', rel, reader, seq: this.files.seq, attr });
   }

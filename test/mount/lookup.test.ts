@@ -3,7 +3,7 @@
 // distant region; round trips are the requests that did not overlap.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3, type RecordedRequest } from '../helpers/s3-server.js';
@@ -12,6 +12,10 @@ import { cleanupMounts, mount } from '../helpers/mount.js';
 const BUCKET = 'lookup-bucket';
 const FILES = 2000;
 const LATENCY = { delayMs: 20 };
+/** a folder of small files, each with the mtime rclone would store, and one bigger file */
+const SMALL = 40;
+const smallBody = (i: number) => `small file ${i}\n`.repeat(100 + i);
+const mtimeOf = (i: number) => 1_600_000_000 + i;
 let s3: TestS3;
 
 before(async () => {
@@ -25,6 +29,12 @@ before(async () => {
       ),
     );
   }
+  await Promise.all(
+    Array.from({ length: SMALL }, (_, i) =>
+      c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `small/s${String(i).padStart(2, '0')}`, Body: smallBody(i), Metadata: { mtime: `${mtimeOf(i)}.5` } })),
+    ),
+  );
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sized/big', Body: Buffer.alloc(200 * 1024, 7) }));
   c.destroy();
 });
 
@@ -70,3 +80,65 @@ test(`opening one file of a ${FILES}-object directory never listed: HEAD + one-k
     await m.unmount();
   }
 });
+
+test('a folder of small files read one after the other (stat, then read, as sha256sum does): one GET per file and no HEAD', { timeout: 120_000 }, async () => {
+  const m = await mount(s3, `moto:${BUCKET}`);
+  try {
+    const dir = path.join(m.mnt, 'small');
+    const names = (await readdir(dir)).filter((n) => n.startsWith('s')).sort();
+    assert.equal(names.length, SMALL);
+    s3.faultHook = () => LATENCY;
+    s3.clearRequests();
+    for (const [i, n] of names.entries()) {
+      const st = await stat(path.join(dir, n));
+      assert.equal(st.mtimeMs, mtimeOf(i) * 1000 + 500, `${n}: the mtime a HEAD would have given`);
+      assert.equal(await readFile(path.join(dir, n), 'utf8'), smallBody(i));
+    }
+    const reqs = [...s3.requests];
+    s3.faultHook = undefined;
+    const summary = reqs.map((r) => `${r.method} ${r.path}`).join('\n');
+    // the metadata came with each GET's response: no HEAD, no file fetched twice
+    assert.deepEqual(s3.counts(), { GET: SMALL }, summary);
+    assert.equal(new Set(reqs.map((r) => r.path)).size, SMALL, summary);
+    // from the third file on, the GETs run ahead of the program: far fewer waits than files
+    const trips = roundTrips(reqs);
+    console.log(`# ${SMALL} small files read one by one at 20 ms: ${reqs.length} requests in ${trips} round trips`);
+    assert.ok(trips <= SMALL / 2, `${trips} round trips for ${SMALL} files`);
+  } finally {
+    s3.faultHook = undefined;
+    await m.unmount();
+  }
+});
+
+test(
+  'stat of one small file GETs it whole (the open that follows costs nothing); a bigger one is a HEAD; a file changed behind the listing is HEADed anew',
+  { timeout: 120_000 },
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      const dir = path.join(m.mnt, 'small');
+      await readdir(dir);
+      await readdir(path.join(m.mnt, 'sized'));
+      s3.clearRequests();
+      assert.equal((await stat(path.join(dir, 's07'))).size, Buffer.byteLength(smallBody(7)));
+      assert.deepEqual(s3.counts(), { GET: 1 });
+      assert.equal(await readFile(path.join(dir, 's07'), 'utf8'), smallBody(7));
+      assert.deepEqual(s3.counts(), { GET: 1 }, 'read from what the stat fetched');
+
+      s3.clearRequests();
+      assert.equal((await stat(path.join(m.mnt, 'sized/big'))).size, 200 * 1024);
+      assert.deepEqual(s3.counts(), { HEAD: 1 }, 'a file above 64 KiB is not downloaded to be stat-ed');
+
+      // another client rewrites s09 after our listing: the GET of the listed version fails its
+      // If-Match, and a HEAD says what is there now
+      await s3.putObject(BUCKET, 'small/s09', 'rewritten elsewhere\n');
+      s3.clearRequests();
+      const st = await stat(path.join(dir, 's09'));
+      assert.equal(st.size, Buffer.byteLength('rewritten elsewhere\n'));
+      assert.deepEqual(s3.counts(), { GET: 1, HEAD: 1 });
+      assert.equal(await readFile(path.join(dir, 's09'), 'utf8'), 'rewritten elsewhere\n');
+    } finally {
+      await m.unmount();
+    }
+  },
+);

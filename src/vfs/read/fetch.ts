@@ -28,6 +28,7 @@
 import type { Readable } from 'node:stream';
 import { Lanes, PARALLEL_WINDOW } from './lanes.js';
 import type { MountedBucket } from '../bucket.js';
+import type { ObjectInfo } from '../../backend/s3/types.js';
 import type { Logger } from '../../util/log.js';
 import { streamGetSize, type ChunkSettings } from './chunk-policy.js';
 import { BLOCK_SIZE, type Block, type BlockCache, type BlockOwner } from './block-cache.js';
@@ -59,6 +60,8 @@ export interface FetchTarget extends BlockOwner {
   aheadFor(consumed: number): number;
   /** counts bytes and GETs for --stats */
   stats: { bytesDownloaded: number; gets: number };
+  /** a GET's response headers arrived: what they say about the object */
+  seen(info: ObjectInfo): void;
   /** the lanes the last stream of this object ended with: the next one starts there */
   streamLanes: number;
 }
@@ -375,12 +378,13 @@ export class Fetch {
     const count = part.end - part.start;
     this.t.stats.gets++;
     try {
-      const { body } = await this.t.bucket.read(this.t.key(), {
+      const { body, info } = await this.t.bucket.read(this.t.key(), {
         offset: part.start,
         count,
         ...(this.t.etag ? { ifMatch: this.t.etag } : {}),
         signal: this.ctrl.signal,
       });
+      this.t.seen(info);
       try {
         await this.consume(part, body);
       } finally {

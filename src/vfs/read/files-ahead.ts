@@ -4,10 +4,12 @@
 // order, the next few small files (in that order, as the listing shows them) are downloaded
 // ahead, a few at a time, into the read cache: their opens then read without waiting. Only
 // versions the listing names (path + ETag) are fetched, so nothing read ahead can be stale, and
-// what is read ahead is bounded by the read cache's memory (--vfs-memory-limit).
+// what is read ahead is bounded by the read cache's memory (--vfs-memory-limit). A getattr of a
+// file being read ahead waits for its GET's headers, which say what a HEAD would have.
 import { lruOfCount } from '../../util/lru.js';
 import type { Logger } from '../../util/log.js';
-import type { DirCache, Listing } from '../dir-cache.js';
+import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { DirCache, DirEntry, Listing } from '../dir-cache.js';
 import { Limiter } from '../limiter.js';
 import { baseName, joinPath, parentOf } from '../paths.js';
 import { AccessPattern } from './chunk-policy.js';
@@ -20,6 +22,13 @@ const CONCURRENCY = 8;
 /** files up to this size are read ahead whole (bigger ones have their own read-ahead) */
 export const SMALL_FILE = 1024 * 1024;
 
+/** What reading ahead needs of the namespace. */
+export interface FilesAheadHost {
+  readonly dirs: DirCache;
+  /** a GET of `rel` (the version `e`) is under way: its headers answer a getattr meanwhile */
+  infoFromGet(rel: string, e: DirEntry, download: Promise<void>): Promise<ObjectInfo | null>;
+}
+
 export class FilesAhead {
   /** the file of each directory opened for reading last */
   private readonly last = lruOfCount<string, string>(1_000);
@@ -30,7 +39,7 @@ export class FilesAhead {
   private readonly limiter = new Limiter(CONCURRENCY);
 
   constructor(
-    private readonly dirs: DirCache,
+    private readonly ns: FilesAheadHost,
     private readonly reads: ReadCache,
     private readonly log: Logger,
   ) {}
@@ -41,14 +50,14 @@ export class FilesAhead {
     const name = baseName(rel);
     const prev = this.last.get(dir);
     this.last.set(dir, name);
-    const listing = this.dirs.get(dir);
+    const listing = this.ns.dirs.get(dir);
     if (prev === undefined || !listing) return;
     const names = this.fileNames(listing);
     const i = names.indexOf(name);
     if (i <= 0 || names[i - 1] !== prev) return;
     for (const next of names.slice(i + 1, i + 1 + FILES_AHEAD)) {
       const e = listing.entries.get(next);
-      if (e?.kind === 'file' && e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(joinPath(dir, next), e.etag, e.size);
+      if (e?.kind === 'file' && e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(joinPath(dir, next), e);
     }
   }
 
@@ -64,19 +73,22 @@ export class FilesAhead {
     return names;
   }
 
-  private fetch(rel: string, etag: string, size: number): void {
-    const id = `${rel}\0${etag}`;
+  private fetch(rel: string, e: DirEntry): void {
+    const id = `${rel}\0${e.etag}`;
     if (this.fetched.has(id)) return;
     this.fetched.set(id, true);
-    void this.limiter
-      .run(async () => {
-        const source = this.reads.acquire(rel, { etag, size });
-        try {
-          await source.read(new AccessPattern(), Buffer.allocUnsafe(size), 0, size);
-        } finally {
-          this.reads.release(source);
-        }
-      })
-      .catch((err) => this.log.debug(`reading ahead /${rel}: ${(err as Error).message}`));
+    const download = this.limiter.run(() => this.download(rel, e.etag!, e.size));
+    void this.ns.infoFromGet(rel, e, download).catch(() => undefined);
+    download.catch((err) => this.log.debug(`reading ahead /${rel}: ${(err as Error).message}`));
+  }
+
+  /** Download one version whole into the read cache (also what a small file's getattr uses). */
+  async download(rel: string, etag: string, size: number): Promise<void> {
+    const source = this.reads.acquire(rel, { etag, size });
+    try {
+      await source.read(new AccessPattern(), Buffer.allocUnsafe(size), 0, size);
+    } finally {
+      this.reads.release(source);
+    }
   }
 }

@@ -7,6 +7,7 @@
 // nothing of the old one was seen. Once bytes were returned, a change is EIO (with a log line)
 // for every later read of that handle: never a mix of two versions.
 import type { MountedBucket } from '../bucket.js';
+import type { ObjectInfo } from '../../backend/s3/types.js';
 import { BackendError } from '../../backend/s3/backend-error.js';
 import type { Logger } from '../../util/log.js';
 import { BlockCache } from './block-cache.js';
@@ -30,6 +31,8 @@ export class ReadCache {
     private readonly settings: ChunkSettings,
     memoryLimit: number,
     private readonly log: Logger,
+    /** what each GET's response said about its object (for the namespace's caches) */
+    private readonly onInfo?: (path: string, info: ObjectInfo) => void,
   ) {
     this.blocks = new BlockCache(memoryLimit);
   }
@@ -44,7 +47,7 @@ export class ReadCache {
     let s = this.sources.get(id);
     if (!s || s.failure) {
       s = new ReadSource(
-        { bucket: this.bucket, cache: this.blocks, settings: this.settings, log: this.log, stats: this.stats },
+        { bucket: this.bucket, cache: this.blocks, settings: this.settings, log: this.log, stats: this.stats, ...(this.onInfo ? { onInfo: this.onInfo } : {}) },
         path,
         v.etag,
         v.size,

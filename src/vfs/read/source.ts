@@ -2,6 +2,7 @@
 // far and the downloads in flight. Every handle reading that version shares it, so two readers
 // of one file share what is fetched, and re-opening a file finds its blocks still cached.
 import type { MountedBucket } from '../bucket.js';
+import type { ObjectInfo } from '../../backend/s3/types.js';
 import { BackendError } from '../../backend/s3/backend-error.js';
 import type { Logger } from '../../util/log.js';
 import { MIN_STREAM_GET, aheadLimit, alignRandom, type AccessPattern, type ChunkSettings } from './chunk-policy.js';
@@ -19,6 +20,8 @@ export interface SourceDeps {
   settings: ChunkSettings;
   log: Logger;
   stats: { bytesDownloaded: number; gets: number };
+  /** what a GET's response said about the object (the namespace keeps it: no HEAD needed) */
+  onInfo?: (path: string, info: ObjectInfo) => void;
 }
 
 export class ReadSource implements FetchTarget {
@@ -39,6 +42,7 @@ export class ReadSource implements FetchTarget {
   readonly settings: ChunkSettings;
   readonly log: Logger;
   readonly stats: { bytesDownloaded: number; gets: number };
+  private readonly onInfo: SourceDeps['onInfo'];
 
   constructor(
     deps: SourceDeps,
@@ -53,10 +57,15 @@ export class ReadSource implements FetchTarget {
     this.settings = deps.settings;
     this.log = deps.log;
     this.stats = deps.stats;
+    this.onInfo = deps.onInfo;
   }
 
   key(): string {
     return this.path;
+  }
+
+  seen(info: ObjectInfo): void {
+    this.onInfo?.(this.path, info);
   }
 
   get blockCount(): number {
