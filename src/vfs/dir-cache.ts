@@ -31,12 +31,21 @@ export interface Listing {
   prefetchArmed: boolean;
   /** the first child that needed a HEAD since the readdir (one `stat` is not a storm) */
   firstStat?: string;
+  /** the tree below was listed recursively while this listing was fresh: not again */
+  treeListed?: boolean;
 }
 
 export class DirCache {
   private readonly lru: LRUCache<string, Listing>;
-  /** bumped by every local change to a directory, so a LIST racing with it is not cached stale */
+  /**
+   * The number of the last local change to each directory, so that a LIST racing with a change
+   * is not cached stale. Numbers only grow: a listing that started at change `n` describes a
+   * directory whose generation is still `<= n`.
+   */
   private readonly generations = new Map<string, number>();
+  private changes = 0;
+  /** what a directory forgotten by the map reports: newer than any listing started before */
+  private floor = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -64,13 +73,21 @@ export class DirCache {
   }
 
   generation(dir: string): number {
-    return this.generations.get(dir) ?? 0;
+    return this.generations.get(dir) ?? this.floor;
+  }
+
+  /** the number of the last local change to any directory */
+  get lastChange(): number {
+    return this.changes;
   }
 
   private touch(dir: string): void {
-    this.generations.set(dir, this.generation(dir) + 1);
+    this.generations.set(dir, ++this.changes);
     // keep the map small: generations only matter while a LIST of that directory is in flight
-    if (this.generations.size > 100_000) this.generations.clear();
+    if (this.generations.size > 100_000) {
+      this.generations.clear();
+      this.floor = this.changes;
+    }
   }
 
   /** Add or replace one entry of a cached listing (no-op when `dir` is not cached). */

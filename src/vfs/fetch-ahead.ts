@@ -6,9 +6,10 @@
 //    own file). A getattr of a file still queued runs its own HEAD at once; HEADs are shared by
 //    path, so the queued one is skipped when its turn comes.
 //  - a tree walk: readdirs of two different subdirectories of a directory, soon one after the
-//    other (find, du, cp -r, a file manager's tree): the listings of its other subdirectories
-//    are fetched ahead, a few at a time, so a walk costs about one round trip per level rather
-//    than one per directory. (`ls d; ls d/a` alone lists nothing more.)
+//    other (find, du, cp -r, a file manager's tree): one recursive LIST of the directory lists
+//    the whole tree below it (up to a bound); the subdirectories it could not cover are listed
+//    ahead, a few at a time, so a walk costs a few round trips rather than one per directory.
+//    (`ls d; ls d/a` alone lists nothing more.)
 import { lruOfCount } from '../util/lru.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
@@ -28,6 +29,8 @@ export interface AheadHost {
   readonly dirs: DirCache;
   listDir(dir: string): Promise<Listing>;
   listingInFlight(dir: string): boolean;
+  /** one recursive listing of the tree below `dir`, caching the directories it covers */
+  listTree(dir: string): Promise<void>;
   head(rel: string): Promise<ObjectInfo | null>;
   /** the HEAD result of `rel` is cached (and still matches `e`), or a HEAD of it is under way */
   headKnown(rel: string, e: DirEntry): boolean;
@@ -80,18 +83,28 @@ export class FetchAhead {
     const now = this.now();
     const prev = this.lastChild.get(parent);
     this.lastChild.set(parent, { name: dir, at: now });
-    if (prev && prev.name !== dir && now - prev.at <= WALK_WINDOW_MS) this.listSubdirs(parent);
+    if (prev && prev.name !== dir && now - prev.at <= WALK_WINDOW_MS) {
+      // a recursive LIST pays off for two subdirectories or more still to be read
+      const tree = this.unlistedSubdirs(parent).length >= 2 ? this.ns.listTree(parent) : Promise.resolve();
+      void tree.then(() => this.listSubdirs(parent)).catch((err) => this.log.debug(`listing ahead below /${parent}: ${(err as Error).message}`));
+    }
   }
 
-  private listSubdirs(dir: string): void {
+  /** subdirectories of `dir` neither cached nor being listed */
+  private unlistedSubdirs(dir: string): string[] {
     const listing = this.ns.dirs.get(dir);
-    if (!listing) return;
-    let n = 0;
+    if (!listing) return [];
+    const out: string[] = [];
     for (const e of listing.entries.values()) {
       if (e.kind !== 'dir') continue;
       const sub = joinPath(dir, e.name);
-      if (this.ns.dirs.get(sub) || this.ns.listingInFlight(sub)) continue;
-      if (++n > MAX_LIST_AHEAD) return;
+      if (!this.ns.dirs.get(sub) && !this.ns.listingInFlight(sub)) out.push(sub);
+    }
+    return out;
+  }
+
+  private listSubdirs(dir: string): void {
+    for (const sub of this.unlistedSubdirs(dir).slice(0, MAX_LIST_AHEAD)) {
       void this.lists
         .run(async () => {
           if (!this.ns.dirs.get(sub) && !this.ns.listingInFlight(sub)) await this.ns.listDir(sub);

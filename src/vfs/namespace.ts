@@ -7,7 +7,9 @@
 //    absent from a fresh listing is ENOENT with no request at all. In a directory not listed, a
 //    lookup never lists it (a directory of a million objects would take minutes): it probes the
 //    one name, a HEAD of the key and a one-key LIST of `key/` at once, and caches the answer;
-//  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD);
+//  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD); when a tree is
+//    walked, one recursive LIST below the walked directory answers the readdirs of all its
+//    subdirectories (tree-listing.ts), bounded in length;
 //  - a file's getattr needs its X-Amz-Meta-Mtime, so one HEAD, cached; a stat storm after a
 //    readdir HEADs all siblings ahead, and a tree walk lists subdirectories ahead (fetch-ahead.ts);
 //  - a GET's response carries the same metadata as a HEAD: a small file's getattr GETs it whole
@@ -24,6 +26,7 @@ import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
 import { FetchAhead } from './fetch-ahead.js';
+import { TreeAssembler } from './tree-listing.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
@@ -42,6 +45,38 @@ export interface Attr {
 /** a file up to this size is GETted whole where its metadata is needed (the body costs less than the round trip of a second request) */
 export const SMALL_GET = 64 * 1024;
 
+/** a recursive listing of a walked tree stops after this many keys (ten pages of 1000) */
+export const MAX_TREE_KEYS = 10_000;
+
+/** A recursive listing under way: readdirs below its root wait for their directory in it. */
+class TreeRun {
+  private readonly waiters = new Map<string, Array<() => void>>();
+  private ended = false;
+
+  constructor(readonly root: string) {}
+
+  /** resolves once `dir` is complete in this listing, or the listing ended */
+  until(dir: string): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.waiters.get(dir) ?? [];
+      list.push(resolve);
+      this.waiters.set(dir, list);
+    });
+  }
+
+  completed(dir: string): void {
+    for (const w of this.waiters.get(dir) ?? []) w();
+    this.waiters.delete(dir);
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const list of this.waiters.values()) for (const w of list) w();
+    this.waiters.clear();
+  }
+}
+
 /** Downloads one version of a file whole into the read cache (resolves when done). */
 export type WholeFileFetch = (rel: string, etag: string, size: number) => Promise<void>;
 
@@ -55,6 +90,8 @@ export class Namespace {
   readonly meta: MetaCache;
   /** directory listings being fetched: concurrent lookups in one directory share one LIST */
   private readonly listing = new Map<string, Promise<Listing>>();
+  /** recursive listings of walked trees under way, by root */
+  private readonly trees = new Map<string, TreeRun>();
   /** a LIST of `dir` is under way */
   listingInFlight(dir: string): boolean {
     return this.listing.has(dir);
@@ -104,6 +141,12 @@ export class Namespace {
   async listDir(dir: string): Promise<Listing> {
     const cached = this.dirs.get(dir);
     if (cached) return cached;
+    const tree = this.treeCovering(dir);
+    if (tree && !this.listing.has(dir)) {
+      await tree.until(dir);
+      const listed = this.dirs.get(dir);
+      if (listed) return listed;
+    }
     let p = this.listing.get(dir);
     if (!p) {
       p = this.fetchListing(dir).finally(() => this.listing.delete(dir));
@@ -121,6 +164,60 @@ export class Namespace {
       if (this.dirs.generation(dir) === generation) return this.dirs.set(dir, entries);
       if (attempt >= 2) return { entries, expiresAt: 0, prefetchArmed: false };
     }
+  }
+
+  /** the recursive listing under way whose root is `dir` or above it */
+  private treeCovering(dir: string): TreeRun | undefined {
+    for (const t of this.trees.values()) if (isSelfOrBelow(dir, t.root)) return t;
+    return undefined;
+  }
+
+  /**
+   * A tree below `root` is being walked: one recursive LIST (at most MAX_TREE_KEYS keys) lists
+   * every directory in it. Each directory is cached as soon as the listing has passed it; one
+   * changed here meanwhile, or still open when the bound stops the listing, is left out (it gets
+   * a LIST of its own when read).
+   */
+  async listTree(root: string): Promise<void> {
+    const rootListing = this.dirs.get(root);
+    if (this.treeCovering(root) || rootListing?.treeListed) return;
+    if (rootListing) rootListing.treeListed = true;
+    const run = new TreeRun(root);
+    this.trees.set(root, run);
+    const started = this.dirs.lastChange;
+    let cached = 0;
+    const tree = new TreeAssembler(
+      root,
+      (entries, dir, e, rel) => this.mergeEntry(entries, dir, e, rel),
+      (dir, entries) => {
+        if (!this.dirs.get(dir) && this.dirs.generation(dir) <= started && !this.listing.has(dir)) {
+          this.dirs.set(dir, entries);
+          cached++;
+        }
+        run.completed(dir);
+      },
+      (dir) => this.dirs.invalidate(dir),
+    );
+    const t0 = Date.now();
+    let keys = 0;
+    let complete = true;
+    try {
+      for await (const e of this.bucket.list(root, { recursive: true })) {
+        tree.add(e);
+        if (++keys >= MAX_TREE_KEYS) {
+          complete = false;
+          break;
+        }
+      }
+      tree.finish(complete);
+    } catch (err) {
+      tree.finish(false);
+      this.log.debug(`recursive listing of ${JSON.stringify(root || '/')}: ${(err as Error).message}`);
+    } finally {
+      this.trees.delete(root);
+      run.end();
+    }
+    this.log.debug(`recursive listing of ${JSON.stringify(root || '/')}: ${keys} keys, ${cached} directories cached in ${Date.now() - t0}ms${complete ? '' : ' (stopped at the bound)'}`);
   }
 
   private async readListing(dir: string): Promise<Map<string, DirEntry>> {

@@ -94,8 +94,10 @@ export class FakeBackend implements S3BackendApi {
       dirs.set(path, entry);
       out.push(entry);
     };
+    // in S3's key order: a marker is the key `dir/`
+    const order = (x: { k: string; marker: boolean }) => (x.marker ? x.k + '/' : x.k);
     const keys = [...[...this.objects.keys()].map((k) => ({ k, marker: false })), ...[...this.markers].map((k) => ({ k, marker: true }))].sort((a, b) =>
-      a.k < b.k ? -1 : 1,
+      order(a) < order(b) ? -1 : 1,
     );
     for (const { k, marker } of keys) {
       if (!k.startsWith(p)) continue;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TestS3, type RecordedRequest } from '../helpers/s3-server.js';
 import { cleanupMounts, mount } from '../helpers/mount.js';
+import { run } from '../helpers/run.js';
 
 const BUCKET = 'lookup-bucket';
 const FILES = 2000;
@@ -16,6 +17,8 @@ const LATENCY = { delayMs: 20 };
 const SMALL = 40;
 const smallBody = (i: number) => `small file ${i}\n`.repeat(100 + i);
 const mtimeOf = (i: number) => 1_600_000_000 + i;
+/** a tree of directories of 10 files each, for find */
+const TREE_DIRS = 30;
 let s3: TestS3;
 
 before(async () => {
@@ -35,6 +38,8 @@ before(async () => {
     ),
   );
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sized/big', Body: Buffer.alloc(200 * 1024, 7) }));
+  const treeKeys = Array.from({ length: TREE_DIRS * 10 }, (_, i) => `tree/d${String(Math.floor(i / 10)).padStart(2, '0')}/f${i % 10}`);
+  await Promise.all(treeKeys.map((Key) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' }))));
   c.destroy();
 });
 
@@ -138,6 +143,30 @@ test(
       assert.deepEqual(s3.counts(), { GET: 1, HEAD: 1 });
       assert.equal(await readFile(path.join(dir, 's09'), 'utf8'), 'rewritten elsewhere\n');
     } finally {
+      await m.unmount();
+    }
+  },
+);
+
+test(
+  `find over a tree of ${TREE_DIRS} directories: the walk shows itself after two of them, and one recursive LIST answers the rest`,
+  { timeout: 120_000 },
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      s3.faultHook = () => LATENCY;
+      s3.clearRequests();
+      const r = await run('find', [path.join(m.mnt, 'tree'), '-type', 'f']);
+      const reqs = [...s3.requests];
+      s3.faultHook = undefined;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS * 10);
+      // tree/, d00 and d01 (after which the walk is known), then one recursive LIST of tree/
+      assert.deepEqual(s3.counts(), { LIST: 4 }, reqs.map((q) => `${q.method} ${q.rawUrl}`).join('\n'));
+      assert.equal(reqs.filter((q) => q.query.delimiter === undefined).length, 1, 'one recursive LIST');
+      console.log(`# find over ${TREE_DIRS} directories at 20 ms: ${reqs.length} LISTs in ${roundTrips(reqs)} round trips`);
+    } finally {
+      s3.faultHook = undefined;
       await m.unmount();
     }
   },

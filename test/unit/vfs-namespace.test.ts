@@ -9,7 +9,7 @@ import { Vfs } from '../../src/vfs/vfs.js';
 import { MountRoot } from '../../src/vfs/paths.js';
 import { defaultVfsOptions, type VfsOptions } from '../../src/config/vfs-options.js';
 import { VfsError } from '../../src/vfs/errors.js';
-import { SMALL_GET } from '../../src/vfs/namespace.js';
+import { MAX_TREE_KEYS, SMALL_GET } from '../../src/vfs/namespace.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
 const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'bucketfs-unit-'));
@@ -60,7 +60,7 @@ test('lookups in a directory not listed probe the one name (a HEAD and a one-key
   assert.deepEqual(be.calls, {}, 'absent from a fresh listing: no request');
 });
 
-test('a tree walk (readdir of a child soon after its parent) lists the subdirectories ahead, each once, several at a time', async () => {
+test('a tree walk (readdirs of two subdirectories, one soon after the other) lists the rest of the tree in one recursive LIST', async () => {
   const { be, vfs } = setup();
   be.latencyMs = 10;
   for (let d = 0; d < 20; d++) for (let f = 0; f < 3; f++) be.putDirect(`tree/d${String(d).padStart(2, '0')}/f${f}`, 'x');
@@ -72,8 +72,8 @@ test('a tree walk (readdir of a child soon after its parent) lists the subdirect
     return files;
   };
   assert.equal(await walk('/'), 60);
-  assert.equal(be.calls.LIST, 22, 'the root, tree/ and each of its 20 subdirectories, once');
-  assert.ok(be.maxInFlight > 1, `listings overlapped (${be.maxInFlight} at once)`);
+  // the root, tree/, d00 and d01 (the walk shows itself), then one recursive LIST of tree/
+  assert.equal(be.calls.LIST, 5);
   // ls of a directory, then of one of its subdirectories: nothing listed ahead
   const one = setup();
   for (let d = 0; d < 5; d++) one.be.putDirect(`top/d${d}/f`, 'x');
@@ -82,6 +82,22 @@ test('a tree walk (readdir of a child soon after its parent) lists the subdirect
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
   // the probe of top (HEAD + one-key LIST), the LISTs of top and top/d0: not one more
   assert.deepEqual(one.be.calls, { HEAD: 1, LIST: 3 });
+});
+
+test(`a walk of a tree above MAX_TREE_KEYS: the recursive listing stops at the bound, the directories it did not finish are listed on their own`, async () => {
+  const { be, vfs } = setup();
+  const dirs = Math.ceil(MAX_TREE_KEYS / 100) + 1;
+  const name = (d: number) => `d${String(d).padStart(3, '0')}`;
+  for (let d = 0; d < dirs; d++) for (let f = 0; f < 100; f++) be.putDirect(`tree/${name(d)}/f${String(f).padStart(2, '0')}`, 'x');
+  be.resetCounts();
+  let files = 0;
+  await vfs.readdir('/tree');
+  for (let d = 0; d < dirs; d++) files += (await vfs.readdir(`/tree/${name(d)}`)).length;
+  assert.equal(files, dirs * 100);
+  // the probe of tree/ (HEAD + one-key LIST), its LIST, d000 and d001, one recursive LIST that
+  // stops at the last key of the next-to-last directory (not known complete), then that one and
+  // the last one on their own
+  assert.deepEqual(be.calls, { HEAD: 1, LIST: 7 });
 });
 
 test('small files read one after the other: the next ones are downloaded ahead, several at a time, each once', async () => {
