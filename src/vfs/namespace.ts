@@ -217,7 +217,9 @@ export class Namespace {
       this.trees.delete(root);
       run.end();
     }
-    this.log.debug(`recursive listing of ${JSON.stringify(root || '/')}: ${keys} keys, ${cached} directories cached in ${Date.now() - t0}ms${complete ? '' : ' (stopped at the bound)'}`);
+    this.log.debug(
+      `recursive listing of ${JSON.stringify(root || '/')}: ${keys} keys, ${cached} directories cached in ${Date.now() - t0}ms${complete ? '' : ' (stopped at the bound)'}`,
+    );
   }
 
   private async readListing(dir: string): Promise<Map<string, DirEntry>> {

@@ -105,7 +105,9 @@ test('small files read one after the other: the next ones are downloaded ahead, 
   be.latencyMs = 10;
   const names = Array.from({ length: 30 }, (_, i) => `f${String(i).padStart(2, '0')}`);
   for (const n of names) be.putDirect(`small/${n}`, `content of ${n}`);
+  for (const n of names.slice(0, 10)) be.putDirect(`small2/${n}`, `content of ${n}`);
   await vfs.readdir('/small');
+  await vfs.readdir('/small2');
   be.resetCounts();
   const readAll = async (p: string) => {
     const fh = await vfs.open(p, 0);
@@ -126,6 +128,14 @@ test('small files read one after the other: the next ones are downloaded ahead, 
   assert.equal(new Set(got).size, 30, 'none twice');
   // from the third file on, each one's GET was under way before the program opened it
   assert.deepEqual(aheadOfOpen, names.slice(2));
+  // the next folder, right after: from its second file on (its first open starts reading ahead)
+  const aheadInNext: string[] = [];
+  for (const n of names.slice(0, 10)) {
+    if (be.reads.some((r) => r.path === `small2/${n}`)) aheadInNext.push(n);
+    assert.equal(await readAll(`/small2/${n}`), `content of ${n}`);
+  }
+  assert.deepEqual(aheadInNext, names.slice(1, 10));
+  assert.equal(be.reads.length, 40, 'one GET per file');
   // one file alone, or files out of name order: nothing read ahead
   const other = setup();
   for (const n of names) other.be.putDirect(`small/${n}`, 'x');

@@ -1,7 +1,8 @@
 // Reading a folder of small files one after the other (sha256sum *, cp -r, a backup, an image
 // viewer): each file is a GET, and at a distance each GET a round trip the program waits for.
 // Once two files of one directory were opened for reading one right after the other in name
-// order, the next few small files (in that order, as the listing shows them) are downloaded
+// order (or the first file of a directory, right after that happened in another), the next few
+// small files (in that order, as the listing shows them) are downloaded
 // ahead, a few at a time, into the read cache: their opens then read without waiting. Only
 // versions the listing names (path + ETag) are fetched, so nothing read ahead can be stale, and
 // what is read ahead is bounded by the read cache's memory (--vfs-memory-limit). A getattr of a
@@ -19,6 +20,8 @@ import type { ReadCache } from './reader.js';
 const FILES_AHEAD = 16;
 /** downloads of files ahead at a time */
 const CONCURRENCY = 8;
+/** how long after reading ahead in one folder the first file of another starts reading ahead */
+const SEQUENTIAL_MEMORY_MS = 2_000;
 /** files up to this size are read ahead whole (bigger ones have their own read-ahead) */
 export const SMALL_FILE = 1024 * 1024;
 
@@ -37,11 +40,14 @@ export class FilesAhead {
   /** the names of the files of a listing, sorted (once per listing object) */
   private readonly sorted = new WeakMap<Listing, string[]>();
   private readonly limiter = new Limiter(CONCURRENCY);
+  /** when files were last read ahead (a program reading in order) */
+  private lastAheadAt = -Infinity;
 
   constructor(
     private readonly ns: FilesAheadHost,
     private readonly reads: ReadCache,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** `rel` was opened for reading. */
@@ -51,10 +57,16 @@ export class FilesAhead {
     const prev = this.last.get(dir);
     this.last.set(dir, name);
     const listing = this.ns.dirs.get(dir);
-    if (prev === undefined || !listing) return;
+    if (!listing) return;
     const names = this.fileNames(listing);
     const i = names.indexOf(name);
-    if (i <= 0 || names[i - 1] !== prev) return;
+    if (i < 0) return;
+    // in order after the previous file; or the first file of a directory while a program is
+    // reading files in order elsewhere (find | sort | xargs cat goes from folder to folder)
+    const inOrder = i > 0 && prev !== undefined && names[i - 1] === prev;
+    const nextFolder = i === 0 && prev === undefined && this.now() - this.lastAheadAt <= SEQUENTIAL_MEMORY_MS;
+    if (!inOrder && !nextFolder) return;
+    this.lastAheadAt = this.now();
     for (const next of names.slice(i + 1, i + 1 + FILES_AHEAD)) {
       const e = listing.entries.get(next);
       if (e?.kind === 'file' && e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(joinPath(dir, next), e);
