@@ -75,35 +75,43 @@ function maxInFlight(list: RecordedRequest[]): number {
   return max;
 }
 
-test('--transfers: at most that many background uploads run at once', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const peak: Record<string, number> = {};
-  for (const transfers of ['2', '5']) {
-    const prefix = `t${transfers}-`;
-    // each upload takes 800 ms at the server, so the uploads of one write-back round overlap
-    bucket.s3.faultHook = (r) => (r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`) ? { delayMs: 800 } : undefined);
-    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--transfers', transfers] });
-    const ours = () => bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`));
-    try {
-      await Promise.all(Array.from({ length: 6 }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), 64 * 1024)));
-      await waitFor(() => ours().filter((r) => r.endedAt > 0).length === 6, 30_000, 'six write-back uploads');
-    } finally {
-      bucket.s3.faultHook = undefined;
-      await m.unmount();
+test(
+  '--transfers: at most that many background uploads of big files run at once; small files go up four times as wide',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const peak: Record<string, number> = {};
+    for (const transfers of ['2', '5', 'small']) {
+      // above 1 MiB a file takes a --transfers slot; at or below, a small file's slot (4 × --transfers)
+      const size = transfers === 'small' ? 4 * 1024 : 2 * MiB;
+      const files = transfers === 'small' ? 12 : 6;
+      const prefix = `t${transfers}-`;
+      // each upload takes 800 ms at the server, so the uploads of one write-back round overlap
+      bucket.s3.faultHook = (r) => (r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`) ? { delayMs: 800 } : undefined);
+      const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--transfers', transfers === 'small' ? '2' : transfers] });
+      const ours = () => bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`));
+      try {
+        await Promise.all(Array.from({ length: files }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), size)));
+        await waitFor(() => ours().filter((r) => r.endedAt > 0).length === files, 30_000, 'the write-back uploads');
+      } finally {
+        bucket.s3.faultHook = undefined;
+        await m.unmount();
+      }
+      const puts = ours();
+      assert.equal(puts.length, files, `--transfers ${transfers}: one upload per file`);
+      peak[transfers] = maxInFlight(puts);
     }
-    const puts = ours();
-    assert.equal(puts.length, 6, `--transfers ${transfers}: six uploads`);
-    peak[transfers] = maxInFlight(puts);
-  }
-  assert.equal(peak['2'], 2, `--transfers 2: ${peak['2']} at once`);
-  assert.ok(peak['5']! >= 3, `--transfers 5: ${peak['5']} at once`);
-});
+    assert.equal(peak['2'], 2, `--transfers 2: ${peak['2']} at once`);
+    assert.ok(peak['5']! >= 3, `--transfers 5: ${peak['5']} at once`);
+    assert.equal(peak.small, 8, `--transfers 2, small files: ${peak.small} at once`);
+  },
+);
 
-test('--transfers also bounds the uploads of pending files at unmount', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('--transfers also bounds the uploads of pending files at unmount (big files; small ones four times as wide)', { timeout: TEST_TIMEOUT_MS }, async () => {
   const prefix = 'unmount-';
   bucket.s3.faultHook = (r) => (r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/${prefix}`) ? { delayMs: 800 } : undefined);
   const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '10m', '--transfers', '2'] });
   try {
-    await Promise.all(Array.from({ length: 6 }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), 64 * 1024)));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => writeOutOfOrder(path.join(m.mnt, `${prefix}${i}.bin`), 2 * MiB)));
   } finally {
     // every file is still pending: the unmount uploads them all
     await m.unmount();

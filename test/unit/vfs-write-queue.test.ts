@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UploadQueue, MAX_RETRY_MS } from '../../src/vfs/write/upload-queue.js';
+import { UploadQueue, MAX_RETRY_MS, SMALL_UPLOAD, SMALL_WIDTH } from '../../src/vfs/write/upload-queue.js';
 import { CleanCache } from '../../src/vfs/write/clean-cache.js';
 import type { Item } from '../../src/vfs/write/item.js';
 import { planRecovery, verdict, type CacheDirEntry } from '../../src/vfs/write/recovery.js';
@@ -63,22 +63,27 @@ test('upload queue: failures double the delay from the retry base, up to 5 minut
   assert.equal(q.failed('x'), 2000);
 });
 
-test('upload queue: at most --transfers uploads run at once', async () => {
-  const q = new UploadQueue<number>({ clock: new FakeClock(), transfers: 3, retryBaseMs: 1000, fire: () => undefined });
-  let running = 0;
-  let most = 0;
-  await Promise.all(
-    Array.from({ length: 10 }, () =>
-      q.run(async () => {
-        running++;
-        most = Math.max(most, running);
-        await new Promise((r) => setImmediate(r));
-        running--;
-      }),
-    ),
-  );
-  assert.equal(most, 3);
-  assert.equal(q.running, 0);
+test('upload queue: at most --transfers uploads of big files at once, SMALL_WIDTH times as many of small files', async () => {
+  for (const [size, width] of [
+    [SMALL_UPLOAD + 1, 3],
+    [SMALL_UPLOAD, 3 * SMALL_WIDTH],
+  ] as const) {
+    const q = new UploadQueue<number>({ clock: new FakeClock(), transfers: 3, retryBaseMs: 1000, fire: () => undefined });
+    let running = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        q.run(size, async () => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setImmediate(r));
+          running--;
+        }),
+      ),
+    );
+    assert.equal(most, width, `uploads of ${size} bytes`);
+    assert.equal(q.running, 0);
+  }
 });
 
 // --- clean cached copies ---------------------------------------------------------------------

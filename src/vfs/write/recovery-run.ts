@@ -32,7 +32,7 @@ export interface RecoveryHost {
   upload(item: Item): void;
   /** the check failed: try it again after a backoff */
   retryLater(item: Item): void;
-  /** run a request in a --transfers slot */
+  /** run a request in an upload slot */
   limit<R>(task: () => Promise<R>): Promise<R>;
 }
 

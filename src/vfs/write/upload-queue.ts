@@ -2,12 +2,21 @@
 // or a retry's backoff), at most --transfers uploads at once, and the count of failures that
 // sets the backoff. Timers run on the injected clock, so tests can drive them.
 //
+// A small file is one PUT read from its cache file: it holds no part buffers and its time is
+// the round trip, not the bandwidth. Small files therefore go up SMALL_WIDTH × --transfers at
+// once (a thousand files from `tar x` or `cp -r` at a distant bucket), in slots of their own;
+// bigger files take the --transfers slots.
+//
 // What an upload does when its timer fires is the write-back layer's (`fire`); this only keeps
 // the times and the slots.
 import type { Clock, Timer } from '../clock.js';
 import { Limiter } from '../limiter.js';
 
 export const MAX_RETRY_MS = 5 * 60_000;
+/** files up to this size are small uploads */
+export const SMALL_UPLOAD = 1024 * 1024;
+/** small uploads at once, per --transfers */
+export const SMALL_WIDTH = 4;
 
 export interface UploadQueueOptions<T> {
   clock: Clock;
@@ -19,15 +28,31 @@ export interface UploadQueueOptions<T> {
   fire(item: T): void;
 }
 
+/** Slots for uploads: --transfers for big files, SMALL_WIDTH times as many for small ones. */
+export class UploadSlots {
+  private readonly big: Limiter;
+  private readonly small: Limiter;
+
+  constructor(transfers: number) {
+    this.big = new Limiter(Math.max(1, transfers));
+    this.small = new Limiter(Math.max(1, transfers) * SMALL_WIDTH);
+  }
+
+  /** Run one upload of `size` bytes in its kind of slot. */
+  run<R>(size: number, task: () => Promise<R>): Promise<R> {
+    return (size <= SMALL_UPLOAD ? this.small : this.big).run(task);
+  }
+}
+
 export class UploadQueue<T> {
   private readonly timers = new Map<T, Timer>();
   private readonly failures = new Map<T, number>();
-  private readonly limiter: Limiter;
+  private readonly slots: UploadSlots;
   private active = 0;
   private closed = false;
 
   constructor(private readonly o: UploadQueueOptions<T>) {
-    this.limiter = new Limiter(Math.max(1, o.transfers));
+    this.slots = new UploadSlots(o.transfers);
   }
 
   /** (Re)start the timer of `item`: it fires after `delayMs`. */
@@ -52,11 +77,11 @@ export class UploadQueue<T> {
     return this.timers.has(item);
   }
 
-  /** Run one upload in a --transfers slot. */
-  async run<R>(task: () => Promise<R>): Promise<R> {
+  /** Run one upload of `size` bytes in a slot (a --transfers slot, or a small file's). */
+  async run<R>(size: number, task: () => Promise<R>): Promise<R> {
     this.active++;
     try {
-      return await this.limiter.run(task);
+      return await this.slots.run(size, task);
     } finally {
       this.active--;
     }

@@ -18,7 +18,6 @@ import type { ObjectInfo } from '../../backend/s3/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
 import { isSelfOrBelow } from '../paths.js';
-import { Limiter } from '../limiter.js';
 import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { Item } from './item.js';
@@ -26,7 +25,7 @@ import { toServerState, type ItemContext } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
-import { UploadQueue } from './upload-queue.js';
+import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
 import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
 import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
@@ -292,7 +291,7 @@ export class WriteBack implements WriteLayer {
     if (item.isOpen || item.discarded || item.isBroken || this.closed || this.recovery.isVerifying(item)) return;
     if (!item.dirty && !item.metaPending && !item.isStream) return this.dropClean(item);
     try {
-      await this.queue.run(async () => {
+      await this.queue.run(item.size, async () => {
         if (item.isOpen || item.discarded || this.closed) return;
         await item.upload();
       });
@@ -396,13 +395,13 @@ export class WriteBack implements WriteLayer {
     await this.recovery.settled();
     // (a recovered item the server could not be checked for stays for the next mount)
     const items = this.files.all().filter((it) => !it.discarded && !it.isBroken && !this.recovery.isVerifying(it));
-    // --transfers at a time, as in the background: a thousand pending files must not mean a
-    // thousand uploads (and their part buffers) at once. A limiter of its own, not the queue's:
+    // as many at a time as in the background: a thousand pending files must not mean a
+    // thousand uploads (and their part buffers) at once. Slots of their own, not the queue's:
     // an item's flush first waits for its own background upload, which may need a queue slot.
-    const slots = new Limiter(Math.max(1, this.deps.transfers));
+    const slots = new UploadSlots(this.deps.transfers);
     const results = await Promise.allSettled(
       items.map((it) =>
-        slots.run(async () => {
+        slots.run(it.size, async () => {
           this.queue.cancel(it);
           await it.uploadNow();
           if (!it.isOpen && !it.dirty) await this.dropClean(it);
@@ -491,7 +490,8 @@ export class WriteBack implements WriteLayer {
       },
       upload: (item: Item) => void this.runUpload(item),
       retryLater: (item: Item) => this.queue.schedule(item, this.queue.failed(item)),
-      limit: <R>(task: () => Promise<R>) => this.queue.run(task),
+      // a HEAD: a request as small as a small file's upload
+      limit: <R>(task: () => Promise<R>) => this.queue.run(0, task),
     };
   }
 }
