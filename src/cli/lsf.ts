@@ -2,6 +2,7 @@
 // chosen by --format (p path, s size, t modification time, h MD5) joined by --separator.
 // HEAD requests (for X-Amz-Meta-Mtime, or the MD5 of multipart uploads) are made only when the
 // format asks for them.
+import { DEFAULT_CHECKERS } from '../config/defaults.js';
 import { etagMd5 } from '../backend/s3/metadata.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { defineCommand } from './command.js';
@@ -19,7 +20,7 @@ interface LsfArgs {
   absolute?: boolean;
   csv?: boolean;
   hash: string;
-  checkers: number;
+  checkers?: number;
 }
 
 /** A listing with the implicit directories of a recursive listing made explicit, each once, before its contents. */
@@ -73,7 +74,7 @@ export const lsfCommand = defineCommand<LsfArgs>({
     const need = (l: Listed) => l.entry.kind === 'object' && (wantTime || (wantHash && !etagMd5(l.entry.etag)));
     const out = cli.lines();
     const now = nowNs();
-    for await (const l of withHead(loc, rows, args.checkers, need)) {
+    for await (const l of withHead(loc, rows, args.checkers ?? DEFAULT_CHECKERS, need)) {
       if (l.gone) continue;
       const isDir = l.entry.kind === 'dir';
       if ((isDir && args['files-only']) || (!isDir && args['dirs-only'])) continue;

@@ -88,7 +88,7 @@ export const mountCommand = defineCommand<MountArgs>({
     ),
   handlesSignals: true,
   async run(cli, args) {
-    const mo = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers });
+    const mo = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers, checkers: args.checkers });
     const daemon = mo.daemon && !process.env[DAEMON_CHILD_ENV];
     if (daemon) return runDaemonParent(args, mo.daemonWaitMs);
     const isChild = !!process.env[DAEMON_CHILD_ENV] && typeof process.send === 'function';

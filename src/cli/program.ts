@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
-import { DEFAULT_TRANSFERS } from '../config/defaults.js';
+import { DEFAULT_CHECKERS, DEFAULT_MOUNT_CHECKERS, DEFAULT_TRANSFERS } from '../config/defaults.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
 import type { CommandSpec } from './command.js';
@@ -119,8 +119,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     })
     .option('checkers', {
       type: 'number',
-      default: 16,
-      describe: 'Number of checkers (HEAD requests for modification times) to run in parallel (default 16)',
+      describe: `Number of checkers (HEAD requests for modification times) to run in parallel (default ${DEFAULT_CHECKERS}; mount: ${DEFAULT_MOUNT_CHECKERS})`,
       group: 'Global flags:',
     })
     // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
@@ -205,6 +204,7 @@ export async function main(args: string[]): Promise<number> {
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {
         const v = argv[k];
+        if (v === undefined && k === 'checkers') continue;
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UserError(`--${k} must be a whole number ≥ 1`, EXIT.usage);
       }
       running = spec;

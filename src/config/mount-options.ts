@@ -62,11 +62,12 @@ function kernelOptions(f: FlagReader, vfs: VfsOptions): KernelOptions {
 
 /**
  * Raw mount flags (keyed by option name) and the environment → MountOptions. `transfers` is the
- * global --transfers flag when given. Throws a UserError (usage) naming the flag for a bad value.
+ * global --transfers flag when given, `checkers` the global --checkers (HEADs at once). Throws a UserError (usage) naming the flag for a bad value.
  */
-export function resolveMountOptions(raw: RawFlags, env: NodeJS.ProcessEnv = process.env, global: { transfers?: number } = {}): MountOptions {
+export function resolveMountOptions(raw: RawFlags, env: NodeJS.ProcessEnv = process.env, global: { transfers?: number; checkers?: number } = {}): MountOptions {
   const f = new FlagReader(raw, env);
   const vfs = resolveVfsOptions(raw, env);
+  if (global.checkers !== undefined && global.checkers > 0) vfs.headConcurrency = global.checkers;
   return {
     vfs,
     kernel: kernelOptions(f, vfs),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { SIZE_OFF, DURATION_OFF } from './units.js';
 import { FlagReader, type RawFlags } from './flag-reader.js';
 import { UserError, EXIT } from '../util/errors.js';
+import { DEFAULT_MOUNT_CHECKERS } from './defaults.js';
 
 /** --vfs-cache-mode: how much of a file's writing goes through a local cache file */
 export type CacheMode = 'off' | 'minimal' | 'writes' | 'full';
@@ -44,13 +45,12 @@ export interface VfsOptions {
   cachePollMs: number;
   /** bounded number of cached directory listings (lru-cache max) */
   maxCachedDirs: number;
-  /** concurrent HEADs when a getattr storm (ls -l) begins */
+  /** concurrent HEADs when a getattr storm (ls -l) begins (--checkers) */
   headConcurrency: number;
   /** concurrent server-side copies/deletes of a directory rename */
   renameConcurrency: number;
 }
 
-export const DEFAULT_HEAD_CONCURRENCY = 32;
 
 /** Node's timers take at most 2^31-1 ms; longer waits (and "off") are clamped to that. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -110,7 +110,7 @@ export function resolveVfsOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proces
     cacheMaxAgeMs: maxAge === DURATION_OFF ? Number.MAX_SAFE_INTEGER : Math.max(0, maxAge),
     cachePollMs: poll === DURATION_OFF ? 0 : Math.max(0, poll),
     maxCachedDirs: 10_000,
-    headConcurrency: DEFAULT_HEAD_CONCURRENCY,
+    headConcurrency: DEFAULT_MOUNT_CHECKERS,
     renameConcurrency: 16,
   };
 }

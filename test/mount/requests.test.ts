@@ -88,6 +88,19 @@ test(`ls of a ${FILES}-file directory is 1 LIST and 0 HEAD; ls -l then HEADs eac
   }
 });
 
+test('--checkers sets how many HEADs a stat storm has in flight', MOUNT_TEST, async () => {
+  const m = await mount(s3, `moto:${BUCKET}/many`, { flags: ['--checkers', '4'] });
+  try {
+    await sh('ls', [m.mnt]);
+    const lsl = await counted(() => sh('ls', ['-l', m.mnt]));
+    assert.equal((lsl.counts.HEAD ?? 0) + (lsl.counts.GET ?? 0), FILES);
+    const lanes = maxInFlight(lsl.requests, 'HEAD');
+    assert.ok(lanes >= 2 && lanes <= 4, `${lanes} HEADs at once with --checkers 4`);
+  } finally {
+    await m.unmount();
+  }
+});
+
 test('find -name on a cold mount makes LISTs only; --use-server-modtime makes ls -l HEAD-free', MOUNT_TEST, async () => {
   const m = await mount(s3, `moto:${BUCKET}`, { flags: ['--use-server-modtime'] });
   try {
