@@ -139,6 +139,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule overloads do not accept a builder typed for another command
     } as any);
   }
+  skipHelpCache(y);
   return y
     .demandCommand(1, 'no command given')
     .strict()
@@ -152,6 +153,18 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       if (err) throw err;
       throw new UserError(`${msg} (see bucketfs --help)`, EXIT.usage);
     });
+}
+
+/**
+ * yargs renders a command's whole help text as the command starts, in case a failure wants to
+ * print it: for `mount`, with its hundred flags, 70 ms of the main thread while the mount's first
+ * request is in flight. Failures here never print help (showHelpOnFail(false)), so that
+ * rendering is skipped; `--help` itself renders as before.
+ */
+function skipHelpCache(y: Argv<GlobalArgs>): void {
+  const internal = (y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 /** Secrets given on the command line or in the environment, registered before anything can print. */

@@ -51,7 +51,6 @@ export interface VfsOptions {
   renameConcurrency: number;
 }
 
-
 /** Node's timers take at most 2^31-1 ms; longer waits (and "off") are clamped to that. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
