@@ -19,6 +19,9 @@
 //                       until the object is in S3 and the mount has exited; peak RSS of the mount
 //   rss-write           with --rss-gib N: the same with an N GiB file, for peak RSS
 //
+// Each row also has the mount process's CPU seconds (cpu_mnt) and peak RSS in MiB (rss_mnt,
+// sampled every 50 ms) during that workload, and the server's CPU seconds (cpu_srv).
+//
 // S3 requests are counted per workload by type (from the server's log, between markers; the
 // bench's own set-up and checking requests, user agent "bench-harness", are not counted).
 // Everything started here is stopped on exit, failure, Ctrl-C or SIGTERM.
@@ -1006,7 +1009,7 @@ function fmt(n: number | undefined, digits = 2): string {
 }
 
 function table(res: PhaseResult[]): string {
-  const head = ['workload', 'ok', 'wall_s', 'rate', 'unit', ...CATS, 'err', 'MB_up', 'MB_dn', 'KiB/GET', 'cpu_mnt', 'cpu_srv'];
+  const head = ['workload', 'ok', 'wall_s', 'rate', 'unit', ...CATS, 'err', 'MB_up', 'MB_dn', 'KiB/GET', 'cpu_mnt', 'rss_mnt', 'cpu_srv'];
   const rows = res.map((r) => [
     r.name,
     r.ok ? 'OK' : 'FAIL',
@@ -1019,6 +1022,7 @@ function table(res: PhaseResult[]): string {
     r.requests ? r.requests.mbDn.toFixed(1) : '-',
     r.requests?.byType.GET ? r.requests.getMeanKiB.toFixed(0) : '-',
     r.extra?.mount_cpu_s !== undefined ? Number(r.extra.mount_cpu_s).toFixed(2) : '-',
+    r.extra?.rss_peak_MiB !== undefined ? Number(r.extra.rss_peak_MiB).toFixed(0) : '-',
     r.extra?.server_cpu_s !== undefined ? Number(r.extra.server_cpu_s).toFixed(2) : '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -1076,7 +1080,12 @@ async function phase(c: Ctx, name: string, body: (r: PhaseResult) => Promise<voi
   say(`${name} …`);
   const mountPid = c.mount.alive ? c.mount.pid : 0;
   const cpu0 = { mount: readCpu(mountPid), server: readCpu(c.server.pid) };
+  // the mount's peak memory during every workload (a write workload measures its own, more closely)
+  const sampler = mountPid ? new RssSampler(mountPid).start() : undefined;
   const cpuDelta = () => {
+    sampler?.stop();
+    if (sampler && sampler.peakRssKiB > 0 && r.extra?.rss_peak_MiB === undefined)
+      r.extra = { ...(r.extra ?? {}), rss_peak_MiB: +(sampler.peakRssKiB / 1024).toFixed(1) };
     const m1 = readCpu(mountPid);
     const s1 = readCpu(c.server.pid);
     if (cpu0.mount !== null && m1 !== null && r.extra?.mount_cpu_s === undefined) r.extra = { ...(r.extra ?? {}), mount_cpu_s: +(m1 - cpu0.mount).toFixed(2) };
