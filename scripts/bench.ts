@@ -15,6 +15,7 @@
 //                       server, or AWS's per-connection bandwidth): where one GET is the limit
 //   rand-read           N preads of 4 KiB at random aligned offsets (a python child), each checked
 //   ls-cold / ls-warm   `ls -l` of a directory of --ls-files objects (seeded concurrently), twice
+//   ls-remount          the same on a new mount of the same --cache-dir (kept metadata)
 //   seq-write           dd bs=1M of the big local file into the mount (wall includes close), then
 //                       until the object is in S3 and the mount has exited; peak RSS of the mount
 //   rss-write           with --rss-gib N: the same with an N GiB file, for peak RSS
@@ -1463,7 +1464,11 @@ async function main(): Promise<void> {
       });
       say(`seeded in ${((now() - t0) / 1000).toFixed(1)} s`);
       await mount.start('ls');
-      for (const which of ['cold', 'warm']) {
+      for (const which of ['cold', 'warm', 'remount']) {
+        if (which === 'remount') {
+          await mount.stop();
+          await mount.start('ls-remount');
+        }
         await phase(c, `ls-${which}`, async (r) => {
           const ls = await run('ls', ['-l', path.join(mount.mnt, dir)], { timeoutMs: 300_000, onTimeout: () => mount.killNow() });
           r.wall_s = ls.wallS;
@@ -1473,6 +1478,8 @@ async function main(): Promise<void> {
           r.rate = o.lsFiles / ls.wallS;
           r.unit = 'files/s';
           if (which === 'warm') r.notes.push('right after ls-cold on the same mount (kernel attr cache: --attr-timeout 1s)');
+          if (which === 'remount')
+            r.notes.push('a fresh mount of the same --cache-dir: the metadata kept from ls-cold answers while the listing shows the same ETags');
         });
       }
     } catch (err) {
