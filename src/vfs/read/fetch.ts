@@ -42,6 +42,13 @@ export const ATTACH_DISTANCE = 1024 * 1024;
 export const PARALLEL_SPLIT = 4;
 /** GETs in parallel are at least this large (a smaller read-ahead limit keeps one GET at a time) */
 export const MIN_PARALLEL_GET = 4 * 1024 * 1024;
+/**
+ * A GET whose first byte took this long comes from a distant server: the stream's next GET is
+ * asked for while it still runs, once it will end within its own first-byte time, so that the
+ * next request's round trip overlaps this body instead of following it (the ramp of small GETs
+ * at the start of a read would otherwise cost a round trip each). Next door, one at a time.
+ */
+export const PIPELINE_MIN_TTFB_MS = 10;
 
 export interface FetchTarget extends BlockOwner {
   bucket: MountedBucket;
@@ -82,6 +89,9 @@ interface Part {
   paused: Readable | undefined;
   /** ends the GET (abort) */
   endGet: (() => void) | undefined;
+  /** when it was asked for, and when its first byte came (0: not yet) */
+  askedAt: number;
+  firstAt: number;
 }
 
 export class Fetch {
@@ -239,13 +249,22 @@ export class Fetch {
     if (!this.streaming) return this.parts.length === 0;
     const ahead = this.t.aheadFor(this.consumed);
     const lanes = this.parallel() ? Math.max(1, Math.min(this.lanes.count, Math.floor(ahead / Math.max(1, size)))) : 1;
-    if (this.parts.length >= lanes) return false;
+    if (this.parts.length >= lanes) return lanes === 1 && this.parts.length === 1 && this.pipelines(this.parts[0]!);
     // a reader waits for bytes no GET asked for yet
     if (this.maxWait >= this.issued) return true;
     // one at a time: its reader is closer than half the limit
     if (this.parts.length === 0) return this.issued - this.demand < ahead / 2;
     // another one while some are in flight: all of it within the limit
     return this.issued + size - this.demand <= ahead;
+  }
+
+  /** At a distance: `p`, the one GET in flight, ends within its first-byte time (see PIPELINE_MIN_TTFB_MS). */
+  private pipelines(p: Part): boolean {
+    if (p.firstAt === 0 || p.pos <= p.start) return false;
+    const firstByteMs = p.firstAt - p.askedAt;
+    if (firstByteMs < PIPELINE_MIN_TTFB_MS) return false;
+    const remainingMs = ((p.end - p.pos) * (performance.now() - p.firstAt)) / (p.pos - p.start);
+    return remainingMs <= firstByteMs;
   }
 
   private kick(): void {
@@ -360,7 +379,16 @@ export class Fetch {
   /** The next GET: `count` bytes from `issued`. */
   private issue(count: number): Part {
     const start = this.issued;
-    const part: Part = { start, end: start + count, pos: start, block: undefined, paused: undefined, endGet: undefined };
+    const part: Part = {
+      start,
+      end: start + count,
+      pos: start,
+      block: undefined,
+      paused: undefined,
+      endGet: undefined,
+      askedAt: performance.now(),
+      firstAt: 0,
+    };
     // the GET right after the last one goes on filling its block
     const tail = this.tailBlock;
     this.tailBlock = undefined;
@@ -428,7 +456,10 @@ export class Fetch {
       };
       const onData = (chunk: Buffer) => {
         if (settled) return;
+        if (part.firstAt === 0) part.firstAt = performance.now();
         this.ingest(part, chunk);
+        // a stream held back may now ask for its next GET ahead of this one's end
+        if (this.waiting && this.parts.length === 1 && this.pipelines(part)) this.wakeStream?.();
         if (this.ctrl.signal.aborted) return settle();
         // all the bytes are here: 'end' follows at once (waiting for it keeps the connection)
         if (part.pos >= part.end) return;
