@@ -28,7 +28,12 @@ export type ErrnoName =
 export class VfsError extends Error {
   readonly code: ErrnoName;
   constructor(code: ErrnoName, message: string, options?: { cause?: unknown }) {
+    // an errno is an answer, not a fault of ours: no stack trace is captured (a negative lookup is
+    // one of these, and capturing a trace took more of its time than the lookup itself)
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code}: ${message}`, options);
+    Error.stackTraceLimit = limit;
     this.name = 'VfsError';
     this.code = code;
   }

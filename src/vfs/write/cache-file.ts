@@ -65,6 +65,10 @@ export interface CacheFileInit {
 export class CacheFile {
   private fh: fs.FileHandle | null = null;
   private exists: boolean;
+  /** the data file being created ahead of its first write (prepare()) */
+  private preparing: Promise<void> | null = null;
+  /** the open data file has had nothing written to it: writing a whole content needs no truncate */
+  private empty = false;
   private ioActive = 0;
   size: number;
   private baseInfo: JournalBase | null;
@@ -120,11 +124,32 @@ export class CacheFile {
 
   // --- the data file --------------------------------------------------------------------------
 
+  /**
+   * Create the empty data file now, in the background. A small new file's close then only writes
+   * its bytes: creating a file is the slow part of that on a local disk (0.3 ms here, more than the
+   * write). A failure is left to the write that needs the file, which tries again and reports it.
+   */
+  prepare(): void {
+    if (this.fh || this.exists || this.preparing) return;
+    this.preparing = (async () => {
+      await this.ensureDir();
+      this.fh = await fs.open(this.dataPath, 'w+', 0o600);
+      this.exists = true;
+      this.empty = true;
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.preparing = null));
+  }
+
+  /** The data file, open (created when missing), for a caller that may write to it. */
   private async open(truncate = false): Promise<fs.FileHandle> {
+    if (this.preparing) await this.preparing;
+    const empty = this.empty;
+    this.empty = false;
     if (this.fh && !truncate) return this.fh;
     await this.ensureDir();
     if (this.fh) {
-      await this.fh.truncate(0);
+      if (!empty) await this.fh.truncate(0);
       return this.fh;
     }
     if (this.exists && !truncate) {
@@ -147,6 +172,7 @@ export class CacheFile {
 
   /** Close the data file unless a read is using it (it reopens on demand). */
   async closeData(): Promise<void> {
+    if (this.preparing) await this.preparing;
     if (this.ioActive > 0) return;
     this.closeReader();
     if (!this.fh) return;
@@ -156,6 +182,7 @@ export class CacheFile {
   }
 
   async remove(): Promise<void> {
+    if (this.preparing) await this.preparing;
     this.closeReader();
     const fh = this.fh;
     this.fh = null;
@@ -166,6 +193,7 @@ export class CacheFile {
 
   /** fsync of the data written so far (before a journal says it is there) */
   async datasync(): Promise<void> {
+    if (this.preparing) await this.preparing;
     if (this.fh) await this.fh.datasync();
   }
 

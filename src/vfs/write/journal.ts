@@ -122,9 +122,14 @@ export function isOurs(o: Owner | undefined): boolean {
   return !!o && o.pid === self.pid && o.start === self.start;
 }
 
+// temporary names: unique in this process by the counter, across processes by the prefix
+// (crypto's random bytes cost 30 µs a call here, a close(2) pays for them every time)
+const TMP_PREFIX = randomBytes(3).toString('hex');
+let tmpSeq = 0;
+
 /** Durably replace `file` with `text`: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, text: string, durable = true): Promise<void> {
-  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.tmp-${TMP_PREFIX}${(++tmpSeq).toString(16)}`;
   const fh = await fs.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(text);

@@ -21,7 +21,7 @@
 import { Readable } from 'node:stream';
 import type { ObjectInfo, S3BackendApi } from '../../backend/s3/types.js';
 
-const MIN_BUFFER = 64 * 1024;
+const MIN_BUFFER = 4 * 1024;
 
 /** The part buffers of every stream of a mount together: for --stats, and for the budget above
  *  which a new stream goes to a cache file instead of memory. */

@@ -12,7 +12,6 @@
 //   writes   (default) sequential writes stream, everything else goes through a cache file;
 //            the most applications work, and big sequential copies need neither memory nor disk
 //   full     as writes (reads are cached in memory by the read path)
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { ObjectInfo } from '../../backend/s3/types.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -29,6 +28,9 @@ import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
 import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
 import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
+
+/** item ids are unique per process by this counter (and across processes by pid and start time) */
+let itemSeq = 0;
 
 export class WriteBack implements WriteLayer {
   /** write states by mount path, and those that lost their name */
@@ -101,7 +103,7 @@ export class WriteBack implements WriteLayer {
 
   private newId(): string {
     const o = currentOwner();
-    return `${o.pid}.${o.start}.${randomBytes(6).toString('hex')}`;
+    return `${o.pid}.${o.start}.${(++itemSeq).toString(16).padStart(8, '0')}`;
   }
 
   private uploaded(item: Item, info: ObjectInfo | null): void {
@@ -244,7 +246,8 @@ export class WriteBack implements WriteLayer {
     if (item.dirty || item.metaPending) {
       if (this.ctx.writeBackMs === 0 && !item.uploadFailed) return this.runUpload(item);
       this.queue.schedule(item, item.uploadFailed ? this.queue.failed(item) : this.ctx.writeBackMs);
-      await item.closeData();
+      // the kernel's release need not wait for our descriptor to close
+      void item.closeData();
       void item.prefill();
       return;
     }
