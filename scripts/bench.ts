@@ -927,10 +927,10 @@ class Mount {
   async stop(waitMs = 120_000): Promise<number> {
     const t0 = now();
     if (isMounted(this.mnt)) {
-      const r = spawnSync('fusermount', ['-u', this.mnt], { encoding: 'utf8' });
+      const r = spawnSync('fusermount3', ['-u', this.mnt], { encoding: 'utf8' });
       if (r.status !== 0 && isMounted(this.mnt)) {
         say(`fusermount -u ${this.mnt}: ${(r.stderr || '').trim()}; lazy unmount`);
-        spawnSync('fusermount', ['-uz', this.mnt]);
+        spawnSync('fusermount3', ['-uz', this.mnt]);
       }
     }
     const child = this.child;
@@ -951,7 +951,7 @@ class Mount {
         this.killNow();
       }
     }
-    if (isMounted(this.mnt)) spawnSync('fusermount', ['-uz', this.mnt]);
+    if (isMounted(this.mnt)) spawnSync('fusermount3', ['-uz', this.mnt]);
     return (now() - t0) / 1000;
   }
 
@@ -964,7 +964,7 @@ class Mount {
         /* gone */
       }
     }
-    if (isMounted(this.mnt)) spawnSync('fusermount', ['-uz', this.mnt]);
+    if (isMounted(this.mnt)) spawnSync('fusermount3', ['-uz', this.mnt]);
   }
 }
 

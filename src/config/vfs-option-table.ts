@@ -112,7 +112,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     type: 'SizeSuffix',
     default: '128K',
     min: 0,
-    help: 'The number of bytes that the kernel can prefetch for sequential reads (FUSE max_readahead).',
+    help: "The number of bytes that the kernel can prefetch for sequential reads (FUSE max_readahead and the mount's read_ahead_kb, which only root may raise above 128K). It is also the size of the kernel's read requests, up to 1 MiB: --max-read-ahead 1M makes reads reach the mount 1 MiB at a time.",
   },
 
   // --- writing / local cache ------------------------------------------------------------------

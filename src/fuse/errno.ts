@@ -15,8 +15,12 @@
 //   InvalidName         ENAMETOOLONG when the key would be too long, EINVAL otherwise
 //   Aborted             EINTR
 //   Other               EIO
+// And one that depends on the path (toPathErrno): "not found" for a path with a name longer
+// than NAME_MAX (255 bytes) is ENAMETOOLONG, as on a local file system. Only when not found:
+// an object whose key has such a name (S3 allows 1024 bytes) stays reachable.
 import { BackendError, type BackendErrorKind } from '../backend/s3/backend-error.js';
 import { VfsError, type ErrnoName } from '../vfs/errors.js';
+import { NAME_MAX } from '../vfs/paths.js';
 
 /** Linux errno numbers (positive); fuse-native wants them negated. */
 export const ERRNO: Record<ErrnoName | 'EINTR', number> = {
@@ -66,6 +70,19 @@ export interface MappedError {
   code: number;
   /** worth an ERROR log line (the user loses data or access), rather than a DEBUG one */
   serious: boolean;
+}
+
+/** toErrno, with ENOENT for a path that has a name over NAME_MAX bytes turned into ENAMETOOLONG */
+export function toPathErrno(err: unknown, ...paths: string[]): MappedError {
+  const m = toErrno(err);
+  if (m.name !== 'ENOENT' || !paths.some(hasOverlongName)) return m;
+  return { name: 'ENAMETOOLONG', code: -ERRNO.ENAMETOOLONG, serious: false };
+}
+
+function hasOverlongName(path: string): boolean {
+  // a UTF-8 character is at most 4 bytes (3 in a JavaScript UTF-16 unit): short paths cannot have one
+  if (path.length * 3 <= NAME_MAX) return false;
+  return path.split('/').some((name) => name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX);
 }
 
 export function toErrno(err: unknown): MappedError {

@@ -20,6 +20,8 @@ declare module 'fuse-native' {
     atimeNs?: bigint;
     mtimeNs?: bigint;
     ctimeNs?: bigint;
+    /** readdir only: false = the kernel gets the entry's type, not its attributes (no readdirplus) */
+    plus?: boolean;
   }
   /**
    * A time utimens receives with the utimensNs option: nanoseconds since the epoch, 'now'
@@ -53,6 +55,8 @@ declare module 'fuse-native' {
     /** (patched binding) operations on open files that were unlinked reach the ops with path '',
      *  and fgetattr is called with the handle */
     nullpathOk?: boolean;
+    /** (patched binding) unlink of an open file unlinks it, no .fuse_hidden rename */
+    hardRemove?: boolean;
     [k: string]: unknown;
   }
   class Fuse {
@@ -63,6 +67,8 @@ declare module 'fuse-native' {
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     /** true: the patched index.js on the patched binding; false: patched index.js, prebuilt binding; undefined: unpatched */
     static readonly NS_TIMES: boolean | undefined;
+    /** the libfuse the binding runs on (314 = 3.14); 0 for a libfuse 2 build */
+    static readonly LIBFUSE_VERSION: number;
     static readonly UTIME_NOW: 'now';
     static readonly UTIME_OMIT: 'omit';
     static readonly [errno: string]: unknown;

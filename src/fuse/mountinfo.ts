@@ -5,6 +5,8 @@ export interface MountInfoEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** the mount's device number, "major:minor" (its backing device info is /sys/class/bdi/<devno>) */
+  devno: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal */
@@ -19,7 +21,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     const fields = line.split(' ');
     const sep = fields.indexOf('-');
     if (sep < 0 || fields.length < sep + 3) continue;
-    out.push({ mountPoint: unescapeMountField(fields[4]!), fsType: fields[sep + 1]!, source: unescapeMountField(fields[sep + 2]!) });
+    out.push({ mountPoint: unescapeMountField(fields[4]!), fsType: fields[sep + 1]!, source: unescapeMountField(fields[sep + 2]!), devno: fields[2]! });
   }
   return out;
 }

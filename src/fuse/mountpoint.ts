@@ -1,7 +1,7 @@
 // Checks on the mount point before mounting, each failure one clear line for the user:
 // missing, not a directory, already a mount, not empty (unless --allow-non-empty). A stale
 // FUSE mount left by a killed process (stat fails with ENOTCONN) is cleaned automatically with
-// `fusermount -uz`, and that is logged.
+// `fusermount3 -uz` (fusermount.ts), and that is logged.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,14 +9,18 @@ import { promisify } from 'node:util';
 import { UserError, EXIT } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { findMount, readMountInfo } from './mountinfo.js';
+import { fusermountCommand } from './fusermount.js';
 
 const execFileP = promisify(execFile);
 
 /** errno codes stat(2) returns on a FUSE mount whose process died */
 const STALE_CODES = new Set(['ENOTCONN', 'ECONNABORTED']);
 
+/** fusermount3 -u (-uz: lazy); as root without any fusermount, umount(8) */
 export async function fusermountUnmount(mnt: string, lazy = true): Promise<void> {
-  await execFileP('fusermount', [lazy ? '-uz' : '-u', mnt], { timeout: 30_000 });
+  const cmd = fusermountCommand();
+  if (cmd === null) await execFileP('umount', lazy ? ['-l', mnt] : [mnt], { timeout: 30_000 });
+  else await execFileP(cmd, [lazy ? '-uz' : '-u', mnt], { timeout: 30_000 });
 }
 
 export async function prepareMountpoint(given: string, opts: { allowNonEmpty: boolean }, log: Logger): Promise<string> {
@@ -28,12 +32,12 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'ENOENT') throw new UserError(`mountpoint ${given} does not exist (create the directory first)`, EXIT.usage);
     if (!STALE_CODES.has(code)) throw new UserError(`mountpoint ${given}: ${(err as Error).message}`, EXIT.usage);
-    log.notice(`${abs}: stale FUSE mount found (its process died); unmounting it with fusermount -uz`);
+    log.notice(`${abs}: stale FUSE mount found (its process died); unmounting it with ${fusermountCommand() ?? 'umount'} -${fusermountCommand() ? 'uz' : 'l'}`);
     try {
       await fusermountUnmount(abs);
     } catch (e) {
       throw new UserError(
-        `mountpoint ${given} is a stale FUSE mount and fusermount -uz failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`,
+        `mountpoint ${given} is a stale FUSE mount and unmounting it failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`,
         EXIT.usage,
       );
     }
@@ -45,7 +49,11 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
   }
   if (!st.isDirectory()) throw new UserError(`mountpoint ${given} is not a directory`, EXIT.usage);
   abs = await fs.realpath(abs);
-  if (findMount(abs, readMountInfo())) throw new UserError(`mountpoint ${abs} is already a mount point (unmount it first: fusermount -u ${abs})`, EXIT.usage);
+  if (findMount(abs, readMountInfo()))
+    throw new UserError(
+      `mountpoint ${abs} is already a mount point (unmount it first: ${fusermountCommand() ?? 'umount'} ${fusermountCommand() ? '-u ' : ''}${abs})`,
+      EXIT.usage,
+    );
   if (!opts.allowNonEmpty) {
     const entries = await fs.readdir(abs);
     if (entries.length > 0) throw new UserError(`mountpoint ${abs} is not empty (use --allow-non-empty to mount over it)`, EXIT.usage);

@@ -8,7 +8,10 @@
 import type { FuseOps, FuseStat, FuseTime } from 'fuse-native';
 import type { Logger } from '../util/log.js';
 import type { Vfs, VfsAttr } from '../vfs/vfs.js';
-import { ERRNO, toErrno } from './errno.js';
+import { ERRNO, toPathErrno } from './errno.js';
+
+/** renameat2's flag (linux/fs.h) */
+const RENAME_NOREPLACE = 1;
 
 /** st_blksize: cp and friends size their buffers from it, and big_writes takes 1 MiB writes. */
 const BLKSIZE = 1024 * 1024;
@@ -68,7 +71,7 @@ class Replier {
   }
 
   private fail(op: string, path: string, err: unknown): number {
-    const m = toErrno(err);
+    const m = toPathErrno(err, path);
     const msg = `${op} ${path}: ${m.name}: ${err instanceof Error ? err.message : String(err)}`;
     if (m.serious) this.log.error(msg);
     else if (this.log.enabled('DEBUG')) this.log.debug(msg);
@@ -125,7 +128,9 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
           const self = toFuseStat(vfs.dirAttr());
           return [
             ['.', '..', ...entries.map((e) => e.name)],
-            [self, self, ...entries.map((e) => toFuseStat(e.attr))],
+            // an entry whose mtime only a HEAD knows goes without its attributes (no readdirplus):
+            // the kernel then looks it up, and getattr answers with the real one
+            [self, self, ...entries.map((e) => (e.exact ? toFuseStat(e.attr) : { ...toFuseStat(e.attr), plus: false }))],
           ];
         },
       );
@@ -216,6 +221,11 @@ function nameOps(vfs: Vfs, r: Replier): FuseOps {
     },
     rename(src: string, dest: string, cb: Done) {
       r.call('rename', `${src} → ${dest}`, cb, () => vfs.rename(src, dest));
+    },
+    // renameat2 with flags: RENAME_NOREPLACE (mv -n, …); RENAME_EXCHANGE cannot be had on S3
+    rename2(src: string, dest: string, flags: number, cb: Done) {
+      if (flags !== RENAME_NOREPLACE) return cb(-ERRNO.EINVAL);
+      r.call('rename', `${src} → ${dest}`, cb, () => vfs.rename(src, dest, { noReplace: true }));
     },
   };
 }

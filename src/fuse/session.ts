@@ -8,6 +8,20 @@ import { findMount, parseMountInfo } from './mountinfo.js';
 import { fusermountUnmount } from './mountpoint.js';
 import { requirePatchedFuseNative } from './binding.js';
 
+/**
+ * The patched binding throws "fuse failed: <what libfuse and fusermount3 printed>" (one line);
+ * the usual prefixes are dropped, so the user reads libfuse's own reason.
+ */
+export function mountFailure(message: string): string {
+  const text = message
+    .replace(/^fuse failed:?\s*/, '')
+    .split(';')
+    .map((part) => part.trim().replace(/^(fuse|fusermount3?):\s*/, ''))
+    .filter((part) => part !== '')
+    .join('; ');
+  return text === '' ? 'libfuse refused the mount (is /dev/fuse available?)' : text;
+}
+
 export class FuseSession {
   private fuse: Fuse | undefined;
   private watcher: NodeJS.Timeout | undefined;
@@ -20,6 +34,8 @@ export class FuseSession {
     private readonly fsnameOption: string,
     /** per-request limit in ms, 0 = none */
     private readonly requestTimeoutMs: number,
+    /** --max-read-ahead: bytes the kernel may read ahead of a sequential reader */
+    private readonly readAheadBytes: number,
     private readonly log: Logger,
   ) {}
 
@@ -31,7 +47,10 @@ export class FuseSession {
       fsname: this.fsnameOption,
       // nanosecond times in utimens, and calls that set the mtime only (tar x, touch -m)
       utimensNs: true,
-      // an unlinked file stays usable through its open handles (hard_remove gives it no path)
+      // No hard_remove: libfuse renames an open file that is unlinked to a hidden name, and the
+      // VFS takes that rename as the unlink (no copy on S3, see Vfs.hide). The file so keeps a
+      // path, which fstat(2) needs: the kernel sends getattr without the file handle.
+      // fgetattr gets the handle (and a path of '' for a file that has none)
       nullpathOk: true,
       // fuse-native fails any request after 15 s by default: a large upload at close() must not
       timeout: this.requestTimeoutMs > 0 ? this.requestTimeoutMs : false,
@@ -40,14 +59,30 @@ export class FuseSession {
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => {
         if (!err) return resolve();
-        reject(
-          new UserError(
-            `cannot mount on ${this.mountPoint}: ${err.message === 'fuse failed' ? 'libfuse refused the mount (see its message above; is /dev/fuse available and fusermount installed?)' : err.message}`,
-            EXIT.fatal,
-          ),
-        );
+        reject(new UserError(`cannot mount on ${this.mountPoint}: ${mountFailure(err.message)}`, EXIT.fatal));
       });
     });
+    await this.raiseReadAhead();
+  }
+
+  /**
+   * The kernel starts a FUSE mount with the system's default read-ahead (128 KiB), and the
+   * max_readahead of INIT can only lower it; the read-ahead is also the size of the kernel's read
+   * requests (up to 1 MiB, max_pages). A larger --max-read-ahead is written to the mount's
+   * backing device info (root only: otherwise the kernel keeps 128 KiB, said in the log).
+   */
+  private async raiseReadAhead(): Promise<void> {
+    const kb = Math.floor(this.readAheadBytes / 1024);
+    if (kb <= 128) return;
+    const entry = findMount(this.mountPoint, parseMountInfo(await fs.readFile('/proc/self/mountinfo', 'utf8')));
+    if (!entry) return;
+    try {
+      await fs.writeFile(`/sys/class/bdi/${entry.devno}/read_ahead_kb`, `${kb}\n`);
+    } catch (err) {
+      this.log.info(
+        `--max-read-ahead ${kb}K: the kernel keeps its 128K read-ahead (${(err as NodeJS.ErrnoException).code ?? String(err)} writing /sys/class/bdi/${entry.devno}/read_ahead_kb; only root may)`,
+      );
+    }
   }
 
   /**

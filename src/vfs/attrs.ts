@@ -15,6 +15,11 @@ export interface VfsAttr extends Attr {
 export interface VfsDirEntry {
   name: string;
   attr: VfsAttr;
+  /**
+   * attr is what getattr would answer (so the kernel may keep it with the listing: readdirplus);
+   * false when only a HEAD knows the real mtime (attr then has the listing's LastModified)
+   */
+  exact: boolean;
 }
 
 export interface VfsStatfs {

@@ -341,6 +341,16 @@ export class Namespace {
     return { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
   }
 
+  /**
+   * A listed file's attributes as getattr would give them, when that needs no request (its
+   * mtime is the listing's, or a HEAD of this version is cached); null when getattr would HEAD.
+   */
+  knownFileAttr(rel: string, e: DirEntry): Attr | null {
+    if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
+    const cached = this.cachedHead(rel, e);
+    return cached ? this.attrFromInfo(cached) : null;
+  }
+
   private async fileAttr(rel: string, e: DirEntry): Promise<Attr> {
     if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
     const cached = this.cachedHead(rel, e);

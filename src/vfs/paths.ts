@@ -11,6 +11,11 @@ export const NAME_MAX = 255;
 /** S3's key limit in bytes: a new path longer than this could never be stored. */
 export const KEY_MAX = 1024;
 
+/** libfuse's name for an open file that was unlinked: .fuse_hidden, node id and a counter in hex */
+export function isFuseHiddenName(name: string): boolean {
+  return name.length === 28 && /^\.fuse_hidden[0-9a-f]{16}$/.test(name);
+}
+
 /** FUSE path ('/', '/a/b') → mount-relative path ('', 'a/b'). */
 export function fromFusePath(p: string): string {
   let s = p;

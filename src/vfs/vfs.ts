@@ -8,7 +8,7 @@ import type { S3BackendApi } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
 import { Namespace, msToNs, type Attr } from './namespace.js';
 import type { DirEntry } from './dir-cache.js';
-import { MountRoot, baseName, fromFusePath, isSelfOrBelow, parentOf } from './paths.js';
+import { MountRoot, baseName, fromFusePath, isFuseHiddenName, isSelfOrBelow, parentOf } from './paths.js';
 import { FileReader, ReadCache } from './read/reader.js';
 import { WriteBack } from './write/write-back.js';
 import { baseReaders } from './write/base-reader.js';
@@ -16,7 +16,7 @@ import { MountedBucket } from './bucket.js';
 import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, type WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
 import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
-import { OpenFiles, openMode } from './open-files.js';
+import { OpenFiles, openMode, type Handle } from './open-files.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
@@ -135,10 +135,36 @@ export class Vfs {
 
   async getattr(path: string): Promise<VfsAttr> {
     const rel = fromFusePath(path);
+    const hidden = this.files.hiddenHandles(rel);
+    if (hidden) return this.hiddenAttr(hidden, path);
+    // libfuse looks for a free hidden name before it hides a file: no request for that
+    if (isFuseHiddenName(baseName(rel))) throw vfsError('ENOENT', `no such file: ${path}`);
     const w = this.writes.get(rel);
     if (w) return this.withMode(this.pendingAttr(w));
     if (this.files.isUnlinked(rel)) throw vfsError('ENOENT', `no such file (unlinked): ${path}`);
     return this.withMode(await this.ns.stat(rel));
+  }
+
+  /** What fstat(2) of an open file that was unlinked shows: its open handle's file. */
+  private hiddenAttr(handles: Handle[], path: string): VfsAttr {
+    const h = handles[0];
+    if (!h) throw vfsError('ENOENT', `no such file (closed): ${path}`);
+    if (h.kind === 'write') return this.withMode(this.pendingAttr(h.file));
+    return this.withMode({ ...h.attr, size: h.reader.size });
+  }
+
+  /**
+   * libfuse's rename of an open file to a hidden name, in place of its unlink (the mount runs
+   * without hard_remove, so that the file keeps a path and fstat(2) still reaches it): the
+   * object goes as with unlink(2), and the name lives on in the open-file table until libfuse
+   * unlinks it at the last close.
+   */
+  private async hide(fromPath: string, hiddenRel: string): Promise<void> {
+    const from = fromFusePath(fromPath);
+    const handles = this.files.handlesAt(from);
+    await this.unlink(fromPath);
+    this.files.hide(hiddenRel, handles);
+    this.log.debug(`unlink ${fromPath} while open: its handles keep it as /${hiddenRel}`);
   }
 
   /** The last reader of an unlinked object is gone: now it is deleted. */
@@ -176,23 +202,21 @@ export class Vfs {
       const w = e.kind === 'file' ? this.writes.get(rel) : undefined;
       if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
-      const attr: Attr = w
-        ? this.pendingAttr(w)
-        : e.kind === 'dir'
-          ? this.ns.dirAttr(e)
-          : { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
-      out.push({ name: e.name, attr: this.withMode(attr) });
+      const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e) : this.ns.knownFileAttr(rel, e);
+      const attr: Attr = known ?? { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+      out.push({ name: e.name, attr: this.withMode(attr), exact: known !== null });
     }
     // files being written that a listing refetched from the server does not show yet
     for (const w of this.writes.pendingBelow(dir)) {
       if (parentOf(w.rel) !== dir || seen.has(baseName(w.rel))) continue;
-      out.push({ name: baseName(w.rel), attr: this.withMode(this.pendingAttr(w)) });
+      out.push({ name: baseName(w.rel), attr: this.withMode(this.pendingAttr(w)), exact: true });
     }
     return out;
   }
 
   async access(path: string, mode: number): Promise<void> {
     const rel = fromFusePath(path);
+    if (this.files.hiddenHandles(rel)) return;
     if (!this.writes.get(rel) && !(await this.ns.lookup(rel))) throw vfsError('ENOENT', `no such file or directory: ${path}`);
     if (mode & W_OK && this.opts.readOnly) throw vfsError('EROFS', 'read-only mount');
   }
@@ -389,6 +413,8 @@ export class Vfs {
   async unlink(path: string): Promise<void> {
     this.requireWritable();
     const rel = fromFusePath(path);
+    // libfuse drops a hidden name after the last close: the object went when it was hidden
+    if (this.files.unhide(rel)) return;
     this.writes.invalidate?.(rel);
     const pending = this.writes.get(rel);
     if (pending) {
@@ -410,10 +436,18 @@ export class Vfs {
     this.files.noteChange(rel);
   }
 
-  async rename(fromPath: string, toPath: string): Promise<void> {
+  /**
+   * noReplace (renameat2's RENAME_NOREPLACE, e.g. `mv -n`): EEXIST when the target exists in
+   * this mount's view. Checked before the rename, so not atomic against another machine.
+   */
+  async rename(fromPath: string, toPath: string, opts: { noReplace?: boolean } = {}): Promise<void> {
     this.requireWritable();
     const from = fromFusePath(fromPath);
     const to = fromFusePath(toPath);
+    if (isFuseHiddenName(baseName(to)) && parentOf(to) === parentOf(from)) return this.hide(fromPath, to);
+    if (opts.noReplace && (this.writes.get(to) || (!this.files.isUnlinked(to) && (await this.ns.lookup(to))))) {
+      throw vfsError('EEXIST', `exists: ${toPath}`);
+    }
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     // an unlinked object still being read there: the rename replaces it, it must not be deleted later
@@ -464,7 +498,7 @@ export class Vfs {
   async utimens(path: string, mtimeNs: bigint | null): Promise<void> {
     this.requireWritable();
     const rel = fromFusePath(path);
-    if (this.opts.noModtime || mtimeNs === null) return;
+    if (this.opts.noModtime || mtimeNs === null || this.files.hiddenHandles(rel)) return;
     if (this.log.enabled('DEBUG')) this.log.debug(`utimens ${path}: mtime ${formatMtime(mtimeNs)}`);
     const pending = this.writes.get(rel);
     if (pending && pending.setMtime(mtimeNs)) return;

@@ -62,7 +62,7 @@ function isMounted(mnt: string): boolean {
 function forceCleanup(): void {
   for (const [mnt, proc] of live) {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+    if (isMounted(mnt)) spawnSync('fusermount3', ['-uz', mnt], { stdio: 'ignore' });
   }
   live.clear();
   for (const d of tempDirs) {
@@ -143,7 +143,7 @@ export async function mount(s3: TestS3, remote: string, opts: MountOptions = {})
 
 function forceCleanupOne(mnt: string, proc: ChildProcess): void {
   if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+  if (isMounted(mnt)) spawnSync('fusermount3', ['-uz', mnt], { stdio: 'ignore' });
   live.delete(mnt);
 }
 
@@ -180,7 +180,7 @@ export async function sighup(m: Mounted): Promise<void> {
 /** Run a mount that is expected to fail (to completion, with a time limit). */
 export async function mountFails(s3: TestS3, remote: string, mnt: string, flags: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
   const r = await run(process.execPath, [bucketfsBin, 'mount', remote, mnt, ...flags], { env: mountEnv(s3, env), timeoutMs: 30_000 });
-  if (isMounted(mnt)) spawnSync('fusermount', ['-uz', mnt], { stdio: 'ignore' });
+  if (isMounted(mnt)) spawnSync('fusermount3', ['-uz', mnt], { stdio: 'ignore' });
   return r;
 }
 
@@ -248,7 +248,10 @@ export async function pidsWith(arg: string): Promise<number[]> {
   for (const d of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     const cmd = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0').includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
+    const argv = cmd.split('\0');
+    // not the fusermount3 that watches the mount (auto_unmount: its options say subtype=bucketfs)
+    if (/fusermount/.test(argv[0] ?? '')) continue;
+    if (argv.includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
   }
   return out;
 }

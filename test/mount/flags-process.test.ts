@@ -89,7 +89,7 @@ test('Ctrl-C (SIGINT): pending writes are uploaded, the mount is gone, exit 0', 
 
 async function killAll(mnt: string): Promise<void> {
   for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');
-  if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
+  if (isMounted(mnt)) await run('fusermount3', ['-uz', mnt]);
 }
 
 test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -105,7 +105,7 @@ test('RCLONE_DAEMON=true runs the mount in the background, as --daemon', { timeo
     });
     mounted = isMounted(mnt);
     pids = await pidsWith(mnt);
-    if (mounted) await run('fusermount', ['-u', mnt]);
+    if (mounted) await run('fusermount3', ['-u', mnt]);
     await waitFor(async () => (await pidsWith(mnt)).length === 0, 20_000, 'the background mount to exit');
   } finally {
     await killAll(mnt);

@@ -1,5 +1,5 @@
 // The mount's lifecycle: one-line errors at mount time, clean shutdown on SIGTERM (pending
-// data uploaded) and on an outside unmount, stale mounts of killed processes, --daemon.
+// data uploaded) and on an outside unmount, kill -9 (auto_unmount), stale mounts, --daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -80,8 +80,34 @@ test('a second mount on the same point fails clearly; the first keeps working', 
   });
 });
 
-test('kill -9 leaves a stale mount; mounting again on the same point detects and cleans it', MOUNT_TEST, async () => {
+/** pids of the fusermount3 that watches a mount (auto_unmount) */
+async function watchersOf(mnt: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const argv = (await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (/fusermount3$/.test(argv[0] ?? '') && argv.includes(mnt)) out.push(Number(d));
+  }
+  return out;
+}
+
+test('kill -9 of the mount process leaves no dead mount point: fusermount3 unmounts it (auto_unmount)', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
+  await fs.writeFile(path.join(m.mnt, 'before-kill.txt'), 'x');
+  assert.equal((await watchersOf(m.mnt)).length, 1, 'a fusermount3 watches the mount');
+  m.proc.kill('SIGKILL');
+  await m.exited;
+  await waitFor(() => !isMounted(m.mnt), 10_000, 'the killed mount to be unmounted');
+  // a plain ls works: the directory underneath, empty (no ENOTCONN)
+  assert.deepEqual(await fs.readdir(m.mnt), []);
+  await waitFor(async () => (await watchersOf(m.mnt)).length === 0, 10_000, 'the watcher to exit');
+});
+
+test('a stale mount (its process and its watcher killed): mounting again on the same point detects and cleans it', MOUNT_TEST, async () => {
+  const m = await mount(bucket.s3, `moto:${BUCKET}`);
+  // the watcher first, so that nothing unmounts: what a machine without fusermount3 is left with
+  for (const pid of await watchersOf(m.mnt)) process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await watchersOf(m.mnt)).length === 0, 10_000, 'the watcher to die');
   m.proc.kill('SIGKILL');
   await m.exited;
   assert.ok(isMounted(m.mnt), 'the killed mount is still in mountinfo (stale)');
@@ -122,7 +148,7 @@ test('SIGTERM with a file still open for writing: its data is uploaded, exit 0, 
 test('an outside fusermount -u ends the mount process cleanly (exit 0)', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.writeFile(path.join(m.mnt, 'before-umount.txt'), 'x');
-  const u = await run('fusermount', ['-u', m.mnt]);
+  const u = await run('fusermount3', ['-u', m.mnt]);
   assert.equal(u.code, 0, u.stderr);
   const r = await m.exited;
   assert.equal(r.code, 0, m.stderr());
@@ -145,11 +171,11 @@ test('--daemon returns once the mount works, and exits non-zero with the reason 
     assert.equal(await fs.readFile(path.join(mnt, 'via-daemon.txt'), 'utf8'), 'daemon');
     const pids = await pidsWith(mnt);
     assert.equal(pids.length, 1, 'one background mount process');
-    assert.equal((await run('fusermount', ['-u', mnt])).code, 0);
+    assert.equal((await run('fusermount3', ['-u', mnt])).code, 0);
     await waitFor(async () => (await pidsWith(mnt)).length === 0, 20_000, 'the daemon to exit');
   } finally {
     for (const pid of await pidsWith(mnt)) process.kill(pid, 'SIGKILL');
-    if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
+    if (isMounted(mnt)) await run('fusermount3', ['-uz', mnt]);
   }
   const bad = await run(process.execPath, [bucketfsBin, 'mount', 'moto:no-such-bucket', mnt, '--daemon', '--cache-dir', cache], {
     env: mountEnv(bucket.s3),

@@ -256,7 +256,7 @@ test('an outside fusermount -u is noticed within a few hundred ms (the mount flu
     const r = await run('dd', [`if=${path.join(m.mnt, 'big.bin')}`, 'bs=64k', 'count=4', 'status=none']);
     assert.equal(r.code, 0, r.stderr);
     const t0 = Date.now();
-    const u = spawnSync('fusermount', ['-u', m.mnt], { encoding: 'utf8' });
+    const u = spawnSync('fusermount3', ['-u', m.mnt], { encoding: 'utf8' });
     assert.equal(u.status, 0, u.stderr);
     const exit = await m.exited;
     const ms = Date.now() - t0;
