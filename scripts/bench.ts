@@ -1372,7 +1372,7 @@ async function main(): Promise<void> {
       seqCold.notes.push('the first read of a fresh mount: nothing cached, and the process not warmed up yet (JIT, memory)');
       seqWarm = await phase(c, 'seq-read-warm', async (r) => {
         await ddRead(r, file);
-        r.notes.push('second dd on the same mount (no kernel page cache between opens: this is the bucketfs block cache, --vfs-memory-limit)');
+        r.notes.push("second dd on the same mount: the kernel's page cache, kept across opens while size and mtime are unchanged (auto_cache)");
       });
       seqCold2 = await phase(c, 'seq-read-cold-2nd', async (r) => {
         await ddRead(r, path.join(mount.mnt, otherKey));
@@ -1529,6 +1529,12 @@ async function main(): Promise<void> {
   rr('seq-read-slow-link / raw-get-slow-link', seqSlow, rawSlow);
   rr('seq-write / raw-put', seqWrite, rawPut);
   rr(`rss-write / raw-put`, rssWrite, rawPut);
+  // the mount process's CPU seconds per GiB moved (each of these moves the big object once)
+  const cpuPerGib: Record<string, number> = {};
+  for (const r of [seqCold, seqCold2, seqSlow, seqWrite]) {
+    const s = r?.ok ? r.extra?.mount_cpu_s : undefined;
+    if (r && s !== undefined) cpuPerGib[r.name] = +(Number(s) / (o.bigMib / 1024)).toFixed(2);
+  }
 
   const git = spawnSync('git', ['-C', repoRoot, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
   const dirty = spawnSync('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.trim();
@@ -1551,6 +1557,11 @@ async function main(): Promise<void> {
   if (Object.keys(ratios).length) {
     lines.push('ratios (mount ÷ raw SDK on the same server):');
     for (const [k, v] of Object.entries(ratios)) lines.push(`  ${k.padEnd(32)} ${v.toFixed(2)}`);
+    lines.push('');
+  }
+  if (Object.keys(cpuPerGib).length) {
+    lines.push('mount CPU seconds per GiB:');
+    for (const [k, v] of Object.entries(cpuPerGib)) lines.push(`  ${k.padEnd(32)} ${v.toFixed(2)}`);
     lines.push('');
   }
   lines.push('notes:');
@@ -1580,6 +1591,7 @@ async function main(): Promise<void> {
           options: { ...o, workloads: [...o.workloads] },
           results,
           ratios,
+          cpuPerGib,
         },
         null,
         2,

@@ -27,7 +27,7 @@ import { Vfs } from '../vfs/vfs.js';
 import { createFuseOps } from '../fuse/ops.js';
 import { fsnameOption } from '../fuse/mount-options.js';
 import { prepareMountpoint } from '../fuse/mountpoint.js';
-import { canAutoUnmount, fusermountCommand } from '../fuse/fusermount.js';
+import { canAutoUnmount, unmountCommand } from '../fuse/fusermount.js';
 import { FuseSession } from '../fuse/session.js';
 import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs } from './context.js';
@@ -142,7 +142,7 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   const session = new FuseSession(mnt, ops, fsname, mo.requestTimeoutMs, mo.kernel.maxReadAhead, log);
 
   await session.mount();
-  const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? `${fusermountCommand() ?? 'umount'} ${fusermountCommand() ? '-u ' : ''}${mnt}` : 'Ctrl-C'} to unmount)`;
+  const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? unmountCommand(mnt) : 'Ctrl-C'} to unmount)`;
   log.info(
     `mount options: dir-cache-time ${formatDuration(opts.dirCacheTimeMs)}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
       `cache mode ${opts.cacheMode}, write-back ${formatDuration(opts.writeBackMs)}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}`,

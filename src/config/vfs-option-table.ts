@@ -165,7 +165,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     name: 'allow_non_empty',
     type: 'bool',
     default: 'false',
-    help: 'Allow mounting over a non-empty directory (FUSE nonempty); its contents are hidden while mounted.',
+    help: 'Allow mounting over a non-empty directory (refused without it); its contents are hidden while mounted.',
   },
   {
     scope: 'global',

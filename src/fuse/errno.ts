@@ -20,7 +20,7 @@
 // an object whose key has such a name (S3 allows 1024 bytes) stays reachable.
 import { BackendError, type BackendErrorKind } from '../backend/s3/backend-error.js';
 import { VfsError, type ErrnoName } from '../vfs/errors.js';
-import { NAME_MAX } from '../vfs/paths.js';
+import { NAME_MAX, isNameTooLong } from '../vfs/paths.js';
 
 /** Linux errno numbers (positive); fuse-native wants them negated. */
 export const ERRNO: Record<ErrnoName | 'EINTR', number> = {
@@ -80,9 +80,7 @@ export function toPathErrno(err: unknown, ...paths: string[]): MappedError {
 }
 
 function hasOverlongName(path: string): boolean {
-  // a UTF-8 character is at most 4 bytes (3 in a JavaScript UTF-16 unit): short paths cannot have one
-  if (path.length * 3 <= NAME_MAX) return false;
-  return path.split('/').some((name) => name.length > NAME_MAX / 3 && Buffer.byteLength(name) > NAME_MAX);
+  return path.length * 3 > NAME_MAX && path.split('/').some(isNameTooLong);
 }
 
 export function toErrno(err: unknown): MappedError {

@@ -55,8 +55,6 @@ declare module 'fuse-native' {
     /** (patched binding) operations on open files that were unlinked reach the ops with path '',
      *  and fgetattr is called with the handle */
     nullpathOk?: boolean;
-    /** (patched binding) unlink of an open file unlinks it, no .fuse_hidden rename */
-    hardRemove?: boolean;
     [k: string]: unknown;
   }
   class Fuse {

@@ -25,6 +25,12 @@ export function fusermountCommand(): string | null {
   return found;
 }
 
+/** the command that unmounts `mnt` here, for messages: "fusermount3 -u /mnt" (or umount) */
+export function unmountCommand(mnt: string, lazy = false): string {
+  const cmd = fusermountCommand();
+  return cmd === null ? `umount ${lazy ? '-l ' : ''}${mnt}` : `${cmd} ${lazy ? '-uz' : '-u'} ${mnt}`;
+}
+
 /** fusermount3 is there: libfuse can mount with auto_unmount */
 export function canAutoUnmount(): boolean {
   return fusermountCommand() === 'fusermount3';

@@ -33,8 +33,8 @@ export function fuseOptionList(o: MountOptionInput): string[] {
     'negative_timeout=0',
     // O_TRUNC reaches open(), instead of a separate truncate() that would upload an empty object first
     'atomic_o_trunc',
-    // reads that the kernel starts ahead of the application (readahead) in flight at once:
-    // libfuse's default (12) would hold a sequential reader to 12 MiB of 1 MiB requests
+    // requests the kernel may have in flight in the background (read-ahead, async reads):
+    // libfuse's default is 12; the binding runs up to 64 worker threads to answer them
     'max_background=64',
     // the kernel keeps a file's cached pages across opens while its size and mtime stay the
     // same (libfuse compares them at open): a re-read comes from the page cache, not from us

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { UserError, EXIT } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { findMount, readMountInfo } from './mountinfo.js';
-import { fusermountCommand } from './fusermount.js';
+import { fusermountCommand, unmountCommand } from './fusermount.js';
 
 const execFileP = promisify(execFile);
 
@@ -32,7 +32,7 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'ENOENT') throw new UserError(`mountpoint ${given} does not exist (create the directory first)`, EXIT.usage);
     if (!STALE_CODES.has(code)) throw new UserError(`mountpoint ${given}: ${(err as Error).message}`, EXIT.usage);
-    log.notice(`${abs}: stale FUSE mount found (its process died); unmounting it with ${fusermountCommand() ?? 'umount'} -${fusermountCommand() ? 'uz' : 'l'}`);
+    log.notice(`${abs}: stale FUSE mount found (its process died); unmounting it with ${unmountCommand(abs, true)}`);
     try {
       await fusermountUnmount(abs);
     } catch (e) {
@@ -49,11 +49,7 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
   }
   if (!st.isDirectory()) throw new UserError(`mountpoint ${given} is not a directory`, EXIT.usage);
   abs = await fs.realpath(abs);
-  if (findMount(abs, readMountInfo()))
-    throw new UserError(
-      `mountpoint ${abs} is already a mount point (unmount it first: ${fusermountCommand() ?? 'umount'} ${fusermountCommand() ? '-u ' : ''}${abs})`,
-      EXIT.usage,
-    );
+  if (findMount(abs, readMountInfo())) throw new UserError(`mountpoint ${abs} is already a mount point (unmount it first: ${unmountCommand(abs)})`, EXIT.usage);
   if (!opts.allowNonEmpty) {
     const entries = await fs.readdir(abs);
     if (entries.length > 0) throw new UserError(`mountpoint ${abs} is not empty (use --allow-non-empty to mount over it)`, EXIT.usage);

@@ -39,8 +39,8 @@ export class OpenFiles {
   private nextFh = 1;
   /** objects unlinked while open for reading: deleted on the server when their last reader closes */
   private readonly unlinked = new Set<string>();
-  /** libfuse's hidden names of open files that were unlinked (see Vfs.hide) → their handles */
-  private readonly hidden = new Map<string, Handle[]>();
+  /** libfuse's hidden names of open files that were unlinked (see Vfs.hide) → their handle numbers */
+  private readonly hidden = new Map<string, number[]>();
   /** rel → sequence number of the last change made through the mount (upload, unlink, rename) */
   private readonly changes = new Map<string, number>();
   private changeSeq = 0;
@@ -119,10 +119,10 @@ export class OpenFiles {
     return [...this.unlinked];
   }
 
-  /** the handles open on `rel` now (readers and writers follow renames) */
-  handlesAt(rel: string): Handle[] {
-    const out: Handle[] = [];
-    for (const h of this.handles.values()) if ((h.kind === 'read' ? h.reader.path : h.file.rel) === rel) out.push(h);
+  /** the numbers of the handles open on `rel` now (readers and writers follow renames) */
+  handlesAt(rel: string): number[] {
+    const out: number[] = [];
+    for (const [fh, h] of this.handles) if ((h.kind === 'read' ? h.reader.path : h.file.rel) === rel) out.push(fh);
     return out;
   }
 
@@ -132,15 +132,14 @@ export class OpenFiles {
   // (fstat: the kernel sends no handle with it) and unlinks the name after the last close. The
   // name exists only here, tied to the handles that were open when it was hidden.
 
-  hide(hiddenRel: string, handles: Handle[]): void {
-    this.hidden.set(hiddenRel, handles);
+  hide(hiddenRel: string, fhs: number[]): void {
+    this.hidden.set(hiddenRel, fhs);
   }
 
   /** the handles behind a hidden name that are still open; undefined when it is no hidden name */
   hiddenHandles(rel: string): Handle[] | undefined {
     if (this.hidden.size === 0) return undefined;
-    const hs = this.hidden.get(rel);
-    return hs?.filter((h) => [...this.handles.values()].includes(h));
+    return this.hidden.get(rel)?.flatMap((fh) => this.handles.get(fh) ?? []);
   }
 
   /** libfuse unlinks the hidden name (last close): true when it was one */

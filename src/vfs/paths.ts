@@ -11,6 +11,11 @@ export const NAME_MAX = 255;
 /** S3's key limit in bytes: a new path longer than this could never be stored. */
 export const KEY_MAX = 1024;
 
+/** A name longer than NAME_MAX bytes (a UTF-16 unit is at most 3 bytes: short names skip the count). */
+export function isNameTooLong(name: string): boolean {
+  return name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX;
+}
+
 /** libfuse's name for an open file that was unlinked: .fuse_hidden, node id and a counter in hex */
 export function isFuseHiddenName(name: string): boolean {
   return name.length === 28 && /^\.fuse_hidden[0-9a-f]{16}$/.test(name);
@@ -77,7 +82,7 @@ export class MountRoot {
   /** Refuse names that S3 (or the kernel's conventions) cannot hold, before any request is made. */
   checkNewName(rel: string): void {
     const name = baseName(rel);
-    if (Buffer.byteLength(name) > NAME_MAX) throw vfsError('ENAMETOOLONG', `name longer than ${NAME_MAX} bytes: ${name.slice(0, 40)}…`);
+    if (isNameTooLong(name)) throw vfsError('ENAMETOOLONG', `name longer than ${NAME_MAX} bytes: ${name.slice(0, 40)}…`);
     // +1 for the trailing slash of a directory marker
     if (Buffer.byteLength(this.toBackend(rel)) + 1 > KEY_MAX)
       throw vfsError('ENAMETOOLONG', `path longer than ${KEY_MAX} bytes as an S3 key: ${rel.slice(0, 40)}…`);

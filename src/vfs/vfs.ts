@@ -161,9 +161,9 @@ export class Vfs {
    */
   private async hide(fromPath: string, hiddenRel: string): Promise<void> {
     const from = fromFusePath(fromPath);
-    const handles = this.files.handlesAt(from);
+    const fhs = this.files.handlesAt(from);
     await this.unlink(fromPath);
-    this.files.hide(hiddenRel, handles);
+    this.files.hide(hiddenRel, fhs);
     this.log.debug(`unlink ${fromPath} while open: its handles keep it as /${hiddenRel}`);
   }
 

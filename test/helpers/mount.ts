@@ -242,16 +242,24 @@ export function useS3Bucket(name: string, hooks: S3BucketHooks = {}): S3Bucket {
   };
 }
 
-/** pids of bucketfs processes (not this one) whose command line contains `arg` */
-export async function pidsWith(arg: string): Promise<number[]> {
+/** pids of the processes (not this one) whose argv matches */
+async function pidsWhere(match: (argv: string[]) => boolean): Promise<number[]> {
   const out: number[] = [];
   for (const d of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    const cmd = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
-    const argv = cmd.split('\0');
-    // not the fusermount3 that watches the mount (auto_unmount: its options say subtype=bucketfs)
-    if (/fusermount/.test(argv[0] ?? '')) continue;
-    if (argv.includes(arg) && cmd.includes('bucketfs')) out.push(Number(d));
+    const argv = (await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (match(argv)) out.push(Number(d));
   }
   return out;
+}
+
+/** pids of bucketfs processes whose command line contains `arg` (not the fusermount3 that
+ *  watches a mount: with auto_unmount its options say subtype=bucketfs) */
+export function pidsWith(arg: string): Promise<number[]> {
+  return pidsWhere((argv) => !/fusermount/.test(argv[0] ?? '') && argv.includes(arg) && argv.some((a) => a.includes('bucketfs')));
+}
+
+/** pids of the fusermount3 that watches the mount at `mnt` (auto_unmount) */
+export function watcherPids(mnt: string): Promise<number[]> {
+  return pidsWhere((argv) => /fusermount3$/.test(argv[0] ?? '') && argv.includes(mnt));
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
-import { isMounted, mount, mountEnv, mountFails, pidsWith, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
+import { isMounted, mount, mountEnv, mountFails, pidsWith, watcherPids, tempDir, useS3Bucket, waitFor, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'lifecycle-bucket';
 const bucket = useS3Bucket(BUCKET);
@@ -80,34 +80,23 @@ test('a second mount on the same point fails clearly; the first keeps working', 
   });
 });
 
-/** pids of the fusermount3 that watches a mount (auto_unmount) */
-async function watchersOf(mnt: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const d of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const argv = (await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (/fusermount3$/.test(argv[0] ?? '') && argv.includes(mnt)) out.push(Number(d));
-  }
-  return out;
-}
-
 test('kill -9 of the mount process leaves no dead mount point: fusermount3 unmounts it (auto_unmount)', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   await fs.writeFile(path.join(m.mnt, 'before-kill.txt'), 'x');
-  assert.equal((await watchersOf(m.mnt)).length, 1, 'a fusermount3 watches the mount');
+  assert.equal((await watcherPids(m.mnt)).length, 1, 'a fusermount3 watches the mount');
   m.proc.kill('SIGKILL');
   await m.exited;
   await waitFor(() => !isMounted(m.mnt), 10_000, 'the killed mount to be unmounted');
   // a plain ls works: the directory underneath, empty (no ENOTCONN)
   assert.deepEqual(await fs.readdir(m.mnt), []);
-  await waitFor(async () => (await watchersOf(m.mnt)).length === 0, 10_000, 'the watcher to exit');
+  await waitFor(async () => (await watcherPids(m.mnt)).length === 0, 10_000, 'the watcher to exit');
 });
 
 test('a stale mount (its process and its watcher killed): mounting again on the same point detects and cleans it', MOUNT_TEST, async () => {
   const m = await mount(bucket.s3, `moto:${BUCKET}`);
   // the watcher first, so that nothing unmounts: what a machine without fusermount3 is left with
-  for (const pid of await watchersOf(m.mnt)) process.kill(pid, 'SIGKILL');
-  await waitFor(async () => (await watchersOf(m.mnt)).length === 0, 10_000, 'the watcher to die');
+  for (const pid of await watcherPids(m.mnt)) process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await watcherPids(m.mnt)).length === 0, 10_000, 'the watcher to die');
   m.proc.kill('SIGKILL');
   await m.exited;
   assert.ok(isMounted(m.mnt), 'the killed mount is still in mountinfo (stale)');
