@@ -21,6 +21,7 @@ const bucket = useS3Bucket(BUCKET, {
     await putObject('edit/notes.txt', 'old notes\n');
     await putObject('rewrite.txt', 'version one: the old content of this file\n');
     await putObject('gone-while-read.txt', 'still here for the reader');
+    await putObject('huge/kept.txt', 'kept as it is\n');
     m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
   },
   async teardown() {
@@ -249,4 +250,27 @@ test('mtime: the last write, or what touch -d set, before and after the upload; 
   const head = await bucket.headObject('times.txt');
   assert.equal(head.Metadata?.mtime, '1546398245.5');
   assert.equal(requestsFor('times.txt').filter((r) => r.type === 'COPY').length, 0, 'stored with the upload, no extra copy');
+});
+
+test('sizes no object can have (over 5 TiB): EFBIG from truncate, ftruncate and a write, and the stored file stays as it was', MOUNT_TEST, async () => {
+  const huge = 999_999_999_999_999;
+  // truncate(1) opens the file and calls ftruncate; truncate(2) by path goes its own way
+  const r = await run('truncate', ['-s', String(huge), mnt('huge/kept.txt')]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /File too large/);
+  await assert.rejects(fs.truncate(mnt('huge/kept.txt'), huge), { code: 'EFBIG' });
+  const fh = await fs.open(mnt('huge/new.bin'), 'w');
+  try {
+    await assert.rejects(fh.write(Buffer.from('x'), 0, 1, 5 * 1024 ** 4), { code: 'EFBIG' });
+    // 5 TiB exactly is the limit: one byte that ends there is taken (a sparse cache file)
+    assert.equal((await fh.write(Buffer.from('y'), 0, 1, 5 * 1024 ** 4 - 1)).bytesWritten, 1);
+    await fh.truncate(3);
+    await fh.write(Buffer.from('abc'), 0, 3, 0);
+  } finally {
+    await fh.close();
+  }
+  assert.equal((await fs.stat(mnt('huge/kept.txt'))).size, 14);
+  assert.equal(await fs.readFile(mnt('huge/kept.txt'), 'utf8'), 'kept as it is\n');
+  await waitFor(async () => (await getObject('huge/new.bin'))?.toString() === 'abc', 10_000, 'the upload of new.bin');
+  assert.equal((await getObject('huge/kept.txt'))?.toString(), 'kept as it is\n');
 });

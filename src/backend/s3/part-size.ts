@@ -2,6 +2,9 @@
 
 const MiB = 1024 * 1024;
 
+/** S3's largest object (5 TiB): a file that would be larger can never be stored */
+export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
+
 /**
  * The part size for an upload of `size` bytes (-1 or undefined = unknown): the configured
  * chunk size if it keeps the upload within maxParts parts, else the smallest size that does,

@@ -13,6 +13,7 @@
 //    closed, and the prefix is transferred again at the end.
 // fsync of a started stream commits it the same way (its bytes are only safe once uploaded).
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import { MAX_OBJECT_SIZE } from '../../backend/s3/part-size.js';
 import { msToNs } from '../namespace.js';
 import { MAX_STREAM_GAP } from './content.js';
 import type { CacheFile } from './cache-file.js';
@@ -20,6 +21,7 @@ import type { Journal } from './journal.js';
 import { serverOf, type ItemContext, type RenameKind, type ServerState } from './item-state.js';
 import { ItemUploads } from './item-upload.js';
 import { RangeSet } from './ranges.js';
+import { vfsError } from '../errors.js';
 import type { WriteFile } from './write-layer.js';
 
 export class Item extends ItemUploads implements WriteFile {
@@ -71,6 +73,7 @@ export class Item extends ItemUploads implements WriteFile {
 
   async write(data: Buffer, offset: number): Promise<number> {
     this.check();
+    this.checkSize(offset + data.length, 'a write');
     this.preempt();
     return this.lock.run(async () => {
       this.check();
@@ -184,10 +187,16 @@ export class Item extends ItemUploads implements WriteFile {
     return file.readLocal(dst, offset, Math.min(file.size, offset + length));
   }
 
+  /** EFBIG for a size no object can have (the cache file would take it, the upload never) */
+  private checkSize(end: number, what: string): void {
+    if (end > MAX_OBJECT_SIZE) throw vfsError('EFBIG', `${this.rel}: ${what} to ${end} bytes: larger than S3's largest object (5 TiB)`);
+  }
+
   // --- truncate -------------------------------------------------------------------------------
 
   async truncate(size: number): Promise<void> {
     this.check();
+    this.checkSize(size, 'a truncate');
     this.preempt();
     await this.lock.run(async () => {
       this.check();
