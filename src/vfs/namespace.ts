@@ -540,13 +540,26 @@ export class Namespace {
     if (pe.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${parent}`);
   }
 
-  async rmdir(rel: string): Promise<void> {
+  /**
+   * rmdir: empty in our listing AND at the server. The cached listing may be older than an
+   * object another client put there since; removing the marker then would report success while
+   * the object stays, and the directory would come back. So one LIST of the directory asks the
+   * server (entries `goingAway` says are being deleted, a file unlinked while still open for
+   * reading, do not count).
+   */
+  async rmdir(rel: string, goingAway: (rel: string) => boolean = () => false): Promise<void> {
     if (rel === '') throw vfsError('EBUSY', 'cannot remove the mount root');
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such directory: /${rel}`);
     if (e.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${rel}`);
     const listing = await this.listDir(rel);
     if (listing.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${rel}`);
+    const server = await this.bucket.listPage(rel, 8);
+    if (!server.complete || server.entries.some((x) => !goingAway(x.path))) {
+      // what we listed is out of date: the next readdir asks the server again
+      this.dirs.invalidate(rel);
+      throw vfsError('ENOTEMPTY', `directory not empty at the server: /${rel}`);
+    }
     await this.deleteMarker(rel);
     this.dirs.remove(parentOf(rel), baseName(rel));
     this.dirs.dropSubtree(rel);

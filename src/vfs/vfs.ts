@@ -407,7 +407,7 @@ export class Vfs {
     this.requireWritable();
     const rel = fromFusePath(path);
     if (this.writes.pendingBelow(rel).some((w) => w.rel !== rel)) throw vfsError('ENOTEMPTY', `directory not empty: ${path}`);
-    await this.ns.rmdir(rel);
+    await this.ns.rmdir(rel, (p) => this.files.isUnlinked(p));
   }
 
   async unlink(path: string): Promise<void> {

@@ -22,6 +22,7 @@ const bucket = useS3Bucket(BUCKET, {
     await putObject('rewrite.txt', 'version one: the old content of this file\n');
     await putObject('gone-while-read.txt', 'still here for the reader');
     await putObject('huge/kept.txt', 'kept as it is\n');
+    await putObject('rmd/old.txt', 'listed by the mount');
     m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
   },
   async teardown() {
@@ -274,3 +275,23 @@ test('sizes no object can have (over 5 TiB): EFBIG from truncate, ftruncate and 
   await waitFor(async () => (await getObject('huge/new.bin'))?.toString() === 'abc', 10_000, 'the upload of new.bin');
   assert.equal((await getObject('huge/kept.txt'))?.toString(), 'kept as it is\n');
 });
+
+test(
+  'rmdir of a directory our listing shows empty while another client put an object there: ENOTEMPTY, the object stays and is listed',
+  MOUNT_TEST,
+  async () => {
+    assert.deepEqual(await fs.readdir(mnt('rmd')), ['old.txt']);
+    await fs.unlink(mnt('rmd/old.txt'));
+    assert.deepEqual(await fs.readdir(mnt('rmd')), [], 'our listing: empty');
+    await putObject('rmd/new.txt', 'put behind the mount');
+    await assert.rejects(fs.rmdir(mnt('rmd')), { code: 'ENOTEMPTY' });
+    assert.equal((await getObject('rmd/new.txt'))?.toString(), 'put behind the mount', 'nothing lost');
+    assert.deepEqual(await fs.readdir(mnt('rmd')), ['new.txt'], 'the next listing asks the server');
+    assert.equal(await fs.readFile(mnt('rmd/new.txt'), 'utf8'), 'put behind the mount');
+    // emptied through the mount, it goes
+    await fs.unlink(mnt('rmd/new.txt'));
+    await fs.rmdir(mnt('rmd'));
+    await assert.rejects(fs.stat(mnt('rmd')), { code: 'ENOENT' });
+    assert.deepEqual(await keys('rmd/'), []);
+  },
+);
