@@ -102,7 +102,9 @@ test(
         }),
       );
       console.log(`# cat after them: ${cat.count} GETs, ${cat.bytes} bytes`);
-      assert.ok(cat.count <= 10, `${cat.count} GETs`);
+      // chopped at the cached pages it would be ~200 GETs; a stream is its ramp (~6 GETs) and the
+      // rest in GETs of >= 4 MiB even when it goes parallel under load (MIN_PARALLEL_GET): <= 12
+      assert.ok(cat.count <= 12, `${cat.count} GETs`);
       assert.ok(cat.bytes <= SIZE * 1.05, `downloaded ${cat.bytes}`);
     } finally {
       await m.unmount();

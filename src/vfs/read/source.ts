@@ -304,9 +304,13 @@ export class ReadSource implements FetchTarget {
   /** The object changed on the server: this version can no longer be read, by anyone. */
   private changed(err: unknown): Error {
     if (!this.failure) {
-      this.log.error(
-        `${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`,
-      );
+      // after a rename of ours the object is our copy (a new ETag, the same bytes): its readers
+      // follow it (FileReader.repin), nothing is wrong
+      if (this.movedByUs) this.log.info(`${this.path}: renamed by this mount while open for reading: readers go on with the copy (ETag ${this.etag} replaced)`);
+      else
+        this.log.error(
+          `${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`,
+        );
       this.failure = vfsError('EIO', `${this.path} changed on the server while being read`, err);
       (this.failure as Error & { changed?: boolean }).changed = true;
       for (const f of this.fetches) f.abort();
