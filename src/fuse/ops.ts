@@ -125,7 +125,7 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
         () => vfs.readdir(path),
         (entries) => {
           // only the type of '.' and '..' matters to the kernel
-          const self = toFuseStat(vfs.dirAttr());
+          const self = toFuseStat(vfs.rootAttr());
           return [
             ['.', '..', ...entries.map((e) => e.name)],
             // an entry whose mtime only a HEAD knows goes without its attributes (no readdirplus):

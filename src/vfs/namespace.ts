@@ -25,6 +25,7 @@ import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
+import { DirTimes } from './dir-times.js';
 import { FetchAhead } from './fetch-ahead.js';
 import { TreeAssembler } from './tree-listing.js';
 import { forEachLimit } from '../util/concurrency.js';
@@ -112,6 +113,8 @@ export class Namespace {
   private readonly ahead: FetchAhead;
   /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
   private readonly dirTimeNs: bigint;
+  /** directory times set or moved through this mount (dir-times.ts) */
+  private readonly dirTimes = new DirTimes();
 
   constructor(
     readonly bucket: MountedBucket,
@@ -322,12 +325,24 @@ export class Namespace {
   async stat(rel: string): Promise<Attr> {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file or directory: /${rel}`);
-    if (e.kind === 'dir') return this.dirAttr(e);
+    if (e.kind === 'dir') return this.dirAttr(e, rel);
     return this.fileAttr(rel, e);
   }
 
-  dirAttr(e?: DirEntry): Attr {
-    return { kind: 'dir', size: 0, mtimeNs: e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs };
+  /** a directory's attributes: the time set or moved through this mount, else its marker's, else the mount's start */
+  dirAttr(e: DirEntry | undefined, rel: string): Attr {
+    const mtimeNs = this.dirTimes.get(rel) ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
+    return { kind: 'dir', size: 0, mtimeNs };
+  }
+
+  /** utimens of a directory: kept for the life of the mount (S3 has nowhere to store it) */
+  setDirMtime(rel: string, mtimeNs: bigint): void {
+    this.dirTimes.set(rel, mtimeNs);
+  }
+
+  /** an entry of `dir` was added, removed or renamed through this mount: its mtime is now */
+  private dirChanged(dir: string): void {
+    this.dirTimes.changed(dir, msToNs(this.now()));
   }
 
   private fileAttrFromEntry(e: DirEntry): Attr {
@@ -479,6 +494,8 @@ export class Namespace {
   /** A file now exists at `rel` with this size (created locally, maybe not uploaded yet). */
   noteFile(rel: string, size: number, mtimeNs: bigint, info?: ObjectInfo): void {
     const name = baseName(rel);
+    // a new name (not an upload or a size change of a known one) changes its directory
+    if (!info && !this.dirs.get(parentOf(rel))?.entries.has(name)) this.dirChanged(parentOf(rel));
     const entry: DirEntry = info ? entryFromInfo(name, info) : { name, kind: 'file', size, lastModified: new Date(Number(mtimeNs / 1_000_000n)) };
     this.dirs.upsert(parentOf(rel), entry);
     this.meta.clearNegative(rel);
@@ -504,6 +521,7 @@ export class Namespace {
   }
 
   noteRemoved(rel: string): void {
+    this.dirChanged(parentOf(rel));
     this.dirs.remove(parentOf(rel), baseName(rel));
     this.meta.dropHead(rel);
     this.meta.setNegative(rel);
@@ -525,6 +543,7 @@ export class Namespace {
     await this.requireParentDir(rel);
     await this.bucket.makeDirMarker(rel);
     this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
+    this.dirChanged(parentOf(rel));
     this.dirs.setEmpty(rel);
     this.meta.clearNegative(rel);
     this.meta.setDir(rel);
@@ -541,17 +560,30 @@ export class Namespace {
   }
 
   /**
-   * rmdir: empty in our listing AND at the server. The cached listing may be older than an
-   * object another client put there since; removing the marker then would report success while
-   * the object stays, and the directory would come back. So one LIST of the directory asks the
-   * server (entries `goingAway` says are being deleted, a file unlinked while still open for
-   * reading, do not count).
+   * rmdir: empty in our listing AND at the server (requireEmptyDir). The cached listing may be
+   * older than an object another client put there since; removing the marker then would report
+   * success while the object stays, and the directory would come back. Entries `goingAway` says
+   * are being deleted (a file unlinked while still open for reading) do not count.
    */
   async rmdir(rel: string, goingAway: (rel: string) => boolean = () => false): Promise<void> {
     if (rel === '') throw vfsError('EBUSY', 'cannot remove the mount root');
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such directory: /${rel}`);
     if (e.kind !== 'dir') throw vfsError('ENOTDIR', `not a directory: /${rel}`);
+    await this.requireEmptyDir(rel, goingAway);
+    await this.deleteMarker(rel);
+    this.dirs.remove(parentOf(rel), baseName(rel));
+    this.dirChanged(parentOf(rel));
+    this.dirTimes.drop(rel);
+    this.dirs.dropSubtree(rel);
+    this.meta.setNegative(rel);
+  }
+
+  /**
+   * ENOTEMPTY unless the directory is empty in our listing and at the server (one LIST): the
+   * listing may be older than an object another client put there since.
+   */
+  private async requireEmptyDir(rel: string, goingAway: (rel: string) => boolean = () => false): Promise<void> {
     const listing = await this.listDir(rel);
     if (listing.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${rel}`);
     const server = await this.bucket.listPage(rel, 8);
@@ -560,10 +592,6 @@ export class Namespace {
       this.dirs.invalidate(rel);
       throw vfsError('ENOTEMPTY', `directory not empty at the server: /${rel}`);
     }
-    await this.deleteMarker(rel);
-    this.dirs.remove(parentOf(rel), baseName(rel));
-    this.dirs.dropSubtree(rel);
-    this.meta.setNegative(rel);
   }
 
   /** Delete the `dir/` marker object of `rel` (missing is not an error). */
@@ -609,10 +637,8 @@ export class Namespace {
     if (src.kind === 'dir') {
       if (isSelfOrBelow(to, from)) throw vfsError('EINVAL', `cannot move a directory into itself: /${from} → /${to}`);
       if (dst?.kind === 'file') throw vfsError('ENOTDIR', `not a directory: /${to}`);
-      if (dst) {
-        const dl = await this.listDir(to);
-        if (dl.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${to}`);
-      }
+      // an existing target must be empty, at the server too (as for rmdir)
+      if (dst) await this.requireEmptyDir(to);
       // an empty target directory is replaced: its marker is the key the new marker overwrites
       await this.renameDir(from, to, src);
     } else {
@@ -631,6 +657,7 @@ export class Namespace {
     // upload, and a later open pins the version by it: take the copy's, or know none
     const { etag: _old, ...rest } = src;
     this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), ...(copy.etag ? { etag: copy.etag } : {}) });
+    this.dirChanged(parentOf(to));
     this.meta.clearNegative(to);
     if (head && copy.etag) {
       const info = { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) };
@@ -660,6 +687,9 @@ export class Namespace {
     this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
 
     this.dirs.remove(parentOf(from), baseName(from));
+    this.dirChanged(parentOf(from));
+    this.dirChanged(parentOf(to));
+    this.dirTimes.move(from, to);
     this.dirs.moveSubtree(from, to);
     this.meta.moveSubtree(from, to);
     this.meta.setNegative(from);

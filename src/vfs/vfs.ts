@@ -128,9 +128,9 @@ export class Vfs {
     return { kind: 'file', size: w.size, mtimeNs: w.mtimeNs };
   }
 
-  /** attributes of a directory, without a lookup */
-  dirAttr(): VfsAttr {
-    return this.withMode(this.ns.dirAttr());
+  /** attributes of the mount's root, without a lookup */
+  rootAttr(): VfsAttr {
+    return this.withMode(this.ns.dirAttr(undefined, ''));
   }
 
   async getattr(path: string): Promise<VfsAttr> {
@@ -202,7 +202,7 @@ export class Vfs {
       const w = e.kind === 'file' ? this.writes.get(rel) : undefined;
       if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
-      const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e) : this.ns.knownFileAttr(rel, e);
+      const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e, rel) : this.ns.knownFileAttr(rel, e);
       const attr: Attr = known ?? { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
       out.push({ name: e.name, attr: this.withMode(attr), exact: known !== null });
     }
@@ -504,8 +504,9 @@ export class Vfs {
     if (pending && pending.setMtime(mtimeNs)) return;
     const e = await this.ns.lookup(rel);
     if (!e && !pending) throw vfsError('ENOENT', `no such file or directory: ${path}`);
-    // S3 directories have no time to set; accepted and ignored, as rclone does
-    if (!e || e.kind === 'dir') return;
+    if (!e) return;
+    // S3 keeps no time for a directory: this mount keeps it until unmount (dir-times.ts)
+    if (e.kind === 'dir') return this.ns.setDirMtime(rel, mtimeNs);
     await this.ns.setMtime(rel, mtimeNs);
   }
 

@@ -156,6 +156,37 @@ test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -
   assert.doesNotMatch(again, /^[<>ch.]f/m, `rsync changed files:\n${again}`);
 });
 
+test('directory times: touch -d and rsync -a set them, a change of entries moves them to now; a second rsync -a reports no directory', MOUNT_TEST, async () => {
+  const d = path.join(m.mnt, 'dtimes');
+  await fs.mkdir(d);
+  await sh('touch', ['-m', '-d', '2015-06-07 08:09:10.5', d]);
+  const set = BigInt(utcSec(2015, 6, 7, 8, 9, 10)) * 1_000_000_000n + 500_000_000n;
+  assert.equal(await mtimeNs(d), set, 'touch -d of a directory');
+  // a new entry, a rename and a removal each move the directory's mtime to now (POSIX)
+  for (const change of [
+    () => fs.writeFile(path.join(d, 'new.txt'), 'x'),
+    () => fs.rename(path.join(d, 'new.txt'), path.join(d, 'renamed.txt')),
+    () => fs.unlink(path.join(d, 'renamed.txt')),
+    () => fs.mkdir(path.join(d, 'sub')),
+  ]) {
+    await sh('touch', ['-m', '-d', '2015-06-07 08:09:10.5', d]);
+    const t0 = BigInt(Date.now() - 1000) * 1_000_000n;
+    await change();
+    assert.ok((await mtimeNs(d)) >= t0, `${change.toString()}: the directory's mtime moves to now`);
+  }
+
+  const src = await tempDir();
+  const tree = path.join(src, 'dtree');
+  await fs.mkdir(path.join(tree, 'x/y'), { recursive: true });
+  await fs.writeFile(path.join(tree, 'x/y/f.txt'), 'f');
+  await fs.writeFile(path.join(tree, 'x/g.txt'), 'g');
+  await sh('touch', ['-m', '-d', '2016-01-02 03:04:05', path.join(tree, 'x/y'), path.join(tree, 'x'), tree]);
+  await sh('rsync', ['-a', tree + '/', path.join(m.mnt, 'dtree')]);
+  for (const dir of ['x', 'x/y']) assert.equal(await mtimeNs(path.join(m.mnt, 'dtree', dir)), await mtimeNs(path.join(tree, dir)), `rsync -a: ${dir}`);
+  const again = await sh('rsync', ['-a', '--itemize-changes', tree + '/', path.join(m.mnt, 'dtree')]);
+  assert.equal(again.trim(), '', `the second rsync -a changed something:\n${again}`);
+});
+
 test("GNU tar x (which sets the mtime with the atime omitted) restores the archive's mtimes", MOUNT_TEST, async () => {
   const src = await tempDir();
   await fs.mkdir(path.join(src, 'arch/dir'), { recursive: true });

@@ -23,6 +23,8 @@ const bucket = useS3Bucket(BUCKET, {
     await putObject('gone-while-read.txt', 'still here for the reader');
     await putObject('huge/kept.txt', 'kept as it is\n');
     await putObject('rmd/old.txt', 'listed by the mount');
+    await putObject('rtgt/old.txt', 'listed by the mount');
+    await putObject('rsrc/a.txt', 'the directory to move');
     m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s', '--s3-chunk-size', '5M'] });
   },
   async teardown() {
@@ -293,5 +295,25 @@ test(
     await fs.rmdir(mnt('rmd'));
     await assert.rejects(fs.stat(mnt('rmd')), { code: 'ENOENT' });
     assert.deepEqual(await keys('rmd/'), []);
+  },
+);
+
+test(
+  'rename of a directory over one our listing shows empty while another client put an object there: ENOTEMPTY, nothing moved or lost',
+  MOUNT_TEST,
+  async () => {
+    assert.deepEqual(await fs.readdir(mnt('rtgt')), ['old.txt']);
+    await fs.unlink(mnt('rtgt/old.txt'));
+    assert.deepEqual(await fs.readdir(mnt('rtgt')), [], 'our listing: empty');
+    await putObject('rtgt/new.txt', 'put behind the mount');
+    await assert.rejects(fs.rename(mnt('rsrc'), mnt('rtgt')), { code: 'ENOTEMPTY' });
+    assert.deepEqual(await keys('rtgt/'), ['rtgt/new.txt']);
+    assert.deepEqual(await keys('rsrc/'), ['rsrc/a.txt']);
+    assert.deepEqual(await fs.readdir(mnt('rtgt')), ['new.txt']);
+    // once it is really empty, the rename replaces it
+    await fs.unlink(mnt('rtgt/new.txt'));
+    await fs.rename(mnt('rsrc'), mnt('rtgt'));
+    assert.equal(await fs.readFile(mnt('rtgt/a.txt'), 'utf8'), 'the directory to move');
+    assert.deepEqual(await keys('rsrc/'), []);
   },
 );
