@@ -148,16 +148,18 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
 function permissionOps(vfs: Vfs, r: Replier): FuseOps {
   const readOnly = vfs.opts.readOnly;
   return {
-    // Permissions and owners are fixed by --file-perms/--dir-perms/--umask/--uid/--gid, as in
-    // rclone mount: chmod and chown succeed and change nothing (cp -a, rsync -a, tar x would
-    // otherwise fail on every file). A read-only mount refuses them.
-    chmod(path: string, _mode: number, cb: Done) {
+    // A file's mode and owners are stored with its object (Vfs.chmod/chown); a read-only mount
+    // refuses them. (uid_t)-1 / (gid_t)-1 leave that one as it is.
+    chmod(path: string, mode: number, cb: Done) {
       if (readOnly) return cb(-ERRNO.EROFS);
-      r.call('chmod', path, cb, () => vfs.getattr(path).then(() => undefined));
+      r.call('chmod', path, cb, () => vfs.setPosix(path, { perm: mode & 0o7777 }));
     },
-    chown(path: string, _uid: number, _gid: number, cb: Done) {
+    chown(path: string, uid: number, gid: number, cb: Done) {
       if (readOnly) return cb(-ERRNO.EROFS);
-      r.call('chown', path, cb, () => vfs.getattr(path).then(() => undefined));
+      const id = (n: number) => (n >= 0 && n < 0xffffffff ? n : undefined);
+      const u = id(uid);
+      const g = id(gid);
+      r.call('chown', path, cb, () => vfs.setPosix(path, { ...(u !== undefined ? { uid: u } : {}), ...(g !== undefined ? { gid: g } : {}) }));
     },
   };
 }
@@ -174,12 +176,12 @@ function fileOps(vfs: Vfs, r: Replier): FuseOps {
         (fh) => [fh],
       );
     },
-    create(path: string, _mode: number, cb: Done) {
+    create(path: string, mode: number, cb: Done) {
       r.call(
         'create',
         path,
         cb,
-        () => vfs.create(path),
+        () => vfs.create(path, mode),
         (fh) => [fh],
       );
     },

@@ -1,5 +1,6 @@
-// What stat(2), readdir(3) and statfs(2) show: the namespace's attributes with the mount's fixed
-// modes and owners (--file-perms/--dir-perms/--umask/--uid/--gid, as rclone mount does).
+// What stat(2), readdir(3) and statfs(2) show: the namespace's attributes with the modes and
+// owners stored with an object, else the mount's (--file-perms/--dir-perms/--umask/--uid/--gid,
+// as rclone mount does).
 import type { Attr } from './namespace.js';
 import type { VfsOptions } from './options.js';
 
@@ -36,9 +37,10 @@ export interface VfsStatfs {
 
 type Perms = Pick<VfsOptions, 'dirPerms' | 'filePerms' | 'umask' | 'uid' | 'gid'>;
 
+/** The mode and owners shown: what the object stores (chmod/chown), else the mount's defaults. */
 export function withMode(a: Attr, opts: Perms): VfsAttr {
-  const perms = (a.kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
-  return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: opts.uid, gid: opts.gid };
+  const perms = a.posix?.perm ?? (a.kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
+  return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: a.posix?.uid ?? opts.uid, gid: a.posix?.gid ?? opts.gid };
 }
 
 export function statfs(): VfsStatfs {

@@ -26,6 +26,8 @@ import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
 import { DirTimes } from './dir-times.js';
+import { S_IFREG } from './attrs.js';
+import { posixFrom, posixMetadata, type PosixMeta } from '../backend/s3/metadata.js';
 import { FetchAhead } from './fetch-ahead.js';
 import { TreeAssembler } from './tree-listing.js';
 import { forEachLimit } from '../util/concurrency.js';
@@ -40,6 +42,8 @@ export interface Attr {
   mtimeNs: bigint;
   /** current ETag for files known to the server */
   etag?: string;
+  /** permission bits and owners stored with the object (chmod/chown, rclone -M, s3fs) */
+  posix?: PosixMeta;
 }
 
 /** Milliseconds (possibly fractional) → nanoseconds, exactly for whole milliseconds. */
@@ -353,7 +357,10 @@ export class Namespace {
 
   attrFromInfo(info: ObjectInfo): Attr {
     const mtimeNs = this.opts.noModtime || this.opts.useServerModtime || info.mtimeNs === null ? msToNs(info.lastModified.getTime()) : info.mtimeNs;
-    return { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
+    const a: Attr = { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
+    const posix = posixFrom(info.metadata, S_IFREG);
+    if (posix.perm !== undefined || posix.uid !== undefined || posix.gid !== undefined) a.posix = posix;
+    return a;
   }
 
   /**
@@ -610,6 +617,20 @@ export class Namespace {
   /** Server-side mtime change (a copy of the object onto itself). */
   async setMtime(rel: string, mtimeNs: bigint): Promise<void> {
     await this.bucket.setMtime(rel, mtimeNs);
+    this.copiedOntoItself(rel);
+  }
+
+  /**
+   * chmod/chown of a stored file: one server-side copy onto itself with the new metadata, and
+   * the mtime it shows (`mtimeNs`; without it an object that stores none would show the copy's
+   * LastModified: a chmod would move its mtime)
+   */
+  async setPosix(rel: string, posix: PosixMeta, mtimeNs?: bigint): Promise<void> {
+    await this.bucket.copy(rel, rel, { metadata: posixMetadata(posix, S_IFREG), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
+    this.copiedOntoItself(rel);
+  }
+
+  private copiedOntoItself(rel: string): void {
     // the copy made a new object (new ETag, new LastModified): the next getattr HEADs it again
     this.meta.dropHead(rel);
     const l = this.dirs.get(parentOf(rel));
@@ -626,7 +647,7 @@ export class Namespace {
    * copied concurrently (bounded), then the sources deleted. An existing target is replaced as
    * POSIX says: a file by a file, an empty directory by a directory.
    */
-  async rename(from: string, to: string, opts: { mtimeNs?: bigint } = {}): Promise<void> {
+  async rename(from: string, to: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<void> {
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     const src = await this.lookup(from);
@@ -643,13 +664,18 @@ export class Namespace {
       await this.renameDir(from, to, src);
     } else {
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
-      await this.renameFile(from, to, src, opts.mtimeNs);
+      await this.renameFile(from, to, src, opts);
     }
   }
 
-  /** `mtimeNs`: store this X-Amz-Meta-Mtime with the copy (a time set while the file was pending) */
-  private async renameFile(from: string, to: string, src: DirEntry, mtimeNs?: bigint): Promise<void> {
-    const copy = await this.bucket.copy(from, to, mtimeNs !== undefined ? { mtimeNs } : undefined);
+  /** `mtimeNs`, `metadata`: store this X-Amz-Meta-Mtime (and mode/owners) with the copy (set while the file was pending) */
+  private async renameFile(from: string, to: string, src: DirEntry, set: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void> {
+    const { mtimeNs, metadata } = set;
+    const copy = await this.bucket.copy(
+      from,
+      to,
+      mtimeNs !== undefined || metadata ? { ...(mtimeNs !== undefined ? { mtimeNs } : {}), ...(metadata ? { metadata } : {}) } : undefined,
+    );
     await this.bucket.delete([from]);
     const head = this.meta.getHead(from);
     this.noteRemoved(from);
@@ -660,7 +686,13 @@ export class Namespace {
     this.dirChanged(parentOf(to));
     this.meta.clearNegative(to);
     if (head && copy.etag) {
-      const info = { ...head, etag: copy.etag, path: this.bucket.keyOf(to), ...(mtimeNs !== undefined ? { mtimeNs } : {}) };
+      const info = {
+        ...head,
+        etag: copy.etag,
+        path: this.bucket.keyOf(to),
+        ...(mtimeNs !== undefined ? { mtimeNs } : {}),
+        ...(metadata ? { metadata: { ...head.metadata, ...metadata } } : {}),
+      };
       this.meta.setHead(to, info);
       this.store?.put(info);
     } else this.meta.dropHead(to);

@@ -20,7 +20,7 @@ import { OpenFiles, openMode, type Handle } from './open-files.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
-import { formatMtime } from '../backend/s3/metadata.js';
+import { formatMtime, type PosixMeta } from '../backend/s3/metadata.js';
 import type { VfsExtras, VfsOptions } from './options.js';
 
 import { DEFAULT_TRANSFERS } from '../config/defaults.js';
@@ -125,7 +125,9 @@ export class Vfs {
   }
 
   private pendingAttr(w: WriteFile): Attr {
-    return { kind: 'file', size: w.size, mtimeNs: w.mtimeNs };
+    const a: Attr = { kind: 'file', size: w.size, mtimeNs: w.mtimeNs };
+    if (w.posix) a.posix = w.posix;
+    return a;
   }
 
   /** attributes of the mount's root, without a lookup */
@@ -275,7 +277,8 @@ export class Vfs {
     return new FileReader(this.reads, source, (r) => this.pinnedVersion(r), this.log);
   }
 
-  async create(path: string): Promise<number> {
+  /** `mode`: what open(2) asked for, the umask applied (a mode other than the default is stored) */
+  async create(path: string, mode?: number): Promise<number> {
     this.requireWritable();
     const rel = fromFusePath(path);
     this.root.checkNewName(rel);
@@ -290,6 +293,7 @@ export class Vfs {
       if (this.files.forgetUnlinked(rel)) server = undefined;
     }
     const file = await this.writes.open(rel, { create: true, truncate: true, writable: true, readWrite: true, server });
+    if (mode !== undefined && (mode & 0o7777) !== (this.withMode({ kind: 'file', size: 0, mtimeNs: 0n }).mode & 0o7777)) file.setPosix({ perm: mode & 0o7777 });
     this.ns.noteFile(rel, 0, file.mtimeNs);
     return this.files.add({ kind: 'write', rel, file, readable: true, writable: true });
   }
@@ -482,9 +486,16 @@ export class Vfs {
       this.ns.noteFile(to, source.size, source.mtimeNs);
       this.log.debug(`rename ${fromPath} → ${toPath}: pending file moved locally`);
     } else {
-      await this.ns.rename(from, to, plan.mtimeNs !== undefined ? { mtimeNs: plan.mtimeNs } : {});
+      await this.ns.rename(from, to, {
+        ...(plan.mtimeNs !== undefined ? { mtimeNs: plan.mtimeNs } : {}),
+        ...(plan.metadata ? { metadata: plan.metadata } : {}),
+      });
       if (target && !isSelfOrBelow(target.rel, from)) await this.writes.discard(to);
-      await this.writes.renamed(from, to, { local: false, ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}) });
+      await this.writes.renamed(from, to, {
+        local: false,
+        ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}),
+        ...(plan.metadata ? { posixStored: true } : {}),
+      });
     }
     this.reads.renamed(from, to);
     this.files.noteChange(from);
@@ -508,6 +519,35 @@ export class Vfs {
     // S3 keeps no time for a directory: this mount keeps it until unmount (dir-times.ts)
     if (e.kind === 'dir') return this.ns.setDirMtime(rel, mtimeNs);
     await this.ns.setMtime(rel, mtimeNs);
+    // the copy may have a new ETag (same bytes): readers of the old one follow it
+    this.reads.renamed(rel, rel);
+  }
+
+  /**
+   * chmod/chown of a file: stored with its object (mode, uid, gid in rclone's metadata form).
+   * What the file shows already costs nothing (cp -p, rsync -a, tar x of files with the mount's
+   * default mode and owner); a pending file carries it into its upload; a stored one gets one
+   * server-side copy. Directories have nowhere to keep it: accepted, shown as before.
+   */
+  async setPosix(path: string, p: PosixMeta): Promise<void> {
+    this.requireWritable();
+    const rel = fromFusePath(path);
+    if (this.files.hiddenHandles(rel)) return;
+    const pending = this.writes.get(rel);
+    const shown = await this.getattr(path);
+    if (shown.kind === 'dir') return;
+    const same =
+      (p.perm === undefined || p.perm === (shown.mode & 0o7777)) &&
+      (p.uid === undefined || p.uid === shown.uid) &&
+      (p.gid === undefined || p.gid === shown.gid);
+    if (same) return;
+    const want: PosixMeta = { perm: shown.mode & 0o7777, uid: shown.uid, gid: shown.gid, ...p };
+    if (this.log.enabled('DEBUG')) this.log.debug(`chmod/chown ${path}: ${want.perm!.toString(8)} ${want.uid}:${want.gid}`);
+    if (pending && pending.setPosix(want)) return;
+    await this.ns.setPosix(rel, want, this.opts.noModtime ? undefined : shown.mtimeNs);
+    // the copy may have a new ETag (same bytes): readers of the old one follow it
+    this.reads.renamed(rel, rel);
+    this.files.noteChange(rel);
   }
 
   // ------------------------------------------------------------------------------------------

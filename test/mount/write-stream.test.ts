@@ -228,6 +228,8 @@ test('rsync -a of a big file: streamed under its temporary name, then one server
     assert.equal(r.code, 0, r.stderr);
     assert.ok((await getObject('rs/big-rsync.bin'))?.equals(data));
     assert.equal((await headMeta('rs/big-rsync.bin'))?.mtime, '1623053350.123456789');
+    // rsync's fchmod 0600 then 0644 of its temporary file: stored by that same copy
+    assert.equal((await headMeta('rs/big-rsync.bin'))?.mode, '100644');
     assert.equal((await fs.stat(path.join(m.mnt, 'rs/big-rsync.bin'), { bigint: true })).mtimeNs, 1_623_053_350_123_456_789n);
   });
   // the unmount flushed whatever was still due (past any write-back delay): no late fix-up copy

@@ -16,6 +16,61 @@ import type { ObjectInfo } from './types.js';
 
 export const META_MTIME = 'mtime';
 export const META_MD5 = 'md5chksum';
+// POSIX attributes, under the names `rclone copy --metadata` writes from a local disk (mode as
+// octal digits with the file type, "100755"; uid and gid in decimal) and s3fs also uses (s3fs
+// writes the mode in decimal, "33261"): both are read, rclone's form is written.
+export const META_MODE = 'mode';
+export const META_UID = 'uid';
+export const META_GID = 'gid';
+
+/** Permission bits and owners an object carries (each absent when not stored or not valid). */
+export interface PosixMeta {
+  /** permission bits (07777) */
+  perm?: number;
+  uid?: number;
+  gid?: number;
+}
+
+const S_IFMT = 0o170000;
+const MAX_ID = 2 ** 32 - 2; // (uid_t)-1 means "no change" to chown(2), never an owner
+
+/** the permission bits of a stored mode whose file type is `type` (or none); null if invalid */
+function parseMode(value: string | undefined, type: number): number | null {
+  if (value === undefined || !/^[0-9]{1,7}$/.test(value.trim())) return null;
+  const v = value.trim();
+  const fits = (m: number) => m <= 0o177777 && ((m & S_IFMT) === type || (m & S_IFMT) === 0);
+  // rclone's octal digits first (only digits 0-7), then s3fs's decimal
+  if (/^[0-7]+$/.test(v) && fits(parseInt(v, 8))) return parseInt(v, 8) & 0o7777;
+  if (fits(parseInt(v, 10))) return parseInt(v, 10) & 0o7777;
+  return null;
+}
+
+function parseId(value: string | undefined): number | null {
+  if (value === undefined || !/^\s*[0-9]{1,10}\s*$/.test(value)) return null;
+  const n = Number(value.trim());
+  return n <= MAX_ID ? n : null;
+}
+
+/** The POSIX attributes stored in an object's user metadata (`type`: S_IFREG for files). */
+export function posixFrom(metadata: Record<string, string>, type: number): PosixMeta {
+  const p: PosixMeta = {};
+  const perm = parseMode(metadata[META_MODE], type);
+  if (perm !== null) p.perm = perm;
+  const uid = parseId(metadata[META_UID]);
+  if (uid !== null) p.uid = uid;
+  const gid = parseId(metadata[META_GID]);
+  if (gid !== null) p.gid = gid;
+  return p;
+}
+
+/** User metadata that stores `p` for an object of file type `type`, in rclone's form. */
+export function posixMetadata(p: PosixMeta, type: number): Record<string, string> {
+  const m: Record<string, string> = {};
+  if (p.perm !== undefined) m[META_MODE] = (type | (p.perm & 0o7777)).toString(8);
+  if (p.uid !== undefined) m[META_UID] = String(p.uid);
+  if (p.gid !== undefined) m[META_GID] = String(p.gid);
+  return m;
+}
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;

@@ -11,6 +11,8 @@
 import path from 'node:path';
 import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import { posixMetadata, type PosixMeta } from '../../backend/s3/metadata.js';
+import { S_IFREG } from '../attrs.js';
 import type { Logger } from '../../util/log.js';
 import type { MountedBucket } from '../bucket.js';
 import type { Clock } from '../clock.js';
@@ -66,7 +68,9 @@ export function message(err: unknown): string {
 }
 
 /** How a rename of this file can be done (Item.prepareRename). */
-export type RenameKind = 'local' | 'server' | { server: bigint };
+/** how a rename moves an item: locally, with a plain copy, or with a copy that stores this
+ *  mtime (and mode/owners) set while it was pending */
+export type RenameKind = 'local' | 'server' | { server: bigint; metadata?: Record<string, string> };
 
 export abstract class ItemState {
   protected content: Content;
@@ -82,6 +86,13 @@ export abstract class ItemState {
   protected dirtyFlag = false;
   /** the content is uploaded, but the stored mtime is not ours yet (a server-side copy will fix it) */
   protected metaPendingFlag = false;
+  /** permission bits and owners set by chmod/chown through this item (stored with every upload) */
+  protected posixMeta: PosixMeta | undefined;
+  /** set since the last upload or copy that stored them (not journaled: a crash before the
+   *  upload keeps the data, without them) */
+  protected posixDirty = false;
+  /** posixMeta as the running stream's upload started with it */
+  protected streamPosix: PosixMeta | undefined;
   /** committed from a stream at its last close: a utimens or rename often follows */
   protected committedFlag = false;
   protected serverState: ServerState;
@@ -144,6 +155,13 @@ export abstract class ItemState {
   }
   get metaPending(): boolean {
     return this.metaPendingFlag;
+  }
+  get posix(): PosixMeta | undefined {
+    return this.posixMeta;
+  }
+  /** the user metadata that stores posixMeta (none when nothing was set) */
+  protected posixMetadata(): Record<string, string> | undefined {
+    return this.posixMeta ? posixMetadata(this.posixMeta, S_IFREG) : undefined;
   }
   /** a stream was committed at its last close (worth keeping for the write-back delay) */
   get committed(): boolean {
@@ -265,6 +283,7 @@ export abstract class ItemState {
       present: stream ? (this.persistedSize > 0 ? [[0, this.persistedSize]] : []) : c.file.present.toJSON(),
       server: this.serverState,
       updated: new Date(this.ctx.clock.now()).toISOString(),
+      ...(this.posixMeta && this.posixDirty ? { posix: { ...this.posixMeta } } : {}),
     };
   }
 

@@ -76,7 +76,11 @@ export abstract class ItemUploads extends ItemState {
     const t0 = this.ctx.clock.now();
     let info: ObjectInfo;
     try {
-      info = await this.ctx.bucket.put(this.rel, buf, { mtimeNs: mtime });
+      const posixAt = this.posixMeta;
+      const metadata = this.posixMetadata();
+      info = await this.ctx.bucket.put(this.rel, buf, { mtimeNs: mtime, ...(metadata ? { metadata } : {}) });
+      // (a chmod/chown during the PUT is still to store)
+      if (this.posixMeta === posixAt) this.posixDirty = false;
     } catch (err) {
       this.lastUploadError = err;
       if (this.mayCache()) {
@@ -130,7 +134,9 @@ export abstract class ItemUploads extends ItemState {
     // a journal of an earlier flush (the small stream persisted) must not be recovered now
     if (this.journal.state !== 'none') await this.writeJournal('clean', true);
     this.ctx.uploaded(this, info);
-    if (explicit && wanted !== stored) {
+    // mode and owners the stream's upload started with are stored with it
+    if (this.posixDirty && this.posixMeta === this.streamPosix) this.posixDirty = false;
+    if ((explicit && wanted !== stored) || this.posixDirty) {
       // with write-back the copy waits too: a utimens (cp -p, rsync -t) or a rename (rsync's
       // temporary file) that comes first carries the time in the one copy it makes anyway
       if (this.ctx.writeBackMs > 0) this.metaPendingFlag = true;
@@ -138,12 +144,16 @@ export abstract class ItemUploads extends ItemState {
     }
   }
 
-  /** The stored mtime differs from ours and the content is uploaded: a server-side copy sets it. */
+  /** The stored mtime (or mode and owners) differ from ours and the content is uploaded: a
+   *  server-side copy sets them. */
   protected async fixMtime(): Promise<void> {
     const want = this.mtimeNs;
+    const metadata = this.posixDirty ? this.posixMetadata() : undefined;
     this.metaPendingFlag = false;
+    this.posixDirty = false;
     try {
-      await this.ctx.bucket.setMtime(this.rel, want);
+      if (metadata) await this.ctx.bucket.copy(this.rel, this.rel, { mtimeNs: want, metadata });
+      else await this.ctx.bucket.setMtime(this.rel, want);
     } catch (err) {
       this.ctx.log.error(`${this.rel}: could not store the modification time: ${message(err)}`);
       return;
@@ -228,7 +238,7 @@ export abstract class ItemUploads extends ItemState {
     }
     if (c.kind !== 'cache') return null;
     if (!this.dirty) {
-      if (this.metaPending || (this.storedMtimeNs !== null && this.mtimeNs !== this.storedMtimeNs)) await this.fixMtime();
+      if (this.metaPending || this.posixDirty || (this.storedMtimeNs !== null && this.mtimeNs !== this.storedMtimeNs)) await this.fixMtime();
       return null;
     }
     await this.fillMissing(c.file, signal);
@@ -253,7 +263,11 @@ export abstract class ItemUploads extends ItemState {
       if (!this.ctx.noChecksum) stream.hashMd5 = () => file.md5(size, aborted);
     }
     const t0 = this.ctx.clock.now();
-    const info = await this.ctx.bucket.put(rel, body, { size, mtimeNs: mtime, signal, ...stream });
+    const posixAt = this.posixMeta;
+    const metadata = this.posixMetadata();
+    const info = await this.ctx.bucket.put(rel, body, { size, mtimeNs: mtime, signal, ...stream, ...(metadata ? { metadata } : {}) });
+    // (a chmod/chown during the upload is still to store)
+    if (this.posixMeta === posixAt) this.posixDirty = false;
     unlock();
     if (this.discarded) {
       // unlinked while uploading: the object must not stay
@@ -279,7 +293,7 @@ export abstract class ItemUploads extends ItemState {
     if (this.dirty) await this.writeJournal('dirty', true);
     else if (this.journal.state !== 'none') await this.writeJournal('clean', true);
     this.ctx.uploaded(this, { ...info, mtimeNs: at.mtime });
-    if (!this.dirty && this.mtimeNs !== at.mtime) await this.fixMtime();
+    if (!this.dirty && (this.mtimeNs !== at.mtime || this.posixDirty)) await this.fixMtime();
   }
 
   /**

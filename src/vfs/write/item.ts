@@ -13,6 +13,7 @@
 //    closed, and the prefix is transferred again at the end.
 // fsync of a started stream commits it the same way (its bytes are only safe once uploaded).
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { PosixMeta } from '../../backend/s3/metadata.js';
 import { MAX_OBJECT_SIZE } from '../../backend/s3/part-size.js';
 import { msToNs } from '../namespace.js';
 import { MAX_STREAM_GAP } from './content.js';
@@ -59,6 +60,11 @@ export class Item extends ItemUploads implements WriteFile {
     it.content = { kind: 'cache', file };
     it.mtimeNs = BigInt(j.mtimeNs);
     it.dirtyFlag = j.state === 'dirty';
+    const posix = journaledPosix(j.posix);
+    if (posix && it.dirtyFlag) {
+      it.posixMeta = posix;
+      it.posixDirty = true;
+    }
     return it;
   }
 
@@ -117,6 +123,11 @@ export class Item extends ItemUploads implements WriteFile {
   private streamStartMtime = (): bigint => msToNs(this.ctx.clock.now());
 
   private streamKey = (): string => this.ctx.bucket.keyOf(this.rel);
+  /** a stream's upload starts with the mode and owners set so far (no copy needed for them) */
+  private streamMetadata = (): Record<string, string> | undefined => {
+    this.streamPosix = this.posixMeta;
+    return this.posixMetadata();
+  };
 
   /** A write in stream mode; false when the stream cannot take it. */
   private async streamWrite(data: Buffer, offset: number): Promise<boolean> {
@@ -135,14 +146,14 @@ export class Item extends ItemUploads implements WriteFile {
     if (offset > s.size && offset - s.size > MAX_STREAM_GAP) return false;
     if (end > this.streamLimit()) throw await this.breakStream(this.tooLargeError(end));
     try {
-      if (offset > s.size) await s.appendZeros(offset - s.size, this.streamKey, this.streamStartMtime);
+      if (offset > s.size) await s.appendZeros(offset - s.size, this.streamKey, this.streamStartMtime, this.streamMetadata);
       let rest = data;
       if (offset < s.size) {
         const n = Math.min(data.length, s.size - offset);
         s.overwrite(data.subarray(0, n), offset);
         rest = data.subarray(n);
       }
-      if (rest.length > 0) await s.append(rest, this.streamKey, this.streamStartMtime);
+      if (rest.length > 0) await s.append(rest, this.streamKey, this.streamStartMtime, this.streamMetadata);
     } catch (err) {
       throw await this.breakStream(err);
     }
@@ -223,7 +234,7 @@ export class Item extends ItemUploads implements WriteFile {
     if (size >= s.size && size - s.size <= MAX_STREAM_GAP) {
       if (size > this.streamLimit()) throw await this.breakStream(this.tooLargeError(size));
       try {
-        await s.appendZeros(size - s.size, this.streamKey, this.streamStartMtime);
+        await s.appendZeros(size - s.size, this.streamKey, this.streamStartMtime, this.streamMetadata);
       } catch (err) {
         throw await this.breakStream(err);
       }
@@ -256,6 +267,27 @@ export class Item extends ItemUploads implements WriteFile {
     // the caller sets it on the stored object with a server-side copy: a new ETag, the same bytes
     if (this.content.kind === 'cache') this.content.file.baseMoved(String(mtimeNs));
     this.storedMtimeNs = mtimeNs;
+    return false;
+  }
+
+  // --- chmod, chown ---------------------------------------------------------------------------
+
+  /** chmod/chown: as setMtime, stored with the upload still to come (true), or by the caller's
+   *  server-side copy when nothing is pending (false). */
+  setPosix(p: PosixMeta): boolean {
+    this.posixMeta = { ...this.posixMeta, ...p };
+    this.posixDirty = true;
+    this.noteUse();
+    if (this.isBroken || this.discarded) return true;
+    if (this.dirty || this.isUploading || this.isStream || this.metaPending || this.lingering) {
+      if (!this.dirty && !this.isUploading && !this.isStream) this.metaPendingFlag = true;
+      // journaled with the next flush; with no handle open none may come: now
+      this.flushedGen = -1;
+      if (this.journal.state === 'dirty' && !this.isOpen) void this.writeJournal('dirty', true).catch(() => undefined);
+      return true;
+    }
+    this.posixDirty = false;
+    if (this.content.kind === 'cache') this.content.file.baseMoved();
     return false;
   }
 
@@ -344,16 +376,22 @@ export class Item extends ItemUploads implements WriteFile {
       if (c.kind === 'stream') {
         if (!c.stream.started) return this.dirty ? 'local' : 'server';
         await this.commitStream();
-        return this.metaPending ? { server: this.mtimeNs } : 'server';
+        return this.metaPending ? this.metaPlan() : 'server';
       }
-      if (!this.dirty) return this.metaPending ? { server: this.mtimeNs } : 'server';
+      if (!this.dirty) return this.metaPending ? this.metaPlan() : 'server';
       return c.file.complete ? 'local' : 'server';
     });
   }
 
+  /** a rename's copy stores what is pending: the mtime, and mode/owners not stored yet */
+  private metaPlan(): RenameKind {
+    const metadata = this.posixDirty ? this.posixMetadata() : undefined;
+    return { server: this.mtimeNs, ...(metadata ? { metadata } : {}) };
+  }
+
   /** Renamed to `rel`. `how`: moved locally (`server`: what the target held), or with the object
    *  on the server (a copy: the base has a new ETag); `mtimeStored`: the copy stored this mtime. */
-  renamed(rel: string, how: { local: true; server: ServerState } | { local: false; mtimeStored?: bigint }): void {
+  renamed(rel: string, how: { local: true; server: ServerState } | { local: false; mtimeStored?: bigint; posixStored?: boolean }): void {
     this.moveRel(rel);
     if (how.local) this.setServer(how.server);
     else if (!(this.server === null && this.isStream)) {
@@ -361,8 +399,10 @@ export class Item extends ItemUploads implements WriteFile {
       if (this.content.kind === 'cache') this.content.file.baseMoved();
       const s = this.server;
       if (s && s !== 'unknown') this.setServer({ ...s, etag: '' });
+      if (how.posixStored) this.posixDirty = false;
       if (how.mtimeStored !== undefined && this.mtimeNs === how.mtimeStored) {
-        this.metaPendingFlag = false;
+        // (a chmod/chown not stored yet keeps the copy that fixes the metadata pending)
+        this.metaPendingFlag = this.posixDirty;
         this.storedMtimeNs = how.mtimeStored;
       }
     }
@@ -419,4 +459,16 @@ export class Item extends ItemUploads implements WriteFile {
     });
     await this.journal.remove();
   }
+}
+
+/** A journal's posix field, if it is one (a damaged one is ignored: the data still goes up). */
+function journaledPosix(p: unknown): PosixMeta | undefined {
+  if (!p || typeof p !== 'object') return undefined;
+  const o = p as Record<string, unknown>;
+  const id = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 - 1 ? (v as number) : undefined);
+  const out: PosixMeta = {};
+  if (Number.isSafeInteger(o.perm) && (o.perm as number) >= 0 && (o.perm as number) <= 0o7777) out.perm = o.perm as number;
+  if (id(o.uid) !== undefined) out.uid = id(o.uid)!;
+  if (id(o.gid) !== undefined) out.gid = id(o.gid)!;
+  return Object.keys(out).length ? out : undefined;
 }

@@ -65,6 +65,8 @@ export interface Journal {
    * after a restart of the machine it may be torn: it is then not trusted (bootId()).
    */
   unsynced?: string;
+  /** permission bits and owners set by chmod/chown and not stored yet: uploaded with the data */
+  posix?: { perm?: number; uid?: number; gid?: number };
 }
 
 /** One mount process: its pid and start time (pids are reused; the pair is not). */

@@ -41,6 +41,10 @@ export class StreamMemory {
   }
 }
 
+/** the user metadata (mode, owners) a stream's upload starts with, asked for when it starts */
+export type StartMetadata = () => Record<string, string> | undefined;
+const noMetadata: StartMetadata = () => undefined;
+
 export interface StreamTarget {
   backend: S3BackendApi;
   bucket: string;
@@ -128,11 +132,11 @@ export class StreamUpload {
   }
 
   /** Append at the end; waits while the backend is not ready for the next part. */
-  async append(data: Buffer, key: () => string, mtimeNs: () => bigint): Promise<void> {
+  async append(data: Buffer, key: () => string, mtimeNs: () => bigint, metadata: StartMetadata = noMetadata): Promise<void> {
     let off = 0;
     while (off < data.length) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, metadata);
       const n = Math.min(this.t.partSize - this.curLen, data.length - off);
       this.ensureCapacity(this.curLen + n);
       data.copy(this.cur!, this.curLen, off, off + n);
@@ -141,11 +145,11 @@ export class StreamUpload {
     }
   }
 
-  async appendZeros(n: number, key: () => string, mtimeNs: () => bigint): Promise<void> {
+  async appendZeros(n: number, key: () => string, mtimeNs: () => bigint, metadata: StartMetadata = noMetadata): Promise<void> {
     let left = n;
     while (left > 0) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, metadata);
       const k = Math.min(this.t.partSize - this.curLen, left);
       this.ensureCapacity(this.curLen + k);
       this.cur!.fill(0, this.curLen, this.curLen + k);
@@ -182,7 +186,7 @@ export class StreamUpload {
     this.dropBuffer();
   }
 
-  private start(key: string, mtimeNs: bigint): void {
+  private start(key: string, mtimeNs: bigint, metadata: Record<string, string> | undefined): void {
     this.readable = new Readable({
       objectMode: true,
       highWaterMark: 0,
@@ -196,6 +200,7 @@ export class StreamUpload {
     this.storedMtimeNs = mtimeNs;
     this.put = this.t.backend.put(this.t.bucket, key, this.readable, {
       mtimeNs,
+      ...(metadata ? { metadata } : {}),
       signal: this.ac.signal,
       onPartDone: (part) => this.partDone(part),
     });
@@ -215,8 +220,8 @@ export class StreamUpload {
     if (this.failed) throw this.failed;
   }
 
-  private async pushPart(key: () => string, mtimeNs: () => bigint): Promise<void> {
-    if (!this.put) this.start(key(), mtimeNs());
+  private async pushPart(key: () => string, mtimeNs: () => bigint, metadata: StartMetadata): Promise<void> {
+    if (!this.put) this.start(key(), mtimeNs(), metadata());
     await this.waitDemand();
     this.readable!.push(this.handOver());
   }

@@ -353,7 +353,11 @@ export class WriteBack implements WriteLayer {
     if (item) {
       this.queue.cancel(item);
       const plan = await item.prepareRename();
-      return { local: plan === 'local', serverHasSource: item.server !== null, ...(typeof plan === 'object' ? { mtimeNs: plan.server } : {}) };
+      return {
+        local: plan === 'local',
+        serverHasSource: item.server !== null,
+        ...(typeof plan === 'object' ? { mtimeNs: plan.server, ...(plan.metadata ? { metadata: plan.metadata } : {}) } : {}),
+      };
     }
     const below = this.files.below(from);
     await Promise.all(
@@ -365,10 +369,15 @@ export class WriteBack implements WriteLayer {
     return { local: false, serverHasSource: true };
   }
 
-  async renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint }): Promise<void> {
+  async renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean }): Promise<void> {
     const moved = this.files.move(from, to, (item, rel, newRel) => {
       if (how.local && rel === from) item.renamed(newRel, { local: true, server: toServerState(how.server) });
-      else item.renamed(newRel, { local: false, ...(rel === from && how.mtimeStored !== undefined ? { mtimeStored: how.mtimeStored } : {}) });
+      else
+        item.renamed(newRel, {
+          local: false,
+          ...(rel === from && how.mtimeStored !== undefined ? { mtimeStored: how.mtimeStored } : {}),
+          ...(rel === from && how.posixStored ? { posixStored: true } : {}),
+        });
     });
     await Promise.all(
       moved.map(async (item) => {

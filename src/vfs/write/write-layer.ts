@@ -2,6 +2,7 @@
 // in the bucket. The implementation is write-back.ts (streaming multipart uploads for
 // sequential writes, local cache files for everything else, a journal for crash recovery).
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { PosixMeta } from '../../backend/s3/metadata.js';
 import type { DirEntry } from '../dir-cache.js';
 
 /** The written state of one path, shared by every handle that has it open. */
@@ -21,6 +22,11 @@ export interface WriteFile {
   /** utimens while data is pending: stored with the upload instead of a separate copy.
    *  false when nothing is pending (the caller then sets the stored object's mtime). */
   setMtime(mtimeNs: bigint): boolean;
+  /** permission bits and owners set by chmod/chown through this file (none: never set) */
+  readonly posix: PosixMeta | undefined;
+  /** chmod/chown while data is pending: stored with the upload (true), or false when nothing is
+   *  pending (the caller then copies the stored object with the new metadata) */
+  setPosix(p: PosixMeta): boolean;
   /** close(2): make the data safe — uploaded, or durable in the local cache with write-back;
    *  rejects (EIO, EFBIG) when it is not */
   flush(): Promise<void>;
@@ -64,6 +70,8 @@ export interface RenamePlan {
   serverHasSource: boolean;
   /** a server-side move should store this mtime with its copy (set while it was pending) */
   mtimeNs?: bigint;
+  /** and this user metadata (mode, owners set while it was pending) */
+  metadata?: Record<string, string>;
 }
 
 export interface WriteLayer {
@@ -80,7 +88,7 @@ export interface WriteLayer {
   prepareRename(from: string, to: string): Promise<RenamePlan>;
   /** `from` (a file or a directory) was renamed to `to`: pending files follow.
    *  `server`: what the server holds at `to` now (for a local move: the replaced object). */
-  renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint }): Promise<void>;
+  renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean }): Promise<void>;
   /** a read-only open: the cached copy of this version of `rel`, if the cache has one (or
    *  always with --vfs-cache-mode full); undefined: read from the bucket */
   openCached?(rel: string, server: ServerVersion): Promise<WriteFile | undefined>;
