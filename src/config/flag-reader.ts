@@ -32,6 +32,13 @@ export class FlagReader {
     return v !== undefined && v !== '' ? v : undefined;
   }
 
+  /** Whether the option was given (as a flag or in the environment), not left at its default. */
+  isSet(name: string): boolean {
+    this.spec(name);
+    const v = this.raw[name];
+    return (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) || this.fromEnv(name) !== undefined;
+  }
+
   /** The option's text: flag > environment > default. */
   text(name: string): string {
     const spec = this.spec(name);

@@ -47,12 +47,15 @@ function timerMs(ms: number, off: number): number {
 
 function kernelOptions(f: FlagReader, vfs: VfsOptions): KernelOptions {
   const attr = f.duration('attr_timeout');
+  const allowOther = f.bool('allow_other');
   return {
     volname: f.text('volname'),
     readOnly: vfs.readOnly,
-    allowOther: f.bool('allow_other'),
+    allowOther,
     allowRoot: f.bool('allow_root'),
-    defaultPermissions: f.bool('default_permissions'),
+    // other users on the mount: the kernel checks the modes and owners files show (stored with
+    // chmod/chown), unless --default-permissions=false says otherwise; nothing else would
+    defaultPermissions: f.isSet('default_permissions') ? f.bool('default_permissions') : allowOther,
     allowNonEmpty: f.bool('allow_non_empty'),
     attrTimeoutMs: attr === DURATION_OFF ? MAX_TIMER_MS : attr,
     maxReadAhead: Math.max(0, f.size('max_read_ahead')),

@@ -59,7 +59,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     name: 'default_permissions',
     type: 'bool',
     default: 'false',
-    help: 'Make the kernel enforce access control based on the file mode (FUSE default_permissions).',
+    help: 'Make the kernel enforce access control based on the file mode (FUSE default_permissions). bucketfs: on by default with --allow-other (other users would otherwise be checked by nothing); --default-permissions=false turns it off.',
   },
   { scope: 'global', name: 'uid', type: 'int', default: '-1', min: -1, help: 'Override the uid field set by the filesystem (-1: the user running bucketfs).' },
   { scope: 'global', name: 'gid', type: 'int', default: '-1', min: -1, help: 'Override the gid field set by the filesystem (-1: the group running bucketfs).' },

@@ -17,9 +17,11 @@ const RENAME_NOREPLACE = 1;
 const BLKSIZE = 1024 * 1024;
 
 // Times go to the kernel to the nanosecond (mtimeNs; the millisecond fields are what an
-// unpatched binding would read). S3 keeps one time: atime and ctime show the mtime.
+// unpatched binding would read). The atime is the one stored (touch -a, cp -p), else the mtime;
+// the ctime shows the mtime (S3 keeps no change time).
 export function toFuseStat(a: VfsAttr): FuseStat {
   const ms = Number(a.mtimeNs / 1_000_000n);
+  const atimeNs = a.posix?.atimeNs ?? a.mtimeNs;
   return {
     mode: a.mode,
     uid: a.uid,
@@ -29,10 +31,10 @@ export function toFuseStat(a: VfsAttr): FuseStat {
     nlink: 1,
     blksize: BLKSIZE,
     blocks: Math.ceil(a.size / 512),
-    atime: ms,
+    atime: Number(atimeNs / 1_000_000n),
     mtime: ms,
     ctime: ms,
-    atimeNs: a.mtimeNs,
+    atimeNs,
     mtimeNs: a.mtimeNs,
     ctimeNs: a.mtimeNs,
   };
@@ -136,10 +138,10 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
       );
     },
     // Nanoseconds, or UTIME_NOW / UTIME_OMIT (the patched binding with utimensNs, see
-    // binding.ts). S3 keeps no atime; an omitted mtime (touch -a) is left as it is.
-    utimens(path: string, _atime: FuseTime, mtime: FuseTime, cb: Done) {
-      const ns = mtime === 'omit' ? null : mtime === 'now' ? nowNs() : mtime;
-      r.call('utimens', path, cb, () => vfs.utimens(path, ns));
+    // binding.ts); an omitted one is left as it is.
+    utimens(path: string, atime: FuseTime, mtime: FuseTime, cb: Done) {
+      const ns = (t: FuseTime) => (t === 'omit' ? null : t === 'now' ? nowNs() : t);
+      r.call('utimens', path, cb, () => vfs.utimens(path, ns(mtime), ns(atime)));
     },
   };
 }

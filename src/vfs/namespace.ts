@@ -25,7 +25,7 @@ import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
-import { DirTimes } from './dir-times.js';
+import { DirAttrs } from './dir-attrs.js';
 import { S_IFREG } from './attrs.js';
 import { posixFrom, posixMetadata, type PosixMeta } from '../backend/s3/metadata.js';
 import { FetchAhead } from './fetch-ahead.js';
@@ -117,8 +117,8 @@ export class Namespace {
   private readonly ahead: FetchAhead;
   /** the time shown for directories (S3 keeps none for prefixes): when the mount started */
   private readonly dirTimeNs: bigint;
-  /** directory times set or moved through this mount (dir-times.ts) */
-  private readonly dirTimes = new DirTimes();
+  /** directory times, modes and owners set or moved through this mount (dir-attrs.ts) */
+  private readonly dirAttrs = new DirAttrs();
 
   constructor(
     readonly bucket: MountedBucket,
@@ -335,18 +335,26 @@ export class Namespace {
 
   /** a directory's attributes: the time set or moved through this mount, else its marker's, else the mount's start */
   dirAttr(e: DirEntry | undefined, rel: string): Attr {
-    const mtimeNs = this.dirTimes.get(rel) ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
-    return { kind: 'dir', size: 0, mtimeNs };
+    const mtimeNs = this.dirAttrs.mtime(rel) ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
+    const a: Attr = { kind: 'dir', size: 0, mtimeNs };
+    const posix = this.dirAttrs.posix(rel);
+    if (posix) a.posix = posix;
+    return a;
   }
 
   /** utimens of a directory: kept for the life of the mount (S3 has nowhere to store it) */
   setDirMtime(rel: string, mtimeNs: bigint): void {
-    this.dirTimes.set(rel, mtimeNs);
+    this.dirAttrs.setMtime(rel, mtimeNs);
+  }
+
+  /** chmod/chown of a directory: kept for the life of the mount (S3 has nowhere to store it) */
+  setDirPosix(rel: string, posix: PosixMeta): void {
+    this.dirAttrs.setPosix(rel, posix);
   }
 
   /** an entry of `dir` was added, removed or renamed through this mount: its mtime is now */
   private dirChanged(dir: string): void {
-    this.dirTimes.changed(dir, msToNs(this.now()));
+    this.dirAttrs.changed(dir, msToNs(this.now()));
   }
 
   private fileAttrFromEntry(e: DirEntry): Attr {
@@ -359,7 +367,7 @@ export class Namespace {
     const mtimeNs = this.opts.noModtime || this.opts.useServerModtime || info.mtimeNs === null ? msToNs(info.lastModified.getTime()) : info.mtimeNs;
     const a: Attr = { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
     const posix = posixFrom(info.metadata, S_IFREG);
-    if (posix.perm !== undefined || posix.uid !== undefined || posix.gid !== undefined) a.posix = posix;
+    if (Object.keys(posix).length > 0) a.posix = posix;
     return a;
   }
 
@@ -581,7 +589,7 @@ export class Namespace {
     await this.deleteMarker(rel);
     this.dirs.remove(parentOf(rel), baseName(rel));
     this.dirChanged(parentOf(rel));
-    this.dirTimes.drop(rel);
+    this.dirAttrs.drop(rel);
     this.dirs.dropSubtree(rel);
     this.meta.setNegative(rel);
   }
@@ -721,7 +729,7 @@ export class Namespace {
     this.dirs.remove(parentOf(from), baseName(from));
     this.dirChanged(parentOf(from));
     this.dirChanged(parentOf(to));
-    this.dirTimes.move(from, to);
+    this.dirAttrs.move(from, to);
     this.dirs.moveSubtree(from, to);
     this.meta.moveSubtree(from, to);
     this.meta.setNegative(from);

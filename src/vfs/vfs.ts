@@ -503,22 +503,40 @@ export class Vfs {
   }
 
   /**
-   * utimens: atime is not stored (S3 has none); the mtime (nanoseconds since the epoch) goes
-   * into X-Amz-Meta-Mtime. null: the mtime stays as it is (UTIME_OMIT).
+   * utimens: the mtime (nanoseconds since the epoch) goes into X-Amz-Meta-Mtime, the atime into
+   * X-Amz-Meta-Atime (rclone's metadata form). null: that one stays as it is (UTIME_OMIT).
+   * Reads never move the atime (as noatime): a read costs no write.
    */
-  async utimens(path: string, mtimeNs: bigint | null): Promise<void> {
+  async utimens(path: string, mtimeNs: bigint | null, atimeNs: bigint | null = null): Promise<void> {
     this.requireWritable();
     const rel = fromFusePath(path);
-    if (this.opts.noModtime || mtimeNs === null || this.files.hiddenHandles(rel)) return;
-    if (this.log.enabled('DEBUG')) this.log.debug(`utimens ${path}: mtime ${formatMtime(mtimeNs)}`);
+    if (this.opts.noModtime || (mtimeNs === null && atimeNs === null) || this.files.hiddenHandles(rel)) return;
+    if (this.log.enabled('DEBUG'))
+      this.log.debug(`utimens ${path}: mtime ${mtimeNs === null ? 'kept' : formatMtime(mtimeNs)}, atime ${atimeNs === null ? 'kept' : formatMtime(atimeNs)}`);
+    // an atime is stored only where it differs from what the file would show: the stored one,
+    // else its mtime (touch -d sets both alike: nothing more to store)
+    let atime: PosixMeta | null = null;
+    let shownMtime: bigint | null = null;
+    if (atimeNs !== null) {
+      const shown = await this.getattr(path);
+      shownMtime = shown.mtimeNs;
+      if (shown.kind === 'file' && atimeNs !== (shown.posix?.atimeNs ?? mtimeNs ?? shown.mtimeNs)) atime = { atimeNs };
+    }
+    if (mtimeNs === null && atime === null) return;
     const pending = this.writes.get(rel);
-    if (pending && pending.setMtime(mtimeNs)) return;
+    if (pending) {
+      // both carried into the upload still to come, or neither (nothing pending: one copy below)
+      const carried = mtimeNs !== null ? pending.setMtime(mtimeNs) : true;
+      if (atime ? pending.setPosix(atime) && carried : carried) return;
+    }
     const e = await this.ns.lookup(rel);
     if (!e && !pending) throw vfsError('ENOENT', `no such file or directory: ${path}`);
     if (!e) return;
-    // S3 keeps no time for a directory: this mount keeps it until unmount (dir-times.ts)
-    if (e.kind === 'dir') return this.ns.setDirMtime(rel, mtimeNs);
-    await this.ns.setMtime(rel, mtimeNs);
+    // S3 keeps no time for a directory: this mount keeps its mtime until unmount (dir-attrs.ts)
+    if (e.kind === 'dir') return mtimeNs !== null ? this.ns.setDirMtime(rel, mtimeNs) : undefined;
+    // one server-side copy for both (keeping the mtime shown when only the atime changes)
+    if (atime) await this.ns.setPosix(rel, atime, mtimeNs ?? shownMtime ?? undefined);
+    else if (mtimeNs !== null) await this.ns.setMtime(rel, mtimeNs);
     // the copy may have a new ETag (same bytes): readers of the old one follow it
     this.reads.renamed(rel, rel);
   }
@@ -527,7 +545,7 @@ export class Vfs {
    * chmod/chown of a file: stored with its object (mode, uid, gid in rclone's metadata form).
    * What the file shows already costs nothing (cp -p, rsync -a, tar x of files with the mount's
    * default mode and owner); a pending file carries it into its upload; a stored one gets one
-   * server-side copy. Directories have nowhere to keep it: accepted, shown as before.
+   * server-side copy. A directory's is kept for the life of the mount.
    */
   async setPosix(path: string, p: PosixMeta): Promise<void> {
     this.requireWritable();
@@ -535,13 +553,14 @@ export class Vfs {
     if (this.files.hiddenHandles(rel)) return;
     const pending = this.writes.get(rel);
     const shown = await this.getattr(path);
-    if (shown.kind === 'dir') return;
     const same =
       (p.perm === undefined || p.perm === (shown.mode & 0o7777)) &&
       (p.uid === undefined || p.uid === shown.uid) &&
       (p.gid === undefined || p.gid === shown.gid);
     if (same) return;
     const want: PosixMeta = { perm: shown.mode & 0o7777, uid: shown.uid, gid: shown.gid, ...p };
+    // a directory has nowhere to store it: kept for the life of the mount (dir-attrs.ts)
+    if (shown.kind === 'dir') return this.ns.setDirPosix(rel, want);
     if (this.log.enabled('DEBUG')) this.log.debug(`chmod/chown ${path}: ${want.perm!.toString(8)} ${want.uid}:${want.gid}`);
     if (pending && pending.setPosix(want)) return;
     await this.ns.setPosix(rel, want, this.opts.noModtime ? undefined : shown.mtimeNs);

@@ -162,42 +162,35 @@ async function asNobody(mnt: string): Promise<string> {
 }
 
 test(
-  '--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; --default-permissions makes the kernel check the mode',
+  '--allow-other (here from RCLONE_ALLOW_OTHER) lets other users in; the kernel checks the mode (default_permissions, on by default with it; --default-permissions=false turns it off)',
   { timeout: TEST_TIMEOUT_MS },
   async () => {
-    const open = await mount(bucket.s3, `moto:${BUCKET}`, {
-      env: { RCLONE_ALLOW_OTHER: 'true' },
-      flags: ['--default-permissions', '--file-perms', '0600', '--uid', '1234'],
-    });
-    let options: string[];
-    let other: string;
-    try {
-      options = mountEntry(open.mnt).options;
-      other = await asNobody(open.mnt);
-    } finally {
-      await stopped(open);
-    }
-    assert.ok(options.includes('allow_other'), options.join(','));
-    assert.ok(options.includes('default_permissions'), options.join(','));
-    assert.equal(other, 'stat ok, read 13', 'nobody may look, but the kernel refuses a 0600 file of uid 1234');
+    // a mount with these options, what user nobody gets from inside it, then unmounted
+    const tryAs = async (opts: { flags?: string[]; env?: Record<string, string> }) => {
+      const mounted = await mount(bucket.s3, `moto:${BUCKET}`, opts);
+      try {
+        return { options: mountEntry(mounted.mnt).options, other: await asNobody(mounted.mnt) };
+      } finally {
+        await stopped(mounted);
+      }
+    };
+    const perms = ['--file-perms', '0600', '--uid', '1234'];
+    let r = await tryAs({ env: { RCLONE_ALLOW_OTHER: 'true' }, flags: ['--default-permissions', ...perms] });
+    assert.ok(r.options.includes('allow_other'), r.options.join(','));
+    assert.ok(r.options.includes('default_permissions'), r.options.join(','));
+    assert.equal(r.other, 'stat ok, read 13', 'nobody may look, but the kernel refuses a 0600 file of uid 1234');
 
-    const noChecks = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--allow-other', '--file-perms', '0600', '--uid', '1234'] });
-    try {
-      other = await asNobody(noChecks.mnt);
-    } finally {
-      await stopped(noChecks);
-    }
-    assert.equal(other, 'stat ok, read ok', 'without --default-permissions the mode is not enforced');
+    // bucketfs turns default_permissions on with allow_other unless told not to
+    r = await tryAs({ flags: ['--allow-other', ...perms] });
+    assert.ok(r.options.includes('default_permissions'), r.options.join(','));
+    assert.equal(r.other, 'stat ok, read 13', 'with --allow-other the mode is enforced by default');
 
-    const closed = await mount(bucket.s3, `moto:${BUCKET}`);
-    try {
-      options = mountEntry(closed.mnt).options;
-      other = await asNobody(closed.mnt);
-    } finally {
-      await stopped(closed);
-    }
-    assert.ok(!options.includes('allow_other') && !options.includes('default_permissions'), options.join(','));
-    assert.equal(other, 'stat 13, read 13', 'without --allow-other only the mounting user gets in');
+    r = await tryAs({ flags: ['--allow-other', '--default-permissions=false', ...perms] });
+    assert.equal(r.other, 'stat ok, read ok', 'with --default-permissions=false the mode is not enforced');
+
+    r = await tryAs({});
+    assert.ok(!r.options.includes('allow_other') && !r.options.includes('default_permissions'), r.options.join(','));
+    assert.equal(r.other, 'stat 13, read 13', 'without --allow-other only the mounting user gets in');
   },
 );
 

@@ -228,3 +228,50 @@ test("allow_other that the system refuses (a user, no user_allow_other): fusermo
     if (!isMounted(mnt)) await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  '--allow-other: the kernel checks the stored modes and owners (default_permissions, on by default with it); --default-permissions=false turns that off',
+  MOUNT_TEST,
+  async () => {
+    // not under TMPDIR (0700): another user must be able to reach the mount point
+    const dir = await fs.mkdtemp('/tmp/bucketfs-perm-');
+    await fs.chmod(dir, 0o755);
+    const mnt = path.join(dir, 'mnt');
+    await fs.mkdir(mnt);
+    const nobody = 65534;
+    const asNobody = (script: string) =>
+      run('setpriv', ['--reuid', String(nobody), '--regid', String(nobody), '--clear-groups', 'sh', '-c', script], { timeoutMs: 30_000 });
+    try {
+      let m = await mount(bucket.s3, `moto:${BUCKET}`, { mnt, flags: ['--allow-other'] });
+      await usingMount(m, async () => {
+        await fs.mkdir(path.join(mnt, 'perm'), { recursive: true });
+        await fs.writeFile(path.join(mnt, 'perm/shared.txt'), 'readable by all\n');
+        await fs.writeFile(path.join(mnt, 'perm/secret.txt'), 'root only\n');
+        await fs.chmod(path.join(mnt, 'perm/secret.txt'), 0o600);
+        await fs.writeFile(path.join(mnt, 'perm/open.txt'), 'anyone may write\n');
+        await fs.chmod(path.join(mnt, 'perm/open.txt'), 0o666);
+        const read = await asNobody(`cat ${path.join(mnt, 'perm/shared.txt')}`);
+        assert.equal(read.code, 0, read.stderr);
+        assert.equal(read.stdout, 'readable by all\n');
+        const write = await asNobody(`echo x >> ${path.join(mnt, 'perm/shared.txt')}`);
+        assert.notEqual(write.code, 0);
+        assert.match(write.stderr, /Permission denied/);
+        const secret = await asNobody(`cat ${path.join(mnt, 'perm/secret.txt')}`);
+        assert.notEqual(secret.code, 0);
+        assert.match(secret.stderr, /Permission denied/);
+        const create = await asNobody(`touch ${path.join(mnt, 'perm/mine.txt')}`);
+        assert.notEqual(create.code, 0, "the directory is 0755 and root's");
+        const open = await asNobody(`echo more >> ${path.join(mnt, 'perm/open.txt')}`);
+        assert.equal(open.code, 0, open.stderr);
+        assert.equal(await fs.readFile(path.join(mnt, 'perm/shared.txt'), 'utf8'), 'readable by all\n', 'unchanged');
+      });
+      m = await mount(bucket.s3, `moto:${BUCKET}`, { mnt, flags: ['--allow-other', '--default-permissions=false'] });
+      await usingMount(m, async () => {
+        const write = await asNobody(`echo x >> ${path.join(mnt, 'perm/shared.txt')}`);
+        assert.equal(write.code, 0, 'nothing checks permissions then: ' + write.stderr);
+      });
+    } finally {
+      if (!isMounted(mnt)) await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);

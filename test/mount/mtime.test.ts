@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { boto3, run } from '../helpers/run.js';
-import { mount, tempDir, useS3Bucket, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'mtime-bucket';
 let m: Mounted;
@@ -123,6 +123,44 @@ test('touch -m -d (the atime omitted) sets the mtime; touch -a leaves it; plain 
   await sh('touch', ['-m', f]);
   const nowStored = Number(await storedMtime('only-m.txt')) * 1000;
   assert.ok(nowStored >= t2 - 1000 && nowStored <= Date.now() + 1000, `touch -m stored ${nowStored}`);
+});
+
+test('atime: touch -a stores it (rclone form, one copy, the mtime kept), cp -p carries it in with the upload, a read never moves it', MOUNT_TEST, async () => {
+  const f = path.join(m.mnt, 'atime.txt');
+  await fs.writeFile(f, 'a');
+  await sh('touch', ['-m', '-d', '2021-03-04 05:06:07.5', f]);
+  await waitFor(async () => (await storedMtime('atime.txt')) === `${utcSec(2021, 3, 4, 5, 6, 7)}.5`, 10_000, 'the upload with the mtime');
+  const atimeOf = async (p: string) => (await fs.stat(p, { bigint: true })).atimeNs;
+  assert.equal(await atimeOf(f), await mtimeNs(f), 'no atime stored: the mtime');
+  bucket.s3.clearRequests();
+  await sh('touch', ['-a', '-d', '2022-02-02 02:02:02.25', f]);
+  const want = BigInt(utcSec(2022, 2, 2, 2, 2, 2)) * 1_000_000_000n + 250_000_000n;
+  assert.equal(await atimeOf(f), want);
+  assert.equal(await mtimeNs(f), BigInt(utcSec(2021, 3, 4, 5, 6, 7)) * 1_000_000_000n + 500_000_000n, 'the mtime is kept');
+  assert.equal(bucket.s3.requests.filter((r) => r.type === 'COPY').length, 1);
+  const head = await bucket.headObject('atime.txt');
+  assert.equal(head.Metadata?.atime, '2022-02-02T02:02:02.25Z');
+  assert.equal(head.Metadata?.mtime, `${utcSec(2021, 3, 4, 5, 6, 7)}.5`);
+  // reads do not move it (no write for a read)
+  bucket.s3.clearRequests();
+  await fs.readFile(f);
+  assert.equal(await atimeOf(f), want);
+  assert.equal(bucket.s3.requests.filter((r) => r.type === 'COPY' || r.type === 'PUT').length, 0);
+
+  // cp -p of a local file: mtime and atime go up with the upload, no copy
+  const src = await tempDir();
+  await fs.writeFile(path.join(src, 'p.txt'), 'p');
+  await sh('touch', ['-m', '-d', '2019-05-05 05:05:05', path.join(src, 'p.txt')]);
+  await sh('touch', ['-a', '-d', '2020-06-06 06:06:06', path.join(src, 'p.txt')]);
+  bucket.s3.clearRequests();
+  await sh('cp', ['-p', path.join(src, 'p.txt'), path.join(m.mnt, 'p.txt')]);
+  assert.equal(await atimeOf(path.join(m.mnt, 'p.txt')), BigInt(utcSec(2020, 6, 6, 6, 6, 6)) * 1_000_000_000n);
+  await waitFor(
+    async () => (await bucket.headObject('p.txt').catch(() => null))?.Metadata?.atime === '2020-06-06T06:06:06Z',
+    10_000,
+    'the upload with the atime',
+  );
+  assert.equal(bucket.s3.requests.filter((r) => r.type === 'COPY').length, 0);
 });
 
 test('cp -p and rsync -a into the mount keep nanosecond mtimes; a second rsync -a transfers nothing', MOUNT_TEST, async () => {

@@ -278,14 +278,19 @@ test('sizes no object can have (over 5 TiB): EFBIG from truncate, ftruncate and 
   assert.equal((await getObject('huge/kept.txt'))?.toString(), 'kept as it is\n');
 });
 
+/** `dir` (seeded with old.txt) emptied through the mount, then new.txt put there behind its back */
+async function emptiedHereFilledThere(dir: string): Promise<void> {
+  assert.deepEqual(await fs.readdir(mnt(dir)), ['old.txt']);
+  await fs.unlink(mnt(`${dir}/old.txt`));
+  assert.deepEqual(await fs.readdir(mnt(dir)), [], 'our listing: empty');
+  await putObject(`${dir}/new.txt`, 'put behind the mount');
+}
+
 test(
   'rmdir of a directory our listing shows empty while another client put an object there: ENOTEMPTY, the object stays and is listed',
   MOUNT_TEST,
   async () => {
-    assert.deepEqual(await fs.readdir(mnt('rmd')), ['old.txt']);
-    await fs.unlink(mnt('rmd/old.txt'));
-    assert.deepEqual(await fs.readdir(mnt('rmd')), [], 'our listing: empty');
-    await putObject('rmd/new.txt', 'put behind the mount');
+    await emptiedHereFilledThere('rmd');
     await assert.rejects(fs.rmdir(mnt('rmd')), { code: 'ENOTEMPTY' });
     assert.equal((await getObject('rmd/new.txt'))?.toString(), 'put behind the mount', 'nothing lost');
     assert.deepEqual(await fs.readdir(mnt('rmd')), ['new.txt'], 'the next listing asks the server');
@@ -302,10 +307,7 @@ test(
   'rename of a directory over one our listing shows empty while another client put an object there: ENOTEMPTY, nothing moved or lost',
   MOUNT_TEST,
   async () => {
-    assert.deepEqual(await fs.readdir(mnt('rtgt')), ['old.txt']);
-    await fs.unlink(mnt('rtgt/old.txt'));
-    assert.deepEqual(await fs.readdir(mnt('rtgt')), [], 'our listing: empty');
-    await putObject('rtgt/new.txt', 'put behind the mount');
+    await emptiedHereFilledThere('rtgt');
     await assert.rejects(fs.rename(mnt('rsrc'), mnt('rtgt')), { code: 'ENOTEMPTY' });
     assert.deepEqual(await keys('rtgt/'), ['rtgt/new.txt']);
     assert.deepEqual(await keys('rsrc/'), ['rsrc/a.txt']);

@@ -21,3 +21,15 @@ test('posix metadata: rclone (octal with type) and s3fs (decimal) modes, owners,
     assert.equal(posixFrom(posixMetadata({ perm }, S_IFREG), S_IFREG).perm, perm, `round trip of ${perm.toString(8)}`);
   }
 });
+
+test("posix metadata: the atime in rclone's RFC 3339 (nanoseconds, any offset) and s3fs's whole seconds; written in UTC", () => {
+  const t = 1_643_767_322n * 1_000_000_000n;
+  assert.equal(posixFrom({ atime: '2022-02-02T02:02:02Z' }, S_IFREG).atimeNs, t);
+  assert.equal(posixFrom({ atime: '2022-02-02T02:02:02.000000001Z' }, S_IFREG).atimeNs, t + 1n);
+  assert.equal(posixFrom({ atime: '2022-02-02T03:02:02.25+01:00' }, S_IFREG).atimeNs, t + 250_000_000n);
+  assert.equal(posixFrom({ atime: '1643767322' }, S_IFREG).atimeNs, t, "s3fs's seconds");
+  assert.equal(posixFrom({ atime: 'yesterday' }, S_IFREG).atimeNs, undefined);
+  assert.deepEqual(posixMetadata({ atimeNs: t + 250_000_000n }, S_IFREG), { atime: '2022-02-02T02:02:02.25Z' });
+  assert.deepEqual(posixMetadata({ atimeNs: t }, S_IFREG), { atime: '2022-02-02T02:02:02Z' });
+  for (const ns of [t, t + 1n, t + 999_999_999n, 0n]) assert.equal(posixFrom(posixMetadata({ atimeNs: ns }, S_IFREG), S_IFREG).atimeNs, ns);
+});

@@ -104,3 +104,11 @@ test('a bad value names the flag, and the variable when it came from there', () 
   );
   assert.throws(() => resolveMountOptions({}, { HOME: '/h', RCLONE_ALLOW_OTHER: 'maybe' }), /--allow-other \(from RCLONE_ALLOW_OTHER\)/);
 });
+
+test('--default-permissions: off by default, on by default with --allow-other, and what is given (flag or environment) wins', () => {
+  assert.equal(resolveMountOptions({}, {}).kernel.defaultPermissions, false);
+  assert.equal(resolveMountOptions({ allow_other: true }, {}).kernel.defaultPermissions, true);
+  assert.equal(resolveMountOptions({ allow_other: true, default_permissions: false }, {}).kernel.defaultPermissions, false);
+  assert.equal(resolveMountOptions({ allow_other: true }, { RCLONE_DEFAULT_PERMISSIONS: 'false' }).kernel.defaultPermissions, false);
+  assert.equal(resolveMountOptions({ default_permissions: true }, {}).kernel.defaultPermissions, true);
+});

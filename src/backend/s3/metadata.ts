@@ -22,6 +22,8 @@ export const META_MD5 = 'md5chksum';
 export const META_MODE = 'mode';
 export const META_UID = 'uid';
 export const META_GID = 'gid';
+/** the access time: rclone writes RFC 3339 with nanoseconds, s3fs whole seconds since the epoch */
+export const META_ATIME = 'atime';
 
 /** Permission bits and owners an object carries (each absent when not stored or not valid). */
 export interface PosixMeta {
@@ -29,6 +31,8 @@ export interface PosixMeta {
   perm?: number;
   uid?: number;
   gid?: number;
+  /** access time, nanoseconds since the epoch */
+  atimeNs?: bigint;
 }
 
 const S_IFMT = 0o170000;
@@ -60,7 +64,30 @@ export function posixFrom(metadata: Record<string, string>, type: number): Posix
   if (uid !== null) p.uid = uid;
   const gid = parseId(metadata[META_GID]);
   if (gid !== null) p.gid = gid;
+  const atime = parseTime(metadata[META_ATIME]);
+  if (atime !== null) p.atimeNs = atime;
   return p;
+}
+
+/** RFC 3339 (to the nanosecond) or whole seconds since the epoch → nanoseconds; null if neither */
+function parseTime(value: string | undefined): bigint | null {
+  if (value === undefined) return null;
+  const v = value.trim();
+  if (/^[0-9]{1,12}$/.test(v)) return BigInt(v) * 1_000_000_000n;
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(v);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (!Number.isFinite(ms)) return null;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+}
+
+/** nanoseconds since the epoch → RFC 3339 in UTC with the nanoseconds rclone keeps */
+function formatTime(ns: bigint): string {
+  const sec = ns / 1_000_000_000n - (ns % 1_000_000_000n < 0n ? 1n : 0n);
+  const frac = ns - sec * 1_000_000_000n;
+  const base = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+  const f = frac.toString().padStart(9, '0').replace(/0+$/, '');
+  return `${base}${f ? '.' + f : ''}Z`;
 }
 
 /** User metadata that stores `p` for an object of file type `type`, in rclone's form. */
@@ -69,6 +96,7 @@ export function posixMetadata(p: PosixMeta, type: number): Record<string, string
   if (p.perm !== undefined) m[META_MODE] = (type | (p.perm & 0o7777)).toString(8);
   if (p.uid !== undefined) m[META_UID] = String(p.uid);
   if (p.gid !== undefined) m[META_GID] = String(p.gid);
+  if (p.atimeNs !== undefined) m[META_ATIME] = formatTime(p.atimeNs);
   return m;
 }
 

@@ -283,7 +283,7 @@ export abstract class ItemState {
       present: stream ? (this.persistedSize > 0 ? [[0, this.persistedSize]] : []) : c.file.present.toJSON(),
       server: this.serverState,
       updated: new Date(this.ctx.clock.now()).toISOString(),
-      ...(this.posixMeta && this.posixDirty ? { posix: { ...this.posixMeta } } : {}),
+      ...(this.posixMeta && this.posixDirty ? { posix: journalPosix(this.posixMeta) } : {}),
     };
   }
 
@@ -356,4 +356,10 @@ export abstract class ItemState {
       `${this.rel}: a file written as a stream is limited to ${this.ctx.maxUploadParts} parts of ${formatSizeBinary(this.ctx.partSize)} (${formatSizeBinary(this.streamLimit())}), and this write reaches ${end} bytes: increase --s3-chunk-size`,
     );
   }
+}
+
+/** posixMeta as the journal keeps it (JSON has no bigint: the atime as decimal nanoseconds) */
+function journalPosix(p: PosixMeta): NonNullable<Journal['posix']> {
+  const { atimeNs, ...rest } = p;
+  return { ...rest, ...(atimeNs !== undefined ? { atimeNs: String(atimeNs) } : {}) };
 }

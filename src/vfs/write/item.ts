@@ -254,20 +254,27 @@ export class Item extends ItemUploads implements WriteFile {
   setMtime(mtimeNs: bigint): boolean {
     this.mtimeNs = mtimeNs;
     this.mtimeExplicit = true;
-    this.noteUse();
-    if (this.isBroken || this.discarded) return true;
-    // stored with the upload still to come; a running one is followed by an mtime fix-up
-    if (this.dirty || this.isUploading || this.isStream || this.metaPending || this.lingering) {
-      if (!this.dirty && !this.isUploading && !this.isStream) this.metaPendingFlag = true;
-      // the next flush journals it; with no handle open none may come: journal it now
-      this.flushedGen = -1;
-      if (this.journal.state === 'dirty' && !this.isOpen) void this.writeJournal('dirty', true).catch(() => undefined);
-      return true;
-    }
+    if (this.metaCarried()) return true;
     // the caller sets it on the stored object with a server-side copy: a new ETag, the same bytes
     if (this.content.kind === 'cache') this.content.file.baseMoved(String(mtimeNs));
     this.storedMtimeNs = mtimeNs;
     return false;
+  }
+
+  /**
+   * A change of metadata (mtime, mode, owners) just made to this item: true when an upload still
+   * to come stores it (or a running one is followed by a fix-up copy), journaled at once when no
+   * handle is open to flush it; false when nothing is pending (the caller copies the object).
+   */
+  private metaCarried(): boolean {
+    this.noteUse();
+    if (this.isBroken || this.discarded) return true;
+    if (!(this.dirty || this.isUploading || this.isStream || this.metaPending || this.lingering)) return false;
+    if (!this.dirty && !this.isUploading && !this.isStream) this.metaPendingFlag = true;
+    // the next flush journals it; with no handle open none may come: journal it now
+    this.flushedGen = -1;
+    if (this.journal.state === 'dirty' && !this.isOpen) void this.writeJournal('dirty', true).catch(() => undefined);
+    return true;
   }
 
   // --- chmod, chown ---------------------------------------------------------------------------
@@ -277,15 +284,7 @@ export class Item extends ItemUploads implements WriteFile {
   setPosix(p: PosixMeta): boolean {
     this.posixMeta = { ...this.posixMeta, ...p };
     this.posixDirty = true;
-    this.noteUse();
-    if (this.isBroken || this.discarded) return true;
-    if (this.dirty || this.isUploading || this.isStream || this.metaPending || this.lingering) {
-      if (!this.dirty && !this.isUploading && !this.isStream) this.metaPendingFlag = true;
-      // journaled with the next flush; with no handle open none may come: now
-      this.flushedGen = -1;
-      if (this.journal.state === 'dirty' && !this.isOpen) void this.writeJournal('dirty', true).catch(() => undefined);
-      return true;
-    }
+    if (this.metaCarried()) return true;
     this.posixDirty = false;
     if (this.content.kind === 'cache') this.content.file.baseMoved();
     return false;
@@ -470,5 +469,6 @@ function journaledPosix(p: unknown): PosixMeta | undefined {
   if (Number.isSafeInteger(o.perm) && (o.perm as number) >= 0 && (o.perm as number) <= 0o7777) out.perm = o.perm as number;
   if (id(o.uid) !== undefined) out.uid = id(o.uid)!;
   if (id(o.gid) !== undefined) out.gid = id(o.gid)!;
+  if (typeof o.atimeNs === 'string' && /^-?\d{1,20}$/.test(o.atimeNs)) out.atimeNs = BigInt(o.atimeNs);
   return Object.keys(out).length ? out : undefined;
 }

@@ -66,7 +66,7 @@ export interface Journal {
    */
   unsynced?: string;
   /** permission bits and owners set by chmod/chown and not stored yet: uploaded with the data */
-  posix?: { perm?: number; uid?: number; gid?: number };
+  posix?: { perm?: number; uid?: number; gid?: number; atimeNs?: string };
 }
 
 /** One mount process: its pid and start time (pids are reused; the pair is not). */

@@ -1,0 +1,53 @@
+// Directory times, modes and owners for the life of the mount. S3 keeps none of them for a
+// prefix, so a directory shows its marker's LastModified (or the mount's start) and the mount's
+// --dir-perms/--uid/--gid, and nothing stores what is set on it. Here a time set by utimens
+// (`rsync -a`, `tar x`, `cp -p`, `touch`) and a mode or owner set by chmod/chown are kept, and
+// every change of a directory's entries made through this mount (a name added, removed or
+// renamed) moves its mtime to now, as POSIX says; so `rsync -a` run twice finds every directory
+// as it left it. Until unmount: a remount shows the defaults again.
+import type { PosixMeta } from '../backend/s3/metadata.js';
+
+interface Kept {
+  mtimeNs?: bigint;
+  posix?: PosixMeta;
+}
+
+export class DirAttrs {
+  private readonly kept = new Map<string, Kept>();
+
+  mtime(rel: string): bigint | undefined {
+    return this.kept.get(rel)?.mtimeNs;
+  }
+
+  posix(rel: string): PosixMeta | undefined {
+    return this.kept.get(rel)?.posix;
+  }
+
+  setMtime(rel: string, mtimeNs: bigint): void {
+    this.kept.set(rel, { ...this.kept.get(rel), mtimeNs });
+  }
+
+  setPosix(rel: string, p: PosixMeta): void {
+    const k = this.kept.get(rel);
+    this.kept.set(rel, { ...k, posix: { ...k?.posix, ...p } });
+  }
+
+  /** an entry of `dir` was added, removed or renamed at `nowNs` */
+  changed(dir: string, nowNs: bigint): void {
+    this.setMtime(dir, nowNs);
+  }
+
+  /** `rel` and everything below it are gone */
+  drop(rel: string): void {
+    for (const k of [...this.kept.keys()]) if (k === rel || k.startsWith(rel + '/')) this.kept.delete(k);
+  }
+
+  /** the directory `from` is now `to`, with everything below it */
+  move(from: string, to: string): void {
+    const moved: Array<[string, Kept]> = [];
+    for (const [k, v] of this.kept) if (k === from || k.startsWith(from + '/')) moved.push([to + k.slice(from.length), v]);
+    this.drop(from);
+    this.drop(to);
+    for (const [k, v] of moved) this.kept.set(k, v);
+  }
+}
