@@ -119,6 +119,8 @@ export class Namespace {
   private readonly dirTimeNs: bigint;
   /** directory times, modes and owners set or moved through this mount (dir-attrs.ts) */
   private readonly dirAttrs = new DirAttrs();
+  /** unreachable keys already named in a NOTICE */
+  private readonly unreachableNoticed = new Set<string>();
 
   constructor(
     readonly bucket: MountedBucket,
@@ -210,6 +212,7 @@ export class Namespace {
     let complete = true;
     try {
       for await (const e of this.bucket.list(root, { recursive: true })) {
+        if (this.unreachable(e)) continue;
         tree.add(e);
         if (++keys >= MAX_TREE_KEYS) {
           complete = false;
@@ -236,10 +239,27 @@ export class Namespace {
       const rel = e.path;
       // the directory's own `dir/` marker, or anything not directly inside it, is not an entry
       if (rel === dir || rel === '' || parentOf(rel) !== dir) continue;
+      if (this.unreachable(e)) continue;
       this.mergeEntry(entries, dir, e, rel);
     }
     this.log.debug(`list ${JSON.stringify(dir || '/')}: ${entries.size} entries in ${Date.now() - t0}ms`);
     return entries;
+  }
+
+  /**
+   * A listed key whose name leads to another key under this encoding (the Dot rule: the key "."
+   * reads as "．", the key of a file named so) could be shown but never opened: it is left out,
+   * with one NOTICE (per mount) that says how to reach it.
+   */
+  private unreachable(e: ListEntry): boolean {
+    if (e.unreachableKey === undefined) return false;
+    if (!this.unreachableNoticed.has(e.unreachableKey) && this.unreachableNoticed.size < 10_000) {
+      this.unreachableNoticed.add(e.unreachableKey);
+      this.log.notice(
+        `${this.bucket.name}/${e.unreachableKey}: under this --s3-encoding its name would be another key's: not shown; --s3-encoding Slash,InvalidUtf8 (without Dot) reaches it, also with bucketfs cat`,
+      );
+    }
+    return true;
   }
 
   /**
@@ -256,12 +276,12 @@ export class Namespace {
       const entry: DirEntry = { name, kind: 'dir', size: 0, marker };
       const lm = e.lastModified ?? (prev?.kind === 'dir' ? prev.lastModified : undefined);
       if (lm) entry.lastModified = lm;
-      if (prev?.kind === 'file') this.log.notice(`${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory`);
+      if (prev?.kind === 'file') this.log.notice(this.shadowedFile(dir, name));
       entries.set(name, entry);
       return;
     }
     if (prev?.kind === 'dir') {
-      this.log.notice(`${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory`);
+      this.log.notice(this.shadowedFile(dir, name));
       return;
     }
     const entry: DirEntry = { name, kind: 'file', size: e.size };
@@ -269,6 +289,11 @@ export class Namespace {
     if (e.etag) entry.etag = e.etag;
     if (e.storageClass) entry.storageClass = e.storageClass;
     entries.set(name, entry);
+  }
+
+  private shadowedFile(dir: string, name: string): string {
+    const key = this.bucket.keyOf(joinPath(dir, name));
+    return `${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory (the file: bucketfs cat REMOTE:${this.bucket.name}/${key})`;
   }
 
   // ------------------------------------------------------------------------------------------

@@ -80,15 +80,52 @@ function requestPage(
   );
 }
 
-/** a name no filesystem can show (an empty segment, from keys like "a//b") is left out */
+/** a name no filesystem can show (an empty segment, from keys like "a//b") is left out, with one NOTICE */
 function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): Generator<ListEntry> {
   for (const e of entries) {
     if (e.path.split('/').some((s) => s === '')) {
-      ctx.log.debug(`LIST ${bucket}: skipping key with an empty path segment: ${JSON.stringify(e.path)}`);
+      // (a common prefix names the keys below it: "a//" for "a//b")
+      noticeOnce(
+        ctx,
+        bucket,
+        e.kind === 'dir' ? `${e.path}/` : e.path,
+        `an empty name in its path cannot be shown: skipped (any S3 client reads it by its key)`,
+      );
       continue;
     }
     yield e;
   }
+}
+
+/** keys already named in a NOTICE (a listing is read again and again) */
+const noticed = new Set<string>();
+const MAX_NOTICED = 10_000;
+
+function noticeOnce(ctx: BackendContext, bucket: string, key: string, why: string): void {
+  const id = `${bucket}\0${key}`;
+  if (noticed.has(id)) return;
+  if (noticed.size >= MAX_NOTICED) noticed.clear();
+  noticed.add(id);
+  ctx.log.notice(`${bucket}/${key}: ${why}`);
+}
+
+/**
+ * A key segment whose name does not lead back to it: with the Dot encoding, rclone's default,
+ * the keys "." and ".." read as "．" and "．．", which are the keys of files named so. Such an
+ * entry can be listed (as rclone lists it) but not opened: it is marked (unreachableKey).
+ */
+function unreachable(ctx: BackendContext, rel: string): boolean {
+  for (const seg of rel.split('/')) {
+    if (seg === '') continue;
+    const name = ctx.enc.decodeSegment(seg);
+    if (name === seg) continue;
+    try {
+      if (ctx.enc.encodeSegment(name) !== seg) return true;
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** One page's entries: common prefixes and `x/` markers as directories (once per listing), objects. */
@@ -99,16 +136,18 @@ function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logi
     if (!cp.Prefix) continue;
     const rel = relativeName(decodeKey(cp.Prefix), prefix);
     if (rel === null) continue;
+    const cpUnreachable = unreachable(ctx, rel) ? decodeKey(cp.Prefix) : undefined;
     const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
     if (!seenDirs.has(path)) {
       seenDirs.add(path);
-      entries.push({ kind: 'dir', path, size: 0 });
+      entries.push({ kind: 'dir', path, size: 0, ...(cpUnreachable !== undefined ? { unreachableKey: cpUnreachable } : {}) });
     }
   }
   for (const obj of page.Contents ?? []) {
     if (obj.Key === undefined) continue;
     const rel = relativeName(decodeKey(obj.Key), prefix);
     if (rel === null || rel === '') continue; // the listed directory's own marker
+    const objUnreachable = unreachable(ctx, rel) ? decodeKey(obj.Key) : undefined;
     if (rel.endsWith('/')) {
       const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
       if (seenDirs.has(path)) {
@@ -118,13 +157,21 @@ function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logi
         continue;
       }
       seenDirs.add(path);
-      entries.push({ kind: 'dir', path, size: 0, marker: true, ...(obj.LastModified ? { lastModified: obj.LastModified } : {}) });
+      entries.push({
+        kind: 'dir',
+        path,
+        size: 0,
+        marker: true,
+        ...(objUnreachable !== undefined ? { unreachableKey: objUnreachable } : {}),
+        ...(obj.LastModified ? { lastModified: obj.LastModified } : {}),
+      });
       continue;
     }
     const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size: obj.Size ?? 0 };
     if (obj.LastModified) entry.lastModified = obj.LastModified;
     if (obj.ETag) entry.etag = obj.ETag;
     if (obj.StorageClass) entry.storageClass = obj.StorageClass;
+    if (objUnreachable !== undefined) entry.unreachableKey = objUnreachable;
     entries.push(entry);
   }
   return entries;

@@ -24,6 +24,10 @@ export interface ListEntry {
   storageClass?: string;
   /** true when this 'dir' entry comes from a zero-byte `dir/` marker object */
   marker?: boolean;
+  /** the key, for an entry whose path does not lead back to it under this encoding (the Dot
+   *  rule makes the key "." read as "．", which is the key of a file named so): listed, never
+   *  opened */
+  unreachableKey?: string;
 }
 
 export interface ObjectInfo {

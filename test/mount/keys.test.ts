@@ -1,0 +1,54 @@
+// Keys a filesystem cannot show as they are: "." and ".." (the Dot encoding, rclone's default,
+// reads them as "．", the key of a file named so), empty names ("a//b"), a file and a directory
+// of one name. Every name the mount lists can be opened; what it leaves out is named in one
+// NOTICE with the way to reach it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { boto3 } from '../helpers/run.js';
+import { mount, useS3Bucket, usingMount, MOUNT_TEST } from '../helpers/mount.js';
+
+const BUCKET = 'keys-bucket';
+const KEYS = ['hk/.', 'hk/..', 'hk/a//b', 'hk/ok.txt', 'hk/both', 'hk/both/inner'];
+
+const bucket = useS3Bucket(BUCKET, {
+  async setup(s3) {
+    await boto3(
+      s3.directEndpoint,
+      KEYS.map((k) => `s3.put_object(Bucket="${BUCKET}", Key=${JSON.stringify(k)}, Body=${JSON.stringify(k)}.encode())`).join('\n'),
+    );
+  },
+});
+
+test(
+  'hostile keys: every listed name opens; ".", "..", "a//b" and a file shadowed by a directory are each named in a NOTICE with the way to reach them',
+  MOUNT_TEST,
+  async () => {
+    const m = await mount(bucket.s3, `moto:${BUCKET}`);
+    await usingMount(m, async () => {
+      const names = (await fs.readdir(path.join(m.mnt, 'hk'))).sort();
+      assert.deepEqual(names, ['a', 'both', 'ok.txt']);
+      for (const n of names) await fs.stat(path.join(m.mnt, 'hk', n));
+      assert.equal(await fs.readFile(path.join(m.mnt, 'hk/ok.txt'), 'utf8'), 'hk/ok.txt');
+      assert.deepEqual(await fs.readdir(path.join(m.mnt, 'hk/both')), ['inner']);
+      assert.deepEqual(await fs.readdir(path.join(m.mnt, 'hk/a')), []);
+      const log = m.stderr();
+      assert.match(log, /NOTICE: keys-bucket\/hk\/\.: under this --s3-encoding .* --s3-encoding Slash,InvalidUtf8/);
+      assert.match(log, /NOTICE: keys-bucket\/hk\/\.\.: under this --s3-encoding/);
+      assert.match(log, /NOTICE: keys-bucket\/hk\/a\/\/: an empty name in its path cannot be shown/);
+      assert.match(
+        log,
+        /NOTICE: hk\/both: both a file and a directory in the bucket; showing the directory \(the file: bucketfs cat REMOTE:keys-bucket\/hk\/both\)/,
+      );
+    });
+    // the way the NOTICE names: without the Dot rule "." and ".." are "．" and "．．", and open
+    const plain = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--s3-encoding', 'Slash,InvalidUtf8'] });
+    await usingMount(plain, async () => {
+      const names = await fs.readdir(path.join(plain.mnt, 'hk'));
+      assert.ok(names.includes('．') && names.includes('．．'), names.join(' '));
+      assert.equal(await fs.readFile(path.join(plain.mnt, 'hk/．'), 'utf8'), 'hk/.');
+      assert.equal(await fs.readFile(path.join(plain.mnt, 'hk/．．'), 'utf8'), 'hk/..');
+    });
+  },
+);
