@@ -10,7 +10,7 @@ import { boto3 } from '../helpers/run.js';
 import { mount, useS3Bucket, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'keys-bucket';
-const KEYS = ['hk/.', 'hk/..', 'hk/a//b', 'hk/ok.txt', 'hk/both', 'hk/both/inner'];
+const KEYS = ['hk/.', 'hk/..', 'hk/a//b', 'hk/ok.txt', 'hk/both', 'hk/both/inner', '/lead'];
 
 const bucket = useS3Bucket(BUCKET, {
   async setup(s3) {
@@ -36,7 +36,10 @@ test(
       const log = m.stderr();
       assert.match(log, /NOTICE: keys-bucket\/hk\/\.: under this --s3-encoding .* --s3-encoding Slash,InvalidUtf8/);
       assert.match(log, /NOTICE: keys-bucket\/hk\/\.\.: under this --s3-encoding/);
-      assert.match(log, /NOTICE: keys-bucket\/hk\/a\/\/: an empty name in its path cannot be shown/);
+      assert.match(log, /NOTICE: keys-bucket: the keys under "hk\/a\/\/": an empty name in the path cannot be shown/);
+      // a leading "/": the root's listing
+      assert.deepEqual((await fs.readdir(m.mnt)).sort(), ['hk']);
+      assert.match(m.stderr(), /NOTICE: keys-bucket: the keys under "\/": an empty name in the path cannot be shown/);
       assert.match(
         log,
         /NOTICE: hk\/both: both a file and a directory in the bucket; showing the directory \(the file: bucketfs cat REMOTE:keys-bucket\/hk\/both\)/,

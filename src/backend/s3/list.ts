@@ -85,12 +85,8 @@ function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): G
   for (const e of entries) {
     if (e.path.split('/').some((s) => s === '')) {
       // (a common prefix names the keys below it: "a//" for "a//b")
-      noticeOnce(
-        ctx,
-        bucket,
-        e.kind === 'dir' ? `${e.path}/` : e.path,
-        `an empty name in its path cannot be shown: skipped (any S3 client reads it by its key)`,
-      );
+      const what = e.kind === 'dir' ? `the keys under ${JSON.stringify(`${e.path}/`)}` : `the key ${JSON.stringify(e.path)}`;
+      noticeOnce(ctx, bucket, what, 'an empty name in the path cannot be shown: skipped (any S3 client reads such keys)');
       continue;
     }
     yield e;
@@ -101,12 +97,12 @@ function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): G
 const noticed = new Set<string>();
 const MAX_NOTICED = 10_000;
 
-function noticeOnce(ctx: BackendContext, bucket: string, key: string, why: string): void {
-  const id = `${bucket}\0${key}`;
+function noticeOnce(ctx: BackendContext, bucket: string, what: string, why: string): void {
+  const id = `${bucket}\0${what}`;
   if (noticed.has(id)) return;
   if (noticed.size >= MAX_NOTICED) noticed.clear();
   noticed.add(id);
-  ctx.log.notice(`${bucket}/${key}: ${why}`);
+  ctx.log.notice(`${bucket}: ${what}: ${why}`);
 }
 
 /**
