@@ -37,9 +37,14 @@ export interface VfsStatfs {
 
 type Perms = Pick<VfsOptions, 'dirPerms' | 'filePerms' | 'umask' | 'uid' | 'gid'>;
 
+/** The permission bits of a file or directory that stores none (--file-perms/--dir-perms, --umask). */
+export function defaultPerm(kind: Attr['kind'], opts: Perms): number {
+  return (kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
+}
+
 /** The mode and owners shown: what the object stores (chmod/chown), else the mount's defaults. */
 export function withMode(a: Attr, opts: Perms): VfsAttr {
-  const perms = a.posix?.perm ?? (a.kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
+  const perms = a.posix?.perm ?? defaultPerm(a.kind, opts);
   return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: a.posix?.uid ?? opts.uid, gid: a.posix?.gid ?? opts.gid };
 }
 

@@ -6,6 +6,7 @@
 // renamed) moves its mtime to now, as POSIX says; so `rsync -a` run twice finds every directory
 // as it left it. Until unmount: a remount shows the defaults again.
 import type { PosixMeta } from '../backend/s3/metadata.js';
+import { isSelfOrBelow, rebase } from './paths.js';
 
 interface Kept {
   mtimeNs?: bigint;
@@ -39,13 +40,13 @@ export class DirAttrs {
 
   /** `rel` and everything below it are gone */
   drop(rel: string): void {
-    for (const k of [...this.kept.keys()]) if (k === rel || k.startsWith(rel + '/')) this.kept.delete(k);
+    for (const k of [...this.kept.keys()]) if (isSelfOrBelow(k, rel)) this.kept.delete(k);
   }
 
   /** the directory `from` is now `to`, with everything below it */
   move(from: string, to: string): void {
     const moved: Array<[string, Kept]> = [];
-    for (const [k, v] of this.kept) if (k === from || k.startsWith(from + '/')) moved.push([to + k.slice(from.length), v]);
+    for (const [k, v] of this.kept) if (isSelfOrBelow(k, from)) moved.push([rebase(k, from, to), v]);
     this.drop(from);
     this.drop(to);
     for (const [k, v] of moved) this.kept.set(k, v);

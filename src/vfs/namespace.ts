@@ -26,6 +26,7 @@ import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
 import { DirAttrs } from './dir-attrs.js';
+import { Once } from '../util/once.js';
 import { S_IFREG } from './attrs.js';
 import { posixFrom, posixMetadata, type PosixMeta } from '../backend/s3/metadata.js';
 import { FetchAhead } from './fetch-ahead.js';
@@ -119,8 +120,8 @@ export class Namespace {
   private readonly dirTimeNs: bigint;
   /** directory times, modes and owners set or moved through this mount (dir-attrs.ts) */
   private readonly dirAttrs = new DirAttrs();
-  /** unreachable keys already named in a NOTICE */
-  private readonly unreachableNoticed = new Set<string>();
+  /** keys and names already reported in a NOTICE (listings are read again and again) */
+  private readonly noticed = new Once();
 
   constructor(
     readonly bucket: MountedBucket,
@@ -253,8 +254,7 @@ export class Namespace {
    */
   private unreachable(e: ListEntry): boolean {
     if (e.unreachableKey === undefined) return false;
-    if (!this.unreachableNoticed.has(e.unreachableKey) && this.unreachableNoticed.size < 10_000) {
-      this.unreachableNoticed.add(e.unreachableKey);
+    if (this.noticed.first(e.unreachableKey)) {
       this.log.notice(
         `${this.bucket.name}/${e.unreachableKey}: under this --s3-encoding its name would be another key's: not shown; --s3-encoding Slash,InvalidUtf8 (without Dot) reaches it, also with bucketfs cat`,
       );
@@ -266,7 +266,7 @@ export class Namespace {
    * One listing entry into the merged map. A name can come as a marker object and as a common
    * prefix (a directory with a `dir/` marker and keys below it): one directory. A file `a` and
    * keys under `a/` can both exist in S3 but not in a filesystem: the directory wins (it holds
-   * more), and the file is logged once per listing.
+   * more), and the file is named in one NOTICE.
    */
   private mergeEntry(entries: Map<string, DirEntry>, dir: string, e: ListEntry, rel: string): void {
     const name = baseName(rel);
@@ -276,12 +276,12 @@ export class Namespace {
       const entry: DirEntry = { name, kind: 'dir', size: 0, marker };
       const lm = e.lastModified ?? (prev?.kind === 'dir' ? prev.lastModified : undefined);
       if (lm) entry.lastModified = lm;
-      if (prev?.kind === 'file') this.log.notice(this.shadowedFile(dir, name));
+      if (prev?.kind === 'file') this.noticeShadowedFile(dir, name);
       entries.set(name, entry);
       return;
     }
     if (prev?.kind === 'dir') {
-      this.log.notice(this.shadowedFile(dir, name));
+      this.noticeShadowedFile(dir, name);
       return;
     }
     const entry: DirEntry = { name, kind: 'file', size: e.size };
@@ -291,9 +291,11 @@ export class Namespace {
     entries.set(name, entry);
   }
 
-  private shadowedFile(dir: string, name: string): string {
-    const key = this.bucket.keyOf(joinPath(dir, name));
-    return `${joinPath(dir, name)}: both a file and a directory in the bucket; showing the directory (the file: bucketfs cat REMOTE:${this.bucket.name}/${key})`;
+  private noticeShadowedFile(dir: string, name: string): void {
+    const rel = joinPath(dir, name);
+    if (!this.noticed.first(rel)) return;
+    const key = this.bucket.keyOf(rel);
+    this.log.notice(`${rel}: both a file and a directory in the bucket; showing the directory (the file: bucketfs cat REMOTE:${this.bucket.name}/${key})`);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -620,12 +622,14 @@ export class Namespace {
   }
 
   /**
-   * ENOTEMPTY unless the directory is empty in our listing and at the server (one LIST): the
-   * listing may be older than an object another client put there since.
+   * ENOTEMPTY unless the directory is empty at the server (one LIST of a few keys): a cached
+   * listing may be older than an object another client put there since. A cached listing that
+   * has entries answers at once (rmdir of a full directory costs no request); one that is not
+   * cached is not fetched whole for this.
    */
   private async requireEmptyDir(rel: string, goingAway: (rel: string) => boolean = () => false): Promise<void> {
-    const listing = await this.listDir(rel);
-    if (listing.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${rel}`);
+    const cached = this.dirs.get(rel);
+    if (cached && cached.entries.size > 0) throw vfsError('ENOTEMPTY', `directory not empty: /${rel}`);
     const server = await this.bucket.listPage(rel, 8);
     if (!server.complete || server.entries.some((x) => !goingAway(x.path))) {
       // what we listed is out of date: the next readdir asks the server again

@@ -15,7 +15,7 @@ import { baseReaders } from './write/base-reader.js';
 import { MountedBucket } from './bucket.js';
 import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, type WriteLayer } from './write/write-layer.js';
 import { vfsError } from './errors.js';
-import { statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
+import { defaultPerm, statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles, openMode, type Handle } from './open-files.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
@@ -293,7 +293,7 @@ export class Vfs {
       if (this.files.forgetUnlinked(rel)) server = undefined;
     }
     const file = await this.writes.open(rel, { create: true, truncate: true, writable: true, readWrite: true, server });
-    if (mode !== undefined && (mode & 0o7777) !== (this.withMode({ kind: 'file', size: 0, mtimeNs: 0n }).mode & 0o7777)) file.setPosix({ perm: mode & 0o7777 });
+    if (mode !== undefined && (mode & 0o7777) !== defaultPerm('file', this.opts)) file.setPosix({ perm: mode & 0o7777 });
     this.ns.noteFile(rel, 0, file.mtimeNs);
     return this.files.add({ kind: 'write', rel, file, readable: true, writable: true });
   }

@@ -11,6 +11,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { sendOptions, type BackendContext } from './context.js';
 import type { ListEntry } from './types.js';
+import { Once } from '../../util/once.js';
 
 /** S3's url encoding-type is form encoding: '+' is a space. */
 export function urlDecodeKey(s: string): string {
@@ -94,34 +95,33 @@ function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): G
 }
 
 /** keys already named in a NOTICE (a listing is read again and again) */
-const noticed = new Set<string>();
-const MAX_NOTICED = 10_000;
+const noticed = new Once();
 
 function noticeOnce(ctx: BackendContext, bucket: string, what: string, why: string): void {
-  const id = `${bucket}\0${what}`;
-  if (noticed.has(id)) return;
-  if (noticed.size >= MAX_NOTICED) noticed.clear();
-  noticed.add(id);
-  ctx.log.notice(`${bucket}: ${what}: ${why}`);
+  if (noticed.first(`${bucket}\0${what}`)) ctx.log.notice(`${bucket}: ${what}: ${why}`);
 }
 
 /**
- * A key segment whose name does not lead back to it: with the Dot encoding, rclone's default,
- * the keys "." and ".." read as "．" and "．．", which are the keys of files named so. Such an
- * entry can be listed (as rclone lists it) but not opened: it is marked (unreachableKey).
+ * A relative key → its logical path, each segment decoded once; `reachable` is false when a
+ * segment's name does not lead back to it: with the Dot encoding, rclone's default, the keys "."
+ * and ".." read as "．" and "．．", which are the keys of files named so. Such an entry can be
+ * listed (as rclone lists it) but not opened: it is marked (unreachableKey). Only a segment that
+ * decoding changed is encoded again to check.
  */
-function unreachable(ctx: BackendContext, rel: string): boolean {
-  for (const seg of rel.split('/')) {
-    if (seg === '') continue;
+function decodeRel(ctx: BackendContext, rel: string): { path: string; reachable: boolean } {
+  let reachable = true;
+  const names = rel.split('/').map((seg) => {
     const name = ctx.enc.decodeSegment(seg);
-    if (name === seg) continue;
-    try {
-      if (ctx.enc.encodeSegment(name) !== seg) return true;
-    } catch {
-      return true;
+    if (reachable && name !== seg) {
+      try {
+        reachable = ctx.enc.encodeSegment(name) === seg;
+      } catch {
+        reachable = false;
+      }
     }
-  }
-  return false;
+    return name;
+  });
+  return { path: names.join('/'), reachable };
 }
 
 /** One page's entries: common prefixes and `x/` markers as directories (once per listing), objects. */
@@ -132,20 +132,22 @@ function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logi
     if (!cp.Prefix) continue;
     const rel = relativeName(decodeKey(cp.Prefix), prefix);
     if (rel === null) continue;
-    const cpUnreachable = unreachable(ctx, rel) ? decodeKey(cp.Prefix) : undefined;
-    const path = join(logicalDir, ctx.enc.pathFromKey(rel.replace(/\/$/, '')));
+    const d = decodeRel(ctx, rel.replace(/\/$/, ''));
+    const path = join(logicalDir, d.path);
     if (!seenDirs.has(path)) {
       seenDirs.add(path);
-      entries.push({ kind: 'dir', path, size: 0, ...(cpUnreachable !== undefined ? { unreachableKey: cpUnreachable } : {}) });
+      entries.push({ kind: 'dir', path, size: 0, ...(d.reachable ? {} : { unreachableKey: decodeKey(cp.Prefix) }) });
     }
   }
   for (const obj of page.Contents ?? []) {
     if (obj.Key === undefined) continue;
     const rel = relativeName(decodeKey(obj.Key), prefix);
     if (rel === null || rel === '') continue; // the listed directory's own marker
-    const objUnreachable = unreachable(ctx, rel) ? decodeKey(obj.Key) : undefined;
-    if (rel.endsWith('/')) {
-      const path = join(logicalDir, ctx.enc.pathFromKey(rel.slice(0, -1)));
+    const marker = rel.endsWith('/');
+    const d = decodeRel(ctx, marker ? rel.slice(0, -1) : rel);
+    const unreachableKey = d.reachable ? undefined : decodeKey(obj.Key);
+    if (marker) {
+      const path = join(logicalDir, d.path);
       if (seenDirs.has(path)) {
         // already a common prefix in this listing: just note that a marker exists
         const e = entries.find((x) => x.kind === 'dir' && x.path === path);
@@ -158,16 +160,16 @@ function pageEntries(ctx: BackendContext, page: ListObjectsV2CommandOutput, logi
         path,
         size: 0,
         marker: true,
-        ...(objUnreachable !== undefined ? { unreachableKey: objUnreachable } : {}),
+        ...(unreachableKey !== undefined ? { unreachableKey } : {}),
         ...(obj.LastModified ? { lastModified: obj.LastModified } : {}),
       });
       continue;
     }
-    const entry: ListEntry = { kind: 'object', path: join(logicalDir, ctx.enc.pathFromKey(rel)), size: obj.Size ?? 0 };
+    const entry: ListEntry = { kind: 'object', path: join(logicalDir, d.path), size: obj.Size ?? 0 };
     if (obj.LastModified) entry.lastModified = obj.LastModified;
     if (obj.ETag) entry.etag = obj.ETag;
     if (obj.StorageClass) entry.storageClass = obj.StorageClass;
-    if (objUnreachable !== undefined) entry.unreachableKey = objUnreachable;
+    if (unreachableKey !== undefined) entry.unreachableKey = unreachableKey;
     entries.push(entry);
   }
   return entries;

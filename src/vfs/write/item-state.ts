@@ -67,9 +67,8 @@ export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** How a rename of this file can be done (Item.prepareRename). */
-/** how a rename moves an item: locally, with a plain copy, or with a copy that stores this
- *  mtime (and mode/owners) set while it was pending */
+/** How a rename of this file can be done (Item.prepareRename): locally, with a plain copy, or
+ *  with a copy that stores the mtime (and mode/owners) set while it was pending. */
 export type RenameKind = 'local' | 'server' | { server: bigint; metadata?: Record<string, string> };
 
 export abstract class ItemState {
@@ -88,8 +87,7 @@ export abstract class ItemState {
   protected metaPendingFlag = false;
   /** permission bits and owners set by chmod/chown through this item (stored with every upload) */
   protected posixMeta: PosixMeta | undefined;
-  /** set since the last upload or copy that stored them (not journaled: a crash before the
-   *  upload keeps the data, without them) */
+  /** set since the last upload or copy that stored them (journaled with a dirty item) */
   protected posixDirty = false;
   /** posixMeta as the running stream's upload started with it */
   protected streamPosix: PosixMeta | undefined;

@@ -140,13 +140,13 @@ export abstract class ItemUploads extends ItemState {
       // with write-back the copy waits too: a utimens (cp -p, rsync -t) or a rename (rsync's
       // temporary file) that comes first carries the time in the one copy it makes anyway
       if (this.ctx.writeBackMs > 0) this.metaPendingFlag = true;
-      else await this.fixMtime();
+      else await this.fixMeta();
     }
   }
 
   /** The stored mtime (or mode and owners) differ from ours and the content is uploaded: a
    *  server-side copy sets them. */
-  protected async fixMtime(): Promise<void> {
+  protected async fixMeta(): Promise<void> {
     const want = this.mtimeNs;
     const metadata = this.posixDirty ? this.posixMetadata() : undefined;
     this.metaPendingFlag = false;
@@ -155,7 +155,11 @@ export abstract class ItemUploads extends ItemState {
       if (metadata) await this.ctx.bucket.copy(this.rel, this.rel, { mtimeNs: want, metadata });
       else await this.ctx.bucket.setMtime(this.rel, want);
     } catch (err) {
-      this.ctx.log.error(`${this.rel}: could not store the modification time: ${message(err)}`);
+      // the data is stored; its metadata goes with the next upload of this file
+      if (metadata) this.posixDirty = true;
+      this.ctx.log.error(
+        `${this.rel}: could not store the ${metadata ? 'modification time, mode and owners' : 'modification time'} (the data is stored): ${message(err)}`,
+      );
       return;
     }
     this.storedMtimeNs = want;
@@ -238,7 +242,7 @@ export abstract class ItemUploads extends ItemState {
     }
     if (c.kind !== 'cache') return null;
     if (!this.dirty) {
-      if (this.metaPending || this.posixDirty || (this.storedMtimeNs !== null && this.mtimeNs !== this.storedMtimeNs)) await this.fixMtime();
+      if (this.metaPending || this.posixDirty || (this.storedMtimeNs !== null && this.mtimeNs !== this.storedMtimeNs)) await this.fixMeta();
       return null;
     }
     await this.fillMissing(c.file, signal);
@@ -293,7 +297,7 @@ export abstract class ItemUploads extends ItemState {
     if (this.dirty) await this.writeJournal('dirty', true);
     else if (this.journal.state !== 'none') await this.writeJournal('clean', true);
     this.ctx.uploaded(this, { ...info, mtimeNs: at.mtime });
-    if (!this.dirty && (this.mtimeNs !== at.mtime || this.posixDirty)) await this.fixMtime();
+    if (!this.dirty && (this.mtimeNs !== at.mtime || this.posixDirty)) await this.fixMeta();
   }
 
   /**
