@@ -11,7 +11,7 @@ import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import type { Cli, RemoteLocation } from './context.js';
 import { formatJsonTime } from './format.js';
-import { listObjects } from './listing.js';
+import { objectsToActOn } from './listing.js';
 
 const COMMANDS: Record<string, { help: string; options: string[] }> = {
   restore: { help: 'Restore objects from GLACIER to normal storage', options: ['priority', 'lifetime', 'description'] },
@@ -68,7 +68,7 @@ async function restore(cli: Cli, loc: RemoteLocation, opts: Record<string, strin
     throw new UserError(`backend restore: invalid lifetime ${JSON.stringify(opts.lifetime)}: a number of days ≥ 1`, EXIT.usage);
 
   const results: Array<{ Status: string; Remote: string }> = [];
-  for await (const l of listObjects(loc, cli.signal)) {
+  for await (const l of objectsToActOn(loc, cli.signal)) {
     if (!(await cli.confirm('restore', l.rel))) continue;
     try {
       await loc.backend.restore(l.bucket, l.path, { days, tier, ...(opts.description ? { description: opts.description } : {}) });

@@ -3,7 +3,7 @@
 // each object, which is fetched with a ranged GET rather than downloaded whole.
 import { UserError, EXIT } from '../util/errors.js';
 import { defineCommand } from './command.js';
-import { listObjects } from './listing.js';
+import { objectsToActOn } from './listing.js';
 import type { Cli, RemoteLocation } from './context.js';
 
 interface CatArgs {
@@ -64,7 +64,7 @@ export const catCommand = defineCommand<CatArgs>({
       if (info) return catOne(cli, loc, loc.path, info.size, args);
     }
     let any = false;
-    for await (const l of listObjects(loc, cli.signal)) {
+    for await (const l of objectsToActOn(loc, cli.signal)) {
       any = true;
       await catOne(cli, loc, l.path, l.entry.size, args);
     }

@@ -12,7 +12,7 @@ import { defineCommand } from './command.js';
 import { forEachLimit } from '../util/concurrency.js';
 import type { Cli, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
-import { listObjects } from './listing.js';
+import { listObjects, objectsToActOn } from './listing.js';
 import { Progress } from './progress.js';
 import { logicalNameFromBytes } from '../backend/s3/utf8.js';
 import { fsPath, nameFromBytes } from './raw-names.js';
@@ -112,7 +112,7 @@ export async function copyTree(cli: Cli, src: Location, dst: Location, transfers
   let files: SourceFile[] = [];
   if (src.kind === 'local') files = await walkLocal(src.path);
   else {
-    for await (const l of listObjects(src, cli.signal)) files.push({ rel: l.rel, size: l.entry.size });
+    for await (const l of objectsToActOn(src, cli.signal)) files.push({ rel: l.rel, size: l.entry.size });
     // Bucket-based listings cannot tell an empty directory from a mistyped one: say so rather than copy nothing.
     if (files.length === 0 && src.path !== '') throw new UserError(`${src.display}: directory not found`, EXIT.notFound);
   }

@@ -3,7 +3,7 @@
 // batches of 1000 while the listing streams.
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
-import { listObjects } from './listing.js';
+import { objectsToActOn } from './listing.js';
 
 const BATCH = 1000;
 
@@ -22,7 +22,7 @@ export const deleteCommand = defineCommand<{ remote: string }>({
       deleted += batch.length;
       batch = [];
     };
-    for await (const l of listObjects(loc, cli.signal)) {
+    for await (const l of objectsToActOn(loc, cli.signal)) {
       if (!(await cli.confirm('delete', l.rel, `size ${l.entry.size}`))) continue;
       batch.push(l.path);
       if (batch.length >= BATCH) await flush();

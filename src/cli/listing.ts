@@ -5,6 +5,8 @@ import path from 'node:path/posix';
 import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
 import type { RemoteLocation } from './context.js';
 import { mapOrdered } from './concurrency.js';
+import { unreachableKeyNotice } from '../backend/s3/list.js';
+import { log } from '../util/log.js';
 import { dateToNs, nowNs } from './format.js';
 
 export interface Listed {
@@ -71,6 +73,18 @@ export async function* listLocation(loc: RemoteLocation, opts: { recursive: bool
 export async function* listObjects(loc: RemoteLocation, signal?: AbortSignal): AsyncGenerator<Listed> {
   for await (const l of listLocation(loc, { recursive: true, signal })) {
     if (l.entry.kind === 'object') yield l;
+  }
+}
+
+/**
+ * Objects to read, change or delete, recursively: a key whose name under this encoding is another
+ * key's (unreachableKey) is listed by ls (as rclone lists it) but would act on that other key
+ * here, so it is left out with one NOTICE saying how to reach it.
+ */
+export async function* objectsToActOn(loc: RemoteLocation, signal?: AbortSignal): AsyncGenerator<Listed> {
+  for await (const l of listObjects(loc, signal)) {
+    if (l.entry.unreachableKey !== undefined) log.notice(unreachableKeyNotice(l.bucket, l.entry.unreachableKey));
+    else yield l;
   }
 }
 

@@ -4,6 +4,7 @@ import { BackendError } from '../backend/s3/backend-error.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import { listLocation } from './listing.js';
+import { unreachableKeyNotice } from '../backend/s3/list.js';
 
 const BATCH = 1000;
 
@@ -28,6 +29,11 @@ export const purgeCommand = defineCommand<{ remote: string }>({
       batch = [];
     };
     for await (const l of listLocation(loc, { recursive: true, signal: cli.signal })) {
+      // a key whose name would be another key's: deleting that name would not delete it
+      if (l.entry.unreachableKey !== undefined) {
+        if (l.entry.kind !== 'dir') log.notice(unreachableKeyNotice(l.bucket, l.entry.unreachableKey));
+        continue;
+      }
       // A marker object's key is its directory path with a trailing slash.
       batch.push(l.entry.kind === 'dir' ? `${l.path}/` : l.path);
       if (batch.length >= BATCH) await flush();

@@ -5,7 +5,7 @@ import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import { nowNs, parseTouchTimestamp } from './format.js';
-import { listObjects } from './listing.js';
+import { objectsToActOn } from './listing.js';
 import { forEachLimit } from '../util/concurrency.js';
 
 interface TouchArgs {
@@ -32,7 +32,7 @@ export const touchCommand = defineCommand<TouchArgs>({
     const mtimeNs = args.timestamp !== undefined ? parseTouchTimestamp(args.timestamp, args.localtime === true) : nowNs();
     if (args.recursive) {
       const items: string[] = [];
-      for await (const l of listObjects(loc, cli.signal)) items.push(l.path);
+      for await (const l of objectsToActOn(loc, cli.signal)) items.push(l.path);
       await forEachLimit(items, args.transfers, async (p) => {
         if (!(await cli.confirm('touch', p))) return;
         await loc.backend.setMtime(loc.bucket, p, mtimeNs);

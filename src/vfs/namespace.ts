@@ -21,6 +21,7 @@
 import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
 import type { MountedBucket } from './bucket.js';
 import { BackendError } from '../backend/s3/backend-error.js';
+import { unreachableKeyNotice } from '../backend/s3/list.js';
 import type { Logger } from '../util/log.js';
 import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
@@ -255,9 +256,7 @@ export class Namespace {
   private unreachable(e: ListEntry): boolean {
     if (e.unreachableKey === undefined) return false;
     if (this.noticed.first(e.unreachableKey)) {
-      this.log.notice(
-        `${this.bucket.name}/${e.unreachableKey}: under this --s3-encoding its name would be another key's: not shown; --s3-encoding Slash,InvalidUtf8 (without Dot) reaches it, also with bucketfs cat`,
-      );
+      this.log.notice(unreachableKeyNotice(this.bucket.name, e.unreachableKey));
     }
     return true;
   }

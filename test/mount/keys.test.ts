@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { boto3 } from '../helpers/run.js';
-import { mount, useS3Bucket, usingMount, MOUNT_TEST } from '../helpers/mount.js';
+import { boto3, bucketfs } from '../helpers/run.js';
+import { mount, mountEnv, tempDir, useS3Bucket, usingMount, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'keys-bucket';
 const KEYS = ['hk/.', 'hk/..', 'hk/a//b', 'hk/ok.txt', 'hk/both', 'hk/both/inner', '/lead'];
@@ -55,3 +55,30 @@ test(
     });
   },
 );
+
+test('the CLI the same: copy and cat skip "." and ".." with the NOTICE that names the key (not "vanished from the source")', MOUNT_TEST, async () => {
+  const dir = await tempDir();
+  try {
+    const env = mountEnv(bucket.s3);
+    const copy = await bucketfs(['copy', `moto:${BUCKET}/hk`, dir], { env });
+    // the file "both" and the directory "both/" cannot both exist on a disk: that one fails, by name
+    assert.notEqual(copy.code, 0, copy.stderr);
+    assert.match(copy.stderr, /copy: 1 of 3 file\(s\) failed \(first: write .*\/both: is a directory\)/);
+    assert.equal(await fs.readFile(path.join(dir, 'both/inner'), 'utf8'), 'hk/both/inner');
+    assert.doesNotMatch(copy.stderr, /vanished/);
+    assert.match(
+      copy.stderr,
+      /NOTICE: keys-bucket\/hk\/\.: under this --s3-encoding its name would be another key's: skipped; with --s3-encoding Slash,InvalidUtf8/,
+    );
+    assert.match(copy.stderr, /NOTICE: keys-bucket\/hk\/\.\.: under this --s3-encoding/);
+    assert.equal(await fs.readFile(path.join(dir, 'ok.txt'), 'utf8'), 'hk/ok.txt');
+    // nothing was written outside the destination, nor under the decoded names
+    assert.ok(!(await fs.readdir(dir)).some((n) => n.startsWith('．')));
+    const all = await bucketfs(['cat', `moto:${BUCKET}/hk`], { env });
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /hk\/ok\.txt/);
+    assert.match(all.stderr, /NOTICE: keys-bucket\/hk\/\.\.: under this --s3-encoding/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -94,6 +94,14 @@ function* showable(ctx: BackendContext, bucket: string, entries: ListEntry[]): G
   }
 }
 
+/**
+ * What to say of a key that decodes to another key's name (unreachableKey): the same words from
+ * the mount and from every command that skips it.
+ */
+export function unreachableKeyNotice(bucket: string, key: string): string {
+  return `${bucket}/${key}: under this --s3-encoding its name would be another key's: skipped; with --s3-encoding Slash,InvalidUtf8 (without Dot) the mount and bucketfs cat/copy reach it`;
+}
+
 /** keys already named in a NOTICE (a listing is read again and again) */
 const noticed = new Once();
 
