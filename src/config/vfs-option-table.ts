@@ -42,6 +42,13 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     default: 'false',
     help: "Don't read/write the modification time (can speed things up): LastModified is shown and utimens changes nothing.",
   },
+  {
+    scope: 'global',
+    name: 'vfs_links',
+    type: 'bool',
+    default: 'true',
+    help: "Symbolic links: stored as an object NAME.rclonelink holding the target (rclone's --links convention, so `rclone copy -l` restores them); an object whose stored mode says link (s3fs) is one too. false: such objects show as regular files and symlink(2) is EPERM. (rclone mount's --vfs-links defaults to false.)",
+  },
   { scope: 'global', name: 'no_checksum', type: 'bool', default: 'false', help: "Don't compare checksums on up/download (no MD5 is computed for uploads)." },
 
   // --- permissions ----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ export interface VfsOptions {
   useServerModtime: boolean;
   noModtime: boolean;
   noChecksum: boolean;
+  /** --vfs-links: symbolic links as NAME.rclonelink objects (and s3fs's link objects) */
+  links: boolean;
   readOnly: boolean;
   uid: number;
   gid: number;
@@ -91,6 +93,7 @@ export function resolveVfsOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proces
     useServerModtime: f.bool('use_server_modtime'),
     noModtime: f.bool('no_modtime'),
     noChecksum: f.bool('no_checksum'),
+    links: f.bool('vfs_links'),
     readOnly: f.bool('read_only'),
     uid: uid < 0 ? (process.getuid?.() ?? 0) : uid,
     gid: gid < 0 ? (process.getgid?.() ?? 0) : gid,

@@ -42,6 +42,7 @@ export const ERRNO: Record<ErrnoName | 'EINTR', number> = {
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   ENOTEMPTY: 39,
+  ELOOP: 40,
   ENODATA: 61,
   EOPNOTSUPP: 95,
   ETIMEDOUT: 110,

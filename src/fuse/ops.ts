@@ -18,10 +18,11 @@ const BLKSIZE = 1024 * 1024;
 
 // Times go to the kernel to the nanosecond (mtimeNs; the millisecond fields are what an
 // unpatched binding would read). The atime is the one stored (touch -a, cp -p), else the mtime;
-// the ctime shows the mtime (S3 keeps no change time).
+// the ctime is the VFS's change time (the object's LastModified, or a change made since).
 export function toFuseStat(a: VfsAttr): FuseStat {
   const ms = Number(a.mtimeNs / 1_000_000n);
   const atimeNs = a.posix?.atimeNs ?? a.mtimeNs;
+  const ctimeNs = a.ctimeNs ?? a.mtimeNs;
   return {
     mode: a.mode,
     uid: a.uid,
@@ -33,10 +34,10 @@ export function toFuseStat(a: VfsAttr): FuseStat {
     blocks: Math.ceil(a.size / 512),
     atime: Number(atimeNs / 1_000_000n),
     mtime: ms,
-    ctime: ms,
+    ctime: Number(ctimeNs / 1_000_000n),
     atimeNs,
     mtimeNs: a.mtimeNs,
-    ctimeNs: a.mtimeNs,
+    ctimeNs,
   };
 }
 
@@ -126,8 +127,10 @@ function attrOps(vfs: Vfs, r: Replier): FuseOps {
         cb,
         () => vfs.readdir(path),
         (entries) => {
-          // only the type of '.' and '..' matters to the kernel
-          const self = toFuseStat(vfs.rootAttr());
+          // only the type of '.' and '..' matters to the kernel. Not as readdirplus entries:
+          // libfuse would pass their st_ino (0) on as d_ino, and readdir(3) skips an entry whose
+          // d_ino is 0 (`ls -a` showed neither); without plus they get libfuse's "unknown" inode
+          const self = { ...toFuseStat(vfs.rootAttr()), plus: false };
           return [
             ['.', '..', ...entries.map((e) => e.name)],
             // an entry whose mtime only a HEAD knows goes without its attributes (no readdirplus):
@@ -231,11 +234,23 @@ function nameOps(vfs: Vfs, r: Replier): FuseOps {
       if (flags !== RENAME_NOREPLACE) return cb(-ERRNO.EINVAL);
       r.call('rename', `${src} → ${dest}`, cb, () => vfs.rename(src, dest, { noReplace: true }));
     },
+    symlink(target: string, path: string, cb: Done) {
+      r.call('symlink', path, cb, () => vfs.symlink(target, path));
+    },
+    readlink(path: string, cb: Done) {
+      r.call(
+        'readlink',
+        path,
+        cb,
+        () => vfs.readlink(path),
+        (target) => [target],
+      );
+    },
   };
 }
 
-// No symbolic or hard links, and no device nodes/FIFOs in a bucket: EPERM, which is what
-// POSIX specifies for "the file system does not support" these (symlink(2), link(2), mknod(2)).
+// No hard links, and no device nodes/FIFOs in a bucket: EPERM, which is what POSIX specifies
+// for "the file system does not support" these (link(2), mknod(2)); mkfifo(3) is a mknod.
 function unsupportedOps(vfs: Vfs, log: Logger): FuseOps {
   const refuse = (op: string, path: string, what: string, cb: Done) => {
     if (vfs.opts.readOnly) return cb(-ERRNO.EROFS);
@@ -243,19 +258,11 @@ function unsupportedOps(vfs: Vfs, log: Logger): FuseOps {
     cb(-ERRNO.EPERM);
   };
   return {
-    symlink(_target: string, path: string, cb: Done) {
-      refuse('symlink', path, 'symbolic links', cb);
-    },
     link(_src: string, path: string, cb: Done) {
       refuse('link', path, 'hard links', cb);
     },
     mknod(path: string, _mode: number, _dev: number, cb: Done) {
       refuse('mknod', path, 'special files', cb);
-    },
-    readlink(path: string, cb: Done) {
-      // nothing in the mount is a symbolic link
-      log.debug(`readlink ${path}: EINVAL`);
-      cb(-ERRNO.EINVAL);
     },
   };
 }

@@ -6,6 +6,7 @@ import type { VfsOptions } from './options.js';
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
 
 export interface VfsAttr extends Attr {
   mode: number;
@@ -38,14 +39,18 @@ export interface VfsStatfs {
 type Perms = Pick<VfsOptions, 'dirPerms' | 'filePerms' | 'umask' | 'uid' | 'gid'>;
 
 /** The permission bits of a file or directory that stores none (--file-perms/--dir-perms, --umask). */
-export function defaultPerm(kind: Attr['kind'], opts: Perms): number {
+export function defaultPerm(kind: 'file' | 'dir', opts: Perms): number {
   return (kind === 'dir' ? opts.dirPerms : opts.filePerms) & ~opts.umask & 0o7777;
 }
 
-/** The mode and owners shown: what the object stores (chmod/chown), else the mount's defaults. */
+/**
+ * The mode and owners shown: what the object stores (chmod/chown), else the mount's defaults. A
+ * symbolic link is 0777, as on every Linux filesystem (its own mode is never checked).
+ */
 export function withMode(a: Attr, opts: Perms): VfsAttr {
-  const perms = a.posix?.perm ?? defaultPerm(a.kind, opts);
-  return { ...a, mode: (a.kind === 'dir' ? S_IFDIR : S_IFREG) | perms, uid: a.posix?.uid ?? opts.uid, gid: a.posix?.gid ?? opts.gid };
+  const type = a.kind === 'dir' ? S_IFDIR : a.kind === 'link' ? S_IFLNK : S_IFREG;
+  const perms = a.kind === 'link' ? 0o777 : (a.posix?.perm ?? defaultPerm(a.kind, opts));
+  return { ...a, mode: type | perms, uid: a.posix?.uid ?? opts.uid, gid: a.posix?.gid ?? opts.gid };
 }
 
 export function statfs(): VfsStatfs {

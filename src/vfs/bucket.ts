@@ -81,6 +81,17 @@ export class MountedBucket {
     return { entries, complete: page.complete };
   }
 
+  /** a directory at `rel`, and the objects whose names extend its name before '/' (with mount paths) */
+  async probeName(rel: string): Promise<{ isDir: boolean; siblings: ListEntry[]; complete: boolean }> {
+    const r = await this.backend.probeName(this.name, this.keyOf(rel));
+    const siblings: ListEntry[] = [];
+    for (const e of r.siblings) {
+      const p = this.relOf(e.path);
+      if (p !== null) siblings.push({ ...e, path: p });
+    }
+    return { ...r, siblings };
+  }
+
   /** a directory marker or any key below `rel/` exists */
   dirExists(rel: string): Promise<boolean> {
     return this.backend.dirExists(this.name, this.keyOf(rel));

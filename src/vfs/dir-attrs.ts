@@ -10,6 +10,8 @@ import { isSelfOrBelow, rebase } from './paths.js';
 
 interface Kept {
   mtimeNs?: bigint;
+  /** the last change of any of it (ctime) */
+  ctimeNs?: bigint;
   posix?: PosixMeta;
 }
 
@@ -20,22 +22,28 @@ export class DirAttrs {
     return this.kept.get(rel)?.mtimeNs;
   }
 
+  ctime(rel: string): bigint | undefined {
+    return this.kept.get(rel)?.ctimeNs;
+  }
+
   posix(rel: string): PosixMeta | undefined {
     return this.kept.get(rel)?.posix;
   }
 
-  setMtime(rel: string, mtimeNs: bigint): void {
-    this.kept.set(rel, { ...this.kept.get(rel), mtimeNs });
+  /** utimens at `nowNs` */
+  setMtime(rel: string, mtimeNs: bigint, nowNs: bigint): void {
+    this.kept.set(rel, { ...this.kept.get(rel), mtimeNs, ctimeNs: nowNs });
   }
 
-  setPosix(rel: string, p: PosixMeta): void {
+  /** chmod/chown at `nowNs` */
+  setPosix(rel: string, p: PosixMeta, nowNs: bigint): void {
     const k = this.kept.get(rel);
-    this.kept.set(rel, { ...k, posix: { ...k?.posix, ...p } });
+    this.kept.set(rel, { ...k, posix: { ...k?.posix, ...p }, ctimeNs: nowNs });
   }
 
   /** an entry of `dir` was added, removed or renamed at `nowNs` */
   changed(dir: string, nowNs: bigint): void {
-    this.setMtime(dir, nowNs);
+    this.setMtime(dir, nowNs, nowNs);
   }
 
   /** `rel` and everything below it are gone */

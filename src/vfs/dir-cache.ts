@@ -12,7 +12,8 @@ import { isSelfOrBelow, rebase } from './paths.js';
 
 export interface DirEntry {
   name: string;
-  kind: 'file' | 'dir';
+  /** a link: a symbolic link (links.ts), `size` the length of its target */
+  kind: 'file' | 'dir' | 'link';
   size: number;
   lastModified?: Date;
   etag?: string;

@@ -23,6 +23,7 @@ export type ErrnoName =
   | 'ENODATA'
   | 'EOPNOTSUPP'
   | 'ETIMEDOUT'
+  | 'ELOOP'
   | 'ENOTCONN';
 
 export class VfsError extends Error {

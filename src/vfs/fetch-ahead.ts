@@ -11,7 +11,6 @@
 //    ahead, a few at a time, so a walk costs a few round trips rather than one per directory.
 //    (`ls d; ls d/a` alone lists nothing more.)
 import { lruOfCount } from '../util/lru.js';
-import type { ObjectInfo } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
 import type { DirCache, DirEntry, Listing } from './dir-cache.js';
 import { Limiter } from './limiter.js';
@@ -31,9 +30,10 @@ export interface AheadHost {
   listingInFlight(dir: string): boolean;
   /** one recursive listing of the tree below `dir`, caching the directories it covers */
   listTree(dir: string): Promise<void>;
-  head(rel: string): Promise<ObjectInfo | null>;
-  /** the HEAD result of `rel` is cached (and still matches `e`), or a HEAD of it is under way */
-  headKnown(rel: string, e: DirEntry): boolean;
+  /** the metadata of the file or link `e` at `rel` is cached (and still matches `e`), or being fetched */
+  attrKnown(rel: string, e: DirEntry): boolean;
+  /** fetch it (a file's HEAD, a link's GET) */
+  fetchAttr(rel: string, e: DirEntry): Promise<unknown>;
 }
 
 export class FetchAhead {
@@ -60,7 +60,7 @@ export class FetchAhead {
       return;
     }
     listing.prefetchArmed = false;
-    const names = [...listing.entries.values()].filter((e) => e.kind === 'file').map((e) => e.name);
+    const names = [...listing.entries.values()].filter((e) => e.kind !== 'dir').map((e) => e.name);
     if (names.length < 2) return;
     this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
     for (const n of names) {
@@ -69,8 +69,8 @@ export class FetchAhead {
         .run(async () => {
           const e = this.ns.dirs.get(dir)?.entries.get(n);
           // gone, expired, already known or already being fetched: nothing to do
-          if (!e || e.kind !== 'file' || this.ns.headKnown(rel, e)) return;
-          await this.ns.head(rel);
+          if (!e || e.kind === 'dir' || this.ns.attrKnown(rel, e)) return;
+          await this.ns.fetchAttr(rel, e);
         })
         .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));
     }

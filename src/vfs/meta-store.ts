@@ -68,6 +68,11 @@ function parseLine(text: string): Line | null {
   }
 }
 
+function sameMetadata(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 export class MetaStore {
   private readonly entries = lruOfCount<string, Line>(META_STORE_MAX_ENTRIES);
   private pending: string[] = [];
@@ -99,10 +104,24 @@ export class MetaStore {
 
   /** Remember what a HEAD (or our own upload) said of an object. */
   put(info: ObjectInfo): void {
-    const prev = this.entries.get(info.path);
-    if (prev && prev.e === info.etag && prev.s === info.size && prev.m === (info.mtimeNs === null ? null : String(info.mtimeNs))) return;
     const line = toLine(info, this.now());
-    this.entries.set(info.path, line);
+    const prev = this.entries.get(info.path);
+    // the same version with other metadata (a chmod's copy keeps a single-part object's ETag) is news
+    if (prev && prev.e === line.e && prev.s === line.s && prev.m === line.m && sameMetadata(prev.md, line.md)) return;
+    this.append(line);
+  }
+
+  /**
+   * What was said of `key` no longer holds, although its ETag and size may stay the same (a
+   * server-side copy onto itself with new metadata): a line that matches no version replaces it.
+   */
+  forget(key: string): void {
+    if (!this.entries.get(key)) return;
+    this.append({ k: key, e: '', s: 0, lm: 0, m: null, md: {}, t: this.now() });
+  }
+
+  private append(line: Line): void {
+    this.entries.set(line.k, line);
     // a file that cannot be written: this mount still remembers, the next one starts anew
     if (this.broken) return;
     this.pending.push(JSON.stringify(line));

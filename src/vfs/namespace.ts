@@ -28,8 +28,9 @@ import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
 import { DirAttrs } from './dir-attrs.js';
 import { Once } from '../util/once.js';
-import { S_IFREG } from './attrs.js';
-import { posixFrom, posixMetadata, type PosixMeta } from '../backend/s3/metadata.js';
+import { S_IFLNK, S_IFREG } from './attrs.js';
+import { posixFrom, posixMetadata, storedFileType, type PosixMeta } from '../backend/s3/metadata.js';
+import { LinkTargets, MAX_LINK_TARGET, linkNameOf, linkObjectOf, type LinkRead } from './links.js';
 import { FetchAhead } from './fetch-ahead.js';
 import { TreeAssembler } from './tree-listing.js';
 import { forEachLimit } from '../util/concurrency.js';
@@ -38,17 +39,23 @@ import { vfsError } from './errors.js';
 import type { VfsOptions } from './options.js';
 
 export interface Attr {
-  kind: 'file' | 'dir';
+  kind: 'file' | 'dir' | 'link';
+  /** a link's: the length of its target */
   size: number;
   /** modification time in nanoseconds since the epoch (full precision, as stored by rclone) */
   mtimeNs: bigint;
+  /**
+   * change time: when the object was last written, data or metadata (its LastModified: every
+   * upload, chmod, chown, utimens and rename makes a new object), or a change made here since;
+   * none: the mtime
+   */
+  ctimeNs?: bigint;
   /** current ETag for files known to the server */
   etag?: string;
   /** permission bits and owners stored with the object (chmod/chown, rclone -M, s3fs) */
   posix?: PosixMeta;
 }
 
-/** Milliseconds (possibly fractional) → nanoseconds, exactly for whole milliseconds. */
 /** a file up to this size is GETted whole where its metadata is needed (the body costs less than the round trip of a second request) */
 export const SMALL_GET = 64 * 1024;
 
@@ -87,6 +94,17 @@ class TreeRun {
 /** Downloads one version of a file whole into the read cache (resolves when done). */
 export type WholeFileFetch = (rel: string, etag: string, size: number) => Promise<void>;
 
+/**
+ * The change time shown for a file: S3 keeps LastModified to the second, so every file's change
+ * time is shown to the second (it does not move back when an upload turns a change made here
+ * into an object), or as its mtime when that falls in the same second (a change time before the
+ * modification time would read as a bug).
+ */
+export function shownCtime(changedNs: bigint, mtimeNs: bigint): bigint {
+  const second = changedNs - (((changedNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n);
+  return mtimeNs >= second && mtimeNs - second < 1_000_000_000n ? mtimeNs : second;
+}
+
 export function msToNs(ms: number): bigint {
   const whole = Math.floor(ms);
   return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
@@ -104,9 +122,15 @@ export class Namespace {
     return this.listing.has(dir);
   }
 
-  /** the HEAD result of `rel` is cached and matches the listing's `e`, or a HEAD of it is under way */
-  headKnown(rel: string, e: DirEntry): boolean {
-    return !!this.cachedHead(rel, e) || this.heads.has(rel);
+  /** the metadata of the file or link `e` at `rel` is cached (matching `e`) or being fetched */
+  attrKnown(rel: string, e: DirEntry): boolean {
+    const obj = this.objectOf(rel, e);
+    return !!this.cachedHead(obj, e) || this.heads.has(obj) || this.linkReads.has(obj);
+  }
+
+  /** fetch the metadata of the file or link `e` at `rel` ahead of its getattr (a link's GET brings its target too) */
+  fetchAttr(rel: string, e: DirEntry): Promise<unknown> {
+    return e.kind === 'link' ? this.readLinkObject(rel, linkObjectOf(rel), e.size) : this.head(rel);
   }
 
   /** HEADs in flight, by path */
@@ -123,6 +147,10 @@ export class Namespace {
   private readonly dirAttrs = new DirAttrs();
   /** keys and names already reported in a NOTICE (listings are read again and again) */
   private readonly noticed = new Once();
+  /** targets of symbolic links already read */
+  private readonly targets = new LinkTargets();
+  /** GETs of link objects in flight, by object path */
+  private readonly linkReads = new Map<string, Promise<LinkRead | null>>();
 
   constructor(
     readonly bucket: MountedBucket,
@@ -276,18 +304,34 @@ export class Namespace {
       const lm = e.lastModified ?? (prev?.kind === 'dir' ? prev.lastModified : undefined);
       if (lm) entry.lastModified = lm;
       if (prev?.kind === 'file') this.noticeShadowedFile(dir, name);
+      if (prev?.kind === 'link') this.noticeShadowedLink(dir, name, 'directory');
       entries.set(name, entry);
+      return;
+    }
+    // `x.rclonelink` is the symbolic link `x`; a file or directory of that name wins over it
+    const link = this.opts.links ? linkNameOf(name) : null;
+    const shown = link ?? name;
+    const there = entries.get(shown);
+    if (link !== null && (there?.kind === 'file' || there?.kind === 'dir')) {
+      this.noticeShadowedLink(dir, link, there.kind === 'dir' ? 'directory' : 'file');
       return;
     }
     if (prev?.kind === 'dir') {
       this.noticeShadowedFile(dir, name);
       return;
     }
-    const entry: DirEntry = { name, kind: 'file', size: e.size };
+    if (link === null && prev?.kind === 'link') this.noticeShadowedLink(dir, name, 'file');
+    const entry: DirEntry = { name: shown, kind: link !== null ? 'link' : 'file', size: e.size };
     if (e.lastModified) entry.lastModified = e.lastModified;
     if (e.etag) entry.etag = e.etag;
     if (e.storageClass) entry.storageClass = e.storageClass;
-    entries.set(name, entry);
+    entries.set(shown, entry);
+  }
+
+  private noticeShadowedLink(dir: string, name: string, by: 'file' | 'directory'): void {
+    const rel = joinPath(dir, name);
+    if (!this.noticed.first(linkObjectOf(rel))) return;
+    this.log.notice(`${rel}: both a ${by} and a symbolic link (${baseName(linkObjectOf(rel))}) in the bucket; showing the ${by}`);
   }
 
   private noticeShadowedFile(dir: string, name: string): void {
@@ -329,15 +373,44 @@ export class Namespace {
     if (this.meta.isDir(rel)) return { name, kind: 'dir', size: 0 };
     const known = this.meta.getHead(rel);
     if (known) return entryFromInfo(name, known);
-    const [info, isDir] = await Promise.all([this.head(rel), this.bucket.dirExists(rel)]);
+    // with links, `x.rclonelink` is never a file of its own (it is the link x), and x may be one:
+    // the LIST that finds a directory finds x.rclonelink too (it sorts before x/)
+    const links = this.opts.links;
+    const isLinkObject = links && linkNameOf(name) !== null;
+    const [info, around] = await Promise.all([isLinkObject ? null : this.head(rel), this.bucket.probeName(rel)]);
+    let isDir = around.isDir;
+    let link = links && !isLinkObject ? around.siblings.find((e) => e.path === linkObjectOf(rel)) : undefined;
+    if (!around.complete) {
+      // more names like it than one page holds: ask for each
+      const [dir, linkInfo] = await Promise.all([this.bucket.dirExists(rel), links && !isLinkObject && !info ? this.headLink(rel) : null]);
+      isDir = dir;
+      if (linkInfo) link = { kind: 'object', path: linkObjectOf(rel), size: linkInfo.size, lastModified: linkInfo.lastModified, etag: linkInfo.etag };
+    }
     if (isDir) {
       if (info) this.log.notice(`/${rel}: both a file and a directory in the bucket; showing the directory`);
       this.meta.setDir(rel);
       return { name, kind: 'dir', size: 0 };
     }
     if (info) return entryFromInfo(name, info);
+    if (link) {
+      const e: DirEntry = { name, kind: 'link', size: link.size };
+      if (link.lastModified) e.lastModified = link.lastModified;
+      if (link.etag) e.etag = link.etag;
+      return e;
+    }
     this.meta.setNegative(rel);
     return null;
+  }
+
+  /** HEAD of the object that would hold the link `rel` (kept like a file's) */
+  private async headLink(rel: string): Promise<ObjectInfo | null> {
+    const obj = linkObjectOf(rel);
+    const info = await this.bucket.head(obj);
+    if (info) {
+      this.meta.setHead(obj, info);
+      this.store?.put(info);
+    }
+    return info;
   }
 
   /**
@@ -356,13 +429,14 @@ export class Namespace {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file or directory: /${rel}`);
     if (e.kind === 'dir') return this.dirAttr(e, rel);
+    if (e.kind === 'link') return this.linkAttr(rel, e);
     return this.fileAttr(rel, e);
   }
 
   /** a directory's attributes: the time set or moved through this mount, else its marker's, else the mount's start */
   dirAttr(e: DirEntry | undefined, rel: string): Attr {
     const mtimeNs = this.dirAttrs.mtime(rel) ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
-    const a: Attr = { kind: 'dir', size: 0, mtimeNs };
+    const a: Attr = { kind: 'dir', size: 0, mtimeNs, ctimeNs: this.dirAttrs.ctime(rel) ?? mtimeNs };
     const posix = this.dirAttrs.posix(rel);
     if (posix) a.posix = posix;
     return a;
@@ -370,12 +444,12 @@ export class Namespace {
 
   /** utimens of a directory: kept for the life of the mount (S3 has nowhere to store it) */
   setDirMtime(rel: string, mtimeNs: bigint): void {
-    this.dirAttrs.setMtime(rel, mtimeNs);
+    this.dirAttrs.setMtime(rel, mtimeNs, msToNs(this.now()));
   }
 
   /** chmod/chown of a directory: kept for the life of the mount (S3 has nowhere to store it) */
   setDirPosix(rel: string, posix: PosixMeta): void {
-    this.dirAttrs.setPosix(rel, posix);
+    this.dirAttrs.setPosix(rel, posix, msToNs(this.now()));
   }
 
   /** an entry of `dir` was added, removed or renamed through this mount: its mtime is now */
@@ -384,15 +458,23 @@ export class Namespace {
   }
 
   private fileAttrFromEntry(e: DirEntry): Attr {
-    const a: Attr = { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+    const mtimeNs = msToNs(e.lastModified?.getTime() ?? 0);
+    const a: Attr = { kind: e.kind === 'link' ? 'link' : 'file', size: e.size, mtimeNs, ctimeNs: mtimeNs };
     if (e.etag) a.etag = e.etag;
     return a;
   }
 
-  attrFromInfo(info: ObjectInfo): Attr {
-    const mtimeNs = this.opts.noModtime || this.opts.useServerModtime || info.mtimeNs === null ? msToNs(info.lastModified.getTime()) : info.mtimeNs;
-    const a: Attr = { kind: 'file', size: info.size, mtimeNs, etag: info.etag };
-    const posix = posixFrom(info.metadata, S_IFREG);
+  /**
+   * A file's (or link's) attributes from a HEAD or GET. `link`: the object holds a link
+   * (x.rclonelink); otherwise it is one when its stored mode says so (s3fs).
+   */
+  attrFromInfo(info: ObjectInfo, link = false): Attr {
+    const lastModifiedNs = msToNs(info.lastModified.getTime());
+    const mtimeNs = this.opts.noModtime || this.opts.useServerModtime || info.mtimeNs === null ? lastModifiedNs : info.mtimeNs;
+    const ctimeNs = shownCtime(lastModifiedNs, mtimeNs);
+    const kind = link || (this.opts.links && storedFileType(info.metadata, [S_IFREG, S_IFLNK]) === S_IFLNK) ? 'link' : 'file';
+    const a: Attr = { kind, size: info.size, mtimeNs, ctimeNs, etag: info.etag };
+    const posix = posixFrom(info.metadata, kind === 'link' ? S_IFLNK : S_IFREG);
     if (Object.keys(posix).length > 0) a.posix = posix;
     return a;
   }
@@ -403,8 +485,8 @@ export class Namespace {
    */
   knownFileAttr(rel: string, e: DirEntry): Attr | null {
     if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
-    const cached = this.cachedHead(rel, e);
-    return cached ? this.attrFromInfo(cached) : null;
+    const cached = this.cachedHead(this.objectOf(rel, e), e);
+    return cached ? this.attrFromInfo(cached, e.kind === 'link') : null;
   }
 
   private async fileAttr(rel: string, e: DirEntry): Promise<Attr> {
@@ -416,6 +498,74 @@ export class Namespace {
     const got = await info;
     if (!got) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
     return this.attrFromInfo(got);
+  }
+
+  /** A link's attributes: its object's, from one GET that also brings its target (readlink follows). */
+  private async linkAttr(rel: string, e: DirEntry): Promise<Attr> {
+    if (!this.needsHeadForMtime) return this.fileAttrFromEntry(e);
+    const obj = linkObjectOf(rel);
+    const cached = this.cachedHead(obj, e);
+    if (cached) return this.attrFromInfo(cached, true);
+    this.ahead.statStarted(parentOf(rel), baseName(rel));
+    const got = await this.readLinkObject(rel, obj, e.size);
+    if (!got) throw vfsError('ENOENT', `no such link (deleted on the server): /${rel}`);
+    return this.attrFromInfo(got.info, true);
+  }
+
+  /** readlink(2): the target, read once per version of the link object. */
+  async readlink(rel: string): Promise<string> {
+    const e = await this.lookup(rel);
+    if (!e) throw vfsError('ENOENT', `no such file or directory: /${rel}`);
+    let obj: string;
+    if (e.kind === 'link') obj = linkObjectOf(rel);
+    else if (e.kind === 'file' && this.opts.links && (await this.stat(rel)).kind === 'link') obj = rel;
+    else throw vfsError('EINVAL', `not a symbolic link: /${rel}`);
+    const known = this.targets.get(obj, e.etag);
+    if (known !== undefined) return known;
+    const got = await this.readLinkObject(e.kind === 'link' ? rel : null, obj, e.size);
+    if (!got) throw vfsError('ENOENT', `no such link (deleted on the server): /${rel}`);
+    return got.target;
+  }
+
+  /**
+   * GET a link object whole (one request for its metadata and its target; concurrent callers
+   * share it). `rel`: the link it holds in rclone's convention, whose listing entry follows what
+   * the GET found. null: the object is gone.
+   */
+  private readLinkObject(rel: string | null, obj: string, size: number): Promise<LinkRead | null> {
+    let p = this.linkReads.get(obj);
+    if (!p) {
+      p = this.fetchLinkObject(rel, obj, size).finally(() => this.linkReads.delete(obj));
+      this.linkReads.set(obj, p);
+    }
+    return p;
+  }
+
+  private async fetchLinkObject(rel: string | null, obj: string, size: number): Promise<LinkRead | null> {
+    // no real target is longer; an object that is must not be read whole for a stat
+    if (size > MAX_LINK_TARGET) throw vfsError('EIO', `/${obj}: ${size} bytes: too long for the target of a symbolic link`);
+    let got: LinkRead;
+    try {
+      const { body, info } = await this.bucket.read(obj);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      got = { info, target: Buffer.concat(chunks).toString('utf8') };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (rel !== null) {
+        this.dirs.get(parentOf(rel))?.entries.delete(baseName(rel));
+        this.meta.dropHead(obj);
+      }
+      return null;
+    }
+    this.meta.setHead(obj, got.info);
+    this.store?.put(got.info);
+    this.targets.set(obj, got.info.etag, got.target);
+    if (rel !== null) {
+      const l = this.dirs.get(parentOf(rel));
+      if (l?.entries.get(baseName(rel))?.kind === 'link') l.entries.set(baseName(rel), { ...entryFromInfo(baseName(rel), got.info), kind: 'link' });
+    }
+    return got;
   }
 
   /**
@@ -565,7 +715,14 @@ export class Namespace {
     this.dirChanged(parentOf(rel));
     this.dirs.remove(parentOf(rel), baseName(rel));
     this.meta.dropHead(rel);
+    this.meta.dropHead(linkObjectOf(rel));
+    this.targets.delete(linkObjectOf(rel));
     this.meta.setNegative(rel);
+  }
+
+  /** The object that holds the entry `e` at `rel`: a link's is x.rclonelink (links.ts). */
+  objectOf(rel: string, e: Pick<DirEntry, 'kind'> | null | undefined): string {
+    return e?.kind === 'link' ? linkObjectOf(rel) : rel;
   }
 
   /** Forget every cached listing and HEAD result (SIGHUP). */
@@ -646,29 +803,56 @@ export class Namespace {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file: /${rel}`);
     if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${rel}`);
-    await this.bucket.delete([rel]);
+    await this.bucket.delete([this.objectOf(rel, e)]);
     this.noteRemoved(rel);
   }
 
-  /** Server-side mtime change (a copy of the object onto itself). */
-  async setMtime(rel: string, mtimeNs: bigint): Promise<void> {
-    await this.bucket.setMtime(rel, mtimeNs);
-    this.copiedOntoItself(rel);
+  /**
+   * symlink(2): the object `rel`.rclonelink holding the target, uploaded at once (a link is a
+   * few bytes; like mkdir, it exists at the server when the call returns).
+   */
+  async symlink(target: string, rel: string): Promise<void> {
+    this.bucket.root.checkNewName(rel);
+    if (await this.lookup(rel)) throw vfsError('EEXIST', `already exists: /${rel}`);
+    await this.requireParentDir(rel);
+    const body = Buffer.from(target, 'utf8');
+    const obj = linkObjectOf(rel);
+    const info = await this.bucket.put(obj, body, { size: body.length, mtimeNs: msToNs(this.now()) });
+    this.dirs.upsert(parentOf(rel), { ...entryFromInfo(baseName(rel), info), kind: 'link' });
+    this.dirChanged(parentOf(rel));
+    this.meta.clearNegative(rel);
+    this.meta.setHead(obj, info);
+    this.store?.put(info);
+    this.targets.set(obj, info.etag, target);
+    this.noteAncestors(rel);
+  }
+
+  /** Server-side mtime change (a copy of the object onto itself). `e`: the entry at `rel`. */
+  async setMtime(rel: string, mtimeNs: bigint, e?: DirEntry): Promise<void> {
+    await this.bucket.setMtime(this.objectOf(rel, e), mtimeNs);
+    this.copiedOntoItself(rel, e);
   }
 
   /**
-   * chmod/chown of a stored file: one server-side copy onto itself with the new metadata, and
-   * the mtime it shows (`mtimeNs`; without it an object that stores none would show the copy's
-   * LastModified: a chmod would move its mtime)
+   * chmod/chown of a stored file or link: one server-side copy onto itself with the new
+   * metadata (merged over what it has: an s3fs link keeps its mode), and the mtime it shows
+   * (`mtimeNs`; without it an object that stores none would show the copy's LastModified: a
+   * chmod would move its mtime). `e`: the entry at `rel`.
    */
-  async setPosix(rel: string, posix: PosixMeta, mtimeNs?: bigint): Promise<void> {
-    await this.bucket.copy(rel, rel, { metadata: posixMetadata(posix, S_IFREG), ...(mtimeNs !== undefined ? { mtimeNs } : {}) });
-    this.copiedOntoItself(rel);
+  async setPosix(rel: string, posix: PosixMeta, mtimeNs?: bigint, e?: DirEntry): Promise<void> {
+    await this.bucket.copy(this.objectOf(rel, e), this.objectOf(rel, e), {
+      metadata: posixMetadata(posix, S_IFREG),
+      ...(mtimeNs !== undefined ? { mtimeNs } : {}),
+    });
+    this.copiedOntoItself(rel, e);
   }
 
-  private copiedOntoItself(rel: string): void {
-    // the copy made a new object (new ETag, new LastModified): the next getattr HEADs it again
-    this.meta.dropHead(rel);
+  private copiedOntoItself(rel: string, at?: DirEntry): void {
+    // the copy made a new object (new LastModified, new metadata, and a new ETag unless it was
+    // uploaded in one part): the next getattr HEADs it again
+    const obj = this.objectOf(rel, at);
+    this.meta.dropHead(obj);
+    this.store?.forget(this.bucket.keyOf(obj));
     const l = this.dirs.get(parentOf(rel));
     const e = l?.entries.get(baseName(rel));
     if (l && e) {
@@ -700,38 +884,57 @@ export class Namespace {
       await this.renameDir(from, to, src);
     } else {
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
-      await this.renameFile(from, to, src, opts);
+      await this.renameFile(from, to, src, dst, opts);
     }
   }
 
-  /** `mtimeNs`, `metadata`: store this X-Amz-Meta-Mtime (and mode/owners) with the copy (set while the file was pending) */
-  private async renameFile(from: string, to: string, src: DirEntry, set: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void> {
+  /**
+   * A file or link moves: its object is copied and deleted. A target of the other kind (a link
+   * replaced by a file, or the reverse) is held by another key, which goes too. `mtimeNs`,
+   * `metadata`: store this X-Amz-Meta-Mtime (and mode/owners) with the copy (set while the file
+   * was pending).
+   */
+  private async renameFile(
+    from: string,
+    to: string,
+    src: DirEntry,
+    dst: DirEntry | null,
+    set: { mtimeNs?: bigint; metadata?: Record<string, string> },
+  ): Promise<void> {
     const { mtimeNs, metadata } = set;
+    const objFrom = this.objectOf(from, src);
+    const objTo = this.objectOf(to, src);
     const copy = await this.bucket.copy(
-      from,
-      to,
+      objFrom,
+      objTo,
       mtimeNs !== undefined || metadata ? { ...(mtimeNs !== undefined ? { mtimeNs } : {}), ...(metadata ? { metadata } : {}) } : undefined,
     );
-    await this.bucket.delete([from]);
-    const head = this.meta.getHead(from);
+    const replaced = dst && this.objectOf(to, dst) !== objTo ? [this.objectOf(to, dst)] : [];
+    await this.bucket.delete([objFrom, ...replaced]);
+    const head = this.meta.getHead(objFrom);
+    const target = this.targets.get(objFrom, undefined);
     this.noteRemoved(from);
+    if (replaced.length > 0) this.noteRemoved(to);
     // the copy kept the metadata (mtime); its ETag is new whenever the source was a multipart
-    // upload, and a later open pins the version by it: take the copy's, or know none
+    // upload, and a later open pins the version by it: take the copy's, or know none. The copy
+    // is a new object: its change time is now.
     const { etag: _old, ...rest } = src;
-    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), ...(copy.etag ? { etag: copy.etag } : {}) });
+    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), lastModified: new Date(this.now()), ...(copy.etag ? { etag: copy.etag } : {}) });
+    if (target !== undefined && copy.etag) this.targets.set(objTo, copy.etag, target);
     this.dirChanged(parentOf(to));
     this.meta.clearNegative(to);
     if (head && copy.etag) {
       const info = {
         ...head,
         etag: copy.etag,
-        path: this.bucket.keyOf(to),
+        lastModified: new Date(this.now()),
+        path: this.bucket.keyOf(objTo),
         ...(mtimeNs !== undefined ? { mtimeNs } : {}),
         ...(metadata ? { metadata: { ...head.metadata, ...metadata } } : {}),
       };
-      this.meta.setHead(to, info);
+      this.meta.setHead(objTo, info);
       this.store?.put(info);
-    } else this.meta.dropHead(to);
+    } else this.meta.dropHead(objTo);
     this.noteAncestors(to);
   }
 

@@ -6,7 +6,7 @@
 //   WriteLayer  data written through the mount until it is in the bucket
 import type { S3BackendApi } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
-import { Namespace, msToNs, type Attr } from './namespace.js';
+import { Namespace, msToNs, shownCtime, type Attr } from './namespace.js';
 import type { DirEntry } from './dir-cache.js';
 import { MountRoot, baseName, fromFusePath, isFuseHiddenName, isSelfOrBelow, parentOf } from './paths.js';
 import { FileReader, ReadCache } from './read/reader.js';
@@ -20,6 +20,7 @@ import { OpenFiles, openMode, type Handle } from './open-files.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
+import { LINK_SUFFIX, linkNameOf } from './links.js';
 import { formatMtime, type PosixMeta } from '../backend/s3/metadata.js';
 import type { VfsExtras, VfsOptions } from './options.js';
 
@@ -125,7 +126,7 @@ export class Vfs {
   }
 
   private pendingAttr(w: WriteFile): Attr {
-    const a: Attr = { kind: 'file', size: w.size, mtimeNs: w.mtimeNs };
+    const a: Attr = { kind: 'file', size: w.size, mtimeNs: w.mtimeNs, ctimeNs: shownCtime(w.ctimeNs, w.mtimeNs) };
     if (w.posix) a.posix = w.posix;
     return a;
   }
@@ -205,7 +206,7 @@ export class Vfs {
       if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
       const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e, rel) : this.ns.knownFileAttr(rel, e);
-      const attr: Attr = known ?? { kind: 'file', size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+      const attr: Attr = known ?? { kind: e.kind, size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
       out.push({ name: e.name, attr: this.withMode(attr), exact: known !== null });
     }
     // files being written that a listing refetched from the server does not show yet
@@ -282,11 +283,13 @@ export class Vfs {
     this.requireWritable();
     const rel = fromFusePath(path);
     this.root.checkNewName(rel);
+    this.checkFileName(rel);
     let server: ServerVersion | null | undefined;
     if (!this.writes.get(rel)) {
       await this.ns.requireParentDir(rel);
       const e = await this.ns.lookup(rel);
       if (e?.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
+      if (e?.kind === 'link') throw vfsError('EEXIST', `is a symbolic link: ${path}`);
       server = serverVersion(e);
       // a new file where an unlinked one is still being read: the old object is replaced by
       // the new one's upload, or deleted with it (the server is then "unknown" to the write state)
@@ -367,6 +370,8 @@ export class Vfs {
     const e = this.files.isUnlinked(rel) ? null : await this.ns.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
     if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
+    // the kernel follows links before it opens: only O_NOFOLLOW-like paths get here
+    if (e.kind === 'link') throw vfsError('ELOOP', `is a symbolic link: ${path}`);
     return e;
   }
 
@@ -399,8 +404,33 @@ export class Vfs {
     }
   }
 
+  /**
+   * With links, a file's name must not end in .rclonelink: its object would read back as the
+   * link of the name before it (links.ts). EINVAL, as for other names a bucket cannot hold.
+   */
+  private checkFileName(rel: string): void {
+    if (this.opts.links && linkNameOf(baseName(rel)) !== null) {
+      throw vfsError('EINVAL', `/${rel}: a file named *${LINK_SUFFIX} would read back as a symbolic link (--vfs-links): not created`);
+    }
+  }
+
   // ------------------------------------------------------------------------------------------
   // Names
+
+  /** symlink(2): an object holding the target (links.ts), uploaded before this returns */
+  async symlink(target: string, path: string): Promise<void> {
+    this.requireWritable();
+    const rel = fromFusePath(path);
+    if (!this.opts.links) throw vfsError('EPERM', `symlink ${path}: symbolic links are off (--vfs-links=false)`);
+    if (this.writes.get(rel)) throw vfsError('EEXIST', `already exists: ${path}`);
+    await this.ns.symlink(target, rel);
+  }
+
+  async readlink(path: string): Promise<string> {
+    const rel = fromFusePath(path);
+    if (this.writes.get(rel)) throw vfsError('EINVAL', `not a symbolic link: ${path}`);
+    return this.ns.readlink(rel);
+  }
 
   async mkdir(path: string): Promise<void> {
     this.requireWritable();
@@ -454,6 +484,7 @@ export class Vfs {
     }
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
+    if (this.writes.get(from) || (await this.ns.lookup(from))?.kind === 'file') this.checkFileName(to);
     // an unlinked object still being read there: the rename replaces it, it must not be deleted later
     this.files.forgetUnlinked(to);
     this.writes.invalidate?.(from);
@@ -479,10 +510,12 @@ export class Vfs {
       await this.ns.requireParentDir(to);
       const dst = await this.ns.lookup(to);
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${toPath}`);
+      // a link replaced by the file: its object is another key than the file's upload replaces
+      if (dst?.kind === 'link') await this.ns.unlink(to);
       if (plan.serverHasSource) await this.bucket.delete([from]);
       if (target) await this.writes.discard(to);
       this.ns.noteRemoved(from);
-      await this.writes.renamed(from, to, { local: true, server: serverVersion(dst) });
+      await this.writes.renamed(from, to, { local: true, server: dst?.kind === 'link' ? null : serverVersion(dst) });
       this.ns.noteFile(to, source.size, source.mtimeNs);
       this.log.debug(`rename ${fromPath} → ${toPath}: pending file moved locally`);
     } else {
@@ -520,7 +553,7 @@ export class Vfs {
     if (atimeNs !== null) {
       const shown = await this.getattr(path);
       shownMtime = shown.mtimeNs;
-      if (shown.kind === 'file' && atimeNs !== (shown.posix?.atimeNs ?? mtimeNs ?? shown.mtimeNs)) atime = { atimeNs };
+      if (shown.kind !== 'dir' && atimeNs !== (shown.posix?.atimeNs ?? mtimeNs ?? shown.mtimeNs)) atime = { atimeNs };
     }
     if (mtimeNs === null && atime === null) return;
     const pending = this.writes.get(rel);
@@ -535,8 +568,8 @@ export class Vfs {
     // S3 keeps no time for a directory: this mount keeps its mtime until unmount (dir-attrs.ts)
     if (e.kind === 'dir') return mtimeNs !== null ? this.ns.setDirMtime(rel, mtimeNs) : undefined;
     // one server-side copy for both (keeping the mtime shown when only the atime changes)
-    if (atime) await this.ns.setPosix(rel, atime, mtimeNs ?? shownMtime ?? undefined);
-    else if (mtimeNs !== null) await this.ns.setMtime(rel, mtimeNs);
+    if (atime) await this.ns.setPosix(rel, atime, mtimeNs ?? shownMtime ?? undefined, e);
+    else if (mtimeNs !== null) await this.ns.setMtime(rel, mtimeNs, e);
     // the copy may have a new ETag (same bytes): readers of the old one follow it
     this.reads.renamed(rel, rel);
   }
@@ -561,9 +594,12 @@ export class Vfs {
     const want: PosixMeta = { perm: shown.mode & 0o7777, uid: shown.uid, gid: shown.gid, ...p };
     // a directory has nowhere to store it: kept for the life of the mount (dir-attrs.ts)
     if (shown.kind === 'dir') return this.ns.setDirPosix(rel, want);
-    if (this.log.enabled('DEBUG')) this.log.debug(`chmod/chown ${path}: ${want.perm!.toString(8)} ${want.uid}:${want.gid}`);
+    // a link's mode is always 0777 (lchown only): its owners are stored, its mode stays as it is
+    if (shown.kind === 'link') delete want.perm;
+    if (this.log.enabled('DEBUG')) this.log.debug(`chmod/chown ${path}: ${want.perm?.toString(8) ?? 'link'} ${want.uid}:${want.gid}`);
     if (pending && pending.setPosix(want)) return;
-    await this.ns.setPosix(rel, want, this.opts.noModtime ? undefined : shown.mtimeNs);
+    const e = await this.ns.lookup(rel);
+    await this.ns.setPosix(rel, want, this.opts.noModtime ? undefined : shown.mtimeNs, e ?? undefined);
     // the copy may have a new ETag (same bytes): readers of the old one follow it
     this.reads.renamed(rel, rel);
     this.files.noteChange(rel);

@@ -129,6 +129,14 @@ export class FakeBackend implements S3BackendApi {
     return this.markers.has(dir) || [...this.objects.keys(), ...this.markers].some((k) => k.startsWith(p));
   }
 
+  async probeName(bucket: string, path: string): Promise<{ isDir: boolean; siblings: ListEntry[]; complete: boolean }> {
+    const isDir = await this.dirExists(bucket, path);
+    const siblings = [...this.objects.keys()].filter(
+      (k) => k.startsWith(path) && k !== path && k.slice(path.length) < '/' && !k.slice(path.length).includes('/'),
+    );
+    return { isDir, siblings: siblings.map((k) => this.entry(k)), complete: true };
+  }
+
   private entry(k: string): ListEntry {
     const o = this.objects.get(k)!;
     return { kind: 'object', path: k, size: o.data.length, lastModified: o.lastModified, etag: o.etag };

@@ -247,3 +247,46 @@ test("GNU tar x (which sets the mtime with the atime omitted) restores the archi
   // tar d (compare) agrees: contents and mtimes as in the archive
   await sh('tar', ['-df', tarball, '-C', m.mnt]);
 });
+
+test(
+  'ctime: its own time, moved by chmod, chown, utimens and rename (never by a read), kept after a remount; a directory the same while mounted',
+  MOUNT_TEST,
+  async () => {
+    const f = path.join(m.mnt, 'ctime.txt');
+    await fs.writeFile(f, 'ctime\n');
+    await sh('touch', ['-d', '2001-01-01T00:00:00Z', f]);
+    await waitFor(async () => (await storedMtime('ctime.txt')) === String(utcSec(2001, 1, 1, 0, 0, 0)), 30_000, 'ctime.txt uploaded with its mtime');
+    const before = await fs.stat(f, { bigint: true });
+    assert.equal(before.mtimeNs, BigInt(utcSec(2001, 1, 1, 0, 0, 0)) * 1_000_000_000n);
+    assert.ok(before.ctimeNs > before.mtimeNs, 'the change time is when it was written, not its mtime');
+    // S3 keeps LastModified to the second: wait past it so that a change shows
+    await new Promise((r) => setTimeout(r, 1100));
+    await fs.readFile(f);
+    assert.equal((await fs.stat(f, { bigint: true })).ctimeNs, before.ctimeNs, 'a read changes nothing');
+    await fs.chmod(f, 0o640);
+    const chmodded = await fs.stat(f, { bigint: true });
+    assert.ok(chmodded.ctimeNs > before.ctimeNs, `chmod moves the ctime (${before.ctimeNs} → ${chmodded.ctimeNs})`);
+    assert.equal(chmodded.mtimeNs, before.mtimeNs, 'and not the mtime');
+    await new Promise((r) => setTimeout(r, 1100));
+    await fs.rename(f, path.join(m.mnt, 'ctime-moved.txt'));
+    const moved = await fs.stat(path.join(m.mnt, 'ctime-moved.txt'), { bigint: true });
+    assert.ok(moved.ctimeNs > chmodded.ctimeNs, 'rename moves the ctime');
+    assert.equal(moved.mtimeNs, before.mtimeNs);
+
+    const d = path.join(m.mnt, 'ctime-dir');
+    await fs.mkdir(d);
+    await sh('touch', ['-d', '2002-02-02T00:00:00Z', d]);
+    const dirBefore = await fs.stat(d, { bigint: true });
+    assert.ok(dirBefore.ctimeNs > dirBefore.mtimeNs, 'utimens of a directory: ctime now, mtime as set');
+    await new Promise((r) => setTimeout(r, 20));
+    await fs.chmod(d, 0o700);
+    const dirAfter = await fs.stat(d, { bigint: true });
+    assert.ok(dirAfter.ctimeNs > dirBefore.ctimeNs && dirAfter.mtimeNs === dirBefore.mtimeNs, 'chmod of a directory moves its ctime only');
+
+    await m.unmount();
+    m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
+    const again = await fs.stat(path.join(m.mnt, 'ctime-moved.txt'), { bigint: true });
+    assert.ok(again.ctimeNs >= (moved.ctimeNs / 1_000_000_000n) * 1_000_000_000n, 'the ctime (the object LastModified) survives a remount');
+    assert.equal(again.mtimeNs, before.mtimeNs);
+  },
+);

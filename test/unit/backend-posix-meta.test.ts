@@ -2,7 +2,7 @@
 // mode, owners; invalid values are ignored (the mount's defaults show instead).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { posixFrom, posixMetadata } from '../../src/backend/s3/metadata.js';
+import { posixFrom, posixMetadata, storedFileType } from '../../src/backend/s3/metadata.js';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -32,4 +32,15 @@ test("posix metadata: the atime in rclone's RFC 3339 (nanoseconds, any offset) a
   assert.deepEqual(posixMetadata({ atimeNs: t + 250_000_000n }, S_IFREG), { atime: '2022-02-02T02:02:02.25Z' });
   assert.deepEqual(posixMetadata({ atimeNs: t }, S_IFREG), { atime: '2022-02-02T02:02:02Z' });
   for (const ns of [t, t + 1n, t + 999_999_999n, 0n]) assert.equal(posixFrom(posixMetadata({ atimeNs: ns }, S_IFREG), S_IFREG).atimeNs, ns);
+});
+
+test("posix metadata: the file type an object stores, s3fs's link (41471 decimal) not read as an octal directory", () => {
+  const S_IFLNK = 0o120000;
+  assert.equal(storedFileType({ mode: '41471' }, [S_IFREG, S_IFLNK]), S_IFLNK);
+  assert.equal(storedFileType({ mode: '120777' }, [S_IFREG, S_IFLNK]), S_IFLNK, "rclone's octal form");
+  assert.equal(storedFileType({ mode: '100644' }, [S_IFREG, S_IFLNK]), S_IFREG);
+  assert.equal(storedFileType({ mode: '33188' }, [S_IFREG, S_IFLNK]), S_IFREG);
+  assert.equal(storedFileType({ mode: '40755' }, [S_IFREG, S_IFLNK]), null, 'a directory mode on an object');
+  assert.equal(storedFileType({ mode: '644' }, [S_IFREG, S_IFLNK]), null, 'permission bits only');
+  assert.equal(storedFileType({}, [S_IFREG, S_IFLNK]), null);
 });

@@ -22,7 +22,7 @@ import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
 import { BackendContext, sendOptions } from './context.js';
 import { copyObject } from './copy.js';
 import { NameEncoder } from './encoding.js';
-import { dirExists, listObjects, listPage } from './list.js';
+import { dirExists, listObjects, listPage, probeName } from './list.js';
 import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
@@ -146,6 +146,10 @@ export class S3Backend implements S3BackendApi {
 
   dirExists(bucket: string, dir: string): Promise<boolean> {
     return dirExists(this.ctx, bucket, dir);
+  }
+
+  probeName(bucket: string, path: string): Promise<{ isDir: boolean; siblings: ListEntry[]; complete: boolean }> {
+    return probeName(this.ctx, bucket, path);
   }
 
   head(bucket: string, path: string): Promise<ObjectInfo | null> {

@@ -59,6 +59,29 @@ export async function dirExists(ctx: BackendContext, bucket: string, dir: string
   return (page.KeyCount ?? 0) > 0 || (page.Contents?.length ?? 0) > 0 || (page.CommonPrefixes?.length ?? 0) > 0;
 }
 
+/**
+ * What exists at `path` besides a plain object, from one LIST of the keys that start with its
+ * key (delimited at '/'): a directory (keys below `path/`, or its marker), and the objects whose
+ * names extend its name with characters that sort before '/' (`name.rclonelink`, `name.txt`,
+ * `name-2`). Key order puts all of those before `path/`; `complete` is false when the page ended
+ * before it (more than `maxKeys` such names), and then neither answer is known.
+ */
+export async function probeName(
+  ctx: BackendContext,
+  bucket: string,
+  path: string,
+  maxKeys = 32,
+): Promise<{ isDir: boolean; siblings: ListEntry[]; complete: boolean }> {
+  const logicalPath = path.replace(/^\/+|\/+$/g, '');
+  const slash = logicalPath.lastIndexOf('/');
+  const parent = slash < 0 ? '' : logicalPath.slice(0, slash);
+  const page = await requestPage(ctx, bucket, logicalPath, ctx.enc.keyFromPath(logicalPath, 'LIST'), { recursive: false, maxKeys });
+  const entries = [...showable(ctx, bucket, pageEntries(ctx, page, parent, ctx.enc.dirPrefix(parent, 'LIST'), new Set()))];
+  const isDir = entries.some((e) => e.kind === 'dir' && e.path === logicalPath);
+  const siblings = entries.filter((e) => e.kind === 'object' && e.path !== logicalPath);
+  return { isDir, siblings, complete: !page.IsTruncated || isDir };
+}
+
 function requestPage(
   ctx: BackendContext,
   bucket: string,

@@ -38,15 +38,30 @@ export interface PosixMeta {
 const S_IFMT = 0o170000;
 const MAX_ID = 2 ** 32 - 2; // (uid_t)-1 means "no change" to chown(2), never an owner
 
+/** the readings of a stored mode, full (with its file type): rclone's octal digits first, then s3fs's decimal */
+function storedModes(value: string | undefined): number[] {
+  if (value === undefined || !/^[0-9]{1,7}$/.test(value.trim())) return [];
+  const v = value.trim();
+  const out: number[] = [];
+  if (/^[0-7]+$/.test(v)) out.push(parseInt(v, 8));
+  out.push(parseInt(v, 10));
+  return out.filter((m) => m <= 0o177777);
+}
+
 /** the permission bits of a stored mode whose file type is `type` (or none); null if invalid */
 function parseMode(value: string | undefined, type: number): number | null {
-  if (value === undefined || !/^[0-9]{1,7}$/.test(value.trim())) return null;
-  const v = value.trim();
-  const fits = (m: number) => m <= 0o177777 && ((m & S_IFMT) === type || (m & S_IFMT) === 0);
-  // rclone's octal digits first (only digits 0-7), then s3fs's decimal
-  if (/^[0-7]+$/.test(v) && fits(parseInt(v, 8))) return parseInt(v, 8) & 0o7777;
-  if (fits(parseInt(v, 10))) return parseInt(v, 10) & 0o7777;
-  return null;
+  const m = storedModes(value).find((x) => (x & S_IFMT) === type || (x & S_IFMT) === 0);
+  return m === undefined ? null : m & 0o7777;
+}
+
+/**
+ * Which of `types` an object's stored mode names (s3fs stores a symbolic link as an object whose
+ * mode says so), or null. The caller says which types an object can be: "41471" is s3fs's link
+ * (decimal 0120777) as well as a directory's octal 041471, and only the first fits an object.
+ */
+export function storedFileType(metadata: Record<string, string>, types: number[]): number | null {
+  const m = storedModes(metadata[META_MODE]).find((x) => types.includes(x & S_IFMT));
+  return m === undefined ? null : m & S_IFMT;
 }
 
 function parseId(value: string | undefined): number | null {

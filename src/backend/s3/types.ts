@@ -126,6 +126,8 @@ export interface S3BackendApi {
   listPage(bucket: string, prefix: string, opts: { recursive: boolean; maxKeys: number }): Promise<{ entries: ListEntry[]; complete: boolean }>;
   /** anything below `dir/` (its marker, or any key): one LIST of one key */
   dirExists(bucket: string, dir: string): Promise<boolean>;
+  /** a directory at `path`, and the objects named `path` + characters before '/' (list.ts probeName) */
+  probeName(bucket: string, path: string): Promise<{ isDir: boolean; siblings: ListEntry[]; complete: boolean }>;
   /** null when the object does not exist */
   head(bucket: string, path: string): Promise<ObjectInfo | null>;
   /** ranged GET; throws the Glacier error for archived objects */

@@ -78,6 +78,8 @@ export abstract class ItemState {
   private cacheAllowed: boolean;
   private discardedFlag = false;
   private mtime: bigint;
+  /** the last change of data or metadata made here (ctime); none yet: the mtime */
+  private ctime: bigint | undefined;
   /** set by utimens since the last write */
   protected mtimeExplicit = false;
   /** the X-Amz-Meta-Mtime of the object last uploaded from here */
@@ -147,6 +149,13 @@ export abstract class ItemState {
   }
   protected set mtimeNs(v: bigint) {
     this.mtime = v;
+  }
+  get ctimeNs(): bigint {
+    return this.ctime ?? this.mtime;
+  }
+  /** data or metadata changed now (write, truncate, utimens, chmod, chown) */
+  protected changed(): void {
+    this.ctime = msToNs(this.ctx.clock.now());
   }
   get dirty(): boolean {
     return this.dirtyFlag;
@@ -246,6 +255,7 @@ export abstract class ItemState {
     this.mtime = s?.started && s.storedMtimeNs !== undefined ? s.storedMtimeNs : msToNs(this.ctx.clock.now());
     this.mtimeExplicit = false;
     this.lastUse = this.ctx.clock.now();
+    this.changed();
   }
 
   // --- the journal ----------------------------------------------------------------------------

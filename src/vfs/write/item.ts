@@ -254,6 +254,7 @@ export class Item extends ItemUploads implements WriteFile {
   setMtime(mtimeNs: bigint): boolean {
     this.mtimeNs = mtimeNs;
     this.mtimeExplicit = true;
+    this.changed();
     if (this.metaCarried()) return true;
     // the caller sets it on the stored object with a server-side copy: a new ETag, the same bytes
     if (this.content.kind === 'cache') this.content.file.baseMoved(String(mtimeNs));
@@ -283,6 +284,7 @@ export class Item extends ItemUploads implements WriteFile {
    *  server-side copy when nothing is pending (false). */
   setPosix(p: PosixMeta): boolean {
     this.posixMeta = { ...this.posixMeta, ...p };
+    this.changed();
     this.posixDirty = true;
     if (this.metaCarried()) return true;
     this.posixDirty = false;

@@ -13,6 +13,8 @@ export interface WriteFile {
   readonly size: number;
   /** modification time to show and to store (last write, or a utimens while pending) */
   readonly mtimeNs: bigint;
+  /** change time: the last write, truncate, utimens, chmod or chown made here */
+  readonly ctimeNs: bigint;
   /** true when written data has not reached the bucket yet */
   readonly dirty: boolean;
   write(data: Buffer, offset: number): Promise<number>;
