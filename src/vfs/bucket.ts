@@ -57,8 +57,16 @@ export class MountedBucket {
     );
   }
 
-  makeDirMarker(rel: string): Promise<void> {
-    return this.backend.makeDirMarker(this.name, this.keyOf(rel));
+  makeDirMarker(rel: string, opts?: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void> {
+    return this.backend.makeDirMarker(this.name, this.keyOf(rel), opts);
+  }
+
+  headDirMarker(rel: string): Promise<ObjectInfo | null> {
+    return this.backend.headDirMarker(this.name, this.keyOf(rel));
+  }
+
+  copyDirMarker(from: string, to: string): Promise<void> {
+    return this.backend.copyDirMarker(this.name, this.keyOf(from), this.keyOf(to));
   }
 
   /** The entries of the directory `dir` (or everything below it), with mount paths; entries

@@ -1,10 +1,10 @@
-// Directory times, modes and owners for the life of the mount. S3 keeps none of them for a
-// prefix, so a directory shows its marker's LastModified (or the mount's start) and the mount's
-// --dir-perms/--uid/--gid, and nothing stores what is set on it. Here a time set by utimens
-// (`rsync -a`, `tar x`, `cp -p`, `touch`) and a mode or owner set by chmod/chown are kept, and
-// every change of a directory's entries made through this mount (a name added, removed or
-// renamed) moves its mtime to now, as POSIX says; so `rsync -a` run twice finds every directory
-// as it left it. Until unmount: a remount shows the defaults again.
+// Directory times, modes and owners as this mount changed them. A time set by utimens (`rsync
+// -a`, `tar x`, `cp -p`, `touch`) and a mode or owner set by chmod/chown are kept here (and
+// stored in the directory's marker, dir-markers.ts), and every change of a directory's entries
+// made through this mount (a name added, removed or renamed) moves its mtime to now, as POSIX
+// says; so `rsync -a` run twice finds every directory as it left it. Those entry changes are not
+// written to the marker (one PUT per file created would double the requests of an untar): after
+// a remount a directory shows the last time set on it, or its marker's.
 import type { PosixMeta } from '../backend/s3/metadata.js';
 import { isSelfOrBelow, rebase } from './paths.js';
 

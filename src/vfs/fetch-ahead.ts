@@ -2,7 +2,7 @@
 // next. Two patterns, each bounded and each started only by what a user program did:
 //  - a stat storm: after a readdir, getattrs of two different children that need a HEAD mean
 //    `ls -l`, a file manager or `cp -r` is under way: every sibling whose metadata is not cached
-//    is HEADed, `headConcurrency` at a time (a single `stat` or `cat` after `ls` HEADs only its
+//    is HEADed (a directory's marker; a link is read whole), `headConcurrency` at a time (a single `stat` or `cat` after `ls` HEADs only its
 //    own file). A getattr of a file still queued runs its own HEAD at once; HEADs are shared by
 //    path, so the queued one is skipped when its turn comes.
 //  - a tree walk: readdirs of two different subdirectories of a directory, soon one after the
@@ -60,7 +60,7 @@ export class FetchAhead {
       return;
     }
     listing.prefetchArmed = false;
-    const names = [...listing.entries.values()].filter((e) => e.kind !== 'dir').map((e) => e.name);
+    const names = [...listing.entries.values()].map((e) => e.name);
     if (names.length < 2) return;
     this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
     for (const n of names) {
@@ -69,7 +69,7 @@ export class FetchAhead {
         .run(async () => {
           const e = this.ns.dirs.get(dir)?.entries.get(n);
           // gone, expired, already known or already being fetched: nothing to do
-          if (!e || e.kind === 'dir' || this.ns.attrKnown(rel, e)) return;
+          if (!e || this.ns.attrKnown(rel, e)) return;
           await this.ns.fetchAttr(rel, e);
         })
         .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));

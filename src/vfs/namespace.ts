@@ -27,8 +27,9 @@ import { DirCache, type DirEntry, type Listing } from './dir-cache.js';
 import { MetaCache } from './meta-cache.js';
 import type { MetaStore } from './meta-store.js';
 import { DirAttrs } from './dir-attrs.js';
+import { DirMarkers } from './dir-markers.js';
 import { Once } from '../util/once.js';
-import { S_IFLNK, S_IFREG } from './attrs.js';
+import { S_IFDIR, S_IFLNK, S_IFREG } from './attrs.js';
 import { posixFrom, posixMetadata, storedFileType, type PosixMeta } from '../backend/s3/metadata.js';
 import { LinkTargets, MAX_LINK_TARGET, linkNameOf, linkObjectOf, type LinkRead } from './links.js';
 import { FetchAhead } from './fetch-ahead.js';
@@ -124,12 +125,14 @@ export class Namespace {
 
   /** the metadata of the file or link `e` at `rel` is cached (matching `e`) or being fetched */
   attrKnown(rel: string, e: DirEntry): boolean {
+    if (e.kind === 'dir') return this.markers.pending(rel);
     const obj = this.objectOf(rel, e);
     return !!this.cachedHead(obj, e) || this.heads.has(obj) || this.linkReads.has(obj);
   }
 
   /** fetch the metadata of the file or link `e` at `rel` ahead of its getattr (a link's GET brings its target too) */
   fetchAttr(rel: string, e: DirEntry): Promise<unknown> {
+    if (e.kind === 'dir') return this.markers.fetch(rel);
     return e.kind === 'link' ? this.readLinkObject(rel, linkObjectOf(rel), e.size) : this.head(rel);
   }
 
@@ -145,6 +148,8 @@ export class Namespace {
   private readonly dirTimeNs: bigint;
   /** directory times, modes and owners set or moved through this mount (dir-attrs.ts) */
   private readonly dirAttrs = new DirAttrs();
+  /** what directories' `dir/` markers store (their times, modes, owners) */
+  private readonly markers: DirMarkers;
   /** keys and names already reported in a NOTICE (listings are read again and again) */
   private readonly noticed = new Once();
   /** targets of symbolic links already read */
@@ -163,6 +168,7 @@ export class Namespace {
     private readonly fetchWhole?: WholeFileFetch,
   ) {
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
+    this.markers = new DirMarkers(bucket, opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
     this.ahead = new FetchAhead(this, opts.headConcurrency, log, now);
     this.dirTimeNs = msToNs(now());
@@ -233,6 +239,8 @@ export class Namespace {
           this.dirs.set(dir, entries);
           cached++;
         }
+        // a recursive listing shows markers: a subdirectory without one has nothing stored (no HEAD)
+        for (const e of entries.values()) if (e.kind === 'dir' && !e.marker) this.markers.set(joinPath(dir, e.name), null);
         run.completed(dir);
       },
       (dir) => this.dirs.invalidate(dir),
@@ -428,28 +436,66 @@ export class Namespace {
   async stat(rel: string): Promise<Attr> {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file or directory: /${rel}`);
-    if (e.kind === 'dir') return this.dirAttr(e, rel);
+    if (e.kind === 'dir') return this.dirStat(rel, e);
     if (e.kind === 'link') return this.linkAttr(rel, e);
     return this.fileAttr(rel, e);
   }
 
-  /** a directory's attributes: the time set or moved through this mount, else its marker's, else the mount's start */
-  dirAttr(e: DirEntry | undefined, rel: string): Attr {
-    const mtimeNs = this.dirAttrs.mtime(rel) ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
-    const a: Attr = { kind: 'dir', size: 0, mtimeNs, ctimeNs: this.dirAttrs.ctime(rel) ?? mtimeNs };
-    const posix = this.dirAttrs.posix(rel);
-    if (posix) a.posix = posix;
+  /** a directory's attributes: what this mount set, else what its marker stores (one HEAD, remembered) */
+  private async dirStat(rel: string, e: DirEntry): Promise<Attr> {
+    if (rel === '' || !this.needsHeadForMtime) return this.dirAttr(e, rel);
+    const known = this.markers.get(rel);
+    if (known !== undefined) return this.dirAttr(e, rel, known);
+    this.ahead.statStarted(parentOf(rel), baseName(rel));
+    return this.dirAttr(e, rel, await this.markers.fetch(rel));
+  }
+
+  /** a directory's attributes when they need no request (its marker is known); else null */
+  knownDirAttr(rel: string, e: DirEntry): Attr | null {
+    if (rel === '' || !this.needsHeadForMtime) return this.dirAttr(e, rel);
+    const known = this.markers.get(rel);
+    return known === undefined ? null : this.dirAttr(e, rel, known);
+  }
+
+  /**
+   * A directory's attributes: the time, mode and owners set or moved through this mount, else
+   * what its `marker` stores (its X-Amz-Meta-Mtime or LastModified), else the listing's time,
+   * else the mount's start.
+   */
+  dirAttr(e: DirEntry | undefined, rel: string, marker?: ObjectInfo | null): Attr {
+    const markerNs = marker ? msToNs(marker.lastModified.getTime()) : undefined;
+    const stored = marker && !this.opts.useServerModtime && !this.opts.noModtime ? (marker.mtimeNs ?? markerNs) : markerNs;
+    const mtimeNs = this.dirAttrs.mtime(rel) ?? stored ?? (e?.lastModified ? msToNs(e.lastModified.getTime()) : this.dirTimeNs);
+    const ctimeNs = this.dirAttrs.ctime(rel) ?? (markerNs !== undefined ? shownCtime(markerNs, mtimeNs) : mtimeNs);
+    const a: Attr = { kind: 'dir', size: 0, mtimeNs, ctimeNs };
+    const posix = { ...(marker ? posixFrom(marker.metadata, S_IFDIR) : {}), ...this.dirAttrs.posix(rel) };
+    if (Object.keys(posix).length > 0) a.posix = posix;
     return a;
   }
 
-  /** utimens of a directory: kept for the life of the mount (S3 has nowhere to store it) */
-  setDirMtime(rel: string, mtimeNs: bigint): void {
+  /** utimens of a directory: kept, and stored in its marker (made if it has none) */
+  async setDirMtime(rel: string, mtimeNs: bigint): Promise<void> {
     this.dirAttrs.setMtime(rel, mtimeNs, msToNs(this.now()));
+    await this.storeDirAttrs(rel);
   }
 
-  /** chmod/chown of a directory: kept for the life of the mount (S3 has nowhere to store it) */
-  setDirPosix(rel: string, posix: PosixMeta): void {
+  /** chmod/chown of a directory: kept, and stored in its marker (made if it has none) */
+  async setDirPosix(rel: string, posix: PosixMeta): Promise<void> {
     this.dirAttrs.setPosix(rel, posix, msToNs(this.now()));
+    await this.storeDirAttrs(rel);
+  }
+
+  /**
+   * Write what `rel` shows (its mtime, and mode and owners where set) into its marker: one PUT
+   * of an empty object, which also makes the marker of a directory that had none (it then stays
+   * when emptied, as one made by mkdir). The root has no marker: kept for the life of the mount.
+   */
+  private async storeDirAttrs(rel: string): Promise<void> {
+    if (rel === '') return;
+    const a = this.dirAttr(undefined, rel, this.markers.get(rel));
+    const metadata = { ...this.markers.get(rel)?.metadata, ...(a.posix ? posixMetadata(a.posix, S_IFDIR) : {}) };
+    await this.bucket.makeDirMarker(rel, { mtimeNs: a.mtimeNs, metadata });
+    this.markers.set(rel, { path: this.bucket.keyOf(rel), size: 0, lastModified: new Date(this.now()), mtimeNs: a.mtimeNs, etag: '', metadata });
   }
 
   /** an entry of `dir` was added, removed or renamed through this mount: its mtime is now */
@@ -729,6 +775,7 @@ export class Namespace {
   forgetAll(): void {
     this.dirs.clear();
     this.meta.clear();
+    this.markers.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -739,7 +786,9 @@ export class Namespace {
     const existing = await this.lookup(rel);
     if (existing) throw vfsError('EEXIST', `already exists: /${rel}`);
     await this.requireParentDir(rel);
-    await this.bucket.makeDirMarker(rel);
+    const nowNs = msToNs(this.now());
+    await this.bucket.makeDirMarker(rel, { mtimeNs: nowNs });
+    this.markers.set(rel, { path: this.bucket.keyOf(rel), size: 0, lastModified: new Date(this.now()), mtimeNs: nowNs, etag: '', metadata: {} });
     this.dirs.upsert(parentOf(rel), { name: baseName(rel), kind: 'dir', size: 0, marker: true, lastModified: new Date() });
     this.dirChanged(parentOf(rel));
     this.dirs.setEmpty(rel);
@@ -773,6 +822,7 @@ export class Namespace {
     this.dirs.remove(parentOf(rel), baseName(rel));
     this.dirChanged(parentOf(rel));
     this.dirAttrs.drop(rel);
+    this.markers.drop(rel);
     this.dirs.dropSubtree(rel);
     this.meta.setNegative(rel);
   }
@@ -950,9 +1000,18 @@ export class Namespace {
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
     await forEachLimit(files, this.opts.renameConcurrency, ({ path, size }) => this.bucket.copy(path, rebase(path, from, to), { size }));
-    await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.makeDirMarker(rebase(p, from, to)));
-    // The target always gets a marker: an empty directory stays one after the move.
-    await this.bucket.makeDirMarker(to);
+    // markers are copied: they hold the directories' times, modes and owners
+    await forEachLimit(markers, this.opts.renameConcurrency, (p) => this.bucket.copyDirMarker(p, rebase(p, from, to)));
+    // The target always gets a marker: an empty directory stays one after the move. (A listing
+    // never shows the listed directory's own marker: copied if there is one.)
+    const ownMarker = await this.bucket.copyDirMarker(from, to).then(
+      () => true,
+      (err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        return false;
+      },
+    );
+    if (!ownMarker) await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.
     await this.bucket.delete([...files.map((f) => f.path), ...markers.map((m) => m + '/'), from + '/']);
     this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
@@ -961,6 +1020,8 @@ export class Namespace {
     this.dirChanged(parentOf(from));
     this.dirChanged(parentOf(to));
     this.dirAttrs.move(from, to);
+    this.markers.move(from, to);
+    if (!ownMarker) this.markers.drop(to);
     this.dirs.moveSubtree(from, to);
     this.meta.moveSubtree(from, to);
     this.meta.setNegative(from);

@@ -205,8 +205,9 @@ export class Vfs {
       const w = e.kind === 'file' ? this.writes.get(rel) : undefined;
       if (!w && this.files.isUnlinked(rel)) continue;
       seen.add(e.name);
-      const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.dirAttr(e, rel) : this.ns.knownFileAttr(rel, e);
-      const attr: Attr = known ?? { kind: e.kind, size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) };
+      const known = w ? this.pendingAttr(w) : e.kind === 'dir' ? this.ns.knownDirAttr(rel, e) : this.ns.knownFileAttr(rel, e);
+      const attr: Attr =
+        known ?? (e.kind === 'dir' ? this.ns.dirAttr(e, rel) : { kind: e.kind, size: e.size, mtimeNs: msToNs(e.lastModified?.getTime() ?? 0) });
       out.push({ name: e.name, attr: this.withMode(attr), exact: known !== null });
     }
     // files being written that a listing refetched from the server does not show yet
@@ -565,7 +566,7 @@ export class Vfs {
     const e = await this.ns.lookup(rel);
     if (!e && !pending) throw vfsError('ENOENT', `no such file or directory: ${path}`);
     if (!e) return;
-    // S3 keeps no time for a directory: this mount keeps its mtime until unmount (dir-attrs.ts)
+    // a directory's: stored in its marker (dir-markers.ts)
     if (e.kind === 'dir') return mtimeNs !== null ? this.ns.setDirMtime(rel, mtimeNs) : undefined;
     // one server-side copy for both (keeping the mtime shown when only the atime changes)
     if (atime) await this.ns.setPosix(rel, atime, mtimeNs ?? shownMtime ?? undefined, e);
@@ -578,7 +579,7 @@ export class Vfs {
    * chmod/chown of a file: stored with its object (mode, uid, gid in rclone's metadata form).
    * What the file shows already costs nothing (cp -p, rsync -a, tar x of files with the mount's
    * default mode and owner); a pending file carries it into its upload; a stored one gets one
-   * server-side copy. A directory's is kept for the life of the mount.
+   * server-side copy. A directory's goes into its marker object.
    */
   async setPosix(path: string, p: PosixMeta): Promise<void> {
     this.requireWritable();
@@ -592,7 +593,7 @@ export class Vfs {
       (p.gid === undefined || p.gid === shown.gid);
     if (same) return;
     const want: PosixMeta = { perm: shown.mode & 0o7777, uid: shown.uid, gid: shown.gid, ...p };
-    // a directory has nowhere to store it: kept for the life of the mount (dir-attrs.ts)
+    // a directory's: stored in its marker (dir-markers.ts)
     if (shown.kind === 'dir') return this.ns.setDirPosix(rel, want);
     // a link's mode is always 0777 (lchown only): its owners are stored, its mode stays as it is
     if (shown.kind === 'link') delete want.perm;

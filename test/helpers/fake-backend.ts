@@ -219,6 +219,17 @@ export class FakeBackend implements S3BackendApi {
     this.markers.add(path);
   }
 
+  async headDirMarker(_bucket: string, dir: string): Promise<ObjectInfo | null> {
+    this.count('HEAD');
+    await this.delay();
+    return this.markers.has(dir) ? { path: dir, size: 0, lastModified: new Date(0), mtimeNs: null, etag: '"marker"', metadata: {} } : null;
+  }
+
+  async copyDirMarker(_bucket: string, _from: string, to: string): Promise<void> {
+    this.count('COPY');
+    this.markers.add(to);
+  }
+
   async listMultipartUploads(): Promise<MultipartUploadInfo[]> {
     return [];
   }

@@ -61,7 +61,7 @@ function roundTrips(reqs: RecordedRequest[]): number {
 }
 
 test(
-  `opening one file of a ${FILES}-object directory never listed: HEAD + one small LIST at once (a directory, or a link name.rclonelink), then the GET`,
+  `opening one file of a ${FILES}-object directory never listed: the directory's marker, HEAD + one small LIST at once (a directory, or a link name.rclonelink), then the GET`,
   { timeout: 120_000 },
   async () => {
     // list_chunk 100: a listing of big/ would be 20 pages, which the counts below would show
@@ -72,13 +72,21 @@ test(
       assert.equal(await readFile(path.join(m.mnt, 'big/f01234'), 'utf8'), 'content 1234\n');
       const reqs = [...s3.requests];
       s3.faultHook = undefined;
-      assert.deepEqual(s3.counts(), { HEAD: 1, LIST: 1, GET: 1 }, reqs.map((r) => `${r.method} ${r.rawUrl}`).join('\n'));
+      // (big/'s own attributes: a HEAD of its marker big/, once per mount)
+      assert.deepEqual(s3.counts(), { HEAD: 2, LIST: 1, GET: 1 }, reqs.map((r) => `${r.method} ${r.rawUrl}`).join('\n'));
+      assert.deepEqual(
+        reqs
+          .filter((r) => r.type === 'HEAD')
+          .map((r) => r.path)
+          .sort(),
+        [`/${BUCKET}/big/`, `/${BUCKET}/big/f01234`],
+      );
       const list = reqs.find((r) => r.type === 'LIST')!;
       // the keys that start with the name, up to '/': name/ (a directory) and name.rclonelink (a link) sort there
       assert.equal(list.query['max-keys'], '32');
       assert.equal(list.query.prefix, 'big/f01234');
       assert.equal(list.query.delimiter, '/');
-      assert.equal(roundTrips(reqs), 2, 'the HEAD and the LIST overlap; the GET follows');
+      assert.equal(roundTrips(reqs), 3, "the directory's marker; then the HEAD and the LIST overlap; the GET follows");
 
       // a missing name next to it: the same probe, then remembered
       s3.clearRequests();
@@ -168,9 +176,20 @@ test(
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS * 10);
       // tree/, d00 and d01 (after which the walk is known), then one recursive LIST of tree/
-      assert.deepEqual(s3.counts(), { LIST: 4 }, reqs.map((q) => `${q.method} ${q.rawUrl}`).join('\n'));
-      assert.equal(reqs.filter((q) => q.query.delimiter === undefined).length, 1, 'one recursive LIST');
-      console.log(`# find over ${TREE_DIRS} directories at 20 ms: ${reqs.length} LISTs in ${roundTrips(reqs)} round trips`);
+      const lists = reqs.filter((q) => q.type === 'LIST');
+      assert.equal(lists.length, 4, reqs.map((q) => `${q.method} ${q.rawUrl}`).join('\n'));
+      assert.equal(lists.filter((q) => q.query.delimiter === undefined).length, 1, 'one recursive LIST');
+      // the only other requests: a HEAD of each directory's marker (its stored times and mode),
+      // at most once per directory, many at a time
+      const heads = reqs.filter((q) => q.type !== 'LIST');
+      assert.ok(
+        heads.every((q) => q.type === 'HEAD' && q.path.endsWith('/')),
+        heads.map((q) => `${q.method} ${q.rawUrl}`).join('\n'),
+      );
+      assert.ok(heads.length <= TREE_DIRS + 1 && new Set(heads.map((q) => q.path)).size === heads.length, `${heads.length} marker HEADs`);
+      const trips = roundTrips(reqs);
+      assert.ok(trips <= 7, `${trips} round trips`);
+      console.log(`# find over ${TREE_DIRS} directories at 20 ms: ${lists.length} LISTs and ${heads.length} marker HEADs in ${trips} round trips`);
     } finally {
       s3.faultHook = undefined;
       await m.unmount();

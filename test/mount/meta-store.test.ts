@@ -31,6 +31,11 @@ const bucket = useS3Bucket(BUCKET, {
   },
 });
 
+/** HEADs and GETs of objects (a directory's marker, HEADed once per mount for its own attributes, not counted) */
+function objectReads(type: 'HEAD' | 'GET'): number {
+  return bucket.s3.requests.filter((r) => r.type === type && !r.path.endsWith('/')).length;
+}
+
 async function lsl(dir: string): Promise<string> {
   const r = await run('ls', ['-l', '--time-style=+%s', dir], { env: { ...process.env, TZ: 'UTC' } });
   assert.equal(r.code, 0, r.stderr);
@@ -47,7 +52,7 @@ test('a remount lists an unchanged folder with 0 HEAD; a changed object costs on
   s3.clearRequests();
   const cold = await lsl(path.join(first.mnt, 'm'));
   // (the first stats GET their small file: the response carries the same metadata)
-  assert.equal((s3.counts().HEAD ?? 0) + (s3.counts().GET ?? 0), FILES, 'the first ls -l HEADs each file');
+  assert.equal(objectReads('HEAD') + objectReads('GET'), FILES, 'the first ls -l HEADs each file');
   assert.match(cold, / 1600000007 f07\n/);
   assert.equal((await first.unmount()).code, 0, first.stderr());
   const store = (await run('find', [path.join(cacheDir, 'meta'), '-name', '*.jsonl'])).stdout.trim();
@@ -57,8 +62,8 @@ test('a remount lists an unchanged folder with 0 HEAD; a changed object costs on
   try {
     s3.clearRequests();
     assert.equal(await lsl(path.join(second.mnt, 'm')), cold, 'the same listing, mtimes included');
-    assert.equal(s3.counts().HEAD, undefined, 'no HEAD for unchanged objects');
-    assert.equal(s3.counts().GET, undefined, 'no GET either');
+    assert.equal(objectReads('HEAD'), 0, 'no HEAD for unchanged objects');
+    assert.equal(objectReads('GET'), 0, 'no GET either');
     assert.equal(s3.counts().LIST, 1);
 
     // another client rewrites one object: a new ETag in the next listing, so one HEAD
@@ -69,7 +74,7 @@ test('a remount lists an unchanged folder with 0 HEAD; a changed object costs on
     // (SIGHUP forgot that m/ is a directory too: its lookup probes it again)
     // (a HEAD, or the GET of the small file whose response says the same)
     assert.deepEqual(
-      s3.requests.filter((r) => (r.type === 'HEAD' || r.type === 'GET') && r.path.startsWith(`/${BUCKET}/m/`)).map((r) => r.path),
+      s3.requests.filter((r) => (r.type === 'HEAD' || r.type === 'GET') && r.path.startsWith(`/${BUCKET}/m/`) && r.path !== `/${BUCKET}/m/`).map((r) => r.path),
       [`/${BUCKET}/m/f03`],
     );
     assert.doesNotMatch(after, / 1600000003 f03\n/, 'f03 shows its new time');
@@ -82,7 +87,7 @@ test('a remount lists an unchanged folder with 0 HEAD; a changed object costs on
   try {
     s3.clearRequests();
     assert.equal((await lsl(path.join(third.mnt, 'm'))).split('\n').length, cold.split('\n').length);
-    assert.equal((s3.counts().HEAD ?? 0) + (s3.counts().GET ?? 0), FILES, 'nothing trusted from the damaged file');
+    assert.equal(objectReads('HEAD') + objectReads('GET'), FILES, 'nothing trusted from the damaged file');
     assert.match(third.stderr(), /lines unreadable, skipped \(rebuilt\)/);
   } finally {
     await third.unmount();

@@ -223,6 +223,12 @@ test('directory times: touch -d and rsync -a set them, a change of entries moves
   for (const dir of ['x', 'x/y']) assert.equal(await mtimeNs(path.join(m.mnt, 'dtree', dir)), await mtimeNs(path.join(tree, dir)), `rsync -a: ${dir}`);
   const again = await sh('rsync', ['-a', '--itemize-changes', tree + '/', path.join(m.mnt, 'dtree')]);
   assert.equal(again.trim(), '', `the second rsync -a changed something:\n${again}`);
+  // stored in the directories' markers: the same after a remount
+  await m.unmount();
+  m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '0'] });
+  assert.equal(await mtimeNs(path.join(m.mnt, 'dtimes')), set, 'touch -d of a directory, after a remount (the last time set on it)');
+  const third = await sh('rsync', ['-a', '--itemize-changes', tree + '/', path.join(m.mnt, 'dtree')]);
+  assert.equal(third.trim(), '', `rsync -a after a remount changed something:\n${third}`);
 });
 
 test("GNU tar x (which sets the mtime with the atime omitted) restores the archive's mtimes", MOUNT_TEST, async () => {

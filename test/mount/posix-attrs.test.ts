@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { boto3, run } from '../helpers/run.js';
-import { mount, mountEnv, tempDir, useS3Bucket, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, mountEnv, sighup, tempDir, useS3Bucket, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'posix-attrs';
 let m: Mounted;
@@ -153,5 +153,37 @@ test(
     assert.equal(bucket.s3.requests.filter((q) => q.type === 'COPY').length, 0, 'no copy');
     // a default mode stores nothing
     assert.equal((await bucket.headObject('created/sentinel.txt')).Metadata?.mode, undefined);
+  },
+);
+
+test(
+  "a directory's mode, owners and mtime are stored in its marker (rclone's metadata form) and kept after a remount and a rename; one without a marker gets one",
+  MOUNT_TEST,
+  async () => {
+    await fs.mkdir(mnt('dirs/made'), { recursive: true });
+    await fs.writeFile(mnt('dirs/made/inner.txt'), 'x');
+    await bucket.putObject('dirs/prefix-only/f.txt', 'y');
+    await sighup(m);
+    const t = new Date('2004-04-04T04:04:04.000Z');
+    for (const d of ['dirs/made', 'dirs/prefix-only']) {
+      await fs.chmod(mnt(d), 0o750);
+      await fs.chown(mnt(d), 1500, 1600);
+      await fs.utimes(mnt(d), t, t);
+    }
+    const marker = await bucket.headObject('dirs/made/');
+    assert.deepEqual({ mode: marker.Metadata?.mode, uid: marker.Metadata?.uid, gid: marker.Metadata?.gid }, { mode: '40750', uid: '1500', gid: '1600' });
+    assert.equal(marker.Metadata?.mtime, String(t.getTime() / 1000));
+    assert.ok(await bucket.headObject('dirs/prefix-only/'), 'a directory that had no marker gets one');
+    await fs.rename(mnt('dirs/made'), mnt('dirs/moved'));
+
+    await m.unmount();
+    m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-write-back', '1s'] });
+    for (const d of ['dirs/moved', 'dirs/prefix-only']) {
+      const st = await fs.stat(mnt(d));
+      assert.deepEqual([(st.mode & 0o7777).toString(8), st.uid, st.gid, st.mtime.toISOString()], ['750', 1500, 1600, t.toISOString()], d);
+    }
+    const ls = await run('ls', ['-ln', mnt('dirs')]);
+    assert.match(ls.stdout, /^drwxr-x--- 1 1500 1600 .* moved$/m);
+    assert.equal(await fs.readFile(mnt('dirs/moved/inner.txt'), 'utf8'), 'x');
   },
 );

@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
@@ -20,11 +21,11 @@ import { addSecret, log as defaultLog, type Logger } from '../../util/log.js';
 import { BackendError } from './backend-error.js';
 import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
 import { BackendContext, sendOptions } from './context.js';
-import { copyObject } from './copy.js';
+import { copyObject, copySource } from './copy.js';
 import { NameEncoder } from './encoding.js';
 import { dirExists, listObjects, listPage, probeName } from './list.js';
 import { formatMtime, md5Of, META_MTIME } from './metadata.js';
-import { headObject, readObject } from './objects.js';
+import { headDirMarker, headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { putObject } from './upload.js';
 import type { BucketInfo, CopyOptions, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
@@ -207,13 +208,14 @@ export class S3Backend implements S3BackendApi {
   /**
    * A zero-byte `dir/` object, as the S3 console and s3fs make them, typed
    * application/x-directory, with the creation time as X-Amz-Meta-Mtime so a listing-free stat
-   * of the directory has a time.
+   * of the directory has a time. `opts`: the mtime and other metadata (mode, owners) to store
+   * instead: a directory's attributes live in its marker.
    */
-  async makeDirMarker(bucket: string, path: string): Promise<void> {
+  async makeDirMarker(bucket: string, path: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<void> {
     const dir = path.replace(/\/+$/, '');
     if (dir === '') return;
     const key = this.ctx.enc.keyFromPath(dir, 'MKDIR') + '/';
-    const now = this.extra.now?.() ?? BigInt(Date.now()) * 1_000_000n;
+    const mtime = opts.mtimeNs ?? this.extra.now?.() ?? BigInt(Date.now()) * 1_000_000n;
     await this.ctx.run('MKDIR', dir, { bucket, idempotent: true, write: true }, (s) =>
       this.ctx.client.send(
         new PutObjectCommand({
@@ -222,10 +224,34 @@ export class S3Backend implements S3BackendApi {
           Body: new Uint8Array(0),
           ContentLength: 0,
           ContentType: 'application/x-directory',
-          Metadata: { [META_MTIME]: formatMtime(now) },
+          Metadata: { ...opts.metadata, [META_MTIME]: formatMtime(mtime) },
           ...this.ctx.createParams(),
           ...this.ctx.ssec(),
         } as ConstructorParameters<typeof PutObjectCommand>[0]),
+        sendOptions(s),
+      ),
+    );
+  }
+
+  headDirMarker(bucket: string, dir: string): Promise<ObjectInfo | null> {
+    return headDirMarker(this.ctx, bucket, dir.replace(/\/+$/, ''));
+  }
+
+  /** The marker of `from` as the marker of `to`, its metadata (the directory's times, mode, owners) kept. */
+  async copyDirMarker(bucket: string, from: string, to: string): Promise<void> {
+    const src = this.ctx.enc.dirPrefix(from.replace(/\/+$/, ''), 'COPY');
+    const dst = this.ctx.enc.dirPrefix(to.replace(/\/+$/, ''), 'COPY');
+    await this.ctx.run('COPY', from, { bucket, idempotent: true, write: true }, (s) =>
+      this.ctx.client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: dst,
+          CopySource: copySource(bucket, src),
+          MetadataDirective: 'COPY',
+          ...this.ctx.createParams(),
+          ...this.ctx.ssec(),
+          ...this.ctx.ssecCopySource(),
+        } as ConstructorParameters<typeof CopyObjectCommand>[0]),
         sendOptions(s),
       ),
     );

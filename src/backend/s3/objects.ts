@@ -15,7 +15,15 @@ export function archivedError(op: string, path: string, storageClass: string | u
 }
 
 export async function headObject(ctx: BackendContext, bucket: string, path: string, signal?: AbortSignal): Promise<ObjectInfo | null> {
-  const key = ctx.enc.keyFromPath(path, 'HEAD');
+  return headKey(ctx, bucket, ctx.enc.keyFromPath(path, 'HEAD'), path, signal);
+}
+
+/** HEAD of a directory's `dir/` marker object (null: the directory has none) */
+export function headDirMarker(ctx: BackendContext, bucket: string, dir: string): Promise<ObjectInfo | null> {
+  return headKey(ctx, bucket, ctx.enc.dirPrefix(dir, 'HEAD'), dir);
+}
+
+async function headKey(ctx: BackendContext, bucket: string, key: string, path: string, signal?: AbortSignal): Promise<ObjectInfo | null> {
   try {
     const out = await ctx.run('HEAD', path, { bucket, idempotent: true, signal }, (s) =>
       ctx.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...ctx.ssec() }), sendOptions(s)),

@@ -141,7 +141,12 @@ export interface S3BackendApi {
   /** DeleteObjects in batches of 1000; missing keys are not an error */
   delete(bucket: string, paths: string[]): Promise<void>;
   /** zero-byte `path/` marker object */
-  makeDirMarker(bucket: string, path: string): Promise<void>;
+  /** a `dir/` marker object, with this mtime and metadata (a directory's attributes) */
+  makeDirMarker(bucket: string, path: string, opts?: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void>;
+  /** HEAD of the `dir/` marker of a directory (null: none) */
+  headDirMarker(bucket: string, dir: string): Promise<ObjectInfo | null>;
+  /** copy the marker of `from` to `to`, metadata kept */
+  copyDirMarker(bucket: string, from: string, to: string): Promise<void>;
   listMultipartUploads(bucket: string, prefix?: string): Promise<MultipartUploadInfo[]>;
   abortMultipartUpload(bucket: string, path: string, uploadId: string): Promise<void>;
   /** RestoreObject; `description` is RestoreRequest's Description (rclone's -o description) */
