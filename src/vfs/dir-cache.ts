@@ -32,6 +32,8 @@ export interface Listing {
   prefetchArmed: boolean;
   /** the first child that needed a HEAD since the readdir (one `stat` is not a storm) */
   firstStat?: string;
+  /** subdirectories whose marker a getattr needed (the third starts the HEADs of the others) */
+  dirStats?: Set<string>;
   /** the tree below was listed recursively while this listing was fresh: not again */
   treeListed?: boolean;
 }

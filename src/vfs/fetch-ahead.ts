@@ -2,7 +2,8 @@
 // next. Two patterns, each bounded and each started only by what a user program did:
 //  - a stat storm: after a readdir, getattrs of two different children that need a HEAD mean
 //    `ls -l`, a file manager or `cp -r` is under way: every sibling whose metadata is not cached
-//    is HEADed (a directory's marker; a link is read whole), `headConcurrency` at a time (a single `stat` or `cat` after `ls` HEADs only its
+//    is HEADed (a link is read whole), `headConcurrency` at a time; subdirectories, whose
+//    markers hold their attributes, are counted apart (dirStatStarted) (a single `stat` or `cat` after `ls` HEADs only its
 //    own file). A getattr of a file still queued runs its own HEAD at once; HEADs are shared by
 //    path, so the queued one is skipped when its turn comes.
 //  - a tree walk: readdirs of two different subdirectories of a directory, soon one after the
@@ -32,8 +33,10 @@ export interface AheadHost {
   listTree(dir: string): Promise<void>;
   /** the metadata of the file or link `e` at `rel` is cached (and still matches `e`), or being fetched */
   attrKnown(rel: string, e: DirEntry): boolean;
-  /** fetch it (a file's HEAD, a link's GET) */
+  /** fetch it (a file's HEAD, a link's GET, a directory's marker HEAD) */
   fetchAttr(rel: string, e: DirEntry): Promise<unknown>;
+  /** a recursive listing covering the subdirectories of `dir` is under way (it shows their markers) */
+  treeCovers(dir: string): boolean;
 }
 
 export class FetchAhead {
@@ -60,7 +63,7 @@ export class FetchAhead {
       return;
     }
     listing.prefetchArmed = false;
-    const names = [...listing.entries.values()].map((e) => e.name);
+    const names = [...listing.entries.values()].filter((e) => e.kind !== 'dir').map((e) => e.name);
     if (names.length < 2) return;
     this.log.debug(`prefetching metadata of ${names.length} files in ${JSON.stringify(dir || '/')}`);
     for (const n of names) {
@@ -69,10 +72,53 @@ export class FetchAhead {
         .run(async () => {
           const e = this.ns.dirs.get(dir)?.entries.get(n);
           // gone, expired, already known or already being fetched: nothing to do
-          if (!e || this.ns.attrKnown(rel, e)) return;
+          if (!e || e.kind === 'dir' || this.ns.attrKnown(rel, e)) return;
           await this.ns.fetchAttr(rel, e);
         })
         .catch((err) => this.log.debug(`metadata prefetch of ${rel}: ${(err as Error).message}`));
+    }
+  }
+
+  /**
+   * A getattr of the subdirectory `dir/name` needs its marker. Subdirectories are counted apart
+   * from files (`find` stats each directory it enters: that must not HEAD every file): the third
+   * distinct one HEADs the markers of all the others, unless a recursive listing, which shows
+   * which have a marker at all, is under way (a walk shows itself at the second subdirectory read).
+   */
+  dirStatStarted(dir: string, name: string): void {
+    const listing = this.ns.dirs.get(dir);
+    if (!listing?.prefetchArmed) return;
+    const seen = (listing.dirStats ??= new Set());
+    seen.add(name);
+    if (seen.size < 3 || this.ns.treeCovers(dir) || listing.treeListed) return;
+    listing.dirStats = undefined;
+    const subdirs = [...listing.entries.values()].filter((e) => e.kind === 'dir');
+    this.log.debug(`prefetching the markers of ${subdirs.length} directories in ${JSON.stringify(dir || '/')}`);
+    for (const sub of subdirs) {
+      const rel = joinPath(dir, sub.name);
+      void this.heads
+        .run(async () => {
+          const e = this.ns.dirs.get(dir)?.entries.get(sub.name);
+          if (e?.kind !== 'dir' || this.ns.attrKnown(rel, e) || this.ns.treeCovers(dir)) return;
+          await this.ns.fetchAttr(rel, e);
+        })
+        .catch((err) => this.log.debug(`marker prefetch of ${rel}: ${(err as Error).message}`));
+    }
+  }
+
+  /**
+   * A recursive listing (a tree walk) found these subdirectories with a marker: the walk will
+   * stat each, so their markers are HEADed ahead, many at a time, rather than one per stat.
+   */
+  markersAhead(rels: string[]): void {
+    for (const rel of rels) {
+      void this.heads
+        .run(async () => {
+          const e = this.ns.dirs.get(parentOf(rel))?.entries.get(rel.slice(rel.lastIndexOf('/') + 1));
+          if (e?.kind !== 'dir' || this.ns.attrKnown(rel, e)) return;
+          await this.ns.fetchAttr(rel, e);
+        })
+        .catch((err) => this.log.debug(`marker prefetch of ${rel}: ${(err as Error).message}`));
     }
   }
 

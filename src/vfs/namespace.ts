@@ -239,8 +239,15 @@ export class Namespace {
           this.dirs.set(dir, entries);
           cached++;
         }
-        // a recursive listing shows markers: a subdirectory without one has nothing stored (no HEAD)
-        for (const e of entries.values()) if (e.kind === 'dir' && !e.marker) this.markers.set(joinPath(dir, e.name), null);
+        // a recursive listing shows markers: a subdirectory without one has nothing stored (no
+        // HEAD); those with one are HEADed ahead of the walk's stats
+        const withMarker: string[] = [];
+        for (const e of entries.values()) {
+          if (e.kind !== 'dir') continue;
+          if (e.marker) withMarker.push(joinPath(dir, e.name));
+          else this.markers.set(joinPath(dir, e.name), null);
+        }
+        if (this.needsHeadForMtime) this.ahead.markersAhead(withMarker);
         run.completed(dir);
       },
       (dir) => this.dirs.invalidate(dir),
@@ -444,10 +451,22 @@ export class Namespace {
   /** a directory's attributes: what this mount set, else what its marker stores (one HEAD, remembered) */
   private async dirStat(rel: string, e: DirEntry): Promise<Attr> {
     if (rel === '' || !this.needsHeadForMtime) return this.dirAttr(e, rel);
-    const known = this.markers.get(rel);
+    let known = this.markers.get(rel);
     if (known !== undefined) return this.dirAttr(e, rel, known);
-    this.ahead.statStarted(parentOf(rel), baseName(rel));
+    // a recursive listing under way shows whether it has a marker at all: no HEAD for none
+    const tree = this.treeCovering(parentOf(rel));
+    if (tree) {
+      await tree.until(parentOf(rel));
+      known = this.markers.get(rel);
+      if (known !== undefined) return this.dirAttr(e, rel, known);
+    }
+    this.ahead.dirStatStarted(parentOf(rel), baseName(rel));
     return this.dirAttr(e, rel, await this.markers.fetch(rel));
+  }
+
+  /** a recursive listing covering the subdirectories of `dir` is under way */
+  treeCovers(dir: string): boolean {
+    return this.treeCovering(dir) !== undefined;
   }
 
   /** a directory's attributes when they need no request (its marker is known); else null */
@@ -711,6 +730,7 @@ export class Namespace {
     if (this.needsHeadForMtime) {
       listing.prefetchArmed = true;
       listing.firstStat = undefined;
+      listing.dirStats = undefined;
     }
     this.ahead.dirRead(dir);
     return [...listing.entries.values()];

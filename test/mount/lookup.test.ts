@@ -100,6 +100,28 @@ test(
   },
 );
 
+test(`ls -l of a folder of ${TREE_DIRS} directories: their markers are HEADed many at a time, not one round trip each`, { timeout: 120_000 }, async () => {
+  const m = await mount(s3, `moto:${BUCKET}`);
+  try {
+    s3.faultHook = () => LATENCY;
+    s3.clearRequests();
+    const r = await run('ls', ['-l', path.join(m.mnt, 'tree')]);
+    const reqs = [...s3.requests];
+    s3.faultHook = undefined;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS + 1);
+    const heads = reqs.filter((q) => q.type === 'HEAD');
+    assert.ok(heads.length <= TREE_DIRS + 1, `${heads.length} HEADs`);
+    const trips = roundTrips(reqs);
+    // the first three one by one (one stat is not a storm), then the rest at once
+    assert.ok(trips <= 8, `${trips} round trips for ${reqs.length} requests`);
+    console.log(`# ls -l of ${TREE_DIRS} directories at 20 ms: ${reqs.length} requests in ${trips} round trips`);
+  } finally {
+    s3.faultHook = undefined;
+    await m.unmount();
+  }
+});
+
 test('a folder of small files read one after the other (stat, then read, as sha256sum does): one GET per file and no HEAD', { timeout: 120_000 }, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);
   try {
@@ -186,7 +208,9 @@ test(
         heads.every((q) => q.type === 'HEAD' && q.path.endsWith('/')),
         heads.map((q) => `${q.method} ${q.rawUrl}`).join('\n'),
       );
-      assert.ok(heads.length <= TREE_DIRS + 1 && new Set(heads.map((q) => q.path)).size === heads.length, `${heads.length} marker HEADs`);
+      // tree/, d00 and d01 before the walk shows itself; the recursive LIST then shows that no
+      // other directory has a marker: nothing more to ask
+      assert.ok(heads.length <= 3, `${heads.length} marker HEADs`);
       const trips = roundTrips(reqs);
       assert.ok(trips <= 7, `${trips} round trips`);
       console.log(`# find over ${TREE_DIRS} directories at 20 ms: ${lists.length} LISTs and ${heads.length} marker HEADs in ${trips} round trips`);
