@@ -92,30 +92,27 @@ export class FetchAhead {
     seen.add(name);
     if (seen.size < 3 || this.ns.treeCovers(dir) || listing.treeListed) return;
     listing.dirStats = undefined;
-    const subdirs = [...listing.entries.values()].filter((e) => e.kind === 'dir');
+    const subdirs = [...listing.entries.values()].filter((e) => e.kind === 'dir').map((e) => e.name);
     this.log.debug(`prefetching the markers of ${subdirs.length} directories in ${JSON.stringify(dir || '/')}`);
-    for (const sub of subdirs) {
-      const rel = joinPath(dir, sub.name);
-      void this.heads
-        .run(async () => {
-          const e = this.ns.dirs.get(dir)?.entries.get(sub.name);
-          if (e?.kind !== 'dir' || this.ns.attrKnown(rel, e) || this.ns.treeCovers(dir)) return;
-          await this.ns.fetchAttr(rel, e);
-        })
-        .catch((err) => this.log.debug(`marker prefetch of ${rel}: ${(err as Error).message}`));
-    }
+    // a recursive listing started meanwhile answers for the ones not asked yet
+    this.headMarkers(dir, subdirs, () => this.ns.treeCovers(dir));
   }
 
   /**
-   * A recursive listing (a tree walk) found these subdirectories with a marker: the walk will
-   * stat each, so their markers are HEADed ahead, many at a time, rather than one per stat.
+   * A recursive listing (a tree walk) found these subdirectories of `dir` with a marker: the walk
+   * will stat each, so their markers are HEADed ahead, many at a time, rather than one per stat.
    */
-  markersAhead(rels: string[]): void {
-    for (const rel of rels) {
+  markersAhead(dir: string, names: string[]): void {
+    this.headMarkers(dir, names, () => false);
+  }
+
+  private headMarkers(dir: string, names: string[], skip: () => boolean): void {
+    for (const name of names) {
+      const rel = joinPath(dir, name);
       void this.heads
         .run(async () => {
-          const e = this.ns.dirs.get(parentOf(rel))?.entries.get(rel.slice(rel.lastIndexOf('/') + 1));
-          if (e?.kind !== 'dir' || this.ns.attrKnown(rel, e)) return;
+          const e = this.ns.dirs.get(dir)?.entries.get(name);
+          if (e?.kind !== 'dir' || this.ns.attrKnown(rel, e) || skip()) return;
           await this.ns.fetchAttr(rel, e);
         })
         .catch((err) => this.log.debug(`marker prefetch of ${rel}: ${(err as Error).message}`));

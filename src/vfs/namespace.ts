@@ -244,10 +244,10 @@ export class Namespace {
         const withMarker: string[] = [];
         for (const e of entries.values()) {
           if (e.kind !== 'dir') continue;
-          if (e.marker) withMarker.push(joinPath(dir, e.name));
+          if (e.marker) withMarker.push(e.name);
           else this.markers.set(joinPath(dir, e.name), null);
         }
-        if (this.needsHeadForMtime) this.ahead.markersAhead(withMarker);
+        if (this.needsHeadForMtime) this.ahead.markersAhead(dir, withMarker);
         run.completed(dir);
       },
       (dir) => this.dirs.invalidate(dir),

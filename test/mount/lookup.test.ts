@@ -40,6 +40,11 @@ before(async () => {
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sized/big', Body: Buffer.alloc(200 * 1024, 7) }));
   const treeKeys = Array.from({ length: TREE_DIRS * 10 }, (_, i) => `tree/d${String(Math.floor(i / 10)).padStart(2, '0')}/f${i % 10}`);
   await Promise.all(treeKeys.map((Key) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' }))));
+  // the same shape with a dir/ marker in every directory (as mkdir, tar x or the S3 console make them)
+  const marked = Array.from({ length: TREE_DIRS }, (_, d) => `marked/d${String(d).padStart(2, '0')}/`);
+  await Promise.all(
+    [...marked, ...marked.map((m) => m + 'f')].map((Key) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: Key.endsWith('/') ? '' : 'x' }))),
+  );
   c.destroy();
 });
 
@@ -93,6 +98,32 @@ test(
       await assert.rejects(stat(path.join(m.mnt, 'big/nope')), { code: 'ENOENT' });
       await assert.rejects(stat(path.join(m.mnt, 'big/nope')), { code: 'ENOENT' });
       assert.deepEqual(s3.counts(), { HEAD: 1, LIST: 1 });
+    } finally {
+      s3.faultHook = undefined;
+      await m.unmount();
+    }
+  },
+);
+
+test(
+  `find over ${TREE_DIRS} directories that have markers: the recursive listing shows them, and their HEADs go out ahead of the walk`,
+  { timeout: 120_000 },
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      s3.faultHook = () => LATENCY;
+      s3.clearRequests();
+      const r = await run('find', [path.join(m.mnt, 'marked'), '-type', 'f']);
+      const reqs = [...s3.requests];
+      s3.faultHook = undefined;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS);
+      const heads = reqs.filter((q) => q.type === 'HEAD');
+      assert.ok(heads.length <= TREE_DIRS + 1 && new Set(heads.map((q) => q.path)).size === heads.length, `${heads.length} HEADs, each once`);
+      const trips = roundTrips(reqs);
+      // one by one, they would be a round trip per directory
+      assert.ok(trips <= 12, `${trips} round trips for ${reqs.length} requests`);
+      console.log(`# find over ${TREE_DIRS} directories with markers at 20 ms: ${reqs.length} requests in ${trips} round trips`);
     } finally {
       s3.faultHook = undefined;
       await m.unmount();
