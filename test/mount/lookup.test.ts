@@ -131,6 +131,34 @@ test(
   },
 );
 
+test(
+  `find | sort | xargs cat over ${TREE_DIRS} directories of 10 small files: the files are read ahead across directories, as the walk goes`,
+  { timeout: 120_000 },
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      // the walk's listings first (find), then the reads in full-path order, as cat-back does
+      const found = await run('sh', ['-c', `cd ${m.mnt}/tree && find . -type f | sort`]);
+      assert.equal(found.code, 0, found.stderr);
+      s3.faultHook = () => LATENCY;
+      s3.clearRequests();
+      const r = await run('sh', ['-c', `cd ${m.mnt}/tree && find . -type f | sort | xargs cat | wc -c`]);
+      const reqs = [...s3.requests];
+      s3.faultHook = undefined;
+      assert.equal(r.stdout.trim(), String(TREE_DIRS * 10));
+      const gets = reqs.filter((q) => q.type === 'GET');
+      assert.equal(gets.length, TREE_DIRS * 10, 'one GET per file, none wasted');
+      const trips = roundTrips(reqs);
+      // waiting at each directory for its first file would be one round trip or more per directory
+      assert.ok(trips <= TREE_DIRS / 2, `${trips} round trips for ${reqs.length} requests`);
+      console.log(`# find | sort | xargs cat of ${TREE_DIRS * 10} files in ${TREE_DIRS} directories at 20 ms: ${reqs.length} requests in ${trips} round trips`);
+    } finally {
+      s3.faultHook = undefined;
+      await m.unmount();
+    }
+  },
+);
+
 test(`ls -l of a folder of ${TREE_DIRS} directories: their markers are HEADed many at a time, not one round trip each`, { timeout: 120_000 }, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);
   try {

@@ -2,8 +2,9 @@
 // viewer): each file is a GET, and at a distance each GET a round trip the program waits for.
 // Once two files of one directory were opened for reading one right after the other in name
 // order (or the first file of a directory, right after that happened in another), the next few
-// small files (in that order, as the listing shows them) are downloaded
-// ahead, a few at a time, into the read cache: their opens then read without waiting. Only
+// small files in that order are downloaded ahead, a few at a time, into the read cache: their
+// opens then read without waiting. The order goes on across directories as a tree walk does
+// (walkFrom), so a walk does not wait at every directory for its first file. Only
 // versions the listing names (path + ETag) are fetched, so nothing read ahead can be stale, and
 // what is read ahead is bounded by the read cache's memory (--vfs-memory-limit). A getattr of a
 // file being read ahead waits for its GET's headers, which say what a HEAD would have.
@@ -17,9 +18,9 @@ import { AccessPattern } from './chunk-policy.js';
 import type { ReadCache } from './reader.js';
 
 /** files read ahead of the one being opened */
-const FILES_AHEAD = 16;
+const FILES_AHEAD = 32;
 /** downloads of files ahead at a time */
-const CONCURRENCY = 8;
+const CONCURRENCY = 16;
 /** how long after reading ahead in one folder the first file of another starts reading ahead */
 const SEQUENTIAL_MEMORY_MS = 2_000;
 /** files up to this size are read ahead whole (bigger ones have their own read-ahead) */
@@ -39,6 +40,8 @@ export class FilesAhead {
   private readonly fetched = lruOfCount<string, true>(20_000);
   /** the names of the files of a listing, sorted (once per listing object) */
   private readonly sorted = new WeakMap<Listing, string[]>();
+  /** the entries of a listing in walk order (once per listing object) */
+  private readonly ordered = new WeakMap<Listing, DirEntry[]>();
   private readonly limiter = new Limiter(CONCURRENCY);
   /** when files were last read ahead (a program reading in order) */
   private lastAheadAt = -Infinity;
@@ -67,10 +70,59 @@ export class FilesAhead {
     const nextFolder = i === 0 && prev === undefined && this.now() - this.lastAheadAt <= SEQUENTIAL_MEMORY_MS;
     if (!inOrder && !nextFolder) return;
     this.lastAheadAt = this.now();
-    for (const next of names.slice(i + 1, i + 1 + FILES_AHEAD)) {
-      const e = listing.entries.get(next);
-      if (e?.kind === 'file' && e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(joinPath(dir, next), e);
+    let n = 0;
+    for (const [next, e] of this.walkFrom(dir, name)) {
+      if (e.etag && e.size > 0 && e.size <= SMALL_FILE) this.fetch(next, e);
+      if (++n >= FILES_AHEAD) break;
     }
+  }
+
+  /**
+   * The files after `dir/name` in the order a tree walk reads them: `find | sort`, `tar c`,
+   * `cp -r` and rsync all go by full path in byte order, which is each directory's entries in
+   * name order, a directory's files coming where `name/` sorts, and, at the end of a directory,
+   * on in its parent. Only listings already cached are used (no request to look ahead): the
+   * walk stops at a directory not listed yet.
+   */
+  private *walkFrom(dir: string, name: string): Generator<[string, DirEntry]> {
+    let at = dir;
+    let after = name;
+    for (;;) {
+      const listing = this.ns.dirs.get(at);
+      if (!listing) return;
+      const order = this.walkOrder(listing);
+      let i = order.findIndex((e) => e.name === after && e.kind !== 'dir');
+      if (i < 0) i = order.findIndex((e) => e.name === after && e.kind === 'dir');
+      for (const e of order.slice(i + 1)) {
+        if (e.kind === 'file') yield [joinPath(at, e.name), e];
+        else if (e.kind === 'dir' && !(yield* this.walkInto(joinPath(at, e.name)))) return;
+      }
+      if (at === '') return;
+      after = baseName(at);
+      at = parentOf(at);
+    }
+  }
+
+  /** every file below `dir` in walk order; false when a listing on the way is not cached */
+  private *walkInto(dir: string): Generator<[string, DirEntry], boolean> {
+    const listing = this.ns.dirs.get(dir);
+    if (!listing) return false;
+    for (const e of this.walkOrder(listing)) {
+      if (e.kind === 'file') yield [joinPath(dir, e.name), e];
+      else if (e.kind === 'dir' && !(yield* this.walkInto(joinPath(dir, e.name)))) return false;
+    }
+    return true;
+  }
+
+  /** a listing's entries in full-path byte order (a directory as `name/`), once per listing object */
+  private walkOrder(listing: Listing): DirEntry[] {
+    let order = this.ordered.get(listing);
+    if (!order) {
+      const key = (e: DirEntry) => Buffer.from(e.kind === 'dir' ? e.name + '/' : e.name);
+      order = [...listing.entries.values()].sort((a, b) => Buffer.compare(key(a), key(b)));
+      this.ordered.set(listing, order);
+    }
+    return order;
   }
 
   private fileNames(listing: Listing): string[] {
