@@ -13,7 +13,7 @@
 //   modifying  a clean item is being changed and was not flushed since: after a crash its data
 //              file is not trustworthy and the object on the server is the truth (nothing to do)
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Range } from './ranges.js';
@@ -132,7 +132,6 @@ let tmpSeq = 0;
 /** Durably replace `file` with `text`: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, text: string, durable = true): Promise<void> {
   const tmp = `${file}.tmp-${TMP_PREFIX}${(++tmpSeq).toString(16)}`;
-  if (!durable) return replaceNow(tmp, file, text);
   const fh = await fs.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(text);
@@ -147,21 +146,6 @@ export async function writeFileAtomic(file: string, text: string, durable = true
     throw err;
   }
   if (durable) await syncDir(path.dirname(file));
-}
-
-/**
- * The same without fsync, in place: a journal of a few hundred bytes goes to the page cache in
- * tens of microseconds, where four round trips through libuv's thread pool (open, write, close,
- * rename) cost a close(2) a quarter of a millisecond (measured: 500 small files created).
- */
-function replaceNow(tmp: string, file: string, text: string): void {
-  try {
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 export async function syncDir(dir: string): Promise<void> {
