@@ -6,14 +6,16 @@ Usage: moto-server.py [-H HOST] [-p PORT]     (as `python3 -m moto.server -H HOS
 Beside stock moto 5.2.1 this adds:
  * a watchdog: when the process that started us dies (a test runner killed with -9, a demo
    shell closed), the server exits too, so no test ever leaves a server behind;
- * three fixes, so that the server behaves like a real S3 server and no workaround for moto
-   is needed in bucketfs itself (the same as ../shared/bench/motolog.py, the benchmark's server):
+ * four fixes, so that the server behaves like a real S3 server and no workaround for moto
+   is needed in bucketfs itself (the first three as ../shared/bench/motolog.py, the benchmark's server, has them):
    - GET/HEAD ?versionId=null on a never-versioned bucket is served as the object (moto: 400;
      rclone asks for it after every multipart upload);
    - a ranged GET reads only the range from the object's buffer (moto reads the whole object
      for each one, about 0.3 s per request for a 512 MiB object);
    - an object's ETag is computed under the object's lock (moto races a LIST or HEAD against
      the PUT and can cache the MD5 of the wrong bytes);
+   - If-Match on CompleteMultipartUpload is checked (moto checks it on PutObject only), so
+     conditional multipart uploads are refused with 412 as on S3;
  * signature checks, when BUCKETFS_MOTO_CREDENTIALS is set: a JSON list of
    {"id": ACCESS_KEY_ID, "secret": SECRET_ACCESS_KEY, "token": SESSION_TOKEN (optional)}.
    Each becomes an IAM user's key (with a token: an assumed role's temporary credentials),
@@ -169,6 +171,32 @@ def patch_etag_lock():
     FakeKey.etag = property(etag)
 
 
+# --- If-Match on CompleteMultipartUpload ---------------------------------------------------
+
+def patch_complete_if_match():
+    """moto checks If-None-Match: * on CompleteMultipartUpload but ignores If-Match there (it
+    checks both on PutObject). S3 refuses with 412 PreconditionFailed when the object's ETag is no
+    longer the one given, and with 404 NoSuchKey when there is no object."""
+    from moto.s3.exceptions import MissingKey, PreconditionFailed
+    from moto.s3.responses import S3Response
+
+    orig = S3Response._key_response_post
+
+    def _key_response_post(self, request, body, bucket_name, query, key_name):
+        if_match = request.headers.get("If-Match")
+        if if_match and query.get("uploadId"):
+            existing = self.backend.get_object(bucket_name, key_name)
+            done = existing is not None and existing.multipart and existing.multipart.id == query["uploadId"][0]
+            if not done:
+                if existing is None:
+                    raise MissingKey(key=key_name)
+                if if_match.replace('"', "") != existing.etag.replace('"', ""):
+                    raise PreconditionFailed("If-Match")
+        return orig(self, request, body, bucket_name, query, key_name)
+
+    S3Response._key_response_post = _key_response_post
+
+
 # --- signature checks ----------------------------------------------------------------------
 
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -257,6 +285,7 @@ def main() -> None:
 
     patch_ranged_get()
     patch_etag_lock()
+    patch_complete_if_match()
     creds = os.environ.get("BUCKETFS_MOTO_CREDENTIALS")
     if creds:
         enable_signature_checks(json.loads(creds))

@@ -49,6 +49,13 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     default: 'true',
     help: "Symbolic links: stored as an object NAME.rclonelink holding the target (rclone's --links convention, so `rclone copy -l` restores them); an object whose stored mode says link (s3fs) is one too. false: such objects show as regular files and symlink(2) is EPERM. (rclone mount's --vfs-links defaults to false.)",
   },
+  {
+    scope: 'global',
+    name: 'vfs_conditional_writes',
+    type: 'bool',
+    default: 'true',
+    help: 'Uploads replace only the version a file was opened from (If-Match) and create only what is absent (If-None-Match): when another client stored the name meanwhile, theirs stays and ours goes up as NAME.conflict-HOST-TIME. false: for servers that refuse the conditions.',
+  },
   { scope: 'global', name: 'no_checksum', type: 'bool', default: 'false', help: "Don't compare checksums on up/download (no MD5 is computed for uploads)." },
 
   // --- permissions ----------------------------------------------------------------------------

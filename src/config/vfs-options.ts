@@ -20,6 +20,8 @@ export interface VfsOptions {
   useServerModtime: boolean;
   noModtime: boolean;
   noChecksum: boolean;
+  /** --vfs-conditional-writes: uploads conditional on the version they replace, or on absence */
+  conditionalWrites: boolean;
   /** --vfs-links: symbolic links as NAME.rclonelink objects (and s3fs's link objects) */
   links: boolean;
   readOnly: boolean;
@@ -94,6 +96,7 @@ export function resolveVfsOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proces
     noModtime: f.bool('no_modtime'),
     noChecksum: f.bool('no_checksum'),
     links: f.bool('vfs_links'),
+    conditionalWrites: f.bool('vfs_conditional_writes'),
     readOnly: f.bool('read_only'),
     uid: uid < 0 ? (process.getuid?.() ?? 0) : uid,
     gid: gid < 0 ? (process.getgid?.() ?? 0) : gid,

@@ -791,6 +791,13 @@ export class Namespace {
     return e?.kind === 'link' ? linkObjectOf(rel) : rel;
   }
 
+  /** What is known of `rel` no longer holds (another client stored it): its next lookup asks the server. */
+  forgetName(rel: string): void {
+    this.dirs.invalidate(parentOf(rel));
+    this.meta.dropHead(rel);
+    this.meta.clearNegative(rel);
+  }
+
   /** Forget every cached listing and HEAD result (SIGHUP). */
   forgetAll(): void {
     this.dirs.clear();

@@ -84,6 +84,7 @@ export class Vfs {
         cacheMode: opts.cacheMode,
         writeBackMs: opts.writeBackMs,
         noChecksum: opts.noChecksum,
+        conditionalWrites: opts.conditionalWrites,
         partSize: up.partSize,
         uploadConcurrency: up.uploadConcurrency,
         maxUploadParts: up.maxUploadParts,
@@ -97,6 +98,12 @@ export class Vfs {
         onUploaded: (rel, info, now) => {
           if (info) this.ns.noteFile(rel, info.size, info.mtimeNs ?? msToNs(info.lastModified.getTime()), info);
           else this.ns.noteFile(rel, now.size, now.mtimeNs);
+          this.reads.forgetPath(rel);
+          this.files.noteChange(rel);
+        },
+        onConflict: (rel) => {
+          // another client's version is what the name holds now: asked for again
+          this.ns.forgetName(rel);
           this.reads.forgetPath(rel);
           this.files.noteChange(rel);
         },

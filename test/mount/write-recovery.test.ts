@@ -143,7 +143,7 @@ test('a file still open when the mount dies is recovered up to its last fsync, n
   assert.equal(await getObject('open/never-synced.txt'), null);
 });
 
-test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<time>', MOUNT_TEST, async () => {
+test('a pending upload whose object changed on the server meanwhile: theirs stays, ours is uploaded as name.conflict-<host>-<time>', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   await putObject('conf/shared.txt', 'original');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
@@ -159,8 +159,8 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
     const ks = await keys('conf/');
     assert.equal((await getObject('conf/shared.txt'))?.toString(), 'theirs, written by someone else');
     assert.equal((await getObject('conf/created.txt'))?.toString(), 'theirs, created by someone else');
-    const sharedConflict = ks.find((k) => /^conf\/shared\.txt\.conflict-\d{8}-\d{6}$/.test(k));
-    const createdConflict = ks.find((k) => /^conf\/created\.txt\.conflict-\d{8}-\d{6}$/.test(k));
+    const sharedConflict = ks.find((k) => /^conf\/shared\.txt\.conflict-[A-Za-z0-9_-]+-\d{8}-\d{6}$/.test(k));
+    const createdConflict = ks.find((k) => /^conf\/created\.txt\.conflict-[A-Za-z0-9_-]+-\d{8}-\d{6}$/.test(k));
     assert.ok(sharedConflict && createdConflict, ks.join(', '));
     assert.equal((await getObject(sharedConflict))?.toString(), 'ours, written through the mount');
     assert.equal((await getObject(createdConflict))?.toString(), 'ours, new');

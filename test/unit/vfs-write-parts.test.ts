@@ -109,7 +109,8 @@ test('journal: atomic replace, strict parsing, owners, conflict names', async ()
     assert.ok(ownerAlive(currentOwner()));
     assert.ok(!ownerAlive({ pid: 2 ** 22 + 12345, start: '1' }), 'a pid that does not exist');
     assert.ok(!ownerAlive({ pid: process.pid, start: 'another-start-time' }), 'a reused pid');
-    assert.equal(conflictName('d/name.txt', new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), 'd/name.txt.conflict-20240102-030405');
+    assert.equal(conflictName('d/name.txt', new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), 'build-7.example.com'), 'd/name.txt.conflict-build-7-20240102-030405');
+    assert.equal(conflictName('n', new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), 'we ird/host'), 'n.conflict-we_ird_host-20240102-030405');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -79,6 +79,12 @@ export interface PutOptions {
   hashMd5?: () => Promise<string | undefined>;
   /** extra user metadata to store (lower-case keys, no prefix) */
   metadata?: Record<string, string>;
+  /**
+   * Store only if the object is still this version (ifMatch: its ETag) or still absent
+   * (ifNoneMatch): S3's conditional writes, on the PUT or on CompleteMultipartUpload; otherwise
+   * a PreconditionFailed error (412), and nothing is stored.
+   */
+  condition?: { ifMatch: string } | { ifNoneMatch: true };
   /** abort the upload when this signal fires */
   signal?: AbortSignal;
   /** called as bytes are acknowledged by the server */

@@ -125,6 +125,7 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
         ContentType: p.contentType,
         Metadata: metadata,
         ...(md5b64 ? { ContentMD5: md5b64 } : {}),
+        ...conditionHeaders(p.opts),
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof PutObjectCommand>[0]),
@@ -133,6 +134,13 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
   });
   p.opts.onProgress?.(length ?? 0);
   return resultInfo(ctx, p, length ?? 0, out.ETag, md5Hex, metadata);
+}
+
+/** the If-Match / If-None-Match of a conditional write (PutOptions.condition) */
+function conditionHeaders(opts: PutOptions): { IfMatch?: string; IfNoneMatch?: string } {
+  const c = opts.condition;
+  if (!c) return {};
+  return 'ifMatch' in c ? { IfMatch: c.ifMatch } : { IfNoneMatch: '*' };
 }
 
 function resultInfo(
@@ -225,7 +233,13 @@ async function putMultipart(
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
     const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
       ctx.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, MultipartUpload: { Parts: completed } }),
+        new CompleteMultipartUploadCommand({
+          Bucket: p.bucket,
+          Key: p.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: completed },
+          ...conditionHeaders(p.opts),
+        }),
         sendOptions(s),
       ),
     );

@@ -10,7 +10,7 @@
 // write-back layer (write-back.ts, upload-queue.ts), never here.
 import path from 'node:path';
 import { formatSizeBinary } from '../../config/units.js';
-import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { ObjectInfo, PutOptions } from '../../backend/s3/types.js';
 import { posixMetadata, type PosixMeta } from '../../backend/s3/metadata.js';
 import { S_IFREG } from '../attrs.js';
 import type { Logger } from '../../util/log.js';
@@ -40,6 +40,8 @@ export interface ItemContext {
   /** all streams' part buffers together stay below this (streams not started go to the cache) */
   streamMemoryBudget: number;
   noChecksum: boolean;
+  /** uploads are conditional on the version they replace (If-Match) or on absence (If-None-Match) */
+  conditionalWrites: boolean;
   stream: StreamTarget;
   clock: Clock;
   /** the download engine, reading a pinned version of a base object by mount path */
@@ -48,6 +50,14 @@ export interface ItemContext {
   uploaded(item: ItemState, info: ObjectInfo | null): void;
   /** the item can no longer be uploaded (its stream failed): forget it */
   broken(item: ItemState): void;
+  /**
+   * An upload of the item was refused (another client stored its name meanwhile): resolved
+   * (ours diverted to a conflict name, or found to be ours after all), or false when the server
+   * could not be asked
+   */
+  resolveConflict(item: ItemState): Promise<boolean>;
+  /** (no cache file) another client stored `from` meanwhile: ours was uploaded as `to` */
+  conflict(item: ItemState, from: string, to: string, info: ObjectInfo): void;
 }
 
 /** What we believe the bucket holds at the item's path: an object, nothing, or unknown. */
@@ -187,6 +197,19 @@ export abstract class ItemState {
   get streamStarted(): boolean {
     return this.content.kind === 'stream' && this.content.stream.started;
   }
+  /**
+   * The condition an upload of this item is sent with: it replaces the version it was based on
+   * (If-Match its ETag), or it creates what was absent (If-None-Match). None when that is not
+   * known (an ETag our own metadata copy left unknown, a state never checked).
+   */
+  get uploadCondition(): PutOptions['condition'] {
+    if (!this.ctx.conditionalWrites) return undefined;
+    const s = this.serverState;
+    if (s === null) return { ifNoneMatch: true };
+    if (s === 'unknown' || !s.etag) return undefined;
+    return { ifMatch: s.etag };
+  }
+
   get server(): ServerState {
     return this.serverState;
   }

@@ -12,6 +12,7 @@ import { vfsError, VfsError } from '../errors.js';
 import { SMALL_UPLOAD } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import { ItemState, message, serverOf } from './item-state.js';
+import { conflictName, isUploadConflict } from './recovery.js';
 
 export abstract class ItemUploads extends ItemState {
   private uploading: Promise<void> | null = null;
@@ -78,7 +79,8 @@ export abstract class ItemUploads extends ItemState {
     try {
       const posixAt = this.posixMeta;
       const metadata = this.posixMetadata();
-      info = await this.ctx.bucket.put(this.rel, buf, { mtimeNs: mtime, ...(metadata ? { metadata } : {}) });
+      const condition = this.uploadCondition;
+      info = await this.ctx.bucket.put(this.rel, buf, { mtimeNs: mtime, ...(metadata ? { metadata } : {}), ...(condition ? { condition } : {}) });
       // (a chmod/chown during the PUT is still to store)
       if (this.posixMeta === posixAt) this.posixDirty = false;
     } catch (err) {
@@ -86,16 +88,37 @@ export abstract class ItemUploads extends ItemState {
       if (this.mayCache()) {
         const file = await this.streamToLocal();
         await this.persist(true);
+        // another client stored the name meanwhile: the write-back layer diverts the file
+        if (isUploadConflict(err)) throw err;
         this.ctx.log.error(`${this.rel}: upload failed, kept in the cache (${file.dataPath}) to be retried: ${message(err)}`);
         throw this.uploadError(err);
       }
-      throw await this.breakStream(err);
+      if (!isUploadConflict(err)) throw await this.breakStream(err);
+      // no cache file to divert: the bytes go up under the conflict name at once, and this
+      // name is theirs (what is stored there is not known here any more)
+      await this.putConflictCopy(buf, mtime);
+      c.stream.release();
+      this.dirtyFlag = false;
+      this.setServer('unknown');
+      this.lastUploadError = undefined;
+      return;
     }
     this.ctx.log.info(`${this.rel}: uploaded ${buf.length} bytes in ${this.ctx.clock.now() - t0}ms`);
     c.stream.release();
     this.becomeClean(c.spill, info, mtime);
     if (this.journal.state !== 'none') await this.writeJournal('clean', true);
     this.ctx.uploaded(this, info);
+  }
+
+  /** (no cache file) our version as name.conflict-<host>-<time>, theirs staying at the name */
+  private async putConflictCopy(buf: Buffer, mtime: bigint): Promise<void> {
+    const to = conflictName(this.rel, new Date(this.ctx.clock.now()));
+    const metadata = this.posixMetadata();
+    const info = await this.ctx.bucket.put(to, buf, { mtimeNs: mtime, ...(metadata ? { metadata } : {}), condition: { ifNoneMatch: true } });
+    this.ctx.log.error(
+      `${this.ctx.bucket.keyOf(this.rel)}: written by another client since it was opened here; theirs stays, the version written here is uploaded as ${this.ctx.bucket.keyOf(to)}`,
+    );
+    this.ctx.conflict(this, this.rel, to, info);
   }
 
   /** After an upload of the whole content: a clean cache file whose base is the new object. */
@@ -269,7 +292,15 @@ export abstract class ItemUploads extends ItemState {
     const t0 = this.ctx.clock.now();
     const posixAt = this.posixMeta;
     const metadata = this.posixMetadata();
-    const info = await this.ctx.bucket.put(rel, body, { size, mtimeNs: mtime, signal, ...stream, ...(metadata ? { metadata } : {}) });
+    const condition = this.uploadCondition;
+    const info = await this.ctx.bucket.put(rel, body, {
+      size,
+      mtimeNs: mtime,
+      signal,
+      ...stream,
+      ...(metadata ? { metadata } : {}),
+      ...(condition ? { condition } : {}),
+    });
     // (a chmod/chown during the upload is still to store)
     if (this.posixMeta === posixAt) this.posixDirty = false;
     unlock();
@@ -343,7 +374,13 @@ export abstract class ItemUploads extends ItemState {
     await this.uploadsSettled();
     if ((!this.dirty && !this.metaPending) || this.discarded || this.isBroken) return;
     try {
-      await this.upload();
+      try {
+        await this.upload();
+      } catch (err) {
+        // another client stored the name meanwhile: ours goes up under a conflict name
+        if (!isUploadConflict(err) || !(await this.ctx.resolveConflict(this))) throw err;
+        await this.upload();
+      }
     } catch (err) {
       if (this.mayCache() && this.content.kind === 'cache') await this.persist(true).catch(() => undefined);
       throw this.uploadError(err);

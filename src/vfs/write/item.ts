@@ -24,6 +24,7 @@ import { ItemUploads } from './item-upload.js';
 import { RangeSet } from './ranges.js';
 import { vfsError } from '../errors.js';
 import type { WriteFile } from './write-layer.js';
+import { isUploadConflict } from './recovery.js';
 
 export class Item extends ItemUploads implements WriteFile {
   /** kept (clean, closed) for the write-back delay so that a utimens is carried by one copy */
@@ -316,7 +317,15 @@ export class Item extends ItemUploads implements WriteFile {
         if (c.stream.started) await this.commitStream();
         else if (!this.dirty) return false;
         else if (wb) await this.persistStream(durable);
-        else await this.putSmallStream();
+        else {
+          try {
+            await this.putSmallStream();
+          } catch (err) {
+            // another client stored the name: now in a cache file, diverted and uploaded below
+            if (isUploadConflict(err)) return 'conflict';
+            throw err;
+          }
+        }
         this.flushed(durable || !wb || c.stream.started);
         return false;
       }
@@ -326,6 +335,7 @@ export class Item extends ItemUploads implements WriteFile {
       this.flushed(durable);
       return false;
     });
+    if (uploadNow === 'conflict' && !(await this.ctx.resolveConflict(this))) throw this.uploadError(this.lastUploadError);
     if (uploadNow) await this.uploadNow();
   }
 

@@ -4,9 +4,11 @@
 // I/O, so every case is unit-testable); the write-back layer carries the plan out. After that,
 // each pending upload is checked against the server before it goes up (verdict()), because the
 // object may have changed since it was written here.
+import { hostname } from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectInfo } from '../../backend/s3/types.js';
+import { BackendError } from '../../backend/s3/backend-error.js';
 import { parseJournal, type Journal, type JournalServer, type Owner } from './journal.js';
 
 /** One file of the cache directory, as read at mount time. */
@@ -128,8 +130,17 @@ export function verdict(
   return same ? 'upload' : 'conflict';
 }
 
-/** `dir/name.ext` → `dir/name.ext.conflict-20240102-030405` (UTC) */
-export function conflictName(p: string, when: Date): string {
+/**
+ * `dir/name.ext` → `dir/name.ext.conflict-<host>-20240102-030405` (UTC): the version written on
+ * this machine, kept next to the one another client stored (the host says whose it is).
+ */
+export function conflictName(p: string, when: Date, host: string = hostname()): string {
   const t = when.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\..*$/, '');
-  return `${p}.conflict-${t}`;
+  const h = host.split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
+  return `${p}.conflict-${h}-${t}`;
+}
+
+/** a conditional upload refused: the object is no longer the version it replaces (412), or gone (404 on If-Match) */
+export function isUploadConflict(err: unknown): boolean {
+  return err instanceof BackendError && (err.kind === 'PreconditionFailed' || (err.kind === 'NotFound' && err.operation === 'PUT'));
 }

@@ -22,6 +22,8 @@ export interface WriteBackDeps {
   /** upload this long after the last close; 0 = at close */
   writeBackMs: number;
   noChecksum: boolean;
+  /** uploads conditional on the version they replace or on absence (default true) */
+  conditionalWrites?: boolean;
   partSize: number;
   uploadConcurrency: number;
   maxUploadParts: number;
@@ -41,6 +43,8 @@ export interface WriteBackDeps {
   onUploaded: UploadedHook;
   /** a file's write state was given up (its stream failed): `server` is what the bucket still holds */
   onDropped?: (rel: string, server: ServerState) => void;
+  /** another client stored `rel` meanwhile: ours goes up as `to`, `rel` shows theirs */
+  onConflict?: (rel: string, to: string) => void;
   clock?: Clock;
 }
 

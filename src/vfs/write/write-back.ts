@@ -23,6 +23,7 @@ import { Item } from './item.js';
 import { toServerState, type ItemContext } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
+import { conflictName, isUploadConflict } from './recovery.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
@@ -78,11 +79,17 @@ export class WriteBack implements WriteLayer {
       cacheMode: d.cacheMode,
       streamMemoryBudget: Math.max(256 * 1024 * 1024, 4 * d.partSize * (d.uploadConcurrency + 1)),
       noChecksum: d.noChecksum,
+      conditionalWrites: d.conditionalWrites ?? true,
       stream,
       clock: this.clock,
       openBase: (rel, base) => d.openBase(rel, base),
       uploaded: (item, info) => this.uploaded(item as Item, info),
       broken: (item) => this.brokenItem(item as Item),
+      resolveConflict: (item) => this.conflicted(item as Item),
+      conflict: (_item, from, to, info) => {
+        this.deps.onConflict?.(from, to);
+        this.deps.onUploaded(to, info, { size: info.size, mtimeNs: info.mtimeNs ?? 0n });
+      },
     };
   }
 
@@ -296,7 +303,7 @@ export class WriteBack implements WriteLayer {
     try {
       await this.queue.run(item.size, async () => {
         if (item.isOpen || item.discarded || this.closed) return;
-        await item.upload();
+        await this.uploadResolving(item, () => item.upload());
       });
     } catch (err) {
       this.uploadFailed(item, err);
@@ -308,6 +315,52 @@ export class WriteBack implements WriteLayer {
       return;
     }
     await this.dropClean(item);
+  }
+
+  /**
+   * Run an upload of `item`; one the server refused because the object is no longer the
+   * version the file was based on (or no longer absent: another client wrote it meanwhile) is
+   * resolved here, and the upload runs again where it now goes.
+   */
+  private async uploadResolving(item: Item, upload: () => Promise<void>): Promise<void> {
+    try {
+      await upload();
+    } catch (err) {
+      if (!isUploadConflict(err) || !(await this.conflicted(item))) throw err;
+      await upload();
+    }
+  }
+
+  /**
+   * A conditional upload of `item` was refused (412): unless what the server holds is our own
+   * upload (a request retried after it landed), someone else stored this name since the file
+   * was opened here. Theirs stays; ours goes up as name.conflict-<host>-<time> (on absence
+   * only), and the name shows theirs. Nothing of either is lost. Returns false when the server
+   * could not be asked (the upload is then retried as any failed one).
+   */
+  private async conflicted(item: Item): Promise<boolean> {
+    const from = item.rel;
+    let head: ObjectInfo | null;
+    try {
+      head = await this.deps.bucket.head(from);
+    } catch {
+      return false;
+    }
+    if (head && head.size === item.size && head.mtimeNs !== null && head.mtimeNs === item.mtimeNs) {
+      item.foundUploaded(head);
+      this.uploaded(item, head);
+      return true;
+    }
+    const to = conflictName(from, new Date(this.clock.now()));
+    const keyOf = (rel: string) => this.deps.bucket.keyOf(rel);
+    this.deps.log.error(
+      `${keyOf(from)}: ${head ? 'written' : 'deleted'} by another client since it was opened here; ${head ? 'theirs stays, the version written here is uploaded as ' : 'the version written here is uploaded as '}${keyOf(to)}`,
+    );
+    this.files.forget(item, from);
+    await item.divert(to);
+    this.files.adopt(item);
+    this.deps.onConflict?.(from, to);
+    return true;
   }
 
   private uploadFailed(item: Item, err: unknown): void {
