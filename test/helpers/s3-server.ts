@@ -110,7 +110,7 @@ export function requestType(method: string, query: Record<string, string>, heade
 export class TestS3 {
   readonly requests: RecordedRequest[] = [];
   /** set by tests: decides per request whether to inject a fault */
-  faultHook: ((req: { method: string; path: string; query: Record<string, string>; type: string }) => Fault) | undefined;
+  faultHook: ((req: { method: string; path: string; query: Record<string, string>; type: string; headers: Record<string, string> }) => Fault) | undefined;
   /**
    * set by tests: each response body is sent at most this fast (bytes per second), as from a
    * distant server or AWS's per-connection bandwidth; undefined = as fast as moto answers
@@ -348,7 +348,7 @@ export class TestS3 {
     };
     this.requests.push(rec);
     res.once('close', () => (rec.endedAt = performance.now()));
-    const fault = this.faultHook?.({ method: rec.method, path: rec.path, query, type: rec.type });
+    const fault = this.faultHook?.({ method: rec.method, path: rec.path, query, type: rec.type, headers: rec.headers });
     if (fault === 'reset') {
       rec.injected = 'reset';
       req.socket.destroy();

@@ -148,3 +148,26 @@ test('--vfs-conditional-writes=false: the last upload wins, as in rclone mount a
     [...FLAGS, '--vfs-conditional-writes=false'],
   );
 });
+
+test('a server that refuses conditional writes (501 Not Implemented): said once, and uploads go through without them', MOUNT_TEST, async () => {
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
+  await usingMount(m, async () => {
+    bucket.s3.faultHook = (r) => (r.headers['if-none-match'] || r.headers['if-match'] ? { status: 501, code: 'NotImplemented' } : undefined);
+    try {
+      await fs.mkdir(path.join(m.mnt, 'refused'));
+      await fs.writeFile(path.join(m.mnt, 'refused/a.txt'), 'a\n');
+      await fs.writeFile(path.join(m.mnt, 'refused/b.txt'), 'b\n');
+    } finally {
+      bucket.s3.faultHook = undefined;
+    }
+    assert.equal(await text('refused/a.txt'), 'a\n');
+    assert.equal(await text('refused/b.txt'), 'b\n');
+    assert.equal(m.stderr().match(/refuses conditional writes/g)?.length, 1, m.stderr());
+    const puts = bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path === `/${BUCKET}/refused/b.txt`);
+    assert.deepEqual(
+      puts.map((r) => [r.status, r.headers['if-none-match'] ?? null]),
+      [[200, null]],
+      'after the first refusal, no condition is sent',
+    );
+  });
+});

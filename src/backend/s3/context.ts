@@ -36,6 +36,9 @@ export class BackendContext {
     private readonly isAnonymous: boolean | (() => boolean),
   ) {}
 
+  /** the server refused a conditional write (If-Match / If-None-Match): uploads go without */
+  conditionsRefused = false;
+
   get anonymous(): boolean {
     return typeof this.isAnonymous === 'function' ? this.isAnonymous() : this.isAnonymous;
   }

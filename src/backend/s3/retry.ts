@@ -108,6 +108,9 @@ export function classify(err: unknown): Classified {
   if (code && THROTTLE_CODES.has(code)) return { kind: 'Throttled', retryable: true, detail: `throttled (${code})`, status, code };
   if (status === 429) return { kind: 'Throttled', retryable: true, detail: `throttled (HTTP 429${code ? ' ' + code : ''})`, status, code };
   if (code && TRANSIENT_CODES.has(code)) return { kind: status && status >= 500 ? 'Server' : 'Network', retryable: true, detail: `${code}`, status, code };
+  // a feature this server lacks (conditional writes on some S3 servers): asking again changes nothing
+  if (status === 501 || code === 'NotImplemented')
+    return { kind: 'Other', retryable: false, detail: `not implemented by this server (HTTP ${status ?? 501}${code ? ' ' + code : ''})`, status, code };
   if (status !== undefined && status >= 500)
     return { kind: 'Server', retryable: true, detail: `server error (HTTP ${status}${code ? ' ' + code : ''})`, status, code };
   switch (code) {

@@ -102,6 +102,16 @@ async function put(ctx: BackendContext, bucket: string, path: string, body: Buff
 }
 
 async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readable, md5Hex: string | undefined, size?: number): Promise<ObjectInfo> {
+  try {
+    return await putSingleOnce(ctx, p, body, md5Hex, size);
+  } catch (err) {
+    // refused for its condition by a server without conditional writes: again without
+    if (!(Buffer.isBuffer(body) || p.opts.reopen) || !conditionsUnsupported(ctx, p.opts, err)) throw err;
+    return putSingleOnce(ctx, p, Buffer.isBuffer(body) ? body : await p.opts.reopen!(), md5Hex, size);
+  }
+}
+
+async function putSingleOnce(ctx: BackendContext, p: Prepared, body: Buffer | Readable, md5Hex: string | undefined, size?: number): Promise<ObjectInfo> {
   const md5b64 = md5Hex ? md5HexToBase64(md5Hex) : null;
   const metadata = { ...p.metadata };
   if (md5b64 && ctx.etagIsNotMd5 && !ctx.opts.disable_checksum) metadata[META_MD5] = md5b64;
@@ -125,7 +135,7 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
         ContentType: p.contentType,
         Metadata: metadata,
         ...(md5b64 ? { ContentMD5: md5b64 } : {}),
-        ...conditionHeaders(p.opts),
+        ...conditionHeaders(ctx, p.opts),
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof PutObjectCommand>[0]),
@@ -136,11 +146,27 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
   return resultInfo(ctx, p, length ?? 0, out.ETag, md5Hex, metadata);
 }
 
-/** the If-Match / If-None-Match of a conditional write (PutOptions.condition) */
-function conditionHeaders(opts: PutOptions): { IfMatch?: string; IfNoneMatch?: string } {
+/** the If-Match / If-None-Match of a conditional write (PutOptions.condition), unless this server refused them */
+function conditionHeaders(ctx: BackendContext, opts: PutOptions): { IfMatch?: string; IfNoneMatch?: string } {
   const c = opts.condition;
-  if (!c) return {};
+  if (!c || ctx.conditionsRefused) return {};
   return 'ifMatch' in c ? { IfMatch: c.ifMatch } : { IfNoneMatch: '*' };
+}
+
+/**
+ * A request with a condition failed as a server without conditional writes answers (501 Not
+ * Implemented, or 400 naming the header): from now on this remote's uploads go without them,
+ * said once. Returns whether to send the request again without.
+ */
+function conditionsUnsupported(ctx: BackendContext, opts: PutOptions, err: unknown): boolean {
+  if (!opts.condition || ctx.conditionsRefused || !(err instanceof BackendError)) return false;
+  const refused = err.status === 501 || (err.status === 400 && /if-(none-)?match|condition/i.test(err.message));
+  if (!refused) return false;
+  ctx.conditionsRefused = true;
+  ctx.log.notice(
+    `${ctx.endpoint || 'the S3 server'} refuses conditional writes (If-Match / If-None-Match: ${err.message}): uploads go without them, so a file another client stored meanwhile is overwritten (--vfs-conditional-writes=false says so and skips this)`,
+  );
+  return true;
 }
 
 function resultInfo(
@@ -231,18 +257,23 @@ async function putMultipart(
       throw new BackendError('Other', 'PUT', p.path, `the data to upload was ${total} bytes, ${size} expected`);
     }
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    const done = await ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
-      ctx.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: p.bucket,
-          Key: p.key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: completed },
-          ...conditionHeaders(p.opts),
-        }),
-        sendOptions(s),
-      ),
-    );
+    const complete = () =>
+      ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
+        ctx.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: p.bucket,
+            Key: p.key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: completed },
+            ...conditionHeaders(ctx, p.opts),
+          }),
+          sendOptions(s),
+        ),
+      );
+    const done = await complete().catch((err: unknown) => {
+      if (conditionsUnsupported(ctx, p.opts, err)) return complete();
+      throw err;
+    });
     return resultInfo(ctx, p, total, done.ETag, md5Hex, metadata);
   } catch (err) {
     if (o.leave_parts_on_error) {
