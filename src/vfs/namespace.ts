@@ -1056,6 +1056,23 @@ export class Namespace {
     this.meta.clearNegative(to);
     this.meta.setDir(to);
     this.noteAncestors(to);
+    await this.checkLeftBehind(from, to);
+  }
+
+  /**
+   * A directory rename moves what its listing showed. Objects another client put below the
+   * source while it ran were not in it: they stay where they are (nothing is lost), and the
+   * rename says so rather than report a whole move (one LIST of a few keys).
+   */
+  private async checkLeftBehind(from: string, to: string): Promise<void> {
+    const left = await this.bucket.listPage(from, 8);
+    if (left.entries.length === 0) return;
+    this.meta.clearNegative(from);
+    this.dirs.invalidate(parentOf(from));
+    this.dirs.invalidate(from);
+    const n = `${left.entries.length}${left.complete ? '' : ' or more'}`;
+    this.log.error(`rename directory /${from} → /${to}: ${n} entries another client added to /${from} during the rename stay there; everything else moved`);
+    throw vfsError('EIO', `rename directory /${from} → /${to}: ${n} entries added meanwhile stay in /${from}`);
   }
 }
 

@@ -171,3 +171,31 @@ test('a server that refuses conditional writes (501 Not Implemented): said once,
     );
   });
 });
+
+test(
+  'a directory rename while another client adds a file to it: everything listed moves, the new file stays where it was put, and the rename says so (EIO)',
+  MOUNT_TEST,
+  async () => {
+    for (let i = 0; i < 6; i++) await bucket.putObject(`mv/src/f${i}`, `f${i}\n`);
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
+    await usingMount(m, async () => {
+      assert.equal((await fs.readdir(path.join(m.mnt, 'mv/src'))).length, 6);
+      // the copies take a while: another client puts a file in the source meanwhile
+      bucket.s3.faultHook = (r) => (r.type === 'COPY' ? { delayMs: 400 } : undefined);
+      let renamed: Promise<void>;
+      try {
+        renamed = fs.rename(path.join(m.mnt, 'mv/src'), path.join(m.mnt, 'mv/dst'));
+        await new Promise((r) => setTimeout(r, 150));
+        await bucket.putObject('mv/src/added-meanwhile.txt', 'theirs\n');
+        await assert.rejects(renamed, { code: 'EIO' });
+      } finally {
+        bucket.s3.faultHook = undefined;
+      }
+      const ks = (await keys('mv/')).filter((k) => !k.endsWith('/'));
+      assert.deepEqual(ks, ['mv/dst/f0', 'mv/dst/f1', 'mv/dst/f2', 'mv/dst/f3', 'mv/dst/f4', 'mv/dst/f5', 'mv/src/added-meanwhile.txt']);
+      assert.match(m.stderr(), /ERROR.*rename directory \/mv\/src → \/mv\/dst: 1 entries another client added to \/mv\/src during the rename stay there/);
+      assert.deepEqual(await fs.readdir(path.join(m.mnt, 'mv/src')), ['added-meanwhile.txt']);
+      assert.equal((await fs.readdir(path.join(m.mnt, 'mv/dst'))).length, 6);
+    });
+  },
+);
