@@ -170,6 +170,44 @@ test('a pending upload whose object changed on the server meanwhile: theirs stay
   }
 });
 
+test(
+  'recovery has no window between its check and its upload: another client writing in between gets theirs kept, ours as a conflict copy (the upload is conditional)',
+  MOUNT_TEST,
+  async () => {
+    const cacheDir = await tempDir('bucketfs-cache-');
+    await putObject('race/file.txt', 'original');
+    const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    await fs.writeFile(path.join(m.mnt, 'race/file.txt'), 'ours, pending at the crash');
+    await kill9(m);
+    // the recovered upload (it carries If-Match) is held back; theirs lands first
+    let held = false;
+    bucket.s3.faultHook = (r) => {
+      if (r.type !== 'PUT' || r.path !== `/${BUCKET}/race/file.txt` || !r.headers['if-match'] || held) return undefined;
+      held = true;
+      return { delayMs: 1500 };
+    };
+    const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+    try {
+      await waitFor(() => held, 20_000, 'the recovered upload');
+      await putObject('race/file.txt', 'theirs, between the check and the upload');
+      await waitFor(async () => (await keys('race/')).length === 2, 20_000, 'the conflict copy');
+      const ks = await keys('race/');
+      assert.equal((await getObject('race/file.txt'))?.toString(), 'theirs, between the check and the upload');
+      const conflict = ks.find((k) => k.startsWith('race/file.txt.conflict-'));
+      assert.equal((await getObject(conflict!))?.toString(), 'ours, pending at the crash');
+      const puts = bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path === `/${BUCKET}/race/file.txt` && r.headers['if-match']);
+      assert.ok(
+        puts.some((r) => r.status === 412),
+        puts.map((r) => r.status).join(' '),
+      );
+    } finally {
+      bucket.s3.faultHook = undefined;
+      await again.unmount();
+    }
+  },
+);
+
 test('uploads failing at unmount stay in the cache (non-zero exit, one line) and the next mount finishes them', MOUNT_TEST, async () => {
   const cacheDir = await tempDir('bucketfs-cache-');
   const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '60s'];
