@@ -307,6 +307,8 @@ export class ReadSource implements FetchTarget {
       // after a rename of ours the object is our copy (a new ETag, the same bytes): its readers
       // follow it (FileReader.repin), nothing is wrong
       if (this.movedByUs) this.log.info(`${this.path}: renamed by this mount while open for reading: readers go on with the copy (ETag ${this.etag} replaced)`);
+      // a fetch nobody reads from (a getattr's or a read-ahead's GET) just lost its version
+      else if (this.refs === 0) this.log.debug(`${this.path}: changed on the server before it was read (ETag ${this.etag} no longer matches)`);
       else
         this.log.error(
           `${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`,

@@ -12,7 +12,7 @@ import { vfsError, VfsError } from '../errors.js';
 import { SMALL_UPLOAD } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import { ItemState, message, serverOf } from './item-state.js';
-import { conflictName, isUploadConflict } from './recovery.js';
+import { conflictName, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
 
 export abstract class ItemUploads extends ItemState {
   private uploading: Promise<void> | null = null;
@@ -374,12 +374,14 @@ export abstract class ItemUploads extends ItemState {
     await this.uploadsSettled();
     if ((!this.dirty && !this.metaPending) || this.discarded || this.isBroken) return;
     try {
-      try {
-        await this.upload();
-      } catch (err) {
-        // another client stored the name meanwhile: ours goes up under a conflict name
-        if (!isUploadConflict(err) || !(await this.ctx.resolveConflict(this))) throw err;
-        await this.upload();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.upload();
+          break;
+        } catch (err) {
+          // another client stored the name meanwhile: ours goes up under a conflict name
+          if (attempt >= MAX_CONFLICT_NAMES || !isUploadConflict(err) || !(await this.ctx.resolveConflict(this))) throw err;
+        }
       }
     } catch (err) {
       if (this.mayCache() && this.content.kind === 'cache') await this.persist(true).catch(() => undefined);

@@ -132,13 +132,17 @@ export function verdict(
 
 /**
  * `dir/name.ext` → `dir/name.ext.conflict-<host>-20240102-030405` (UTC): the version written on
- * this machine, kept next to the one another client stored (the host says whose it is).
+ * this machine, kept next to the one another client stored (the host says whose it is); `n` > 1
+ * when that name was taken too (`…-030405-2`).
  */
-export function conflictName(p: string, when: Date, host: string = hostname()): string {
+export function conflictName(p: string, when: Date, host: string = hostname(), n = 1): string {
   const t = when.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\..*$/, '');
   const h = host.split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
-  return `${p}.conflict-${h}-${t}`;
+  return `${p}.conflict-${h}-${t}${n > 1 ? `-${n}` : ''}`;
 }
+
+/** conflict names tried for one upload before it fails as any upload does (and is retried later) */
+export const MAX_CONFLICT_NAMES = 8;
 
 /** a conditional upload refused: the object is no longer the version it replaces (412), or gone (404 on If-Match) */
 export function isUploadConflict(err: unknown): boolean {

@@ -23,7 +23,8 @@ import { Item } from './item.js';
 import { toServerState, type ItemContext } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
-import { conflictName, isUploadConflict } from './recovery.js';
+import { conflictName, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
+import { lruOfCount } from '../../util/lru.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
@@ -323,11 +324,12 @@ export class WriteBack implements WriteLayer {
    * resolved here, and the upload runs again where it now goes.
    */
   private async uploadResolving(item: Item, upload: () => Promise<void>): Promise<void> {
-    try {
-      await upload();
-    } catch (err) {
-      if (!isUploadConflict(err) || !(await this.conflicted(item))) throw err;
-      await upload();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await upload();
+      } catch (err) {
+        if (attempt >= MAX_CONFLICT_NAMES || !isUploadConflict(err) || !(await this.conflicted(item))) throw err;
+      }
     }
   }
 
@@ -351,7 +353,16 @@ export class WriteBack implements WriteLayer {
       this.uploaded(item, head);
       return true;
     }
-    const to = conflictName(from, new Date(this.clock.now()));
+    // numbered when this second's name is taken (another conflict of the same name, here or on
+    // another mount): the next number, from the name the file had before any conflict
+    const base = this.conflictBase.get(item) ?? from;
+    const when = new Date(this.clock.now());
+    const second = conflictName('', when);
+    const used = this.conflictsUsed.get(base);
+    const n = used && used.second === second ? used.n + 1 : 1;
+    this.conflictsUsed.set(base, { second, n });
+    this.conflictBase.set(item, base);
+    const to = conflictName(base, when, undefined, n);
     const keyOf = (rel: string) => this.deps.bucket.keyOf(rel);
     this.deps.log.error(
       `${keyOf(from)}: ${head ? 'written' : 'deleted'} by another client since it was opened here; ${head ? 'theirs stays, the version written here is uploaded as ' : 'the version written here is uploaded as '}${keyOf(to)}`,
@@ -362,6 +373,11 @@ export class WriteBack implements WriteLayer {
     this.deps.onConflict?.(from, to);
     return true;
   }
+
+  /** items diverted to a conflict name: the name they had before */
+  private readonly conflictBase = new WeakMap<Item, string>();
+  /** the conflict names given per name in the current second (…-2, …-3 when one is taken) */
+  private readonly conflictsUsed = lruOfCount<string, { second: string; n: number }>(1_000);
 
   private uploadFailed(item: Item, err: unknown): void {
     this.counters.failures++;
