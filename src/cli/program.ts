@@ -1,7 +1,7 @@
 // The bucketfs command line (main.ts runs it): global flags (rclone's names), every `--s3-<name>` flag generated from
 // the option table, one module per command, and the single error edge (one line on stderr,
 // rclone's exit codes, never a secret, never a stack trace unless -vv).
-import { readFileSync } from 'node:fs';
+import { versionText } from './version.js';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
 import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
@@ -60,15 +60,6 @@ const COMMANDS: CommandSpec<any>[] = [
 
 /** Seconds a command gets after Ctrl-C to clean up (abort its multipart upload) before we exit anyway. */
 const INTERRUPT_GRACE_MS = 15_000;
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /**
  * One line per flag, as rclone's `help flags` has them: the first sentence of the option's help,
@@ -145,7 +136,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .strict()
     .help()
     .alias('h', 'help')
-    .version(version())
+    .version(versionText())
     .wrap(helpWidth())
     .showHelpOnFail(false)
     .fail((msg, err) => {

@@ -226,3 +226,29 @@ test('--log-file: an unwritable one is refused at start with one line; a writabl
   assert.match(text.slice(text.lastIndexOf('(attempt 4/4)')), /\n.*ECONNREFUSED.*\n$/);
   assert.doesNotMatch(r.stderr, /DEBUG/, 'log lines went to the file, not stderr');
 });
+
+test('--version as rclone prints it: the version, then OS, kernel, architecture, Node, libfuse and the AWS SDK', async () => {
+  const out = await ok(c, ['--version']);
+  const lines = out.trim().split('\n');
+  assert.match(lines[0]!, /^bucketfs v\d+\.\d+\.\d+/);
+  for (const key of ['os/version', 'os/kernel', 'os/type', 'os/arch', 'node/version', 'libfuse/version', 'aws-sdk/version']) {
+    assert.ok(
+      lines.some((l) => l.startsWith(`- ${key}: `)),
+      `${key} in:\n${out}`,
+    );
+  }
+  assert.match(out, new RegExp(`^- node/version: ${process.version.replace(/\./g, '\\.')}$`, 'm'));
+  // this machine has libfuse 3 (setup installs it) and the SDK in node_modules
+  assert.match(out, /^- libfuse\/version: 3\.\d+/m);
+  assert.match(out, /^- aws-sdk\/version: 3\.\d+\.\d+ \(@aws-sdk\/client-s3\)$/m);
+});
+
+test('-vv of an ordinary copy shows no error: a HEAD answered 404 (the destination does not exist yet) is an answer, not a failure', async () => {
+  const dir = path.join(c.dir, 'vv');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'a.txt'), 'a\n');
+  const r = await cli(c, ['copyto', path.join(dir, 'a.txt'), `moto:${B}/vv/new-${Date.now()}.txt`, '-vv']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /DEBUG/, 'the debug log is on');
+  assert.doesNotMatch(r.stderr, /error/i, r.stderr);
+});

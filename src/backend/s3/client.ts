@@ -131,9 +131,17 @@ export function sdkLogger(log?: { debug: (m: string) => void }): SdkLogger {
   };
   const toDebug =
     (level: string) =>
-    (...args: unknown[]) =>
+    (...args: unknown[]) => {
+      // a HEAD answered 404 is an existence check answered "no": nothing went wrong
+      if (args.some(isExistenceCheck)) return;
       log?.debug(`aws-sdk ${level}: ${args.map(one).join(' ').split('\n')[0]}`);
+    };
   return { trace: drop, debug: drop, info: drop, warn: toDebug('warn'), error: toDebug('error') };
+}
+
+function isExistenceCheck(a: unknown): boolean {
+  const r = a as { commandName?: unknown; error?: { name?: unknown } } | null;
+  return !!r && typeof r === 'object' && r.commandName === 'HeadObjectCommand' && (r.error?.name === 'NotFound' || r.error?.name === 'NoSuchKey');
 }
 
 type Signer = { sign: (request: unknown, identity: unknown, props: unknown) => Promise<unknown> };
