@@ -11,6 +11,7 @@
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
 // the child reports over IPC that the mount works, or non-zero with the child's reason.
 // SIGHUP forgets every cached directory listing.
+import { DAEMON_ARGS_ENV, commandArguments, redactedArguments } from './hidden-args.js';
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
@@ -255,10 +256,13 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Pr
   const logFile = args['log-file'];
   const fd = openSync(logFile ? String(logFile) : '/dev/null', 'a');
   // the same node flags as ours (bin/bucketfs sets V8 flags the mount needs)
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  // the real arguments go through the environment: the child's command line shows them with
+  // their secrets as *** (hidden-args.ts)
+  const argv = commandArguments();
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...(redactedArguments(argv) ?? argv)], {
     detached: true,
     stdio: ['ignore', fd, fd, 'ipc'],
-    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(argv) },
   });
   closeSync(fd);
   const result = await new Promise<DaemonMessage>((resolve) => {

@@ -4,7 +4,7 @@
 import { versionText } from './version.js';
 import { createRequire } from 'node:module';
 import type { Argv } from 'yargs';
-import { S3_OPTIONS, s3FlagName, type OptionSpec } from '../config/option-table.js';
+import { S3_OPTIONS, s3EnvName, s3FlagName, type OptionSpec } from '../config/option-table.js';
 import { DEFAULT_CHECKERS, DEFAULT_MOUNT_CHECKERS, DEFAULT_TRANSFERS } from '../config/defaults.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
@@ -68,6 +68,7 @@ const INTERRUPT_GRACE_MS = 15_000;
  */
 export function s3FlagDescription(o: OptionSpec): string {
   const first = (/^(.*?)[.!?](\s|$)/.exec(o.help)?.[1] ?? o.help).trim();
+  if (o.secret) return `${first} (${o.type}; shown as *** in ps, but safer in the config file or ${s3EnvName(o)})`;
   if (o.type === 'bool') return o.default === 'true' ? `${first} (default true)` : first;
   return o.default === '' ? `${first} (${o.type})` : `${first} (${o.type}, default ${o.default})`;
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run, bucketfsBin } from '../helpers/run.js';
+import { TEST_SECRET_KEY } from '../helpers/s3-server.js';
 import { isMounted, mount, mountEnv, pidsWith, tempDir, useS3Bucket, waitFor, type Mounted } from '../helpers/mount.js';
 
 const BUCKET = 'flags-process-bucket';
@@ -143,5 +144,55 @@ test(
     assert.match(r.stderr, /the mount did not become ready within 2s/);
     assert.ok(ms >= 1500 && ms < 15_000, `gave up after ${ms} ms`);
     assert.ok(!isMounted(mnt));
+  },
+);
+
+/** the command lines of bucketfs processes (not fusermount) that name `mnt` (its title may be one string) */
+async function commandLinesWith(mnt: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const c = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (c.includes(mnt) && c.includes('bucketfs') && !c.startsWith('fusermount')) out.push(c);
+  }
+  return out;
+}
+
+test(
+  'a secret given on the command line is not readable in ps: the --daemon mount gets it through its environment, and shows *** (the foreground one too)',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const mnt = await tempDir('bucketfs-mnt-');
+    const cache = await tempDir('bucketfs-cache-');
+    const secretArgs = ['--s3-secret-access-key', TEST_SECRET_KEY];
+    let r: Awaited<ReturnType<typeof run>>;
+    let cmdlines: string[] = [];
+    try {
+      r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--cache-dir', cache, '--daemon', ...secretArgs], {
+        env: mountEnv(bucket.s3),
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(isMounted(mnt));
+      cmdlines = await commandLinesWith(mnt);
+      await run('fusermount3', ['-u', mnt]);
+      await waitFor(async () => (await commandLinesWith(mnt)).length === 0, 20_000, 'the background mount to exit');
+    } finally {
+      await killAll(mnt);
+    }
+    assert.equal(cmdlines.length, 1, 'the background mount process');
+    for (const c of cmdlines) {
+      assert.ok(!c.includes(TEST_SECRET_KEY), `the secret in ${c}`);
+      assert.match(c.replace(/\0/g, ' '), /--s3-secret-access-key \*\*\*/);
+    }
+    // in the foreground: the mount's own command line is rewritten at start
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: secretArgs });
+    try {
+      const c = await fs.readFile(`/proc/${m.proc.pid}/cmdline`, 'utf8');
+      assert.ok(!c.includes(TEST_SECRET_KEY), `the secret in ${c}`);
+      assert.match(c, /--s3-secret-access-key \*\*\*/);
+    } finally {
+      await m.unmount();
+    }
   },
 );
