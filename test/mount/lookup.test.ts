@@ -65,6 +65,18 @@ function roundTrips(reqs: RecordedRequest[]): number {
   return trips;
 }
 
+/** `cmd args` run at LATENCY on a fresh mount's view of the server: its result and the requests it made */
+async function atDistance(cmd: string, args: string[]): Promise<{ r: Awaited<ReturnType<typeof run>>; reqs: typeof s3.requests }> {
+  s3.faultHook = () => LATENCY;
+  s3.clearRequests();
+  try {
+    const r = await run(cmd, args);
+    return { r, reqs: [...s3.requests] };
+  } finally {
+    s3.faultHook = undefined;
+  }
+}
+
 test(
   `opening one file of a ${FILES}-object directory never listed: the directory's marker, HEAD + one small LIST at once (a directory, or a link name.rclonelink), then the GET`,
   { timeout: 120_000 },
@@ -111,11 +123,7 @@ test(
   async () => {
     const m = await mount(s3, `moto:${BUCKET}`);
     try {
-      s3.faultHook = () => LATENCY;
-      s3.clearRequests();
-      const r = await run('find', [path.join(m.mnt, 'marked'), '-type', 'f']);
-      const reqs = [...s3.requests];
-      s3.faultHook = undefined;
+      const { r, reqs } = await atDistance('find', [path.join(m.mnt, 'marked'), '-type', 'f']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS);
       const heads = reqs.filter((q) => q.type === 'HEAD');
@@ -140,11 +148,7 @@ test(
       // the walk's listings first (find), then the reads in full-path order, as cat-back does
       const found = await run('sh', ['-c', `cd ${m.mnt}/tree && find . -type f | sort`]);
       assert.equal(found.code, 0, found.stderr);
-      s3.faultHook = () => LATENCY;
-      s3.clearRequests();
-      const r = await run('sh', ['-c', `cd ${m.mnt}/tree && find . -type f | sort | xargs cat | wc -c`]);
-      const reqs = [...s3.requests];
-      s3.faultHook = undefined;
+      const { r, reqs } = await atDistance('sh', ['-c', `cd ${m.mnt}/tree && find . -type f | sort | xargs cat | wc -c`]);
       assert.equal(r.stdout.trim(), String(TREE_DIRS * 10));
       const gets = reqs.filter((q) => q.type === 'GET');
       assert.equal(gets.length, TREE_DIRS * 10, 'one GET per file, none wasted');
@@ -162,11 +166,7 @@ test(
 test(`ls -l of a folder of ${TREE_DIRS} directories: their markers are HEADed many at a time, not one round trip each`, { timeout: 120_000 }, async () => {
   const m = await mount(s3, `moto:${BUCKET}`);
   try {
-    s3.faultHook = () => LATENCY;
-    s3.clearRequests();
-    const r = await run('ls', ['-l', path.join(m.mnt, 'tree')]);
-    const reqs = [...s3.requests];
-    s3.faultHook = undefined;
+    const { r, reqs } = await atDistance('ls', ['-l', path.join(m.mnt, 'tree')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS + 1);
     const heads = reqs.filter((q) => q.type === 'HEAD');
@@ -249,11 +249,7 @@ test(
   async () => {
     const m = await mount(s3, `moto:${BUCKET}`);
     try {
-      s3.faultHook = () => LATENCY;
-      s3.clearRequests();
-      const r = await run('find', [path.join(m.mnt, 'tree'), '-type', 'f']);
-      const reqs = [...s3.requests];
-      s3.faultHook = undefined;
+      const { r, reqs } = await atDistance('find', [path.join(m.mnt, 'tree'), '-type', 'f']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim().split('\n').length, TREE_DIRS * 10);
       // tree/, d00 and d01 (after which the walk is known), then one recursive LIST of tree/
