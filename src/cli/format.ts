@@ -80,9 +80,8 @@ function scaled(n: number, base: number, units: string[]): [string, string] {
 
 /** The two lines of `rclone size`. */
 export function formatSizeReport(count: number, bytes: number): string {
-  const c = String(count);
-  const cs = countSuffix(count);
-  const objects = c === cs ? `Total objects: ${c}` : `Total objects: ${cs} (${c})`;
+  // rclone 1.60 prints the count both ways always: "3 (3)", "1.234k (1234)"
+  const objects = `Total objects: ${countSuffix(count)} (${count})`;
   return `${objects}\nTotal size: ${byteUnit(bytes)} (${bytes} Byte)\n`;
 }
 

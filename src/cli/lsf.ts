@@ -80,8 +80,8 @@ export const lsfCommand = defineCommand<LsfArgs>({
       if ((isDir && args['files-only']) || (!isDir && args['dirs-only'])) continue;
       const mtimeNs = !wantTime ? undefined : isDir ? (l.entry.lastModified ? dateToNs(l.entry.lastModified) : now) : mtimeOf(l.info, l.entry);
       const md5 = isDir || !wantHash ? undefined : (etagMd5(l.entry.etag) ?? l.info?.md5 ?? undefined);
-      // a directory's size is -1 for a bucket, 0 inside one, as rclone's S3 backend gives them
-      const size = isDir ? (loc.bucket === '' ? -1 : 0) : (l.info?.size ?? l.entry.size);
+      // a directory's size is -1 for a bucket and in a recursive listing (where rclone's S3 backend makes them up from the keys), 0 in a listing of one level
+      const size = isDir ? (loc.bucket === '' || args.recursive === true ? -1 : 0) : (l.info?.size ?? l.entry.size);
       await out.line(formatLsf({ path: l.rel, isDir, size, mtimeNs, md5 }, format, args.separator, opts));
     }
     await out.flush();

@@ -1,5 +1,5 @@
 // `bucketfs size remote:path`: object count and total bytes, recursively, in rclone's format:
-//   Total objects: 3
+//   Total objects: 3 (3)
 //   Total size: 12 MiB (12582912 Byte)
 import { defineCommand } from './command.js';
 import { formatSizeReport } from './format.js';

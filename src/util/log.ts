@@ -38,13 +38,15 @@ export function flushLog(): Promise<void> {
   return logFile?.drained() ?? Promise.resolve();
 }
 
+/** rclone's log time: local, `2006/01/02 15:04:05` */
+export function timestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
 function emit(l: LogLevel, msg: string): void {
   if (ORDER[l] > ORDER[level]) return;
-  const ts = new Date()
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, '');
-  const line = redact(`${ts} ${l.padEnd(6)}: ${msg}`) + '\n';
+  const line = redact(`${timestamp(new Date())} ${l.padEnd(6)}: ${msg}`) + '\n';
   if (logFile) logFile.write(line);
   else process.stderr.write(line);
 }

@@ -251,4 +251,10 @@ test('-vv of an ordinary copy shows no error: a HEAD answered 404 (the destinati
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /DEBUG/, 'the debug log is on');
   assert.doesNotMatch(r.stderr, /error/i, r.stderr);
+  // rclone's log format: local time with slashes, the level padded to six
+  const lines = r.stderr.trim().split('\n');
+  assert.ok(
+    lines.every((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d (ERROR |NOTICE|INFO {2}|DEBUG ): /.test(l)),
+    r.stderr,
+  );
 });

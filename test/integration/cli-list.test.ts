@@ -89,6 +89,9 @@ test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, has
   assert.equal(await ok(c, ['lsf', `moto:${B}`]), 'dir/\nmarked/\ntop.txt\nzz.bin\n');
   assert.equal(await ok(c, ['lsf', '-R', '--files-only', `moto:${B}`]), 'dir/a.txt\ndir/sub/b.bin\ntop.txt\nzz.bin\n');
   assert.equal(await ok(c, ['lsf', '-R', '--dirs-only', `moto:${B}`]), 'dir/\ndir/sub/\nmarked/\n');
+  // sizes as rclone 1.60 prints them: a directory is -1 in a recursive listing, 0 in one of one level
+  assert.equal(await ok(c, ['lsf', '-R', '--dirs-only', '--format', 'ps', `moto:${B}`]), 'dir/;-1\ndir/sub/;-1\nmarked/;-1\n');
+  assert.match(await ok(c, ['lsf', '--format', 'ps', `moto:${B}`]), /^dir\/;0$/m);
   assert.equal(await ok(c, ['lsf', '-F', 'spt', '-s', '|', `moto:${B}/top.txt`]), '6|top.txt|2020-09-13 12:26:40\n');
   assert.equal(await ok(c, ['lsf', '--format', 'ph', `moto:${B}/dir`]), `a.txt;47bce5c74f589f4867dbd57e9ca9f808\nsub/;\n`);
   assert.equal(await ok(c, ['lsf', '-F', 'ps', '--csv', '--absolute', `moto:${B}/dir`]), '/a.txt,3\n/sub/,0\n');
@@ -97,8 +100,8 @@ test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, has
 
 test("size: rclone's two lines", async () => {
   const total = 3 + 1024 + 6 + big.length;
-  assert.equal(await ok(c, ['size', `moto:${B}`]), `Total objects: 4\nTotal size: 69.368 KiB (${total} Byte)\n`);
-  assert.equal(await ok(c, ['size', `moto:${B}/dir/a.txt`]), 'Total objects: 1\nTotal size: 3 B (3 Byte)\n');
+  assert.equal(await ok(c, ['size', `moto:${B}`]), `Total objects: 4 (4)\nTotal size: 69.368 KiB (${total} Byte)\n`);
+  assert.equal(await ok(c, ['size', `moto:${B}/dir/a.txt`]), 'Total objects: 1 (1)\nTotal size: 3 B (3 Byte)\n');
   assert.deepEqual(JSON.parse(await ok(c, ['size', '--json', `moto:${B}/dir`])), { count: 2, bytes: 1027, sizeless: 0, fs: `moto:${B}/dir` });
 });
 

@@ -35,7 +35,7 @@ test('sizes and counts as rclone prints them (SizeSuffix.ByteUnit, CountSuffix)'
   assert.equal(countSuffix(999), '999');
   assert.equal(countSuffix(1000), '1k');
   assert.equal(countSuffix(1234), '1.234k');
-  assert.equal(formatSizeReport(3, 6), 'Total objects: 3\nTotal size: 6 B (6 Byte)\n');
+  assert.equal(formatSizeReport(3, 6), 'Total objects: 3 (3)\nTotal size: 6 B (6 Byte)\n');
   assert.equal(formatSizeReport(1234, 1536), 'Total objects: 1.234k (1234)\nTotal size: 1.500 KiB (1536 Byte)\n');
   assert.equal(padSize(6), '        6');
   assert.equal(padSize(1234567890), '1234567890');
