@@ -77,7 +77,11 @@ export class Recovery {
       h.adopt(item);
       found.push(item);
     }
-    if (plan.busy > 0) h.log.notice(`${plan.busy} cache item(s) in ${h.dir} belong to another running mount; left alone`);
+    if (plan.busy > 0) {
+      h.log.notice(
+        `${plan.busy} cache item(s) in ${h.dir} belong to another running mount of this remote, which uploads them; left alone (give this mount a --cache-dir of its own not to share one)`,
+      );
+    }
     if (found.length === 0) return;
     h.log.notice(`${found.length} file(s) written before the previous mount ended were not uploaded yet: uploading them now (${h.dir})`);
     for (const item of found) {
