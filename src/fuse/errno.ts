@@ -15,6 +15,8 @@
 //   InvalidName         ENAMETOOLONG when the key would be too long, EINVAL otherwise
 //   Aborted             EINTR
 //   Other               EIO
+// A full or read-only cache disk (ENOSPC, EDQUOT, EROFS from the local file system, under
+// whatever wrapped it) is that errno, as a local file system would say it, never EIO.
 // And one that depends on the path (toPathErrno): "not found" for a path with a name longer
 // than NAME_MAX (255 bytes) is ENAMETOOLONG, as on a local file system. Only when not found:
 // an object whose key has such a name (S3 allows 1024 bytes) stays reachable.
@@ -47,6 +49,7 @@ export const ERRNO: Record<ErrnoName | 'EINTR', number> = {
   EOPNOTSUPP: 95,
   ETIMEDOUT: 110,
   ENOTCONN: 107,
+  EDQUOT: 122,
 };
 
 const BACKEND_ERRNO: Record<BackendErrorKind, ErrnoName | 'EINTR'> = {
@@ -84,10 +87,26 @@ function hasOverlongName(path: string): boolean {
   return path.length * 3 > NAME_MAX && path.split('/').some(isNameTooLong);
 }
 
+/** what the local disk said, under whatever wraps it: the application gets that, not EIO */
+const LOCAL_DISK_ERRNOS = new Set<string>(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+function localDiskErrno(err: unknown): 'ENOSPC' | 'EDQUOT' | 'EROFS' | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && LOCAL_DISK_ERRNOS.has(code)) return code as 'ENOSPC' | 'EDQUOT' | 'EROFS';
+  }
+  return undefined;
+}
+
 export function toErrno(err: unknown): MappedError {
   let name: ErrnoName | 'EINTR';
   let serious: boolean;
-  if (err instanceof VfsError) {
+  const disk = err instanceof VfsError && err.code !== 'EIO' ? undefined : localDiskErrno(err);
+  if (disk) {
+    // the cache disk is full (or read-only): as a local file system would say it
+    name = disk;
+    serious = true;
+  } else if (err instanceof VfsError) {
     name = err.code;
     serious = name === 'EIO';
   } else if (err instanceof BackendError) {

@@ -16,6 +16,7 @@ export type ErrnoName =
   | 'EINVAL'
   | 'EFBIG'
   | 'ENOSPC'
+  | 'EDQUOT'
   | 'EROFS'
   | 'ENAMETOOLONG'
   | 'ENOSYS'
