@@ -1,4 +1,6 @@
-// When the cache disk fills up (#15): the application gets ENOSPC, as from a local disk, not EIO.
+// When the cache disk fills up (#15): the application gets ENOSPC, as from a local disk, never
+// EIO; a file whose bytes are all in memory goes up from there instead of being lost; a file
+// that cannot be completed is never uploaded, and the object keeps its previous version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,36 +9,55 @@ import path from 'node:path';
 import { mount, tempDir, useS3Bucket, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'local-disk-bucket';
-const bucket = useS3Bucket(BUCKET);
-
-test('a full cache disk: fsync and close of a file written there fail with ENOSPC (not EIO), and nothing of it is uploaded', MOUNT_TEST, async (t) => {
-  const cache = await tempDir('bucketfs-small-cache-');
-  const tmpfs = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', cache]);
-  if (tmpfs.status !== 0) return t.skip(`cannot mount a tmpfs here: ${tmpfs.stderr.toString().trim()}`);
-  try {
-    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache] });
-    try {
-      // written other than sequentially: through a cache file, 5 MiB on a 2 MiB disk
-      const fh = await fs.open(path.join(m.mnt, 'big.bin'), 'w+');
-      const chunk = Buffer.alloc(128 * 1024, 7);
-      let failed: NodeJS.ErrnoException | undefined;
-      try {
-        for (let i = 39; i >= 0; i--) await fh.write(chunk, 0, chunk.length, i * chunk.length);
-        await fh.sync();
-      } catch (err) {
-        failed = err as NodeJS.ErrnoException;
-      }
-      await fh.close().catch((err: NodeJS.ErrnoException) => (failed ??= err));
-      assert.equal(failed?.code, 'ENOSPC', `${failed?.message}\n${m.stderr()}`);
-      assert.equal(await bucket.getObject('big.bin'), null, 'nothing of it in the bucket');
-    } finally {
-      // the file could not be completed: the unmount says so (non-zero), and uploads nothing of it
-      const r = await m.unmount();
-      assert.notEqual(r.code, 0, m.stderr());
-      assert.match(m.stderr(), /big\.bin: .*ENOSPC/);
-      assert.equal(await bucket.getObject('big.bin'), null, 'nothing of it in the bucket after the unmount');
-    }
-  } finally {
-    spawnSync('umount', ['-l', cache]);
-  }
+const ORIGINAL = Buffer.alloc(1024 * 1024, 'o');
+const bucket = useS3Bucket(BUCKET, {
+  async setup() {
+    await bucket.putObject('existing.bin', ORIGINAL);
+  },
 });
+
+test(
+  'a full cache disk: a small new file goes up from memory (close succeeds, nothing lost); a rewrite of an existing object that needs the disk gets ENOSPC (not EIO), and the object keeps its previous version',
+  MOUNT_TEST,
+  async (t) => {
+    const cache = await tempDir('bucketfs-small-cache-');
+    const tmpfs = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', cache]);
+    if (tmpfs.status !== 0) return t.skip(`cannot mount a tmpfs here: ${tmpfs.stderr.toString().trim()}`);
+    try {
+      // all but a little of the disk taken by something else
+      await fs.writeFile(path.join(cache, 'filler'), Buffer.alloc(2 * 1024 * 1024 - 96 * 1024));
+      // with write-back, close would journal the file in the cache: no room, so it goes up at close
+      const wb = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache] });
+      try {
+        // the disk now full to the last block
+        await fs.writeFile(path.join(cache, 'filler2'), Buffer.alloc(256 * 1024)).catch(() => undefined);
+        await fs.writeFile(path.join(wb.mnt, 'small.txt'), 'ok\n');
+        assert.equal((await bucket.getObject('small.txt'))?.toString(), 'ok\n', 'uploaded at close');
+        assert.match(wb.stderr(), /small\.txt: the cache disk is full .*uploaded at close, from memory/);
+      } finally {
+        await wb.unmount();
+        await fs.rm(path.join(cache, 'filler2'), { force: true });
+      }
+      // close waits for the upload: what it says is what happened
+      const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache, '--vfs-write-back', '0'] });
+      try {
+        const fh = await fs.open(path.join(m.mnt, 'existing.bin'), 'r+');
+        let failed: NodeJS.ErrnoException | undefined;
+        try {
+          await fh.write('XXXX', 0);
+        } catch (err) {
+          failed = err as NodeJS.ErrnoException;
+        }
+        await fh.close().catch((err: NodeJS.ErrnoException) => (failed ??= err));
+        assert.equal(failed?.code, 'ENOSPC', `${failed?.message}\n${m.stderr()}`);
+        assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'the previous version stays');
+      } finally {
+        await m.unmount();
+        assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'nothing incomplete was uploaded at the unmount either');
+        assert.equal((await bucket.getObject('small.txt'))?.toString(), 'ok\n');
+      }
+    } finally {
+      spawnSync('umount', ['-l', cache]);
+    }
+  },
+);

@@ -12,7 +12,7 @@ import { vfsError, VfsError } from '../errors.js';
 import { SMALL_UPLOAD } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import { ItemState, message, serverOf } from './item-state.js';
-import { conflictName, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
+import { conflictName, isDiskFull, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
 
 export abstract class ItemUploads extends ItemState {
   private uploading: Promise<void> | null = null;
@@ -260,7 +260,14 @@ export abstract class ItemUploads extends ItemState {
         await this.putSmallStream();
         return null;
       }
-      await this.streamToLocal();
+      try {
+        await this.streamToLocal();
+      } catch (err) {
+        // the cache disk is full: a file still in memory goes up from there, not lost
+        if (!isDiskFull(err)) throw err;
+        await this.putSmallStream();
+        return null;
+      }
       c = this.content;
     }
     if (c.kind !== 'cache') return null;

@@ -19,12 +19,12 @@ import { msToNs } from '../namespace.js';
 import { MAX_STREAM_GAP } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import type { Journal } from './journal.js';
-import { serverOf, type ItemContext, type RenameKind, type ServerState } from './item-state.js';
+import { message, serverOf, type ItemContext, type RenameKind, type ServerState } from './item-state.js';
 import { ItemUploads } from './item-upload.js';
 import { RangeSet } from './ranges.js';
 import { vfsError } from '../errors.js';
 import type { WriteFile } from './write-layer.js';
-import { isUploadConflict } from './recovery.js';
+import { isDiskFull, isUploadConflict } from './recovery.js';
 
 export class Item extends ItemUploads implements WriteFile {
   /** kept (clean, closed) for the write-back delay so that a utimens is carried by one copy */
@@ -316,8 +316,21 @@ export class Item extends ItemUploads implements WriteFile {
         // a started stream is committed (uploaded), a small one PUT: durable either way
         if (c.stream.started) await this.commitStream();
         else if (!this.dirty) return false;
-        else if (wb) await this.persistStream(durable);
-        else {
+        else if (wb) {
+          try {
+            await this.persistStream(durable);
+          } catch (err) {
+            // the cache disk is full: the bytes, still in memory, go up now rather than nowhere
+            if (!isDiskFull(err)) throw err;
+            this.ctx.log.notice(`${this.rel}: the cache disk is full (${message(err)}): uploaded at close, from memory`);
+            try {
+              await this.putSmallStream();
+            } catch (e) {
+              if (isUploadConflict(e)) return 'conflict';
+              throw e;
+            }
+          }
+        } else {
           try {
             await this.putSmallStream();
           } catch (err) {

@@ -148,3 +148,12 @@ export const MAX_CONFLICT_NAMES = 8;
 export function isUploadConflict(err: unknown): boolean {
   return err instanceof BackendError && (err.kind === 'PreconditionFailed' || (err.kind === 'NotFound' && err.operation === 'PUT'));
 }
+
+/** the local disk of the cache is full (ENOSPC, EDQUOT), under whatever wrapped the error */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
