@@ -55,6 +55,9 @@ test(
         await m.unmount();
         assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'nothing incomplete was uploaded at the unmount either');
         assert.equal((await bucket.getObject('small.txt'))?.toString(), 'ok\n');
+        // no half-written journal left behind by the writes that failed
+        const left = (await fs.readdir(cache, { recursive: true })).filter((f) => /\.tmp-/.test(String(f)));
+        assert.deepEqual(left, []);
       }
     } finally {
       spawnSync('umount', ['-l', cache]);

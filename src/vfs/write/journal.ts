@@ -132,17 +132,18 @@ let tmpSeq = 0;
 /** Durably replace `file` with `text`: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, text: string, durable = true): Promise<void> {
   const tmp = `${file}.tmp-${TMP_PREFIX}${(++tmpSeq).toString(16)}`;
-  const fh = await fs.open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(text);
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await fs.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    // a full disk must not fill up with half-written journals either
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
   if (durable) await syncDir(path.dirname(file));
