@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { mount, tempDir, useS3Bucket, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'local-disk-bucket';
 const ORIGINAL = Buffer.alloc(1024 * 1024, 'o');
@@ -64,3 +64,25 @@ test(
     }
   },
 );
+
+test('uploads of files complete in the cache go on while the cache disk is full: their journals cannot say so, and need not', MOUNT_TEST, async (t) => {
+  const cache = await tempDir('bucketfs-small-cache-');
+  const tmpfs = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', cache]);
+  if (tmpfs.status !== 0) return t.skip(`cannot mount a tmpfs here: ${tmpfs.stderr.toString().trim()}`);
+  try {
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache, '--vfs-write-back', '1s'] });
+    try {
+      const bodies = [0, 1, 2].map((i) => Buffer.alloc(100 * 1024, 65 + i));
+      for (const [i, b] of bodies.entries()) await fs.writeFile(path.join(m.mnt, `pending${i}.bin`), b);
+      // the disk fills up before the write-back delay is over
+      await fs.writeFile(path.join(cache, 'filler'), Buffer.alloc(4 * 1024 * 1024)).catch(() => undefined);
+      await waitFor(async () => (await Promise.all(bodies.map((_, i) => bucket.getObject(`pending${i}.bin`)))).every((o) => o), 20_000, 'the uploads');
+      for (const [i, b] of bodies.entries()) assert.ok((await bucket.getObject(`pending${i}.bin`))?.equals(b));
+      assert.doesNotMatch(m.stderr(), /upload failed/, m.stderr());
+    } finally {
+      await m.unmount();
+    }
+  } finally {
+    spawnSync('umount', ['-l', cache]);
+  }
+});

@@ -106,7 +106,7 @@ export abstract class ItemUploads extends ItemState {
     this.ctx.log.info(`${this.rel}: uploaded ${buf.length} bytes in ${this.ctx.clock.now() - t0}ms`);
     c.stream.release();
     this.becomeClean(c.spill, info, mtime);
-    if (this.journal.state !== 'none') await this.writeJournal('clean', true);
+    if (this.journal.state !== 'none') await this.journalUploaded();
     this.ctx.uploaded(this, info);
   }
 
@@ -119,6 +119,21 @@ export abstract class ItemUploads extends ItemState {
       `${this.ctx.bucket.keyOf(this.rel)}: written by another client since it was opened here; theirs stays, the version written here is uploaded as ${this.ctx.bucket.keyOf(to)}`,
     );
     this.ctx.conflict(this, this.rel, to, info);
+  }
+
+  /**
+   * The upload landed: the journal says so. A full cache disk cannot take that write, and need
+   * not: the journal left says 'dirty', and a recovery finds the object already uploaded (same
+   * size and stored mtime). The upload must not count as failed for it (it would be retried
+   * again and again, each time failing the same way).
+   */
+  private async journalUploaded(): Promise<void> {
+    try {
+      await this.writeJournal('clean', true);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.ctx.log.debug(`${this.rel}: uploaded; its journal could not say so (${message(err)}): a recovery finds it uploaded`);
+    }
   }
 
   /** After an upload of the whole content: a clean cache file whose base is the new object. */
@@ -155,7 +170,7 @@ export abstract class ItemUploads extends ItemState {
     this.mtimeNs = explicit ? wanted : stored;
     this.mtimeExplicit = explicit;
     // a journal of an earlier flush (the small stream persisted) must not be recovered now
-    if (this.journal.state !== 'none') await this.writeJournal('clean', true);
+    if (this.journal.state !== 'none') await this.journalUploaded();
     this.ctx.uploaded(this, info);
     // mode and owners the stream's upload started with are stored with it
     if (this.posixDirty && this.posixMeta === this.streamPosix) this.posixDirty = false;
@@ -333,7 +348,7 @@ export abstract class ItemUploads extends ItemState {
       file.setBase({ etag: info.etag, size: at.size, limit: 0, mtimeNs: String(at.mtime) });
     }
     if (this.dirty) await this.writeJournal('dirty', true);
-    else if (this.journal.state !== 'none') await this.writeJournal('clean', true);
+    else if (this.journal.state !== 'none') await this.journalUploaded();
     this.ctx.uploaded(this, { ...info, mtimeNs: at.mtime });
     if (!this.dirty && (this.mtimeNs !== at.mtime || this.posixDirty)) await this.fixMeta();
   }
