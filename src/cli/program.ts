@@ -14,6 +14,7 @@ import { reportError } from './edge.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
 import { configCommand } from './config.js';
+import { listremotesCommand } from './listremotes.js';
 import { copyCommand } from './copy.js';
 import { copytoCommand } from './copyto.js';
 import { deleteCommand } from './delete.js';
@@ -55,6 +56,7 @@ const COMMANDS: CommandSpec<any>[] = [
   sizeCommand,
   backendCommand,
   configCommand,
+  listremotesCommand,
   helpCommand,
 ];
 
@@ -159,6 +161,31 @@ function skipHelpCache(y: Argv<GlobalArgs>): void {
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
+/**
+ * A first word that is no command (`bucketfs lss remote:`): one line naming it and the commands
+ * it may have meant, as rclone suggests them (its name within two edits, or a command it starts).
+ */
+function checkCommandName(args: string[]): void {
+  const word = args[0];
+  if (word === undefined || word.startsWith('-')) return;
+  const names = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
+  if (names.includes(word)) return;
+  const close = names.filter((n) => n.startsWith(word) || editDistance(word, n) <= 2).sort();
+  const hint = close.length > 0 ? `; did you mean ${close.join(', ')}?` : '';
+  throw new UserError(`unknown command ${JSON.stringify(word)}${hint} (see bucketfs --help)`, EXIT.usage);
+}
+
+/** Levenshtein distance (small words: the quadratic table is fine) */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 /** Secrets given on the command line or in the environment, registered before anything can print. */
 function registerSecretsEarly(args: string[], env: NodeJS.ProcessEnv): void {
   const secretNames = S3_OPTIONS.filter((o) => o.secret);
@@ -205,6 +232,7 @@ export async function main(args: string[]): Promise<number> {
 
   let code = 0;
   try {
+    checkCommandName(args);
     const parser = buildParser(args, async (spec, argv) => {
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {

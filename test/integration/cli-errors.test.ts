@@ -9,6 +9,7 @@ import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
 import { S3_OPTIONS, s3FlagName } from '../../src/config/option-table.js';
 import { s3FlagDescription } from '../../src/cli/program.js';
 import { startCli, ok, fails, cli, type CliEnv } from './cli-support.js';
+import { run } from '../helpers/run.js';
 
 let c: CliEnv;
 let conf: string;
@@ -257,4 +258,21 @@ test('-vv of an ordinary copy shows no error: a HEAD answered 404 (the destinati
     lines.every((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d (ERROR |NOTICE|INFO {2}|DEBUG ): /.test(l)),
     r.stderr,
   );
+});
+
+test('a mistyped command: one line naming it and what it may have meant, exit 1 (as rclone, which also says "Did you mean")', async () => {
+  const r = await fails(c, ['lss', `moto:${B}`], { code: 1 });
+  assert.equal(r.stderr.trim(), 'bucketfs: unknown command "lss"; did you mean ls, lsd, lsf, lsl? (see bucketfs --help)');
+  const none = await fails(c, ['frobnicate'], { code: 1 });
+  assert.equal(none.stderr.trim(), 'bucketfs: unknown command "frobnicate" (see bucketfs --help)');
+});
+
+test('listremotes (and --long) print what rclone listremotes prints for the same config and environment', async () => {
+  for (const args of [['listremotes'], ['listremotes', '--long']]) {
+    const ours = await ok(c, args);
+    const theirs = await run('rclone', args, { env: { ...c.env } });
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(ours, theirs.stdout, args.join(' '));
+    assert.ok(ours.length > 0);
+  }
 });
