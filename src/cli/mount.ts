@@ -11,9 +11,9 @@
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
 // the child reports over IPC that the mount works, or non-zero with the child's reason.
 // SIGHUP forgets every cached directory listing.
+import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { DAEMON_ARGS_ENV, commandArguments, redactedArguments } from './hidden-args.js';
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { VFS_OPTIONS, vfsFlagName, type VfsOptionSpec } from '../config/vfs-option-table.js';
@@ -105,8 +105,25 @@ export const mountCommand = defineCommand<MountArgs>({
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * --cache-dir must be a directory this process can write (made if missing): checked before
+ * anything else is done, with one line that names the flag (not a NOTICE halfway through).
+ */
+async function checkCacheDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
+    if (!(await fsp.stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTDIR' || e.code === 'EEXIST' ? 'not a directory' : e.code === 'EACCES' || e.code === 'EROFS' ? 'not writable' : e.message;
+    throw new UserError(`--cache-dir ${dir}: ${why}`, EXIT.usage);
+  }
+}
+
 async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions, isChild: boolean): Promise<void> {
   const opts = mo.vfs;
+  await checkCacheDir(opts.cacheDir);
   const loc = cli.bucketLocation(args.remote, 'mount');
   const root = new MountRoot(loc.bucket, loc.path);
   const o = loc.target.options;

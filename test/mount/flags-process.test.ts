@@ -196,3 +196,19 @@ test(
     }
   },
 );
+
+test(
+  '--cache-dir that is no directory (or not writable) is refused before anything is done: one line naming the flag, no request, nothing mounted',
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const mnt = await tempDir('bucketfs-mnt-');
+    const file = path.join(await tempDir(), 'a-file');
+    await fs.writeFile(file, 'x');
+    bucket.s3.clearRequests();
+    const r = await run(process.execPath, [bucketfsBin, 'mount', `moto:${BUCKET}`, mnt, '--cache-dir', file], { env: mountEnv(bucket.s3), timeoutMs: 30_000 });
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stderr.trim(), `bucketfs: --cache-dir ${file}: not a directory`);
+    assert.equal(bucket.s3.requests.length, 0, 'no request was sent');
+    assert.ok(!isMounted(mnt));
+  },
+);
