@@ -23,6 +23,7 @@
 import { BackendError, type BackendErrorKind } from '../backend/s3/backend-error.js';
 import { VfsError, type ErrnoName } from '../vfs/errors.js';
 import { NAME_MAX, isNameTooLong } from '../vfs/paths.js';
+import { errnoInChain } from '../util/errors.js';
 
 /** Linux errno numbers (positive); fuse-native wants them negated. */
 export const ERRNO: Record<ErrnoName | 'EINTR', number> = {
@@ -88,20 +89,12 @@ function hasOverlongName(path: string): boolean {
 }
 
 /** what the local disk said, under whatever wraps it: the application gets that, not EIO */
-const LOCAL_DISK_ERRNOS = new Set<string>(['ENOSPC', 'EDQUOT', 'EROFS']);
-
-function localDiskErrno(err: unknown): 'ENOSPC' | 'EDQUOT' | 'EROFS' | undefined {
-  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && LOCAL_DISK_ERRNOS.has(code)) return code as 'ENOSPC' | 'EDQUOT' | 'EROFS';
-  }
-  return undefined;
-}
+const LOCAL_DISK_ERRNOS = ['ENOSPC', 'EDQUOT', 'EROFS'] as const;
 
 export function toErrno(err: unknown): MappedError {
   let name: ErrnoName | 'EINTR';
   let serious: boolean;
-  const disk = err instanceof VfsError && err.code !== 'EIO' ? undefined : localDiskErrno(err);
+  const disk = err instanceof VfsError && err.code !== 'EIO' ? undefined : errnoInChain(err, LOCAL_DISK_ERRNOS);
   if (disk) {
     // the cache disk is full (or read-only): as a local file system would say it
     name = disk;

@@ -28,3 +28,15 @@ export function describeError(err: unknown): string {
   }
   return String(err).split('\n')[0]!.trim();
 }
+
+/**
+ * The first of `codes` that a Node system error (ENOSPC, EROFS, …) says, in `err` or what it
+ * wraps (its causes): a disk error keeps its meaning under the VFS's own errors.
+ */
+export function errnoInChain<C extends string>(err: unknown, codes: readonly C[]): C | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && (codes as readonly string[]).includes(code)) return code as C;
+  }
+  return undefined;
+}

@@ -6,7 +6,8 @@
 //  - a lookup answers from the parent's listing when it is cached (or being fetched): a name
 //    absent from a fresh listing is ENOENT with no request at all. In a directory not listed, a
 //    lookup never lists it (a directory of a million objects would take minutes): it probes the
-//    one name, a HEAD of the key and a one-key LIST of `key/` at once, and caches the answer;
+//    one name, a HEAD of the key and one small LIST of the keys that start with it (`key/` and
+//    `key.rclonelink` sort there) at once, and caches the answer;
 //  - readdir is one LIST and never a HEAD (`ls`, `find -name` cost no HEAD); when a tree is
 //    walked, one recursive LIST below the walked directory answers the readdirs of all its
 //    subdirectories (tree-listing.ts), bounded in length;
@@ -380,7 +381,7 @@ export class Namespace {
 
   /**
    * A name in a directory not listed: what the caches know, else a HEAD of the key and a
-   * one-key LIST of `key/` at once (one round trip). A file's HEAD is kept, so its getattr
+   * small LIST of the keys that start with the name at once (one round trip). A file's HEAD is kept, so its getattr
    * needs nothing more. Both a file and keys below it: the directory, as in a listing.
    */
   private async probe(rel: string): Promise<DirEntry | null> {

@@ -492,7 +492,10 @@ export class Vfs {
     }
     if (from === to) return;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
-    if (this.writes.get(from) || (await this.ns.lookup(from))?.kind === 'file') this.checkFileName(to);
+    // (a lookup only for a target named *.rclonelink: a file may not take such a name, a link may)
+    if (this.opts.links && linkNameOf(baseName(to)) !== null && (this.writes.get(from) || (await this.ns.lookup(from))?.kind === 'file')) {
+      this.checkFileName(to);
+    }
     // an unlinked object still being read there: the rename replaces it, it must not be deleted later
     this.files.forgetUnlinked(to);
     this.writes.invalidate?.(from);

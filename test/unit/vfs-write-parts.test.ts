@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { RangeSet } from '../../src/vfs/write/ranges.js';
 import { parseJournal, writeFileAtomic, ownerAlive, currentOwner } from '../../src/vfs/write/journal.js';
 import { StreamMemory, StreamUpload } from '../../src/vfs/write/stream.js';
-import { conflictName } from '../../src/vfs/write/recovery.js';
+import { conflictName } from '../../src/vfs/write/conflicts.js';
 import type { ObjectInfo, PutOptions } from '../../src/backend/s3/types.js';
 import { FakeBackend } from '../helpers/fake-backend.js';
 import { rng } from '../helpers/rng.js';

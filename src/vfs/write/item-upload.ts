@@ -12,7 +12,7 @@ import { vfsError, VfsError } from '../errors.js';
 import { SMALL_UPLOAD } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import { ItemState, message, serverOf } from './item-state.js';
-import { conflictName, isDiskFull, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
+import { conflictName, isDiskFull, isUploadConflict, uploadResolvingConflicts } from './conflicts.js';
 
 export abstract class ItemUploads extends ItemState {
   private uploading: Promise<void> | null = null;
@@ -396,15 +396,11 @@ export abstract class ItemUploads extends ItemState {
     await this.uploadsSettled();
     if ((!this.dirty && !this.metaPending) || this.discarded || this.isBroken) return;
     try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.upload();
-          break;
-        } catch (err) {
-          // another client stored the name meanwhile: ours goes up under a conflict name
-          if (attempt >= MAX_CONFLICT_NAMES || !isUploadConflict(err) || !(await this.ctx.resolveConflict(this))) throw err;
-        }
-      }
+      // another client stored the name meanwhile: ours goes up under a conflict name
+      await uploadResolvingConflicts(
+        () => this.upload(),
+        () => this.ctx.resolveConflict(this),
+      );
     } catch (err) {
       if (this.mayCache() && this.content.kind === 'cache') await this.persist(true).catch(() => undefined);
       throw this.uploadError(err);

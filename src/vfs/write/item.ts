@@ -24,7 +24,7 @@ import { ItemUploads } from './item-upload.js';
 import { RangeSet } from './ranges.js';
 import { vfsError } from '../errors.js';
 import type { WriteFile } from './write-layer.js';
-import { isDiskFull, isUploadConflict } from './recovery.js';
+import { isDiskFull, isUploadConflict } from './conflicts.js';
 
 export class Item extends ItemUploads implements WriteFile {
   /** kept (clean, closed) for the write-back delay so that a utimens is carried by one copy */

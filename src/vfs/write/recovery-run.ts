@@ -10,7 +10,8 @@ import type { MountedBucket } from '../bucket.js';
 import type { Clock } from '../clock.js';
 import type { Item } from './item.js';
 import type { Journal } from './journal.js';
-import { conflictName, planRecovery, readCacheDir, verdict, type PlanContext } from './recovery.js';
+import { conflictName } from './conflicts.js';
+import { planRecovery, readCacheDir, verdict, type PlanContext } from './recovery.js';
 
 /** What recovery needs of the write-back layer. */
 export interface RecoveryHost {

@@ -4,11 +4,9 @@
 // I/O, so every case is unit-testable); the write-back layer carries the plan out. After that,
 // each pending upload is checked against the server before it goes up (verdict()), because the
 // object may have changed since it was written here.
-import { hostname } from 'node:os';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectInfo } from '../../backend/s3/types.js';
-import { BackendError } from '../../backend/s3/backend-error.js';
 import { parseJournal, type Journal, type JournalServer, type Owner } from './journal.js';
 
 /** One file of the cache directory, as read at mount time. */
@@ -128,32 +126,4 @@ export function verdict(
   // its size and stored mtime. A known ETag that changed is another version, whatever its size.
   const same = head.etag === exp.etag || (exp.etag === '' && head.size === exp.size && head.mtimeNs !== null && String(head.mtimeNs) === exp.mtimeNs);
   return same ? 'upload' : 'conflict';
-}
-
-/**
- * `dir/name.ext` → `dir/name.ext.conflict-<host>-20240102-030405` (UTC): the version written on
- * this machine, kept next to the one another client stored (the host says whose it is); `n` > 1
- * when that name was taken too (`…-030405-2`).
- */
-export function conflictName(p: string, when: Date, host: string = hostname(), n = 1): string {
-  const t = when.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\..*$/, '');
-  const h = host.split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
-  return `${p}.conflict-${h}-${t}${n > 1 ? `-${n}` : ''}`;
-}
-
-/** conflict names tried for one upload before it fails as any upload does (and is retried later) */
-export const MAX_CONFLICT_NAMES = 8;
-
-/** a conditional upload refused: the object is no longer the version it replaces (412), or gone (404 on If-Match) */
-export function isUploadConflict(err: unknown): boolean {
-  return err instanceof BackendError && (err.kind === 'PreconditionFailed' || (err.kind === 'NotFound' && err.operation === 'PUT'));
-}
-
-/** the local disk of the cache is full (ENOSPC, EDQUOT), under whatever wrapped the error */
-export function isDiskFull(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-  }
-  return false;
 }

@@ -23,7 +23,7 @@ import { Item } from './item.js';
 import { toServerState, type ItemContext } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
-import { conflictName, isUploadConflict, MAX_CONFLICT_NAMES } from './recovery.js';
+import { conflictName, uploadResolvingConflicts } from './conflicts.js';
 import { lruOfCount } from '../../util/lru.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue, UploadSlots } from './upload-queue.js';
@@ -304,7 +304,11 @@ export class WriteBack implements WriteLayer {
     try {
       await this.queue.run(item.size, async () => {
         if (item.isOpen || item.discarded || this.closed) return;
-        await this.uploadResolving(item, () => item.upload());
+        // refused because another client stored the name meanwhile: resolved, and run again
+        await uploadResolvingConflicts(
+          () => item.upload(),
+          () => this.conflicted(item),
+        );
       });
     } catch (err) {
       this.uploadFailed(item, err);
@@ -316,21 +320,6 @@ export class WriteBack implements WriteLayer {
       return;
     }
     await this.dropClean(item);
-  }
-
-  /**
-   * Run an upload of `item`; one the server refused because the object is no longer the
-   * version the file was based on (or no longer absent: another client wrote it meanwhile) is
-   * resolved here, and the upload runs again where it now goes.
-   */
-  private async uploadResolving(item: Item, upload: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await upload();
-      } catch (err) {
-        if (attempt >= MAX_CONFLICT_NAMES || !isUploadConflict(err) || !(await this.conflicted(item))) throw err;
-      }
-    }
   }
 
   /**
