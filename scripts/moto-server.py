@@ -6,7 +6,7 @@ Usage: moto-server.py [-H HOST] [-p PORT]     (as `python3 -m moto.server -H HOS
 Beside stock moto 5.2.1 this adds:
  * a watchdog: when the process that started us dies (a test runner killed with -9, a demo
    shell closed), the server exits too, so no test ever leaves a server behind;
- * four fixes, so that the server behaves like a real S3 server and no workaround for moto
+ * five fixes, so that the server behaves like a real S3 server and no workaround for moto
    is needed in bucketfs itself (the first three as ../shared/bench/motolog.py, the benchmark's server, has them):
    - GET/HEAD ?versionId=null on a never-versioned bucket is served as the object (moto: 400;
      rclone asks for it after every multipart upload);
@@ -16,6 +16,8 @@ Beside stock moto 5.2.1 this adds:
      the PUT and can cache the MD5 of the wrong bytes);
    - If-Match on CompleteMultipartUpload is checked (moto checks it on PutObject only), so
      conditional multipart uploads are refused with 412 as on S3;
+   - If-Match / If-None-Match on CopyObject (the target) and an ETag per key in DeleteObjects
+     are checked (moto ignores both), so conditional copies and deletes are refused as on S3;
  * signature checks, when BUCKETFS_MOTO_CREDENTIALS is set: a JSON list of
    {"id": ACCESS_KEY_ID, "secret": SECRET_ACCESS_KEY, "token": SESSION_TOKEN (optional)}.
    Each becomes an IAM user's key (with a token: an assumed role's temporary credentials),
@@ -197,6 +199,76 @@ def patch_complete_if_match():
     S3Response._key_response_post = _key_response_post
 
 
+# --- conditional CopyObject and DeleteObjects -------------------------------------------------
+
+def patch_conditional_copy_delete():
+    """S3 takes If-Match / If-None-Match on CopyObject (for the target: copy only over that
+    version, or only where nothing is) and an ETag per key in DeleteObjects (delete only that
+    version; otherwise a PreconditionFailed error for the key); moto 5.2.1 ignores both (it checks
+    If-Match on DeleteObject only)."""
+    import xmltodict
+    from moto.s3.exceptions import MissingKey, PreconditionFailed
+    from moto.s3.responses import S3Response
+
+    def same(a, b):
+        return a.replace('"', "") == b.replace('"', "")
+
+    orig_copy = S3Response.copy_object
+
+    def copy_object(self):
+        key_name = self.parse_key_name()
+        existing = self.backend.get_object(self.bucket_name, key_name)
+        if_match = self.headers.get("If-Match")
+        if if_match:
+            if existing is None:
+                raise MissingKey(key=key_name)
+            if not same(if_match, existing.etag):
+                raise PreconditionFailed("If-Match")
+        if self.headers.get("If-None-Match") == "*" and existing is not None:
+            raise PreconditionFailed("If-None-Match")
+        return orig_copy(self)
+
+    S3Response.copy_object = copy_object
+
+    orig_delete = S3Response._bucket_response_delete_keys
+
+    def delete_keys(self, bucket_name, authenticated=True):
+        body = xmltodict.parse(self.body, strip_whitespace=False)
+        objects = body["Delete"].get("Object", [])
+        if not isinstance(objects, list):
+            objects = [objects]
+        refused, rest = [], []
+        for o in objects:
+            etag = o.get("ETag") if isinstance(o, dict) else None
+            existing = self.backend.get_object(bucket_name, o["Key"]) if etag else None
+            if etag and existing is not None and not same(etag, existing.etag):
+                refused.append(o["Key"])
+            else:
+                rest.append(o)
+        if not refused:
+            return orig_delete(self, bucket_name, authenticated)
+        errors = [{"Key": k, "Code": "PreconditionFailed", "Message": "At least one of the pre-conditions you specified did not hold"} for k in refused]
+        if not rest:
+            from moto.core.responses import ActionResult
+            self.data["Action"] = "DeleteObjects"
+            return self.serialized(ActionResult({"Deleted": [], "Errors": errors}))
+        body["Delete"]["Object"] = rest
+        self.body = xmltodict.unparse(body).encode()
+        orig_serialized = self.serialized
+
+        def serialized(result):
+            result.result["Errors"] = list(result.result.get("Errors", [])) + errors
+            return orig_serialized(result)
+
+        self.serialized = serialized
+        try:
+            return orig_delete(self, bucket_name, authenticated)
+        finally:
+            del self.serialized
+
+    S3Response._bucket_response_delete_keys = delete_keys
+
+
 # --- signature checks ----------------------------------------------------------------------
 
 ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -286,6 +358,7 @@ def main() -> None:
     patch_ranged_get()
     patch_etag_lock()
     patch_complete_if_match()
+    patch_conditional_copy_delete()
     creds = os.environ.get("BUCKETFS_MOTO_CREDENTIALS")
     if creds:
         enable_signature_checks(json.loads(creds))

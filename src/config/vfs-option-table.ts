@@ -54,7 +54,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     name: 'vfs_conditional_writes',
     type: 'bool',
     default: 'true',
-    help: 'Uploads replace only the version a file was opened from (If-Match) and create only what is absent (If-None-Match): when another client stored the name meanwhile, theirs stays and ours goes up as NAME.conflict-HOST-TIME. false: for servers that refuse the conditions.',
+    help: 'Uploads and the copies of renames replace only the version this mount saw (If-Match) and create only what is absent (If-None-Match); deletes name the version they delete: when another client stored the name meanwhile, theirs stays and ours goes up as NAME.conflict-HOST-TIME. false: for servers that refuse the conditions.',
   },
   { scope: 'global', name: 'no_checksum', type: 'bool', default: 'false', help: "Don't compare checksums on up/download (no MD5 is computed for uploads)." },
 

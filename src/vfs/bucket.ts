@@ -7,7 +7,7 @@
 // no cache, handle or upload of the VFS ever holds a bucket path (journals record one, through
 // keyOf, because they outlive the mount and must name the object whatever is mounted next).
 import type { Readable } from 'node:stream';
-import type { CopyOptions, CopyResult, ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
+import type { CopyOptions, CopyResult, DeleteResult, DeleteTarget, ListEntry, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../backend/s3/types.js';
 import type { MountRoot } from './paths.js';
 
 export class MountedBucket {
@@ -50,11 +50,19 @@ export class MountedBucket {
     return this.backend.setMtime(this.name, this.keyOf(rel), mtimeNs);
   }
 
-  delete(rels: string[]): Promise<void> {
-    return this.backend.delete(
+  /** objects by mount path (with the ETag they may be deleted as); returns the mount paths kept */
+  async delete(targets: DeleteTarget[]): Promise<DeleteResult> {
+    const byKey = new Map<string, string>();
+    const out = await this.backend.delete(
       this.name,
-      rels.map((r) => this.keyOf(r)),
+      targets.map((t) => {
+        const rel = typeof t === 'string' ? t : t.path;
+        const key = this.keyOf(rel);
+        byKey.set(key, rel);
+        return typeof t === 'string' || !t.etag ? key : { path: key, etag: t.etag };
+      }),
     );
+    return { kept: out.kept.map((k) => byKey.get(k) ?? k) };
   }
 
   makeDirMarker(rel: string, opts?: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void> {

@@ -19,7 +19,7 @@
 //    version the listing shows refreshes the cached metadata. A program reading a folder of small
 //    files one after the other pays one request per file, not a HEAD and a GET;
 //  - with --use-server-modtime or --no-modtime, LastModified from the listing is used: no HEAD.
-import type { ListEntry, ObjectInfo } from '../backend/s3/types.js';
+import type { CopyResult, ListEntry, ObjectInfo, WriteCondition } from '../backend/s3/types.js';
 import type { MountedBucket } from './bucket.js';
 import { BackendError } from '../backend/s3/backend-error.js';
 import { unreachableKeyNotice } from '../backend/s3/list.js';
@@ -38,6 +38,7 @@ import { TreeAssembler } from './tree-listing.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
+import { conflictName, MAX_CONFLICT_NAMES } from './write/conflicts.js';
 import type { VfsOptions } from './options.js';
 
 export interface Attr {
@@ -881,8 +882,21 @@ export class Namespace {
     const e = await this.lookup(rel);
     if (!e) throw vfsError('ENOENT', `no such file: /${rel}`);
     if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${rel}`);
-    await this.bucket.delete([this.objectOf(rel, e)]);
-    this.noteRemoved(rel);
+    if (await this.deleteVersion(rel, this.objectOf(rel, e), e.etag, 'not deleted')) this.noteRemoved(rel);
+  }
+
+  /**
+   * Delete `rel` (held by the object `obj`) only while it is the version `etag` this mount saw
+   * (S3's conditional delete; unconditional when the ETag is unknown or --vfs-conditional-writes
+   * is off). When another client stored a new version meanwhile, theirs stays, one line says
+   * so, and the name is asked for again. Returns whether the object went.
+   */
+  async deleteVersion(rel: string, obj: string, etag: string | undefined, what: string): Promise<boolean> {
+    const { kept } = await this.bucket.delete([{ path: obj, ...(this.opts.conditionalWrites && etag ? { etag } : {}) }]);
+    if (kept.length === 0) return true;
+    this.log.error(`/${rel}: ${what}: another client stored a new version since this mount saw it; theirs stays`);
+    this.forgetName(rel);
+    return false;
   }
 
   /**
@@ -945,8 +959,8 @@ export class Namespace {
    * copied concurrently (bounded), then the sources deleted. An existing target is replaced as
    * POSIX says: a file by a file, an empty directory by a directory.
    */
-  async rename(from: string, to: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<void> {
-    if (from === to) return;
+  async rename(from: string, to: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<string> {
+    if (from === to) return to;
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     const src = await this.lookup(from);
     if (!src) throw vfsError('ENOENT', `no such file or directory: /${from}`);
@@ -960,10 +974,10 @@ export class Namespace {
       if (dst) await this.requireEmptyDir(to);
       // an empty target directory is replaced: its marker is the key the new marker overwrites
       await this.renameDir(from, to, src);
-    } else {
-      if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
-      await this.renameFile(from, to, src, dst, opts);
+      return to;
     }
+    if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
+    return this.renameFile(from, to, src, dst, opts);
   }
 
   /**
@@ -974,30 +988,33 @@ export class Namespace {
    */
   private async renameFile(
     from: string,
-    to: string,
+    wanted: string,
     src: DirEntry,
     dst: DirEntry | null,
     set: { mtimeNs?: bigint; metadata?: Record<string, string> },
-  ): Promise<void> {
+  ): Promise<string> {
     const { mtimeNs, metadata } = set;
     const objFrom = this.objectOf(from, src);
+    const setOpts = mtimeNs !== undefined || metadata ? { ...(mtimeNs !== undefined ? { mtimeNs } : {}), ...(metadata ? { metadata } : {}) } : {};
+    // the copy replaces only the target this mount saw (or creates it where it saw none)
+    const over = dst && this.objectOf(wanted, dst) === this.objectOf(wanted, src) ? dst : null;
+    // (taken before the copy: the server's LastModified of the copy, which a remount shows as
+    // the change time, is never in an earlier second than what is shown now)
+    const copiedAt = new Date(this.now());
+    const { copy, to } = await this.copyOver(objFrom, this.objectOf(wanted, src), over, setOpts, src, from, wanted);
     const objTo = this.objectOf(to, src);
-    const copy = await this.bucket.copy(
-      objFrom,
-      objTo,
-      mtimeNs !== undefined || metadata ? { ...(mtimeNs !== undefined ? { mtimeNs } : {}), ...(metadata ? { metadata } : {}) } : undefined,
-    );
-    const replaced = dst && this.objectOf(to, dst) !== objTo ? [this.objectOf(to, dst)] : [];
-    await this.bucket.delete([objFrom, ...replaced]);
+    const replaced = to === wanted && dst && this.objectOf(to, dst) !== objTo ? this.objectOf(to, dst) : null;
+    await this.deleteVersion(from, objFrom, src.etag, `moved to /${to}, but not deleted here`);
+    if (replaced && dst) await this.deleteVersion(to, replaced, dst.etag, 'not replaced');
     const head = this.meta.getHead(objFrom);
     const target = this.targets.get(objFrom, undefined);
     this.noteRemoved(from);
-    if (replaced.length > 0) this.noteRemoved(to);
+    if (replaced) this.noteRemoved(to);
     // the copy kept the metadata (mtime); its ETag is new whenever the source was a multipart
     // upload, and a later open pins the version by it: take the copy's, or know none. The copy
     // is a new object: its change time is now.
     const { etag: _old, ...rest } = src;
-    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), lastModified: new Date(this.now()), ...(copy.etag ? { etag: copy.etag } : {}) });
+    this.dirs.upsert(parentOf(to), { ...rest, name: baseName(to), lastModified: copiedAt, ...(copy.etag ? { etag: copy.etag } : {}) });
     if (target !== undefined && copy.etag) this.targets.set(objTo, copy.etag, target);
     this.dirChanged(parentOf(to));
     this.meta.clearNegative(to);
@@ -1005,7 +1022,7 @@ export class Namespace {
       const info = {
         ...head,
         etag: copy.etag,
-        lastModified: new Date(this.now()),
+        lastModified: copiedAt,
         path: this.bucket.keyOf(objTo),
         ...(mtimeNs !== undefined ? { mtimeNs } : {}),
         ...(metadata ? { metadata: { ...head.metadata, ...metadata } } : {}),
@@ -1014,16 +1031,63 @@ export class Namespace {
       this.store?.put(info);
     } else this.meta.dropHead(objTo);
     this.noteAncestors(to);
+    return to;
+  }
+
+  /**
+   * The copy of a rename: over the version of the target this mount saw (If-Match its ETag),
+   * or where it saw none (If-None-Match). Refused: another client stored the target meanwhile;
+   * theirs stays, and the file goes next to it as TARGET.conflict-HOST-TIME (one line says
+   * so), unless what is there is our own copy (a retried request that landed). Returns the copy
+   * and the mount path the file went to.
+   */
+  private async copyOver(
+    objFrom: string,
+    objTo: string,
+    over: DirEntry | null,
+    set: { mtimeNs?: bigint; metadata?: Record<string, string> },
+    src: DirEntry,
+    from: string,
+    to: string,
+  ): Promise<{ copy: CopyResult; to: string }> {
+    const plain = Object.keys(set).length === 0;
+    const opts = { ...set, ...(plain ? { size: src.size } : {}) };
+    if (!this.opts.conditionalWrites) return { copy: await this.bucket.copy(objFrom, objTo, opts), to };
+    let condition: WriteCondition | undefined = over ? (over.etag ? { ifMatch: over.etag } : undefined) : { ifNoneMatch: true };
+    try {
+      return { copy: await this.bucket.copy(objFrom, objTo, { ...opts, ...(condition ? { condition } : {}) }), to };
+    } catch (err) {
+      if (!condition || !(err instanceof BackendError) || (err.kind !== 'PreconditionFailed' && err.kind !== 'NotFound')) throw err;
+      if (err.kind === 'NotFound') {
+        // the target this mount saw is gone (If-Match of a deleted object): nothing to keep there
+        condition = { ifNoneMatch: true };
+        return { copy: await this.bucket.copy(objFrom, objTo, { ...opts, condition }), to };
+      }
+    }
+    const there = await this.bucket.head(objTo);
+    if (there && src.etag && there.etag === src.etag && there.size === src.size) return { copy: { etag: there.etag }, to };
+    const when = new Date(this.now());
+    for (let n = 1; ; n++) {
+      const aside = conflictName(to, when, undefined, n);
+      try {
+        const copy = await this.bucket.copy(objFrom, this.objectOf(aside, src), { ...opts, condition: { ifNoneMatch: true } });
+        this.log.error(`/${to}: stored by another client since this mount saw it; theirs stays, /${from} is moved to /${aside} instead`);
+        this.forgetName(to);
+        return { copy, to: aside };
+      } catch (err) {
+        if (n >= MAX_CONFLICT_NAMES || !(err instanceof BackendError) || err.kind !== 'PreconditionFailed') throw err;
+      }
+    }
   }
 
   private async renameDir(from: string, to: string, src: DirEntry): Promise<void> {
-    const files: Array<{ path: string; size: number }> = [];
+    const files: Array<{ path: string; size: number; etag?: string }> = [];
     const markers: string[] = [];
     for await (const e of this.bucket.list(from, { recursive: true })) {
       if (e.path === from || !isSelfOrBelow(e.path, from)) continue;
       if (e.kind === 'dir') {
         if (e.marker) markers.push(e.path);
-      } else files.push({ path: e.path, size: e.size });
+      } else files.push({ path: e.path, size: e.size, ...(e.etag ? { etag: e.etag } : {}) });
     }
     this.log.info(`rename directory /${from} → /${to}: ${files.length} files, ${markers.length} subdirectory markers`);
     const t0 = Date.now();
@@ -1041,7 +1105,13 @@ export class Namespace {
     );
     if (!ownMarker) await this.bucket.makeDirMarker(to);
     // Delete only after every copy succeeded, so a failure leaves the source whole.
-    await this.bucket.delete([...files.map((f) => f.path), ...markers.map((m) => m + '/'), from + '/']);
+    // (each file only as the version copied: one another client replaced meanwhile stays, and
+    // is reported below with what was added)
+    await this.bucket.delete([
+      ...files.map((f) => (this.opts.conditionalWrites && f.etag ? { path: f.path, etag: f.etag } : f.path)),
+      ...markers.map((m) => m + '/'),
+      from + '/',
+    ]);
     this.log.info(`rename directory /${from} → /${to}: done in ${Date.now() - t0}ms`);
 
     this.dirs.remove(parentOf(from), baseName(from));
@@ -1072,8 +1142,10 @@ export class Namespace {
     this.dirs.invalidate(parentOf(from));
     this.dirs.invalidate(from);
     const n = `${left.entries.length}${left.complete ? '' : ' or more'}`;
-    this.log.error(`rename directory /${from} → /${to}: ${n} entries another client added to /${from} during the rename stay there; everything else moved`);
-    throw vfsError('EIO', `rename directory /${from} → /${to}: ${n} entries added meanwhile stay in /${from}`);
+    this.log.error(
+      `rename directory /${from} → /${to}: ${n} entries another client added to /${from} or changed there during the rename stay there; everything else moved`,
+    );
+    throw vfsError('EIO', `rename directory /${from} → /${to}: ${n} entries added or changed meanwhile stay in /${from}`);
   }
 }
 

@@ -37,8 +37,9 @@ const MAX_LOCAL_CHANGES = 10_000;
 export class OpenFiles {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
-  /** objects unlinked while open for reading: deleted on the server when their last reader closes */
-  private readonly unlinked = new Set<string>();
+  /** objects unlinked while open for reading (→ the ETag of the version unlinked): deleted on
+   *  the server when their last reader closes, as that version only */
+  private readonly unlinked = new Map<string, string | undefined>();
   /** libfuse's hidden names of open files that were unlinked (see Vfs.hide) → their handle numbers */
   private readonly hidden = new Map<string, number[]>();
   /** rel → sequence number of the last change made through the mount (upload, unlink, rename) */
@@ -95,8 +96,8 @@ export class OpenFiles {
   // ------------------------------------------------------------------------------------------
   // Unlinked while open
 
-  markUnlinked(rel: string): void {
-    this.unlinked.add(rel);
+  markUnlinked(rel: string, etag: string | undefined): void {
+    this.unlinked.set(rel, etag);
   }
 
   isUnlinked(rel: string): boolean {
@@ -108,15 +109,17 @@ export class OpenFiles {
     return this.unlinked.delete(rel);
   }
 
-  /** True once the last reader of an unlinked object is gone: the caller deletes it now. */
-  takeDeletable(rel: string): boolean {
-    if (!this.unlinked.has(rel) || this.hasReaders(rel)) return false;
+  /** The version to delete once the last reader of an unlinked object is gone (the caller
+   *  deletes it now); null while it is still read, or when nothing is pending. */
+  takeDeletable(rel: string): { etag: string | undefined } | null {
+    if (!this.unlinked.has(rel) || this.hasReaders(rel)) return null;
+    const etag = this.unlinked.get(rel);
     this.unlinked.delete(rel);
-    return true;
+    return { etag };
   }
 
   unlinkedPaths(): string[] {
-    return [...this.unlinked];
+    return [...this.unlinked.keys()];
   }
 
   /** the numbers of the handles open on `rel` now (readers and writers follow renames) */

@@ -179,8 +179,11 @@ export class Vfs {
 
   /** The last reader of an unlinked object is gone: now it is deleted. */
   private async deferredDelete(rel: string): Promise<void> {
-    if (!this.files.takeDeletable(rel)) return;
-    await this.bucket.delete([rel]).catch((err) => this.log.error(`/${rel}: could not delete the unlinked file: ${(err as Error).message}`));
+    const gone = this.files.takeDeletable(rel);
+    if (!gone) return;
+    await this.ns
+      .deleteVersion(rel, rel, gone.etag, 'not deleted after its last reader closed')
+      .catch((err) => this.log.error(`/${rel}: could not delete the unlinked file: ${(err as Error).message}`));
   }
 
   /** fgetattr: the handle knows best (a file being written, or the version being read); the
@@ -461,8 +464,8 @@ export class Vfs {
     const pending = this.writes.get(rel);
     if (pending) {
       // open handles keep writing into a file that no longer has a name: nothing is uploaded
-      const serverHas = await this.writes.discard(rel);
-      if (serverHas) await this.bucket.delete([rel]);
+      const held = await this.writes.discard(rel);
+      if (held && !(await this.ns.deleteVersion(rel, rel, held.etag, 'not deleted'))) return;
       this.ns.noteRemoved(rel);
     } else if (this.files.hasReaders(rel)) {
       // open for reading: gone from the namespace now, from the bucket when the last reader closes
@@ -470,7 +473,7 @@ export class Vfs {
       const e = await this.ns.lookup(rel);
       if (!e) throw vfsError('ENOENT', `no such file: ${path}`);
       if (e.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
-      this.files.markUnlinked(rel);
+      this.files.markUnlinked(rel, e.etag);
       this.ns.noteRemoved(rel);
       return;
     } else await this.ns.unlink(rel);
@@ -516,6 +519,8 @@ export class Vfs {
     const source = this.writes.get(from);
     // a file being written at the target is replaced: like an unlinked file, it is not uploaded
     const target = this.writes.get(to);
+    // the name the file got: `to`, or beside it when another client stored `to` meanwhile
+    let landed = to;
     if (plan.local && source) {
       this.root.checkNewName(to);
       await this.ns.requireParentDir(to);
@@ -523,27 +528,31 @@ export class Vfs {
       if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${toPath}`);
       // a link replaced by the file: its object is another key than the file's upload replaces
       if (dst?.kind === 'link') await this.ns.unlink(to);
-      if (plan.serverHasSource) await this.bucket.delete([from]);
+      if (plan.source) await this.ns.deleteVersion(from, from, plan.source.etag, `moved to ${toPath}, but not deleted here`);
       if (target) await this.writes.discard(to);
       this.ns.noteRemoved(from);
       await this.writes.renamed(from, to, { local: true, server: dst?.kind === 'link' ? null : serverVersion(dst) });
       this.ns.noteFile(to, source.size, source.mtimeNs);
       this.log.debug(`rename ${fromPath} → ${toPath}: pending file moved locally`);
     } else {
-      await this.ns.rename(from, to, {
+      landed = await this.ns.rename(from, to, {
         ...(plan.mtimeNs !== undefined ? { mtimeNs: plan.mtimeNs } : {}),
         ...(plan.metadata ? { metadata: plan.metadata } : {}),
       });
-      if (target && !isSelfOrBelow(target.rel, from)) await this.writes.discard(to);
-      await this.writes.renamed(from, to, {
+      if (target && !isSelfOrBelow(target.rel, from) && landed === to) await this.writes.discard(to);
+      await this.writes.renamed(from, landed, {
         local: false,
         ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}),
         ...(plan.metadata ? { posixStored: true } : {}),
       });
     }
-    this.reads.renamed(from, to);
+    this.reads.renamed(from, landed);
     this.files.noteChange(from);
     this.files.noteChange(to);
+    if (landed !== to) {
+      this.reads.forgetPath(to);
+      this.files.noteChange(landed);
+    }
   }
 
   /**

@@ -4,7 +4,18 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BackendError } from '../../src/backend/s3/backend-error.js';
-import type { BucketInfo, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from '../../src/backend/s3/types.js';
+import type {
+  BucketInfo,
+  CopyResult,
+  DeleteResult,
+  DeleteTarget,
+  ListEntry,
+  MultipartUploadInfo,
+  ObjectInfo,
+  PutOptions,
+  ReadOptions,
+  S3BackendApi,
+} from '../../src/backend/s3/types.js';
 
 interface Obj {
   data: Buffer;
@@ -206,12 +217,17 @@ export class FakeBackend implements S3BackendApi {
     this.putDirect(path, o.data, mtimeNs);
   }
 
-  async delete(_bucket: string, paths: string[]): Promise<void> {
+  async delete(_bucket: string, targets: DeleteTarget[]): Promise<DeleteResult> {
     this.count('DELETE');
-    for (const p of paths) {
+    const kept: string[] = [];
+    for (const t of targets) {
+      const p = typeof t === 'string' ? t : t.path;
+      const etag = typeof t === 'string' ? undefined : t.etag;
       if (p.endsWith('/')) this.markers.delete(p.slice(0, -1));
+      else if (etag && this.objects.has(p) && this.info(p, this.objects.get(p)!).etag !== etag) kept.push(p);
       else this.objects.delete(p);
     }
+    return { kept };
   }
 
   async makeDirMarker(_bucket: string, path: string): Promise<void> {

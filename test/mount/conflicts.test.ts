@@ -195,7 +195,10 @@ test(
       }
       const ks = (await keys('mv/')).filter((k) => !k.endsWith('/'));
       assert.deepEqual(ks, ['mv/dst/f0', 'mv/dst/f1', 'mv/dst/f2', 'mv/dst/f3', 'mv/dst/f4', 'mv/dst/f5', 'mv/src/added-meanwhile.txt']);
-      assert.match(m.stderr(), /ERROR.*rename directory \/mv\/src → \/mv\/dst: 1 entries another client added to \/mv\/src during the rename stay there/);
+      assert.match(
+        m.stderr(),
+        /ERROR.*rename directory \/mv\/src → \/mv\/dst: 1 entries another client added to \/mv\/src or changed there during the rename stay there/,
+      );
       assert.deepEqual(await fs.readdir(path.join(m.mnt, 'mv/src')), ['added-meanwhile.txt']);
       assert.equal((await fs.readdir(path.join(m.mnt, 'mv/dst'))).length, 6);
     });
@@ -203,15 +206,155 @@ test(
 );
 
 test(
-  'two mounts, 400 writes each to 12 shared names, interleaved: no version is overwritten blindly; the last one each mount wrote of each name is in exactly one object, or was replaced by a write based on it (If-Match its ETag)',
+  'a delete of a file another client replaced since this mount saw it deletes nothing: theirs stays (the delete names the ETag it saw); one not replaced goes',
+  MOUNT_TEST,
+  async () => {
+    await bucket.putObject('del/replaced.txt', 'the version seen\n');
+    await bucket.putObject('del/kept-as-seen.txt', 'nobody touches this\n');
+    await bucket.putObject('del/sub/open.txt', 'read here\n');
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
+    await usingMount(m, async () => {
+      assert.deepEqual((await fs.readdir(path.join(m.mnt, 'del'))).sort(), ['kept-as-seen.txt', 'replaced.txt', 'sub']);
+      // seen here (and by the kernel, whose entries stay valid for --attr-timeout: the rm below
+      // asks nothing again)
+      await fs.stat(path.join(m.mnt, 'del/replaced.txt'));
+      await fs.stat(path.join(m.mnt, 'del/kept-as-seen.txt'));
+      await bucket.putObject('del/replaced.txt', 'written by another client\n');
+      // rm succeeds: the version it named is gone (replaced); the one it never saw stays
+      await fs.unlink(path.join(m.mnt, 'del/replaced.txt'));
+      await fs.unlink(path.join(m.mnt, 'del/kept-as-seen.txt'));
+      assert.deepEqual(await keys('del/'), ['del/replaced.txt', 'del/sub/open.txt']);
+      assert.equal(await text('del/replaced.txt'), 'written by another client\n');
+      assert.match(m.stderr(), /ERROR.*\/del\/replaced\.txt: not deleted: another client stored a new version since this mount saw it; theirs stays/);
+      // the mount shows theirs again
+      assert.equal(await fs.readFile(path.join(m.mnt, 'del/replaced.txt'), 'utf8'), 'written by another client\n');
+      assert.deepEqual((await fs.readdir(path.join(m.mnt, 'del'))).sort(), ['replaced.txt', 'sub']);
+      // unlinked while open for reading: deleted when the last reader closes, as the version unlinked only
+      const fh = await fs.open(path.join(m.mnt, 'del/sub/open.txt'), 'r');
+      assert.equal((await fh.readFile()).toString(), 'read here\n');
+      await fs.unlink(path.join(m.mnt, 'del/sub/open.txt'));
+      await bucket.putObject('del/sub/open.txt', 'stored after the unlink by another client\n');
+      await fh.close();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await text('del/sub/open.txt'), 'stored after the unlink by another client\n');
+      assert.match(m.stderr(), /ERROR.*\/del\/sub\/open\.txt: not deleted after its last reader closed: another client stored a new version/);
+    });
+  },
+);
+
+test(
+  'a rename onto a target another client stored meanwhile: theirs stays, the file goes next to it as a conflict copy; a source another client replaced stays at the source',
+  MOUNT_TEST,
+  async () => {
+    await bucket.putObject('ren/draft.txt', 'our draft\n');
+    await bucket.putObject('ren/report.txt', 'the report seen\n');
+    await bucket.putObject('ren/second.txt', 'second draft\n');
+    await bucket.putObject('ren/moving.txt', 'the version seen\n');
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
+    await usingMount(m, async () => {
+      assert.equal((await fs.readdir(path.join(m.mnt, 'ren'))).length, 4);
+      for (const f of ['draft', 'report', 'second', 'moving']) await fs.stat(path.join(m.mnt, `ren/${f}.txt`));
+      bucket.s3.clearRequests();
+      // a target replaced by another client since the listing
+      await bucket.putObject('ren/report.txt', 'their report\n');
+      await fs.rename(path.join(m.mnt, 'ren/draft.txt'), path.join(m.mnt, 'ren/report.txt'));
+      // (a target created by another client while the rename's copy is on its way: the kernel
+      // looks the target up just before, which would find theirs)
+      bucket.s3.faultHook = (r) => (r.type === 'COPY' && r.path.endsWith('/ren/fresh.txt') ? { delayMs: 400 } : undefined);
+      try {
+        const renamed = fs.rename(path.join(m.mnt, 'ren/second.txt'), path.join(m.mnt, 'ren/fresh.txt'));
+        await new Promise((r) => setTimeout(r, 150));
+        await bucket.putObject('ren/fresh.txt', 'their fresh file\n');
+        await renamed;
+      } finally {
+        bucket.s3.faultHook = undefined;
+      }
+      // a source replaced by another client since the listing
+      await bucket.putObject('ren/moving.txt', 'their moving\n');
+      await fs.rename(path.join(m.mnt, 'ren/moving.txt'), path.join(m.mnt, 'ren/moved.txt'));
+      const ks = await keys('ren/');
+      const aside = (name: string) => ks.find((k) => new RegExp(`^ren/${name}\\.conflict-[A-Za-z0-9_-]+-\\d{8}-\\d{6}$`).test(k));
+      assert.equal(ks.length, 6, ks.join(' '));
+      assert.equal(await text('ren/report.txt'), 'their report\n');
+      assert.equal(await text(aside('report\\.txt')!), 'our draft\n');
+      assert.equal(await text('ren/fresh.txt'), 'their fresh file\n');
+      assert.equal(await text(aside('fresh\\.txt')!), 'second draft\n');
+      // the copy took what the source held (theirs); the delete named the version seen: theirs stays
+      assert.equal(await text('ren/moving.txt'), 'their moving\n');
+      assert.equal(await text('ren/moved.txt'), 'their moving\n');
+      const copies = bucket.s3.requests.filter((r) => r.type === 'COPY' && /ren\/(report|fresh)\.txt$/.test(r.path));
+      assert.deepEqual(
+        copies.map((r) => [r.path.replace(/.*\//, ''), r.status, r.headers['if-match'] ? 'If-Match' : r.headers['if-none-match']]),
+        [
+          ['report.txt', 412, 'If-Match'],
+          ['fresh.txt', 412, '*'],
+        ],
+      );
+      assert.match(
+        m.stderr(),
+        /ERROR.*\/ren\/report\.txt: stored by another client since this mount saw it; theirs stays, \/ren\/draft\.txt is moved to \/ren\/report\.txt\.conflict-/,
+      );
+      assert.match(m.stderr(), /ERROR.*\/ren\/moving\.txt: moved to \/ren\/moved\.txt, but not deleted here: another client stored a new version/);
+      // the mount shows what the bucket holds
+      assert.deepEqual((await fs.readdir(path.join(m.mnt, 'ren'))).sort(), ks.map((k) => k.slice(4)).sort());
+      assert.equal(await fs.readFile(path.join(m.mnt, 'ren/report.txt'), 'utf8'), 'their report\n');
+    });
+  },
+);
+
+test(
+  'a file streamed here (its multipart upload started while it was written) whose name another client stored meanwhile: theirs is kept as a conflict copy, ours takes the name',
+  MOUNT_TEST,
+  async () => {
+    const MiB = 1024 * 1024;
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: [...FLAGS, '--s3-chunk-size', '5M'] });
+    await usingMount(m, async () => {
+      await fs.mkdir(path.join(m.mnt, 'stream'));
+      bucket.s3.clearRequests();
+      const ours = Buffer.alloc(13 * MiB, 's');
+      const fh = await fs.open(path.join(m.mnt, 'stream/big.bin'), 'w');
+      try {
+        await fh.write(ours.subarray(0, 11 * MiB), 0, 11 * MiB, 0);
+        // the upload is under way: parts are going up while the file is written
+        const started = () => bucket.s3.requests.some((r) => r.type === 'MPp' && r.path.endsWith('/stream/big.bin'));
+        for (let i = 0; i < 100 && !started(); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(started(), 'the stream started');
+        await bucket.putObject('stream/big.bin', 'their version\n');
+        await fh.write(ours.subarray(11 * MiB), 0, 2 * MiB, 11 * MiB);
+      } finally {
+        await fh.close();
+      }
+      const ks = await keys('stream/');
+      const aside = ks.find((k) => /^stream\/big\.bin\.conflict-/.test(k));
+      assert.ok(aside, ks.join(' '));
+      assert.equal(await text(aside), 'their version\n');
+      assert.ok((await bucket.getObject('stream/big.bin'))?.equals(ours), 'ours is stored under the name');
+      const completes = bucket.s3.requests.filter((r) => r.type === 'MPf' && r.path.endsWith('/stream/big.bin'));
+      assert.deepEqual(
+        completes.map((r) => [r.status, r.headers['if-none-match'] ?? null, r.headers['if-match'] ? 'If-Match' : null]),
+        [
+          [412, '*', null],
+          [200, null, 'If-Match'],
+        ],
+      );
+      assert.match(m.stderr(), /ERROR.*stream\/big\.bin: written by another client while it was written here; theirs is kept as stream\/big\.bin\.conflict-/);
+      assert.deepEqual((await fs.readdir(path.join(m.mnt, 'stream'))).sort(), ['big.bin', path.basename(aside)].sort());
+      assert.equal((await fs.stat(path.join(m.mnt, 'stream/big.bin'))).size, ours.length);
+    });
+  },
+);
+
+test(
+  'two mounts, 1000 random operations each on 12 shared names (writes, and saves through a temporary file renamed over the name), interleaved: no version is overwritten blindly; the last one each mount stored of each name is in exactly one object, or was replaced by a request that named it (If-Match its ETag)',
   MOUNT_TEST,
   async () => {
     const NAMES = 12;
-    const OPS = 400;
+    const OPS = 1000;
     const a = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
     const b = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
     const last = new Map<string, string>();
     const written = new Set<string>();
+    let saves = 0;
     bucket.s3.clearRequests();
     try {
       await fs.mkdir(path.join(a.mnt, 'many'));
@@ -221,11 +364,16 @@ test(
         for (let i = 0; i < OPS; i++) {
           const name = `f${r.int(0, NAMES - 1)}`;
           const content = `${tag} op ${i} ${'x'.repeat(r.int(0, 2000))}\n`;
-          await fs
-            .writeFile(path.join(m.mnt, 'many', name), content)
-            .catch((err: Error) => assert.fail(`${tag} op ${i} ${name}: ${err.message}\n${m.stderr()}`));
-          last.set(`${tag}/${name}`, content);
           written.add(content);
+          const fail = (err: Error) => assert.fail(`${tag} op ${i} ${name}: ${err.message}\n${m.stderr()}`);
+          if (r.next() < 0.25) {
+            // an editor's save: a temporary file of this mount's own, renamed over the name
+            const tmp = path.join(m.mnt, 'many', `.${tag}.tmp`);
+            await fs.writeFile(tmp, content).catch(fail);
+            await fs.rename(tmp, path.join(m.mnt, 'many', name)).catch(fail);
+            saves++;
+          } else await fs.writeFile(path.join(m.mnt, 'many', name), content).catch(fail);
+          last.set(`${tag}/${name}`, content);
           // now and then a listing, as programs do between writes
           if (r.next() < 0.2) await fs.readdir(path.join(m.mnt, 'many'));
         }
@@ -236,30 +384,34 @@ test(
       await b.unmount().catch(() => undefined);
     }
     const ks = (await keys('many/')).filter((k) => k !== 'many/');
+    assert.ok(!ks.some((k) => k.includes('.tmp') && !k.includes('.conflict-')), `a temporary file was left: ${ks.join(' ')}`);
     const contents = new Map<string, number>();
     for (const k of ks) {
       const c = (await text(k))!;
       assert.ok(written.has(c), `${k} holds bytes nobody wrote`);
       contents.set(c, (contents.get(c) ?? 0) + 1);
     }
-    // every upload named the version it replaced, or that none was there
-    const puts = bucket.s3.requests.filter((r) => r.type === 'PUT' && r.path.startsWith(`/${BUCKET}/many/`) && r.path !== `/${BUCKET}/many/`);
-    assert.ok(
-      puts.every((r) => r.headers['if-match'] || r.headers['if-none-match'] === '*'),
-      'every upload is conditional',
+    // every upload and every rename's copy named the version it replaced, or that none was there
+    const stores = bucket.s3.requests.filter(
+      (r) => (r.type === 'PUT' || r.type === 'COPY') && r.path.startsWith(`/${BUCKET}/many/`) && r.path !== `/${BUCKET}/many/`,
     );
-    const replacedKnowingly = new Set(puts.filter((r) => r.status === 200 && r.headers['if-match']).map((r) => r.headers['if-match']!.replace(/"/g, '')));
+    assert.ok(
+      stores.every((r) => r.headers['if-match'] || r.headers['if-none-match'] === '*'),
+      'every upload and copy is conditional',
+    );
+    const replacedKnowingly = new Set(stores.filter((r) => r.status === 200 && r.headers['if-match']).map((r) => r.headers['if-match']!.replace(/"/g, '')));
     let replaced = 0;
     for (const [who, c] of last) {
       const found = contents.get(c) ?? 0;
       if (found === 1) continue;
       assert.equal(found, 0, `${who}: its last version is in ${found} objects`);
       const etag = createHash('md5').update(c).digest('hex');
-      assert.ok(replacedKnowingly.has(etag), `${who}: its last version (${c.slice(0, 14)}) is gone, and no upload named it as the version it replaced`);
+      assert.ok(replacedKnowingly.has(etag), `${who}: its last version (${c.slice(0, 14)}) is gone, and no request named it as the version it replaced`);
       replaced++;
     }
+    const conflicts = ks.filter((k) => k.includes('.conflict-')).length;
     console.log(
-      `# two mounts × ${OPS} writes to ${NAMES} names: ${ks.length} objects, ${ks.length - NAMES} conflict copies; ${replaced} last versions replaced by a write based on them`,
+      `# two mounts × ${OPS} operations on ${NAMES} names (${saves} saves through a renamed temporary file): ${ks.length} objects, ${conflicts} conflict copies; ${replaced} last versions replaced by a request based on them`,
     );
   },
 );

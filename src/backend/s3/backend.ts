@@ -21,6 +21,7 @@ import { addSecret, log as defaultLog, type Logger } from '../../util/log.js';
 import { BackendError } from './backend-error.js';
 import { buildClient, type BuiltClient, type ClientExtras } from './client.js';
 import { BackendContext, sendOptions } from './context.js';
+import { conditionsUnsupported } from './conditions.js';
 import { copyObject, copySource } from './copy.js';
 import { NameEncoder } from './encoding.js';
 import { dirExists, listObjects, listPage, probeName } from './list.js';
@@ -28,7 +29,19 @@ import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headDirMarker, headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { putObject } from './upload.js';
-import type { BucketInfo, CopyOptions, CopyResult, ListEntry, MultipartUploadInfo, ObjectInfo, PutOptions, ReadOptions, S3BackendApi } from './types.js';
+import type {
+  BucketInfo,
+  CopyOptions,
+  CopyResult,
+  DeleteResult,
+  DeleteTarget,
+  ListEntry,
+  MultipartUploadInfo,
+  ObjectInfo,
+  PutOptions,
+  ReadOptions,
+  S3BackendApi,
+} from './types.js';
 
 export interface CreateS3BackendOptions {
   log?: Logger;
@@ -173,23 +186,43 @@ export class S3Backend implements S3BackendApi {
     await copyObject(this.ctx, { srcBucket: bucket, srcPath: path, dstBucket: bucket, dstPath: path, mtimeNs, op: 'SETMTIME' });
   }
 
-  async delete(bucket: string, paths: string[]): Promise<void> {
+  async delete(bucket: string, targets: DeleteTarget[]): Promise<DeleteResult> {
     const failures: string[] = [];
+    const kept: string[] = [];
     let firstKind: BackendError['kind'] | undefined;
-    for (let i = 0; i < paths.length; i += DELETE_BATCH) {
-      const batch = paths.slice(i, i + DELETE_BATCH);
+    const all = targets.map((t) => (typeof t === 'string' ? { path: t, etag: undefined } : t));
+    for (let i = 0; i < all.length; i += DELETE_BATCH) {
+      const batch = all.slice(i, i + DELETE_BATCH);
       const byKey = new Map<string, string>();
-      for (const p of batch) byKey.set(this.ctx.enc.keyFromPath(p, 'DELETE'), p);
-      const label = batch.length === 1 ? batch[0]! : `${batch.length} objects`;
-      const out = await this.ctx.run('DELETE', label, { bucket, idempotent: true, write: true }, (s) =>
-        this.ctx.client.send(
-          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [...byKey.keys()].map((Key) => ({ Key })), Quiet: true } }),
-          sendOptions(s),
-        ),
-      );
+      const objects = batch.map((t) => {
+        const Key = this.ctx.enc.keyFromPath(t.path, 'DELETE');
+        byKey.set(Key, t.path);
+        return { Key, ...(t.etag ? { ETag: t.etag } : {}) };
+      });
+      const label = batch.length === 1 ? batch[0]!.path : `${batch.length} objects`;
+      // an ETag per key: deleted only while still that version (S3's conditional delete)
+      const send = (withEtags: boolean) =>
+        this.ctx.run('DELETE', label, { bucket, idempotent: true, write: true }, (s) =>
+          this.ctx.client.send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: withEtags ? objects : objects.map(({ Key }) => ({ Key })), Quiet: true },
+            }),
+            sendOptions(s),
+          ),
+        );
+      const conditional = !this.ctx.conditionsRefused && objects.some((o) => o.ETag);
+      const out = await send(conditional).catch((err: unknown) => {
+        if (!conditionsUnsupported(this.ctx, conditional, err)) throw err;
+        return send(false);
+      });
       for (const e of out.Errors ?? []) {
         if (e.Code === 'NoSuchKey') continue;
         const path = (e.Key !== undefined ? byKey.get(e.Key) : undefined) ?? e.Key ?? '?';
+        if (e.Code === 'PreconditionFailed') {
+          kept.push(path);
+          continue;
+        }
         failures.push(`${path}: ${e.Code ?? 'error'}${e.Message ? ` (${e.Message})` : ''}`);
         if (!firstKind) firstKind = e.Code === 'AccessDenied' ? 'AccessDenied' : 'Other';
       }
@@ -199,10 +232,11 @@ export class S3Backend implements S3BackendApi {
       throw new BackendError(
         firstKind ?? 'Other',
         'DELETE',
-        paths.length === 1 ? paths[0]! : `${paths.length} objects`,
+        all.length === 1 ? all[0]!.path : `${all.length} objects`,
         `${failures.length} not deleted: ${shown}`,
       );
     }
+    return { kept };
   }
 
   /**

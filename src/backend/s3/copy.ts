@@ -23,6 +23,7 @@ import { archivedError } from './objects.js';
 import { partSizeFor } from './part-size.js';
 import { abortUpload } from './upload.js';
 import { classify } from './retry.js';
+import { conditionHeaders, conditionsUnsupported, type WriteCondition } from './conditions.js';
 import type { CopyResult } from './types.js';
 
 /** URL-encoded x-amz-copy-source, '/' kept, as rclone's pathEscape. */
@@ -42,6 +43,8 @@ export interface CopyRequest {
   /** the source's size, when the caller knows it (a listing): a plain copy (metadata kept)
    *  below copy_cutoff then needs no HEAD first: one request, one round trip */
   size?: number;
+  /** only over this version of the target, or only where nothing is (If-Match / If-None-Match) */
+  condition?: WriteCondition;
 }
 
 export async function copyObject(ctx: BackendContext, req: CopyRequest): Promise<CopyResult> {
@@ -83,25 +86,33 @@ async function copyInOne(
   dstKey: string,
   replaced: { metadata: Record<string, string>; contentHeaders: Record<string, string> } | null,
 ): Promise<CopyResult> {
-  const out = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
-    try {
-      return await ctx.client.send(
-        new CopyObjectCommand({
-          Bucket: req.dstBucket,
-          Key: dstKey,
-          CopySource: source,
-          MetadataDirective: replaced ? 'REPLACE' : 'COPY',
-          ...(replaced ? { Metadata: replaced.metadata, ...replaced.contentHeaders } : {}),
-          ...ctx.createParams(),
-          ...ctx.ssec(),
-          ...ctx.ssecCopySource(),
-        } as ConstructorParameters<typeof CopyObjectCommand>[0]),
-        sendOptions(s),
-      );
-    } catch (err) {
-      if (classify(err).code === 'InvalidObjectState') throw archivedError(op, req.srcPath, (err as { StorageClass?: string }).StorageClass, err);
-      throw err;
-    }
+  let condition = req.condition;
+  const once = () =>
+    ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, async (s) => {
+      try {
+        return await ctx.client.send(
+          new CopyObjectCommand({
+            Bucket: req.dstBucket,
+            Key: dstKey,
+            CopySource: source,
+            MetadataDirective: replaced ? 'REPLACE' : 'COPY',
+            ...conditionHeaders(ctx, condition),
+            ...(replaced ? { Metadata: replaced.metadata, ...replaced.contentHeaders } : {}),
+            ...ctx.createParams(),
+            ...ctx.ssec(),
+            ...ctx.ssecCopySource(),
+          } as ConstructorParameters<typeof CopyObjectCommand>[0]),
+          sendOptions(s),
+        );
+      } catch (err) {
+        if (classify(err).code === 'InvalidObjectState') throw archivedError(op, req.srcPath, (err as { StorageClass?: string }).StorageClass, err);
+        throw err;
+      }
+    });
+  const out = await once().catch((err: unknown) => {
+    if (!conditionsUnsupported(ctx, !!condition, err)) throw err;
+    condition = undefined;
+    return once();
   });
   return { etag: out.CopyObjectResult?.ETag };
 }
@@ -133,12 +144,23 @@ async function multipartCopy(
   const uploadId = create.UploadId!;
   try {
     const parts = await copyParts(ctx, req, op, source, dstKey, uploadId, size);
-    const done = await ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
-      ctx.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: req.dstBucket, Key: dstKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-        sendOptions(s),
-      ),
-    );
+    const complete = (condition: WriteCondition | undefined) =>
+      ctx.run(op, req.dstPath, { bucket: req.dstBucket, idempotent: true, write: true }, (s) =>
+        ctx.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: req.dstBucket,
+            Key: dstKey,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            ...conditionHeaders(ctx, condition),
+          }),
+          sendOptions(s),
+        ),
+      );
+    const done = await complete(req.condition).catch((err: unknown) => {
+      if (!conditionsUnsupported(ctx, !!req.condition, err)) throw err;
+      return complete(undefined);
+    });
     return { etag: done.ETag };
   } catch (err) {
     if (!o.leave_parts_on_error) await abortUpload(ctx, req.dstBucket, dstKey, req.dstPath, uploadId, op);

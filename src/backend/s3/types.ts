@@ -6,6 +6,8 @@
 // Modification times are nanoseconds since the epoch (bigint), because rclone stores them
 // with nanosecond precision in X-Amz-Meta-Mtime and a JS Date would lose it.
 import type { Readable } from 'node:stream';
+import type { WriteCondition } from './conditions.js';
+export type { WriteCondition };
 
 export interface BucketInfo {
   name: string;
@@ -55,6 +57,16 @@ export interface CopyOptions {
   /** the source's size when the caller knows it (a listing): a plain copy below copy_cutoff
    *  then needs no HEAD first */
   size?: number;
+  /** copy only over this version of the target, or only where nothing is (as PutOptions.condition) */
+  condition?: WriteCondition;
+}
+
+/** an object to delete: its path, or its path and the only version (ETag) it may be deleted as */
+export type DeleteTarget = string | { path: string; etag?: string };
+
+export interface DeleteResult {
+  /** paths not deleted because they are no longer the version named (another client replaced them) */
+  kept: string[];
 }
 
 /** what a server-side copy made */
@@ -84,7 +96,15 @@ export interface PutOptions {
    * (ifNoneMatch): S3's conditional writes, on the PUT or on CompleteMultipartUpload; otherwise
    * a PreconditionFailed error (412), and nothing is stored.
    */
-  condition?: { ifMatch: string } | { ifNoneMatch: true };
+  condition?: WriteCondition;
+  /**
+   * A multipart upload whose completion was refused for its condition (its parts are all
+   * uploaded, and may exist nowhere else: a stream): called to decide what happens instead of
+   * failing. `retryWith`: complete again on this condition (the caller has moved the other
+   * version out of the way); `stored`: the object is already ours (a completion retried after
+   * it landed); null: fail as refused.
+   */
+  onRefused?: () => Promise<{ retryWith: WriteCondition } | { stored: ObjectInfo } | null>;
   /** abort the upload when this signal fires */
   signal?: AbortSignal;
   /** called as bytes are acknowledged by the server */
@@ -145,7 +165,11 @@ export interface S3BackendApi {
   /** update X-Amz-Meta-Mtime by a server-side copy onto itself */
   setMtime(bucket: string, path: string, mtimeNs: bigint): Promise<void>;
   /** DeleteObjects in batches of 1000; missing keys are not an error */
-  delete(bucket: string, paths: string[]): Promise<void>;
+  /**
+   * Delete objects (missing ones are not an error). A target with an ETag is deleted only while
+   * it is still that version: the paths of those another client replaced are returned, kept.
+   */
+  delete(bucket: string, targets: DeleteTarget[]): Promise<DeleteResult>;
   /** zero-byte `path/` marker object */
   /** a `dir/` marker object, with this mtime and metadata (a directory's attributes) */
   makeDirMarker(bucket: string, path: string, opts?: { mtimeNs?: bigint; metadata?: Record<string, string> }): Promise<void>;

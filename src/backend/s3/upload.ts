@@ -27,12 +27,16 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { BackendError } from './backend-error.js';
+import { conditionHeaders, conditionsUnsupported, isRefusedCondition, type WriteCondition } from './conditions.js';
 import { sendOptions, type BackendContext } from './context.js';
 import { formatMtime, md5HexToBase64, md5Of, META_MD5, META_MTIME } from './metadata.js';
 import { contentTypeFor } from './mime.js';
 import { maxStreamSize, partSizeFor, useMultipart } from './part-size.js';
 import { formatSizeBinary } from '../../config/units.js';
 import type { ObjectInfo, PutOptions } from './types.js';
+
+/** refused completions of one multipart upload that onRefused may answer before it fails */
+const MAX_REFUSALS = 8;
 
 interface Prepared {
   key: string;
@@ -106,7 +110,7 @@ async function putSingle(ctx: BackendContext, p: Prepared, body: Buffer | Readab
     return await putSingleOnce(ctx, p, body, md5Hex, size);
   } catch (err) {
     // refused for its condition by a server without conditional writes: again without
-    if (!(Buffer.isBuffer(body) || p.opts.reopen) || !conditionsUnsupported(ctx, p.opts, err)) throw err;
+    if (!(Buffer.isBuffer(body) || p.opts.reopen) || !conditionsUnsupported(ctx, !!p.opts.condition, err)) throw err;
     return putSingleOnce(ctx, p, Buffer.isBuffer(body) ? body : await p.opts.reopen!(), md5Hex, size);
   }
 }
@@ -135,7 +139,7 @@ async function putSingleOnce(ctx: BackendContext, p: Prepared, body: Buffer | Re
         ContentType: p.contentType,
         Metadata: metadata,
         ...(md5b64 ? { ContentMD5: md5b64 } : {}),
-        ...conditionHeaders(ctx, p.opts),
+        ...conditionHeaders(ctx, p.opts.condition),
         ...ctx.createParams(),
         ...ctx.ssec(),
       } as ConstructorParameters<typeof PutObjectCommand>[0]),
@@ -144,29 +148,6 @@ async function putSingleOnce(ctx: BackendContext, p: Prepared, body: Buffer | Re
   });
   p.opts.onProgress?.(length ?? 0);
   return resultInfo(ctx, p, length ?? 0, out.ETag, md5Hex, metadata);
-}
-
-/** the If-Match / If-None-Match of a conditional write (PutOptions.condition), unless this server refused them */
-function conditionHeaders(ctx: BackendContext, opts: PutOptions): { IfMatch?: string; IfNoneMatch?: string } {
-  const c = opts.condition;
-  if (!c || ctx.conditionsRefused) return {};
-  return 'ifMatch' in c ? { IfMatch: c.ifMatch } : { IfNoneMatch: '*' };
-}
-
-/**
- * A request with a condition failed as a server without conditional writes answers (501 Not
- * Implemented, or 400 naming the header): from now on this remote's uploads go without them,
- * said once. Returns whether to send the request again without.
- */
-function conditionsUnsupported(ctx: BackendContext, opts: PutOptions, err: unknown): boolean {
-  if (!opts.condition || ctx.conditionsRefused || !(err instanceof BackendError)) return false;
-  const refused = err.status === 501 || (err.status === 400 && /if-(none-)?match|condition/i.test(err.message));
-  if (!refused) return false;
-  ctx.conditionsRefused = true;
-  ctx.log.notice(
-    `${ctx.endpoint || 'the S3 server'} refuses conditional writes (If-Match / If-None-Match: ${err.message}): uploads go without them, so a file another client stored meanwhile is overwritten (--vfs-conditional-writes=false says so and skips this)`,
-  );
-  return true;
 }
 
 function resultInfo(
@@ -257,7 +238,7 @@ async function putMultipart(
       throw new BackendError('Other', 'PUT', p.path, `the data to upload was ${total} bytes, ${size} expected`);
     }
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    const complete = () =>
+    const complete = (condition: WriteCondition | undefined) =>
       ctx.run('PUT', p.path, { bucket: p.bucket, idempotent: true, write: true, signal: p.opts.signal }, (s) =>
         ctx.client.send(
           new CompleteMultipartUploadCommand({
@@ -265,15 +246,31 @@ async function putMultipart(
             Key: p.key,
             UploadId: uploadId,
             MultipartUpload: { Parts: completed },
-            ...conditionHeaders(ctx, p.opts),
+            ...conditionHeaders(ctx, condition),
           }),
           sendOptions(s),
         ),
       );
-    const done = await complete().catch((err: unknown) => {
-      if (conditionsUnsupported(ctx, p.opts, err)) return complete();
-      throw err;
-    });
+    let condition = p.opts.condition;
+    let done;
+    for (let refusals = 0; ; refusals++) {
+      try {
+        done = await complete(condition);
+        break;
+      } catch (err) {
+        if (conditionsUnsupported(ctx, !!condition, err)) {
+          condition = undefined;
+          continue;
+        }
+        // refused for its condition: the caller may make room (keep the other version
+        // elsewhere) and name the condition to complete on instead; the parts are kept
+        if (!p.opts.onRefused || !condition || !isRefusedCondition(err) || refusals >= MAX_REFUSALS) throw err;
+        const next = await p.opts.onRefused();
+        if (next === null) throw err;
+        if ('stored' in next) return next.stored;
+        condition = next.retryWith;
+      }
+    }
     return resultInfo(ctx, p, total, done.ETag, md5Hex, metadata);
   } catch (err) {
     if (o.leave_parts_on_error) {

@@ -149,9 +149,11 @@ export class FilesAhead {
   /** Download one version whole into the read cache (also what a small file's getattr uses). */
   async download(rel: string, etag: string, size: number): Promise<void> {
     const source = this.reads.acquire(rel, { etag, size });
+    source.aheadRefs++;
     try {
       await source.read(new AccessPattern(), Buffer.allocUnsafe(size), 0, size);
     } finally {
+      source.aheadRefs--;
       this.reads.release(source);
     }
   }

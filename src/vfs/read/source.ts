@@ -30,6 +30,8 @@ export class ReadSource implements FetchTarget {
   private readonly fetches = new Set<Fetch>();
   /** open handles reading this version */
   refs = 0;
+  /** of those, downloads ahead of any reader (files-ahead.ts): a change found by one alone is no reader's error */
+  aheadRefs = 0;
   /** set once the object is known to have changed: every later read of this version fails */
   failure: Error | undefined;
   /** the path was renamed by us: a 412 may just mean the copy got a new ETag (same bytes) */
@@ -308,7 +310,7 @@ export class ReadSource implements FetchTarget {
       // follow it (FileReader.repin), nothing is wrong
       if (this.movedByUs) this.log.info(`${this.path}: renamed by this mount while open for reading: readers go on with the copy (ETag ${this.etag} replaced)`);
       // a fetch nobody reads from (a getattr's or a read-ahead's GET) just lost its version
-      else if (this.refs === 0) this.log.debug(`${this.path}: changed on the server before it was read (ETag ${this.etag} no longer matches)`);
+      else if (this.refs - this.aheadRefs <= 0) this.log.debug(`${this.path}: changed on the server before it was read (ETag ${this.etag} no longer matches)`);
       else
         this.log.error(
           `${this.path}: changed on the server while open for reading (ETag ${this.etag} no longer matches); reads fail with EIO rather than mix two versions`,

@@ -56,6 +56,12 @@ export interface ItemContext {
    * could not be asked
    */
   resolveConflict(item: ItemState): Promise<boolean>;
+  /**
+   * The completion of the item's started stream was refused (another client stored its name
+   * meanwhile): keep theirs under a conflict name and say on what the completion is sent again
+   * (PutOptions.onRefused); null when the server could not be asked
+   */
+  keepTheirs(item: ItemState): ReturnType<NonNullable<PutOptions['onRefused']>>;
   /** (no cache file) another client stored `from` meanwhile: ours was uploaded as `to` */
   conflict(item: ItemState, from: string, to: string, info: ObjectInfo): void;
 }

@@ -12,7 +12,7 @@
 //    final upload). The price: the object is visible with the first bytes before the file is
 //    closed, and the prefix is transferred again at the end.
 // fsync of a started stream commits it the same way (its bytes are only safe once uploaded).
-import type { ObjectInfo } from '../../backend/s3/types.js';
+import type { ObjectInfo, PutOptions } from '../../backend/s3/types.js';
 import type { PosixMeta } from '../../backend/s3/metadata.js';
 import { MAX_OBJECT_SIZE } from '../../backend/s3/part-size.js';
 import { msToNs } from '../namespace.js';
@@ -124,10 +124,20 @@ export class Item extends ItemUploads implements WriteFile {
   private streamStartMtime = (): bigint => msToNs(this.ctx.clock.now());
 
   private streamKey = (): string => this.ctx.bucket.keyOf(this.rel);
-  /** a stream's upload starts with the mode and owners set so far (no copy needed for them) */
-  private streamMetadata = (): Record<string, string> | undefined => {
+  /**
+   * A stream's upload starts with the mode and owners set so far (no copy needed for them), and
+   * completes only over the version this file was based on, or where nothing was: refused,
+   * another client's version is kept aside first (ItemContext.keepTheirs), since the streamed
+   * bytes can become an object at this name only.
+   */
+  private streamStart = (): Pick<PutOptions, 'metadata' | 'condition' | 'onRefused'> => {
     this.streamPosix = this.posixMeta;
-    return this.posixMetadata();
+    const metadata = this.posixMetadata();
+    const condition = this.uploadCondition;
+    return {
+      ...(metadata ? { metadata } : {}),
+      ...(condition ? { condition, onRefused: () => this.ctx.keepTheirs(this) } : {}),
+    };
   };
 
   /** A write in stream mode; false when the stream cannot take it. */
@@ -147,14 +157,14 @@ export class Item extends ItemUploads implements WriteFile {
     if (offset > s.size && offset - s.size > MAX_STREAM_GAP) return false;
     if (end > this.streamLimit()) throw await this.breakStream(this.tooLargeError(end));
     try {
-      if (offset > s.size) await s.appendZeros(offset - s.size, this.streamKey, this.streamStartMtime, this.streamMetadata);
+      if (offset > s.size) await s.appendZeros(offset - s.size, this.streamKey, this.streamStartMtime, this.streamStart);
       let rest = data;
       if (offset < s.size) {
         const n = Math.min(data.length, s.size - offset);
         s.overwrite(data.subarray(0, n), offset);
         rest = data.subarray(n);
       }
-      if (rest.length > 0) await s.append(rest, this.streamKey, this.streamStartMtime, this.streamMetadata);
+      if (rest.length > 0) await s.append(rest, this.streamKey, this.streamStartMtime, this.streamStart);
     } catch (err) {
       throw await this.breakStream(err);
     }
@@ -235,7 +245,7 @@ export class Item extends ItemUploads implements WriteFile {
     if (size >= s.size && size - s.size <= MAX_STREAM_GAP) {
       if (size > this.streamLimit()) throw await this.breakStream(this.tooLargeError(size));
       try {
-        await s.appendZeros(size - s.size, this.streamKey, this.streamStartMtime, this.streamMetadata);
+        await s.appendZeros(size - s.size, this.streamKey, this.streamStartMtime, this.streamStart);
       } catch (err) {
         throw await this.breakStream(err);
       }

@@ -19,7 +19,7 @@
 // shrink); bytes already handed over cannot: the owner then commits the stream (finish) or
 // gives it up (abort), see item.ts.
 import { Readable } from 'node:stream';
-import type { ObjectInfo, S3BackendApi } from '../../backend/s3/types.js';
+import type { ObjectInfo, PutOptions, S3BackendApi } from '../../backend/s3/types.js';
 
 const MIN_BUFFER = 4 * 1024;
 
@@ -41,9 +41,13 @@ export class StreamMemory {
   }
 }
 
-/** the user metadata (mode, owners) a stream's upload starts with, asked for when it starts */
-export type StartMetadata = () => Record<string, string> | undefined;
-const noMetadata: StartMetadata = () => undefined;
+/**
+ * What a stream's upload starts with, asked for when it starts: the user metadata (mode,
+ * owners), the condition its completion is sent with (the version it replaces, or absence), and
+ * what to do when the server refuses that completion (PutOptions.onRefused).
+ */
+export type StartOptions = () => Pick<PutOptions, 'metadata' | 'condition' | 'onRefused'>;
+const nothing: StartOptions = () => ({});
 
 export interface StreamTarget {
   backend: S3BackendApi;
@@ -132,11 +136,11 @@ export class StreamUpload {
   }
 
   /** Append at the end; waits while the backend is not ready for the next part. */
-  async append(data: Buffer, key: () => string, mtimeNs: () => bigint, metadata: StartMetadata = noMetadata): Promise<void> {
+  async append(data: Buffer, key: () => string, mtimeNs: () => bigint, start: StartOptions = nothing): Promise<void> {
     let off = 0;
     while (off < data.length) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, metadata);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, start);
       const n = Math.min(this.t.partSize - this.curLen, data.length - off);
       this.ensureCapacity(this.curLen + n);
       data.copy(this.cur!, this.curLen, off, off + n);
@@ -145,11 +149,11 @@ export class StreamUpload {
     }
   }
 
-  async appendZeros(n: number, key: () => string, mtimeNs: () => bigint, metadata: StartMetadata = noMetadata): Promise<void> {
+  async appendZeros(n: number, key: () => string, mtimeNs: () => bigint, start: StartOptions = nothing): Promise<void> {
     let left = n;
     while (left > 0) {
       if (this.failed) throw this.failed;
-      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, metadata);
+      if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, start);
       const k = Math.min(this.t.partSize - this.curLen, left);
       this.ensureCapacity(this.curLen + k);
       this.cur!.fill(0, this.curLen, this.curLen + k);
@@ -186,7 +190,7 @@ export class StreamUpload {
     this.dropBuffer();
   }
 
-  private start(key: string, mtimeNs: bigint, metadata: Record<string, string> | undefined): void {
+  private begin(key: string, mtimeNs: bigint, opts: Pick<PutOptions, 'metadata' | 'condition' | 'onRefused'>): void {
     this.readable = new Readable({
       objectMode: true,
       highWaterMark: 0,
@@ -200,7 +204,7 @@ export class StreamUpload {
     this.storedMtimeNs = mtimeNs;
     this.put = this.t.backend.put(this.t.bucket, key, this.readable, {
       mtimeNs,
-      ...(metadata ? { metadata } : {}),
+      ...opts,
       signal: this.ac.signal,
       onPartDone: (part) => this.partDone(part),
     });
@@ -220,8 +224,8 @@ export class StreamUpload {
     if (this.failed) throw this.failed;
   }
 
-  private async pushPart(key: () => string, mtimeNs: () => bigint, metadata: StartMetadata): Promise<void> {
-    if (!this.put) this.start(key(), mtimeNs(), metadata());
+  private async pushPart(key: () => string, mtimeNs: () => bigint, start: StartOptions): Promise<void> {
+    if (!this.put) this.begin(key(), mtimeNs(), start());
     await this.waitDemand();
     this.readable!.push(this.handOver());
   }

@@ -13,23 +13,24 @@
 //            the most applications work, and big sequential copies need neither memory nor disk
 //   full     as writes (reads are cached in memory by the read path)
 import fs from 'node:fs/promises';
-import type { ObjectInfo } from '../../backend/s3/types.js';
+import { BackendError } from '../../backend/s3/backend-error.js';
+import type { ObjectInfo, WriteCondition } from '../../backend/s3/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
 import { isSelfOrBelow } from '../paths.js';
 import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { Item } from './item.js';
-import { toServerState, type ItemContext } from './item-state.js';
+import { message, toServerState, type ItemContext, type ServerState } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
-import { conflictName, uploadResolvingConflicts } from './conflicts.js';
+import { conflictName, MAX_CONFLICT_NAMES, uploadResolvingConflicts } from './conflicts.js';
 import { lruOfCount } from '../../util/lru.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
 import { cacheDirOf, type WriteBackDeps } from './write-back-deps.js';
-import type { OpenWriteOptions, RenamePlan, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
+import type { OpenWriteOptions, RenamePlan, ServerHeld, ServerVersion, WriteFile, WriteLayer, WriteStats } from './write-layer.js';
 
 /** item ids are unique per process by this counter (and across processes by pid and start time) */
 let itemSeq = 0;
@@ -87,6 +88,7 @@ export class WriteBack implements WriteLayer {
       uploaded: (item, info) => this.uploaded(item as Item, info),
       broken: (item) => this.brokenItem(item as Item),
       resolveConflict: (item) => this.conflicted(item as Item),
+      keepTheirs: (item) => this.keepTheirs(item as Item),
       conflict: (_item, from, to, info) => {
         this.deps.onConflict?.(from, to);
         this.deps.onUploaded(to, info, { size: info.size, mtimeNs: info.mtimeNs ?? 0n });
@@ -342,16 +344,7 @@ export class WriteBack implements WriteLayer {
       this.uploaded(item, head);
       return true;
     }
-    // numbered when this second's name is taken (another conflict of the same name, here or on
-    // another mount): the next number, from the name the file had before any conflict
-    const base = this.conflictBase.get(item) ?? from;
-    const when = new Date(this.clock.now());
-    const second = conflictName('', when);
-    const used = this.conflictsUsed.get(base);
-    const n = used && used.second === second ? used.n + 1 : 1;
-    this.conflictsUsed.set(base, { second, n });
-    this.conflictBase.set(item, base);
-    const to = conflictName(base, when, undefined, n);
+    const to = this.nextConflictName(item, from);
     const keyOf = (rel: string) => this.deps.bucket.keyOf(rel);
     this.deps.log.error(
       `${keyOf(from)}: ${head ? 'written' : 'deleted'} by another client since it was opened here; ${head ? 'theirs stays, the version written here is uploaded as ' : 'the version written here is uploaded as '}${keyOf(to)}`,
@@ -361,6 +354,61 @@ export class WriteBack implements WriteLayer {
     this.files.adopt(item);
     this.deps.onConflict?.(from, to);
     return true;
+  }
+
+  /**
+   * A conflict name for `item` at `rel`: numbered when this second's name is taken (another
+   * conflict of the same name, here or on another mount): the next number, from the name the
+   * file had before any conflict.
+   */
+  private nextConflictName(item: Item, rel: string): string {
+    const base = this.conflictBase.get(item) ?? rel;
+    const when = new Date(this.clock.now());
+    const second = conflictName('', when);
+    const used = this.conflictsUsed.get(base);
+    const n = used && used.second === second ? used.n + 1 : 1;
+    this.conflictsUsed.set(base, { second, n });
+    this.conflictBase.set(item, base);
+    return conflictName(base, when, undefined, n);
+  }
+
+  /**
+   * The completion of a started stream of `item` was refused: another client stored its name
+   * since the file was opened here. The streamed bytes are in uploaded parts only, which can
+   * become an object at this name alone: so theirs is copied aside to a conflict name (kept,
+   * one ERROR line) and the stream completes over the version copied. Unless what is there is
+   * our own upload (a completion retried after it landed). null: the server could not be asked,
+   * and the stream fails as refused.
+   */
+  private async keepTheirs(item: Item): Promise<{ retryWith: WriteCondition } | { stored: ObjectInfo } | null> {
+    const rel = item.rel;
+    const key = this.deps.bucket.keyOf(rel);
+    try {
+      for (let n = 0; n < MAX_CONFLICT_NAMES; n++) {
+        const head = await this.deps.bucket.head(rel);
+        if (!head) {
+          this.deps.log.error(`${key}: deleted by another client while it was written here; the version written here is stored under the name`);
+          return { retryWith: { ifNoneMatch: true } };
+        }
+        if (head.size === item.size && head.mtimeNs !== null && head.mtimeNs === item.mtimeNs) return { stored: head };
+        const aside = this.nextConflictName(item, rel);
+        try {
+          await this.deps.bucket.copy(rel, aside, { size: head.size, condition: { ifNoneMatch: true } });
+        } catch (err) {
+          // that conflict name is taken too: the next one
+          if (err instanceof BackendError && err.kind === 'PreconditionFailed') continue;
+          throw err;
+        }
+        this.deps.log.error(
+          `${key}: written by another client while it was written here; theirs is kept as ${this.deps.bucket.keyOf(aside)}, the version written here is stored under the name`,
+        );
+        this.deps.onConflict?.(rel, aside);
+        return { retryWith: { ifMatch: head.etag } };
+      }
+    } catch (err) {
+      this.deps.log.error(`${key}: another client stored this name while it was written here, and theirs could not be kept aside: ${message(err)}`);
+    }
+    return null;
   }
 
   /** items diverted to a conflict name: the name they had before */
@@ -385,19 +433,22 @@ export class WriteBack implements WriteLayer {
   // ------------------------------------------------------------------------------------------
   // Names
 
-  async discard(rel: string): Promise<boolean> {
+  async discard(rel: string): Promise<ServerHeld> {
     const item = this.files.get(rel);
-    if (!item) return true;
+    if (!item) return { etag: undefined };
     // open handles keep writing into it, without a name
     this.files.hide(item);
     this.queue.forget(item);
-    const serverHas = item.server !== null || item.isUploading;
+    const uploading = item.isUploading;
+    const before = item.server;
     await item.discard();
     if (!item.isOpen) {
       this.files.forget(item);
       await item.removeFiles();
     }
-    return serverHas;
+    if (before === null && !uploading) return null;
+    // the version the server holds from here (an upload that was running has finished or stopped)
+    return { etag: heldEtag(item.server) };
   }
 
   async prepareRename(from: string, to: string): Promise<RenamePlan> {
@@ -413,7 +464,7 @@ export class WriteBack implements WriteLayer {
       const plan = await item.prepareRename();
       return {
         local: plan === 'local',
-        serverHasSource: item.server !== null,
+        source: item.server === null ? null : { etag: heldEtag(item.server) },
         ...(typeof plan === 'object' ? { mtimeNs: plan.server, ...(plan.metadata ? { metadata: plan.metadata } : {}) } : {}),
       };
     }
@@ -424,7 +475,7 @@ export class WriteBack implements WriteLayer {
         return it.prepareRename();
       }),
     );
-    return { local: false, serverHasSource: true };
+    return { local: false, source: { etag: undefined } };
   }
 
   async renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean }): Promise<void> {
@@ -564,4 +615,9 @@ export class WriteBack implements WriteLayer {
       limit: <R>(task: () => Promise<R>) => this.queue.run(0, task),
     };
   }
+}
+
+/** the ETag of the version a server state names, if it names one */
+function heldEtag(s: ServerState): string | undefined {
+  return s && s !== 'unknown' && s.etag ? s.etag : undefined;
 }

@@ -65,11 +65,15 @@ export interface OpenWriteOptions {
   server?: ServerVersion | null;
 }
 
+/** What the server may hold at a path: nothing (null), or an object, of this version when known
+ *  (a delete of it is conditional on that ETag: a version another client stored stays). */
+export type ServerHeld = null | { etag: string | undefined };
+
 export interface RenamePlan {
   /** a single pending file whose content is all local: it moves without any request */
   local: boolean;
-  /** the server may hold an object at the old name (to delete after a local move) */
-  serverHasSource: boolean;
+  /** what the server may hold at the old name (to delete after a local move) */
+  source: ServerHeld;
   /** a server-side move should store this mtime with its copy (set while it was pending) */
   mtimeNs?: bigint;
   /** and this user metadata (mode, owners set while it was pending) */
@@ -84,8 +88,8 @@ export interface WriteLayer {
   /** one handle closed; the last one uploads what is pending (now, or after --vfs-write-back) */
   release(file: WriteFile): Promise<void>;
   /** `rel` was unlinked: nothing pending for it may be uploaded; resolves once no upload of it runs.
-   *  Returns whether the server may hold an object at `rel` (false: no delete needed). */
-  discard(rel: string): Promise<boolean>;
+   *  Returns what the server may hold at `rel` (null: no delete needed). */
+  discard(rel: string): Promise<ServerHeld>;
   /** before renaming `from`: settle its state (and that of everything below it) */
   prepareRename(from: string, to: string): Promise<RenamePlan>;
   /** `from` (a file or a directory) was renamed to `to`: pending files follow.
