@@ -27,6 +27,13 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     default: '5m0s',
     help: 'Time to cache directory entries for. Changes made by other clients appear after this at most; SIGHUP forgets every cached listing at once.',
   },
+  {
+    scope: 'global',
+    name: 'poll_interval',
+    type: 'Duration',
+    default: '1m0s',
+    help: 'Time between re-listings of the directories this mount used since the last one (one LIST each, the 64 most recently used at most, none for a directory not used), so that what other clients change there shows within this rather than --dir-cache-time. 0 to disable.',
+  },
   { scope: 'global', name: 'attr_timeout', type: 'Duration', default: '1s', help: 'Time for which file/directory attributes are cached by the kernel.' },
   {
     scope: 'global',

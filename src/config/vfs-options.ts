@@ -15,6 +15,8 @@ export const CACHE_MODES: readonly CacheMode[] = ['off', 'minimal', 'writes', 'f
 
 export interface VfsOptions {
   dirCacheTimeMs: number;
+  /** --poll-interval: directories used since the last poll are listed again (0: never) */
+  pollIntervalMs: number;
   /** how long "this path does not exist" is remembered when no fresh listing says so */
   negativeCacheMs: number;
   useServerModtime: boolean;
@@ -87,8 +89,10 @@ export function resolveVfsOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proces
   const writeBack = f.duration('vfs_write_back');
   const maxAge = f.duration('vfs_cache_max_age');
   const poll = f.duration('vfs_cache_poll_interval');
+  const changePoll = f.duration('poll_interval');
   return {
     dirCacheTimeMs,
+    pollIntervalMs: changePoll === DURATION_OFF ? 0 : Math.min(Math.max(0, changePoll), MAX_TIMER_MS),
     // Brief: long enough to absorb the lookup bursts of one command, short enough that a file
     // created elsewhere is not hidden noticeably longer than the kernel's own attr cache would.
     negativeCacheMs: Math.min(dirCacheTimeMs, 1000),

@@ -36,6 +36,9 @@ export interface Listing {
   dirStats?: Set<string>;
   /** the tree below was listed recursively while this listing was fresh: not again */
   treeListed?: boolean;
+  /** when it was listed, and when it was last asked for (--poll-interval lists used ones again) */
+  listedAt?: number;
+  usedAt?: number;
 }
 
 export class DirCache {
@@ -62,15 +65,17 @@ export class DirCache {
   get(dir: string): Listing | undefined {
     const l = this.lru.get(dir);
     if (!l) return undefined;
-    if (l.expiresAt <= this.now()) {
+    const now = this.now();
+    if (l.expiresAt <= now) {
       this.lru.delete(dir);
       return undefined;
     }
+    l.usedAt = now;
     return l;
   }
 
   set(dir: string, entries: Map<string, DirEntry>): Listing {
-    const listing: Listing = { entries, expiresAt: this.expiry(), prefetchArmed: false };
+    const listing: Listing = { entries, expiresAt: this.expiry(), prefetchArmed: false, listedAt: this.now() };
     this.lru.set(dir, listing);
     return listing;
   }
@@ -145,6 +150,16 @@ export class DirCache {
 
   get size(): number {
     return this.lru.size;
+  }
+
+  /** the cached directories asked for since `since` that were listed before it (freshest use first) */
+  usedSince(since: number): string[] {
+    const now = this.now();
+    const out: Array<[string, number]> = [];
+    for (const [dir, l] of this.lru.entries()) {
+      if (l.expiresAt > now && (l.usedAt ?? 0) >= since && (l.listedAt ?? 0) < since) out.push([dir, l.usedAt ?? 0]);
+    }
+    return out.sort((a, b) => b[1] - a[1]).map(([d]) => d);
   }
 
   private expiry(): number {

@@ -202,6 +202,47 @@ export class Namespace {
     return p;
   }
 
+  /**
+   * --poll-interval: list again each directory asked for since `since` (and listed before it),
+   * so what other clients changed there shows without waiting for --dir-cache-time. A name
+   * whose object changed or went loses what was known of it (its HEAD), so the next stat and
+   * open see the new version. Returns the directories listed and the names that changed.
+   */
+  async refreshUsed(since: number, opts: { concurrency: number; maxDirs: number }): Promise<{ dirs: number; changed: string[] }> {
+    const dirs = this.dirs
+      .usedSince(since)
+      .filter((d) => !this.listing.has(d) && !this.treeCovering(d))
+      .slice(0, opts.maxDirs);
+    const changed: string[] = [];
+    await forEachLimit(dirs, opts.concurrency, async (dir) => {
+      const before = this.dirs.get(dir)?.entries;
+      if (!before) return;
+      let p = this.listing.get(dir);
+      if (!p) {
+        p = this.fetchListing(dir).finally(() => this.listing.delete(dir));
+        this.listing.set(dir, p);
+      }
+      const after = (await p).entries;
+      for (const [name, e] of before) {
+        const now = after.get(name);
+        if (now && now.kind === e.kind && now.etag === e.etag && now.size === e.size) continue;
+        changed.push(joinPath(dir, name));
+      }
+      for (const name of after.keys()) if (!before.has(name)) changed.push(joinPath(dir, name));
+    });
+    for (const rel of changed) this.changedElsewhere(rel);
+    return { dirs: dirs.length, changed };
+  }
+
+  /** another client changed `rel` (a poll saw it): what was known of it is asked for again */
+  private changedElsewhere(rel: string): void {
+    for (const obj of [rel, linkObjectOf(rel)]) {
+      this.meta.dropHead(obj);
+      this.store?.forget(this.bucket.keyOf(obj));
+    }
+    this.meta.clearNegative(rel);
+  }
+
   private async fetchListing(dir: string): Promise<Listing> {
     // A local change while the LIST runs (a create, a delete) may or may not be in its result:
     // such a result is fetched again rather than cached, at most twice.

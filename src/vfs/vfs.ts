@@ -17,6 +17,7 @@ import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, typ
 import { vfsError } from './errors.js';
 import { defaultPerm, statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles, openMode, type Handle } from './open-files.js';
+import { ChangePoller } from './change-poll.js';
 import { FilesAhead } from './read/files-ahead.js';
 import { MetaStore } from './meta-store.js';
 import { remoteCachePath } from './cache-paths.js';
@@ -52,6 +53,8 @@ export class Vfs {
   private readonly filesAhead: FilesAhead;
   /** what HEADs said, kept across mounts under --cache-dir */
   private readonly store: MetaStore;
+  /** --poll-interval: used directories listed again (none when 0) */
+  private readonly poller: ChangePoller | undefined;
   private readonly counters: Omit<VfsStats, 'opens'> = { reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
 
   constructor(
@@ -72,6 +75,7 @@ export class Vfs {
       (rel, info) => this.ns.learned(rel, info),
     );
     this.filesAhead = new FilesAhead(this.ns, this.reads, log);
+    this.poller = opts.pollIntervalMs > 0 ? new ChangePoller(this.ns, opts.pollIntervalMs, log) : undefined;
     const up = extras.upload ?? { partSize: 5 * 1024 * 1024, uploadConcurrency: 4, maxUploadParts: 10_000 };
     this.writes =
       extras.writes ??
@@ -644,6 +648,7 @@ export class Vfs {
   }
 
   async close(): Promise<void> {
+    this.poller?.stop();
     for (const h of this.files.takeAll()) if (h.kind === 'read') h.reader.close();
     for (const rel of this.files.unlinkedPaths()) await this.deferredDelete(rel);
     await this.writes.close();

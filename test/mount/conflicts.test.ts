@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { boto3 } from '../helpers/run.js';
 import { prng } from '../helpers/rng.js';
-import { mount, useS3Bucket, usingMount, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, useS3Bucket, usingMount, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'conflicts-bucket';
 // close(2) waits for the upload: what each close did is in the bucket when it returns
@@ -341,6 +341,47 @@ test(
       assert.deepEqual((await fs.readdir(path.join(m.mnt, 'stream'))).sort(), ['big.bin', path.basename(aside)].sort());
       assert.equal((await fs.stat(path.join(m.mnt, 'stream/big.bin'))).size, ours.length);
     });
+  },
+);
+
+test(
+  '--poll-interval: a directory used here is listed again, so what another client added, replaced or deleted there shows within the interval; an idle mount sends nothing; 0 turns it off',
+  MOUNT_TEST,
+  async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (const flags of [
+      ['--poll-interval', '1s'],
+      ['--poll-interval', '0'],
+    ]) {
+      const dir = `poll${flags[1] === '0' ? '-off' : ''}`;
+      await bucket.putObject(`${dir}/a.txt`, 'one\n');
+      await bucket.putObject(`${dir}/b.txt`, 'bee\n');
+      const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: [...FLAGS, ...flags] });
+      await usingMount(m, async () => {
+        const d = path.join(m.mnt, dir);
+        assert.deepEqual((await fs.readdir(d)).sort(), ['a.txt', 'b.txt']);
+        assert.equal((await fs.stat(path.join(d, 'a.txt'))).size, 4);
+        // another client adds, replaces and deletes
+        await bucket.putObject(`${dir}/new.txt`, 'theirs\n');
+        await bucket.putObject(`${dir}/a.txt`, 'a longer version\n');
+        await boto3(bucket.s3.directEndpoint, `s3.delete_object(Bucket="${BUCKET}", Key="${dir}/b.txt")`);
+        const current = async () =>
+          JSON.stringify((await fs.readdir(d)).sort()) === JSON.stringify(['a.txt', 'new.txt']) && (await fs.stat(path.join(d, 'a.txt'))).size === 17;
+        if (flags[1] === '1s') {
+          await waitFor(current, 10_000, 'the listing and the stat show the changes');
+          // nothing is used any more: after one last poll of what was just used, no LIST at all
+          await sleep(2500);
+          bucket.s3.clearRequests();
+          await sleep(3000);
+          assert.equal(bucket.s3.requests.filter((r) => r.type === 'LIST').length, 0, 'an idle mount polls nothing');
+        } else {
+          // off: the cached listing stands until --dir-cache-time
+          await sleep(3000);
+          assert.equal(await current(), false, 'without polling the listing is as first listed');
+          assert.deepEqual((await fs.readdir(d)).sort(), ['a.txt', 'b.txt']);
+        }
+      });
+    }
   },
 );
 
