@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { boto3 } from '../helpers/run.js';
+import { boto3, run } from '../helpers/run.js';
 import { prng } from '../helpers/rng.js';
 import { mount, useS3Bucket, usingMount, waitFor, type Mounted, MOUNT_TEST } from '../helpers/mount.js';
 
@@ -201,6 +201,24 @@ test(
       );
       assert.deepEqual(await fs.readdir(path.join(m.mnt, 'mv/src')), ['added-meanwhile.txt']);
       assert.equal((await fs.readdir(path.join(m.mnt, 'mv/dst'))).length, 6);
+    });
+  },
+);
+
+test(
+  'rm -r of a directory another client adds a file to after it was listed: rm fails (Directory not empty), their file and the directory stay',
+  MOUNT_TEST,
+  async () => {
+    for (let i = 0; i < 3; i++) await bucket.putObject(`rmr/f${i}`, `f${i}\n`);
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: FLAGS });
+    await usingMount(m, async () => {
+      assert.equal((await fs.readdir(path.join(m.mnt, 'rmr'))).length, 3);
+      await bucket.putObject('rmr/added-meanwhile.txt', 'theirs\n');
+      const r = await run('rm', ['-r', path.join(m.mnt, 'rmr')]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Directory not empty/);
+      assert.deepEqual(await keys('rmr/'), ['rmr/added-meanwhile.txt']);
+      assert.deepEqual(await fs.readdir(path.join(m.mnt, 'rmr')), ['added-meanwhile.txt']);
     });
   },
 );
