@@ -167,6 +167,13 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
   },
   {
     scope: 'global',
+    name: 'vfs_cache_min_free_space',
+    type: 'SizeSuffix',
+    default: 'off',
+    help: 'Target minimum free space on the disk of the cache: clean (uploaded) cache files are removed, oldest first, to keep it, and a write that would still take the disk below it fails at once with ENOSPC (a new file small enough to be in memory goes up from there at close).',
+  },
+  {
+    scope: 'global',
     name: 'vfs_cache_max_age',
     type: 'Duration',
     default: '1h0m0s',

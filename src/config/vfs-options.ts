@@ -45,6 +45,8 @@ export interface VfsOptions {
   writeBackMs: number;
   /** --vfs-cache-max-size in bytes; SIZE_OFF (-1): no limit */
   cacheMaxSize: number;
+  /** --vfs-cache-min-free-space (-1: off) */
+  cacheMinFreeSpace: number;
   /** --vfs-cache-max-age */
   cacheMaxAgeMs: number;
   /** --vfs-cache-poll-interval */
@@ -116,6 +118,7 @@ export function resolveVfsOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proces
     cacheMode: cacheMode(f),
     writeBackMs: writeBack === DURATION_OFF ? 0 : Math.min(Math.max(0, writeBack), MAX_TIMER_MS),
     cacheMaxSize: f.size('vfs_cache_max_size'),
+    cacheMinFreeSpace: f.size('vfs_cache_min_free_space'),
     cacheMaxAgeMs: maxAge === DURATION_OFF ? Number.MAX_SAFE_INTEGER : Math.max(0, maxAge),
     cachePollMs: poll === DURATION_OFF ? 0 : Math.max(0, poll),
     maxCachedDirs: 10_000,

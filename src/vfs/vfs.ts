@@ -94,6 +94,7 @@ export class Vfs {
         maxUploadParts: up.maxUploadParts,
         transfers: extras.transfers ?? DEFAULT_TRANSFERS,
         cacheMaxSize: opts.cacheMaxSize,
+        cacheMinFreeSpace: opts.cacheMinFreeSpace,
         cacheMaxAgeMs: opts.cacheMaxAgeMs,
         cachePollMs: opts.cachePollMs,
         ...(extras.retryBaseMs !== undefined ? { retryBaseMs: extras.retryBaseMs } : {}),

@@ -91,6 +91,21 @@ export class CleanCache {
     }
   }
 
+  /** Remove the least recently used copies until about `bytes` of local data are freed (the
+   *  cache disk is short of space); resolves to the bytes freed. */
+  async release(bytes: number): Promise<number> {
+    let freed = 0;
+    for (const rel of [...this.lru.rkeys()]) {
+      if (freed >= bytes) break;
+      const item = this.lru.peek(rel);
+      if (!item) continue;
+      freed += item.localBytes;
+      this.lru.delete(rel);
+      await item.removeFiles();
+    }
+    return freed;
+  }
+
   get size(): number {
     return this.lru.size;
   }

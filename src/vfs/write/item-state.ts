@@ -23,6 +23,7 @@ import type { ServerVersion } from './write-layer.js';
 import { contentSize, localBytes, type Content } from './content.js';
 import { bootId, currentOwner, JournalFile, JOURNAL_VERSION, type Journal, type JournalBase, type JournalServer } from './journal.js';
 import { Mutex } from './mutex.js';
+import type { DiskRoom } from './disk-room.js';
 import { StreamUpload, type StreamTarget } from './stream.js';
 
 export interface ItemContext {
@@ -44,6 +45,8 @@ export interface ItemContext {
   conditionalWrites: boolean;
   stream: StreamTarget;
   clock: Clock;
+  /** every write of a data file goes through it: room made from clean copies, the disk floor kept */
+  room: DiskRoom;
   /** the download engine, reading a pinned version of a base object by mount path */
   openBase(rel: string, base: Readonly<JournalBase>): BaseReader;
   /** new content (or a new mtime) reached the bucket; info null when only the mtime changed */

@@ -62,7 +62,7 @@ export abstract class ItemUploads extends ItemState {
     if (c.kind !== 'stream') throw new Error('streamToLocal of a file that is not a stream');
     const buf = c.stream.buffered();
     // persisted by the last flush and unchanged since: the data file holds these bytes already
-    await c.spill.replaceWith(buf, this.flushedGen === this.gen && this.persistedSize === buf.length);
+    await this.ctx.room.write(buf.length, () => c.spill.replaceWith(buf, this.flushedGen === this.gen && this.persistedSize === buf.length));
     c.stream.release();
     this.content = { kind: 'cache', file: c.spill };
     return c.spill;

@@ -103,7 +103,7 @@ export class Item extends ItemUploads implements WriteFile {
       } else if (!this.mayCache()) throw this.needsCache(`a write at ${offset} of a file already uploaded`);
       const file = this.cacheFile();
       await this.beforeChange();
-      await file.write(data, offset);
+      await this.ctx.room.write(data.length, () => file.write(data, offset));
       this.touch();
       return data.length;
     });
@@ -204,7 +204,9 @@ export class Item extends ItemUploads implements WriteFile {
     const end = Math.min(file.size, offset + length);
     if (end <= offset) return 0;
     if (file.needsFetch(offset, end)) {
-      await this.lock.run(() => file.fill((base) => this.ctx.openBase(this.rel, base), offset, end, { readAhead: true }));
+      await this.lock.run(() =>
+        this.ctx.room.write(end - offset, () => file.fill((base) => this.ctx.openBase(this.rel, base), offset, end, { readAhead: true })),
+      );
     }
     return file.readLocal(dst, offset, Math.min(file.size, offset + length));
   }
@@ -372,7 +374,7 @@ export class Item extends ItemUploads implements WriteFile {
     const c = this.content;
     if (c.kind !== 'stream') return;
     const buf = c.stream.buffered();
-    await c.spill.replaceWith(buf);
+    await this.ctx.room.write(buf.length, () => c.spill.replaceWith(buf));
     this.persistedSize = buf.length;
     await this.writeJournal('dirty', durable);
   }

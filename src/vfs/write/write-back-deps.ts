@@ -31,6 +31,8 @@ export interface WriteBackDeps {
   transfers: number;
   /** --vfs-cache-max-size: clean cache data above this is removed, oldest first (-1: no limit) */
   cacheMaxSize?: number;
+  /** --vfs-cache-min-free-space: the cache keeps this much of its disk free (-1: no floor) */
+  cacheMinFreeSpace?: number;
   /** --vfs-cache-max-age: clean cache data unused this long is removed */
   cacheMaxAgeMs?: number;
   /** --vfs-cache-poll-interval (0: no polling) */

@@ -20,6 +20,7 @@ import { vfsError } from '../errors.js';
 import { isSelfOrBelow } from '../paths.js';
 import { BaseGoneError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
+import { DiskRoom } from './disk-room.js';
 import { Item } from './item.js';
 import { message, toServerState, type ItemContext, type ServerState } from './item-state.js';
 import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
@@ -40,6 +41,8 @@ export class WriteBack implements WriteLayer {
   private readonly files = new ItemRegistry();
   private readonly opening = new Map<string, Promise<Item>>();
   private readonly clean: CleanCache;
+  /** room on the cache disk: clean copies make it, --vfs-cache-min-free-space bounds it */
+  private readonly room: DiskRoom;
   private readonly queue: UploadQueue<Item>;
   private readonly recovery: Recovery;
   private readonly poller: { stop(): void } | undefined;
@@ -54,8 +57,9 @@ export class WriteBack implements WriteLayer {
   constructor(private readonly deps: WriteBackDeps) {
     this.dir = cacheDirOf(deps);
     this.clock = deps.clock ?? systemClock;
-    this.ctx = this.itemContext();
     this.clean = new CleanCache({ clock: this.clock, maxAgeMs: deps.cacheMaxAgeMs ?? 3_600_000, maxSize: deps.cacheMaxSize ?? -1 });
+    this.room = new DiskRoom({ dir: this.dir, minFree: deps.cacheMinFreeSpace ?? -1, clock: this.clock, release: (bytes) => this.clean.release(bytes) });
+    this.ctx = this.itemContext();
     this.queue = new UploadQueue<Item>({
       clock: this.clock,
       transfers: deps.transfers,
@@ -87,6 +91,7 @@ export class WriteBack implements WriteLayer {
       openBase: (rel, base) => d.openBase(rel, base),
       uploaded: (item, info) => this.uploaded(item as Item, info),
       broken: (item) => this.brokenItem(item as Item),
+      room: this.room,
       resolveConflict: (item) => this.conflicted(item as Item),
       keepTheirs: (item) => this.keepTheirs(item as Item),
       conflict: (_item, from, to, info) => {
@@ -294,6 +299,9 @@ export class WriteBack implements WriteLayer {
     let pending = 0;
     for (const it of this.files.all()) pending += it.localBytes;
     await this.clean.evict(pending);
+    // below --vfs-cache-min-free-space: clean copies go (what then still does not fit is the
+    // writes' business: they fail with ENOSPC)
+    await this.room.keepFloor().catch(() => undefined);
   }
 
   // ------------------------------------------------------------------------------------------
