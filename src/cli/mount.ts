@@ -10,7 +10,8 @@
 //
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
 // the child reports over IPC that the mount works, or non-zero with the child's reason; the mount
-// helper (mount-helper.ts: mount(8), fstab) runs that way too.
+// helper (mount-helper.ts: mount(8), fstab) runs that way too. Under a `Type=notify` service
+// (contrib/systemd) systemd is told READY=1 once the mount works (sd-notify.ts).
 // SIGHUP forgets every cached directory listing.
 import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { DAEMON_ARGS_ENV, commandArguments, redactedArguments } from './hidden-args.js';
@@ -35,6 +36,7 @@ import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs } from './context.js';
 import { oneLine } from './edge.js';
 import { MOUNT_HELPER_FLAG } from './mount-helper.js';
+import { notifyServiceManager } from './sd-notify.js';
 
 /** set in the environment of the detached child of --daemon */
 const DAEMON_CHILD_ENV = 'BUCKETFS_DAEMON_CHILD';
@@ -177,8 +179,9 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   } else {
     process.stdout.write(line + '\n');
   }
-
-  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs);
+  // a Type=notify service is ready once the mount works and a stop would be handled
+  const ready = () => notifyServiceManager({ READY: '1', STATUS: `mounted ${args.remote} on ${mnt}` }, log);
+  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs, ready);
 }
 
 /** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */
@@ -203,8 +206,8 @@ async function probeBucket(probe: () => Promise<void>, bucket: string, display: 
   }
 }
 
-/** Serve until SIGINT/SIGTERM or an outside unmount; then flush, unmount and return (exit 0). */
-async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number): Promise<void> {
+/** Serve until SIGINT/SIGTERM or an outside unmount (`onServing` once that is watched for); then flush, unmount and return (exit 0). */
+async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number, onServing: () => Promise<void>): Promise<void> {
   const statsTimer = statsMs > 0 && log.enabled('INFO') ? setInterval(() => logStats(vfs), statsMs) : undefined;
 
   let stopping: Promise<void> | undefined;
@@ -214,6 +217,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: strin
     if (stopping) return stopping;
     stopping = (async () => {
       log.notice(`${why}: uploading pending files, then unmounting ${session.mountPoint}`);
+      void notifyServiceManager({ STOPPING: '1', STATUS: 'uploading pending files, then unmounting' }, log);
       if (statsTimer) clearInterval(statsTimer);
       let failure: unknown;
       try {
@@ -261,6 +265,7 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: strin
       stoppedBy = 'unmount';
       void finish('unmounted from outside');
     });
+    void onServing();
   });
 }
 
@@ -305,7 +310,8 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number, hel
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...(redactedArguments(argv) ?? argv)], {
     detached: !helper,
     stdio: ['ignore', fd, fd, 'ipc'],
-    env: { ...process.env, [DAEMON_CHILD_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(argv) },
+    // (the helper is never a service's main process: its mount must not report for one)
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(argv), ...(helper ? { NOTIFY_SOCKET: undefined } : {}) },
   });
   closeSync(fd);
   const result = await new Promise<DaemonMessage>((resolve) => {
