@@ -25,6 +25,11 @@ export function commandArguments(): string[] {
   return current;
 }
 
+/** The arguments this process runs with instead (the mount helper's, translated): what a --daemon child gets. */
+export function useCommandArguments(args: string[]): void {
+  current = args;
+}
+
 function readArguments(): string[] {
   const passed = process.env[DAEMON_ARGS_ENV];
   if (passed !== undefined) {

@@ -9,7 +9,9 @@
 // default), built at the start; nothing here reads a raw flag after that.
 //
 // --daemon re-runs this command detached (stdio to --log-file or /dev/null) and exits 0 once
-// the child reports over IPC that the mount works, or non-zero with the child's reason.
+// the child reports over IPC that the mount works, or non-zero with the child's reason; the mount
+// helper (mount-helper.ts: mount(8), fstab) runs that way too. Under a `Type=notify` service
+// (contrib/systemd) systemd is told READY=1 once the mount works (sd-notify.ts).
 // SIGHUP forgets every cached directory listing.
 import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { DAEMON_ARGS_ENV, commandArguments, redactedArguments } from './hidden-args.js';
@@ -33,6 +35,8 @@ import { FuseSession } from '../fuse/session.js';
 import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs } from './context.js';
 import { oneLine } from './edge.js';
+import { MOUNT_HELPER_FLAG } from './mount-helper.js';
+import { notifyServiceManager } from './sd-notify.js';
 
 /** set in the environment of the detached child of --daemon */
 const DAEMON_CHILD_ENV = 'BUCKETFS_DAEMON_CHILD';
@@ -42,6 +46,8 @@ type DaemonMessage = { type: 'ready'; line: string } | { type: 'error'; message:
 interface MountArgs {
   remote: string;
   mountpoint: string;
+  /** hidden: run by the mount helper, for mount(8) */
+  [MOUNT_HELPER_FLAG]?: boolean;
 }
 
 function describeFlag(o: VfsOptionSpec): string {
@@ -86,13 +92,14 @@ export const mountCommand = defineCommand<MountArgs>({
     addVfsFlags(
       y
         .positional('remote', { type: 'string', describe: 'remote:bucket[/path]', demandOption: true })
-        .positional('mountpoint', { type: 'string', describe: 'an existing empty directory', demandOption: true }),
+        .positional('mountpoint', { type: 'string', describe: 'an existing empty directory', demandOption: true })
+        .option(MOUNT_HELPER_FLAG, { type: 'boolean', hidden: true }),
     ),
   handlesSignals: true,
   async run(cli, args) {
     const mo = resolveMountOptions(rawVfsValues(args as Record<string, unknown>), process.env, { transfers: args.transfers, checkers: args.checkers });
     const daemon = mo.daemon && !process.env[DAEMON_CHILD_ENV];
-    if (daemon) return runDaemonParent(args, mo.daemonWaitMs);
+    if (daemon) return runDaemonParent(args, mo.daemonWaitMs, args[MOUNT_HELPER_FLAG] === true);
     const isChild = !!process.env[DAEMON_CHILD_ENV] && typeof process.send === 'function';
     try {
       await runMount(cli, args, mo, isChild);
@@ -172,8 +179,9 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   } else {
     process.stdout.write(line + '\n');
   }
-
-  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs);
+  // a Type=notify service is ready once the mount works and a stop would be handled
+  const ready = () => notifyServiceManager({ READY: '1', STATUS: `mounted ${args.remote} on ${mnt}` }, log);
+  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs, ready);
 }
 
 /** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */
@@ -198,15 +206,18 @@ async function probeBucket(probe: () => Promise<void>, bucket: string, display: 
   }
 }
 
-/** Serve until SIGINT/SIGTERM or an outside unmount; then flush, unmount and return (exit 0). */
-async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number): Promise<void> {
+/** Serve until SIGINT/SIGTERM or an outside unmount (`onServing` once that is watched for); then flush, unmount and return (exit 0). */
+async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: string, statsMs: number, onServing: () => Promise<void>): Promise<void> {
   const statsTimer = statsMs > 0 && log.enabled('INFO') ? setInterval(() => logStats(vfs), statsMs) : undefined;
 
   let stopping: Promise<void> | undefined;
+  /** what began the stop: a signal, or an unmount from outside */
+  let stoppedBy: 'signal' | 'unmount' | undefined;
   const stop = (why: string) => {
     if (stopping) return stopping;
     stopping = (async () => {
       log.notice(`${why}: uploading pending files, then unmounting ${session.mountPoint}`);
+      void notifyServiceManager({ STOPPING: '1', STATUS: 'uploading pending files, then unmounting' }, log);
       if (statsTimer) clearInterval(statsTimer);
       let failure: unknown;
       try {
@@ -230,18 +241,31 @@ async function serveUntilStopped(vfs: Vfs, session: FuseSession, cacheDir: strin
 
   await new Promise<void>((resolve, reject) => {
     const finish = (why: string) => stop(why).then(resolve, reject);
+    let signalsWhileStopping = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) {
+        // After an outside unmount, the first signal lets the uploads go on: that is what a
+        // shutdown does to the mount of an fstab entry (systemd unmounts it, then signals every
+        // process left). A second signal, or one after a signal (Ctrl-C twice), ends it now.
+        if (stoppedBy === 'unmount' && signalsWhileStopping++ === 0) {
+          log.notice(`${sig}: still uploading pending files after the unmount (${sig} again to exit without waiting)`);
+          return;
+        }
         log.error(`${sig} again: exiting now, without waiting for uploads`);
         void session.unmount().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
         return;
       }
+      stoppedBy = 'signal';
       void finish(sig === 'SIGINT' ? 'interrupted' : 'terminated');
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', () => vfs.forgetCaches());
-    session.watch(() => void finish('unmounted from outside'));
+    session.watch(() => {
+      stoppedBy = 'unmount';
+      void finish('unmounted from outside');
+    });
+    void onServing();
   });
 }
 
@@ -269,7 +293,14 @@ function sendToParent(msg: DaemonMessage): Promise<void> {
   });
 }
 
-async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Promise<void> {
+/**
+ * The parent of --daemon: start the mount in a child process, and return once it works (or fail
+ * with its reason). For the mount helper (`helper`), the child stays in mount(8)'s process group:
+ * systemd runs mount(8) in its own, the one its automount points (x-systemd.automount) let through
+ * while they wait for the mount; a child in a session of its own would wait for itself. And
+ * mount(8) helpers print nothing once mounted, unless -v.
+ */
+async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number, helper: boolean): Promise<void> {
   const logFile = args['log-file'];
   const fd = openSync(logFile ? String(logFile) : '/dev/null', 'a');
   // the same node flags as ours (bin/bucketfs sets V8 flags the mount needs)
@@ -277,9 +308,10 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Pr
   // their secrets as *** (hidden-args.ts)
   const argv = commandArguments();
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...(redactedArguments(argv) ?? argv)], {
-    detached: true,
+    detached: !helper,
     stdio: ['ignore', fd, fd, 'ipc'],
-    env: { ...process.env, [DAEMON_CHILD_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(argv) },
+    // (the helper is never a service's main process: its mount must not report for one)
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(argv), ...(helper ? { NOTIFY_SOCKET: undefined } : {}) },
   });
   closeSync(fd);
   const result = await new Promise<DaemonMessage>((resolve) => {
@@ -309,7 +341,7 @@ async function runDaemonParent(args: MountArgs & GlobalArgs, waitMs: number): Pr
     });
   });
   if (result.type === 'error') throw new UserError(result.message, result.exitCode);
-  process.stdout.write(result.line + '\n');
+  if (!helper || (args.verbose ?? 0) > 0) process.stdout.write(result.line + '\n');
   child.removeAllListeners();
   if (child.connected) child.disconnect();
   child.unref();

@@ -20,6 +20,7 @@ import { copytoCommand } from './copyto.js';
 import { deleteCommand } from './delete.js';
 import { deletefileCommand } from './deletefile.js';
 import { helpCommand } from './help.js';
+import { installHelperCommand } from './install-helper.js';
 import { lsCommand } from './ls.js';
 import { lsdCommand } from './lsd.js';
 import { lsfCommand } from './lsf.js';
@@ -31,6 +32,8 @@ import { rcatCommand } from './rcat.js';
 import { rmdirCommand } from './rmdir.js';
 import { sizeCommand } from './size.js';
 import { touchCommand } from './touch.js';
+import { MOUNT_HELPER_COMMAND, helperExitCode, parseHelperCall } from './mount-helper.js';
+import { hideSecretArguments, useCommandArguments } from './hidden-args.js';
 
 // yargs' CommonJS build: its help layout (cliui with wrap-ansi) wraps descriptions at spaces,
 // where the ESM build's cliui breaks lines at fixed character positions, even mid-word.
@@ -57,6 +60,7 @@ const COMMANDS: CommandSpec<any>[] = [
   backendCommand,
   configCommand,
   listremotesCommand,
+  installHelperCommand,
   helpCommand,
 ];
 
@@ -210,7 +214,28 @@ export async function flushStdout(): Promise<void> {
   });
 }
 
+/**
+ * Run the command line `args` (after the script); the exit code. `bucketfs mount-helper SPEC DIR
+ * -o OPTIONS` (what /sbin/mount.bucketfs runs for mount(8)) runs as the `bucketfs mount --daemon`
+ * it translates to (mount-helper.ts), with mount(8)'s exit codes.
+ */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] !== MOUNT_HELPER_COMMAND) return runCommandLine(args);
+  let mountArgs: string[];
+  try {
+    const call = parseHelperCall(args.slice(1));
+    if (call.fake) return 0; // mount -f: everything but the mount
+    mountArgs = call.mountArguments;
+  } catch (err) {
+    return helperExitCode(reportError(err));
+  }
+  // the --daemon child gets these, and ps shows them, secrets as *** (an -o secret included)
+  useCommandArguments(mountArgs);
+  hideSecretArguments(mountArgs);
+  return helperExitCode(await runCommandLine(mountArgs));
+}
+
+async function runCommandLine(args: string[]): Promise<number> {
   registerSecretsEarly(args, process.env);
   // `bucketfs cat … | head`: a closed stdout ends the command quietly, as for any Unix filter.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

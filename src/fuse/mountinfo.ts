@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 
 export interface MountInfoEntry {
+  /** the mount's ID (field 1): unique among the mounts present, unlike the path, where mounts can stack */
+  id: string;
   mountPoint: string;
   fsType: string;
   source: string;
@@ -21,7 +23,13 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     const fields = line.split(' ');
     const sep = fields.indexOf('-');
     if (sep < 0 || fields.length < sep + 3) continue;
-    out.push({ mountPoint: unescapeMountField(fields[4]!), fsType: fields[sep + 1]!, source: unescapeMountField(fields[sep + 2]!), devno: fields[2]! });
+    out.push({
+      id: fields[0]!,
+      mountPoint: unescapeMountField(fields[4]!),
+      fsType: fields[sep + 1]!,
+      source: unescapeMountField(fields[sep + 2]!),
+      devno: fields[2]!,
+    });
   }
   return out;
 }

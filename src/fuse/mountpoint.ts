@@ -1,14 +1,15 @@
 // Checks on the mount point before mounting, each failure one clear line for the user:
 // missing, not a directory, already a mount, not empty (unless --allow-non-empty). A stale
 // FUSE mount left by a killed process (stat fails with ENOTCONN) is cleaned automatically with
-// `fusermount3 -uz` (fusermount.ts), and that is logged.
+// `fusermount3 -uz` (fusermount.ts), and that is logged. An automount point (autofs, as
+// systemd's x-systemd.automount makes) is mounted over without being looked into.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UserError, EXIT } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { findMount, readMountInfo } from './mountinfo.js';
+import { findMount, readMountInfo, type MountInfoEntry } from './mountinfo.js';
 import { fusermountCommand, unmountCommand } from './fusermount.js';
 
 const execFileP = promisify(execFile);
@@ -23,8 +24,21 @@ export async function fusermountUnmount(mnt: string, lazy = true): Promise<void>
   else await execFileP(cmd, [lazy ? '-uz' : '-u', mnt], { timeout: 30_000 });
 }
 
-export async function prepareMountpoint(given: string, opts: { allowNonEmpty: boolean }, log: Logger): Promise<string> {
+export async function prepareMountpoint(
+  given: string,
+  opts: { allowNonEmpty: boolean },
+  log: Logger,
+  mounts: () => MountInfoEntry[] = readMountInfo,
+): Promise<string> {
   let abs = path.resolve(given);
+  // An automount point: systemd (x-systemd.automount) or automount(8) watches it with an autofs
+  // mount and mounts this mount over it when it is first used. It must not be stat'ed or listed
+  // here: that would be a use of it, waiting for the very mount we are making (until the mount
+  // unit times out). Node's stat is statx(2) without AT_NO_AUTOMOUNT, which does trigger.
+  if (findMount(abs, mounts())?.fsType === 'autofs') {
+    log.debug(`${abs} is an automount point (autofs): mounting over it`);
+    return abs;
+  }
   let st;
   try {
     st = await fs.stat(abs);
@@ -49,7 +63,7 @@ export async function prepareMountpoint(given: string, opts: { allowNonEmpty: bo
   }
   if (!st.isDirectory()) throw new UserError(`mountpoint ${given} is not a directory`, EXIT.usage);
   abs = await fs.realpath(abs);
-  if (findMount(abs, readMountInfo())) throw new UserError(`mountpoint ${abs} is already a mount point (unmount it first: ${unmountCommand(abs)})`, EXIT.usage);
+  if (findMount(abs, mounts())) throw new UserError(`mountpoint ${abs} is already a mount point (unmount it first: ${unmountCommand(abs)})`, EXIT.usage);
   if (!opts.allowNonEmpty) {
     const entries = await fs.readdir(abs);
     if (entries.length > 0) throw new UserError(`mountpoint ${abs} is not empty (use --allow-non-empty to mount over it)`, EXIT.usage);

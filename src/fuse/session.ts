@@ -26,6 +26,8 @@ export class FuseSession {
   private fuse: Fuse | undefined;
   private watcher: NodeJS.Timeout | undefined;
   private unmounted = false;
+  /** our mount's ID in mountinfo, read once mounted (another mount may sit under it: autofs) */
+  private mountId: string | undefined;
 
   constructor(
     readonly mountPoint: string,
@@ -62,7 +64,16 @@ export class FuseSession {
         reject(new UserError(`cannot mount on ${this.mountPoint}: ${mountFailure(err.message)}`, EXIT.fatal));
       });
     });
-    await this.raiseReadAhead();
+    const entry = findMount(this.mountPoint, parseMountInfo(await fs.readFile('/proc/self/mountinfo', 'utf8')));
+    this.mountId = entry?.id;
+    if (entry) await this.raiseReadAhead(entry.devno);
+  }
+
+  /** our mount is among `text`'s (/proc/self/mountinfo) */
+  private isMountedIn(text: string): boolean {
+    const entries = parseMountInfo(text);
+    // by ID: once our mount is gone, an automount point's autofs mount stays at the same path
+    return this.mountId !== undefined ? entries.some((e) => e.id === this.mountId) : findMount(this.mountPoint, entries) !== undefined;
   }
 
   /**
@@ -71,16 +82,14 @@ export class FuseSession {
    * requests (up to 1 MiB, max_pages). A larger --max-read-ahead is written to the mount's
    * backing device info (root only: otherwise the kernel keeps 128 KiB, said in the log).
    */
-  private async raiseReadAhead(): Promise<void> {
+  private async raiseReadAhead(devno: string): Promise<void> {
     const kb = Math.floor(this.readAheadBytes / 1024);
     if (kb <= 128) return;
-    const entry = findMount(this.mountPoint, parseMountInfo(await fs.readFile('/proc/self/mountinfo', 'utf8')));
-    if (!entry) return;
     try {
-      await fs.writeFile(`/sys/class/bdi/${entry.devno}/read_ahead_kb`, `${kb}\n`);
+      await fs.writeFile(`/sys/class/bdi/${devno}/read_ahead_kb`, `${kb}\n`);
     } catch (err) {
       this.log.info(
-        `--max-read-ahead ${kb}K: the kernel keeps its 128K read-ahead (${(err as NodeJS.ErrnoException).code ?? String(err)} writing /sys/class/bdi/${entry.devno}/read_ahead_kb; only root may)`,
+        `--max-read-ahead ${kb}K: the kernel keeps its 128K read-ahead (${(err as NodeJS.ErrnoException).code ?? String(err)} writing /sys/class/bdi/${devno}/read_ahead_kb; only root may)`,
       );
     }
   }
@@ -100,7 +109,7 @@ export class FuseSession {
       void fs.readFile('/proc/self/mountinfo', 'utf8').then(
         (text) => {
           busy = false;
-          if (this.unmounted || findMount(this.mountPoint, parseMountInfo(text))) return;
+          if (this.unmounted || this.isMountedIn(text)) return;
           this.unmounted = true;
           this.stopWatching();
           onGone();
