@@ -23,13 +23,35 @@ import type { ObjectInfo, PutOptions, S3BackendApi } from '../../backend/s3/type
 
 const MIN_BUFFER = 4 * 1024;
 
-/** The part buffers of every stream of a mount together: for --stats, and for the budget above
- *  which a new stream goes to a cache file instead of memory. */
+/**
+ * The part buffers of every stream of a mount together (those being filled, those uploading,
+ * and spare ones kept for the next part): for --stats, and one budget for all writers. A new
+ * stream goes to a cache file instead of memory above it (item.ts), and a stream under way waits
+ * for a part buffer while the budget is full (its writer waits: backpressure, as a slow disk
+ * gives), so N parallel writers hold about the budget, not N × chunk_size × (upload_concurrency
+ * + 2). A stream that holds no buffer never waits (every stream can make progress).
+ *
+ * Buffers are passed on rather than freed: while anyone waits, a stream's spare buffers and the
+ * buffers of parts just uploaded go to a shared pool that the waiting streams take from. Freed
+ * part buffers are external memory that V8 reclaims late, so dropping and allocating them again
+ * would raise the process's RSS rather than bound it.
+ */
 export class StreamMemory {
   private used = 0;
+  private waiters: Array<() => void> = [];
+  private readonly holders = new Set<{ trimFree(): void }>();
+  /** spare part buffers any stream under way may take (counted in `used`) */
+  private pool: Buffer[] = [];
+
+  constructor(readonly budget = Number.POSITIVE_INFINITY) {}
 
   get bytes(): number {
     return this.used;
+  }
+
+  /** someone waits for room: spare buffers go to the pool rather than stay with their stream */
+  get contended(): boolean {
+    return this.waiters.length > 0;
   }
 
   take(n: number): void {
@@ -38,6 +60,52 @@ export class StreamMemory {
 
   give(n: number): void {
     this.used -= n;
+    this.wake();
+  }
+
+  /** a spare buffer for whichever stream needs one (freed when no stream is under way) */
+  offer(b: Buffer): void {
+    if (this.holders.size === 0) return this.give(b.length);
+    this.pool.push(b);
+    this.wake();
+  }
+
+  /** a spare buffer of `size` bytes from the pool, if there is one */
+  takeSpare(size: number): Buffer | undefined {
+    const i = this.pool.findIndex((b) => b.length === size);
+    return i < 0 ? undefined : this.pool.splice(i, 1)[0];
+  }
+
+  /** a buffer came back, or room was made: waiters look again */
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  join(s: { trimFree(): void }): void {
+    this.holders.add(s);
+  }
+
+  leave(s: { trimFree(): void }): void {
+    this.holders.delete(s);
+    if (this.holders.size > 0 || this.pool.length === 0) return;
+    // no stream under way: the pool's buffers are freed
+    const n = this.pool.reduce((sum, b) => sum + b.length, 0);
+    this.pool = [];
+    this.give(n);
+  }
+
+  /** whether `n` more bytes fit the budget */
+  fits(n: number): boolean {
+    return this.used + n <= this.budget;
+  }
+
+  /** Wait for a buffer to come back or room to be made (other streams pass on their spares first). */
+  async wait(): Promise<void> {
+    for (const h of this.holders) h.trimFree();
+    if (this.pool.length > 0) return;
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 }
 
@@ -78,6 +146,8 @@ export class StreamUpload {
   failed: unknown = undefined;
   /** X-Amz-Meta-Mtime sent with the multipart upload (fixed when it starts) */
   storedMtimeNs: bigint | undefined;
+  /** bytes of the buffers this stream holds: being filled, spare, and lent to the backend */
+  private owned = 0;
 
   constructor(private readonly t: StreamTarget) {}
 
@@ -94,45 +164,77 @@ export class StreamUpload {
     return (this.cur?.length ?? 0) + this.free.length * this.t.partSize;
   }
 
-  private ensureCapacity(n: number): void {
+  private async ensureCapacity(n: number): Promise<void> {
     const cap = this.cur?.length ?? 0;
     if (cap >= n) return;
     // small files grow their buffer; once parts are flowing, each part gets its full size at
     // once, in the buffer of a part already uploaded when there is one
-    if (!this.cur && this.free.length > 0) {
-      this.cur = this.free.pop()!;
-      return;
-    }
     let next = this.pushed > 0 ? this.t.partSize : Math.max(MIN_BUFFER, cap);
     while (next < n) next *= 2;
     next = Math.min(next, this.t.partSize);
+    for (;;) {
+      if (!this.cur && this.free.length > 0) {
+        this.cur = this.free.pop()!;
+        return;
+      }
+      if (this.pushed === 0) break;
+      // a stream under way: a spare of another stream, or a new buffer within the budget of
+      // all streams, or wait (a stream holding nothing never waits)
+      const spare = this.cur ? undefined : this.t.memory.takeSpare(next);
+      if (spare) {
+        this.owned += spare.length;
+        this.cur = spare;
+        return;
+      }
+      if (this.t.memory.fits(next - cap) || this.owned === 0) break;
+      await this.t.memory.wait();
+      if (this.failed) throw this.failed;
+    }
     // its own memory (not a slice of Node's shared pool): handed back by the backend as it is
     const b = Buffer.allocUnsafeSlow(next);
     if (this.cur && this.curLen > 0) this.cur.copy(b, 0, 0, this.curLen);
     this.t.memory.take(next - cap);
+    this.owned += next - cap;
     this.cur = b;
   }
 
-  /** The backend is done with a part we pushed: its buffer takes a later part. */
+  /** The backend is done with a part we pushed: its buffer takes a later part here, or another stream's. */
   private partDone(part: Buffer): void {
     if (!this.lent.delete(part.buffer)) return;
-    // a stream that ended (finished, aborted) keeps nothing
-    if (this.failed || this.ended) return;
     const b = Buffer.from(part.buffer, 0, this.t.partSize);
+    if (this.failed || this.ended || this.t.memory.contended) return this.passOn(b);
     this.free.push(b);
-    this.t.memory.take(b.length);
+    this.t.memory.wake();
   }
 
-  private dropFree(): void {
-    this.t.memory.give(this.free.length * this.t.partSize);
+  /** a full-size buffer of ours goes to the shared pool (or is freed when no stream is under way) */
+  private passOn(b: Buffer): void {
+    this.owned -= b.length;
+    this.t.memory.offer(b);
+  }
+
+  /** let go of `n` bytes of buffers */
+  private letGo(n: number): void {
+    this.owned -= n;
+    this.t.memory.give(n);
+  }
+
+  /** Pass the spare buffers on (another stream waits for room). */
+  trimFree(): void {
+    const free = this.free;
     this.free = [];
+    for (const b of free) this.passOn(b);
   }
 
   private dropBuffer(): void {
-    this.t.memory.give(this.cur?.length ?? 0);
+    const cur = this.cur;
     this.cur = null;
     this.curLen = 0;
-    this.dropFree();
+    if (cur) {
+      if (cur.length === this.t.partSize && this.pushed > 0) this.passOn(cur);
+      else this.letGo(cur.length);
+    }
+    this.trimFree();
   }
 
   /** Append at the end; waits while the backend is not ready for the next part. */
@@ -142,7 +244,7 @@ export class StreamUpload {
       if (this.failed) throw this.failed;
       if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, start);
       const n = Math.min(this.t.partSize - this.curLen, data.length - off);
-      this.ensureCapacity(this.curLen + n);
+      await this.ensureCapacity(this.curLen + n);
       data.copy(this.cur!, this.curLen, off, off + n);
       this.curLen += n;
       off += n;
@@ -155,7 +257,7 @@ export class StreamUpload {
       if (this.failed) throw this.failed;
       if (this.curLen === this.t.partSize) await this.pushPart(key, mtimeNs, start);
       const k = Math.min(this.t.partSize - this.curLen, left);
-      this.ensureCapacity(this.curLen + k);
+      await this.ensureCapacity(this.curLen + k);
       this.cur!.fill(0, this.curLen, this.curLen + k);
       this.curLen += k;
       left -= k;
@@ -202,6 +304,8 @@ export class StreamUpload {
       },
     });
     this.storedMtimeNs = mtimeNs;
+    // a stream under way shares the budget: asked to let spare buffers go while others wait
+    this.t.memory.join(this);
     this.put = this.t.backend.put(this.t.bucket, key, this.readable, {
       mtimeNs,
       ...opts,
@@ -234,8 +338,10 @@ export class StreamUpload {
   private handOver(): Buffer {
     const cur = this.cur!;
     const part = cur.subarray(0, this.curLen);
+    // a full-size buffer comes back (partDone) and stays counted while the backend has it; a
+    // smaller one (the last part of a small stream) is let go now
     if (cur.length === this.t.partSize) this.lent.add(cur.buffer);
-    this.t.memory.give(cur.length);
+    else this.letGo(cur.length);
     this.cur = null;
     this.curLen = 0;
     this.pushed += part.length;
@@ -254,8 +360,9 @@ export class StreamUpload {
     }
     this.ended = true;
     this.dropBuffer();
+    this.t.memory.leave(this);
     this.readable!.push(null);
-    return this.put;
+    return this.put.finally(() => this.dropLent());
   }
 
   /** Give up: nothing of this stream becomes an object. Resolves once the backend has stopped. */
@@ -268,5 +375,15 @@ export class StreamUpload {
     w?.reject(this.failed);
     await this.put?.catch(() => undefined);
     this.dropBuffer();
+    this.dropLent();
+    this.t.memory.leave(this);
+  }
+
+  /** The upload is over: a buffer the backend did not hand back is no longer used either. */
+  private dropLent(): void {
+    if (this.lent.size === 0) return;
+    const n = this.lent.size * this.t.partSize;
+    this.lent.clear();
+    this.letGo(n);
   }
 }

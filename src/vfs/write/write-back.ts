@@ -50,12 +50,14 @@ export class WriteBack implements WriteLayer {
   private dirReady: Promise<void> | undefined;
   private readonly ctx: ItemContext;
   private readonly clock: Clock;
-  private readonly memory = new StreamMemory();
+  /** every stream's part buffers together, within one budget */
+  private readonly memory: StreamMemory;
   private counters = { uploads: 0, bytesUploaded: 0, failures: 0 };
   private closed = false;
 
   constructor(private readonly deps: WriteBackDeps) {
     this.dir = cacheDirOf(deps);
+    this.memory = new StreamMemory(streamBudget(deps));
     this.clock = deps.clock ?? systemClock;
     this.clean = new CleanCache({ clock: this.clock, maxAgeMs: deps.cacheMaxAgeMs ?? 3_600_000, maxSize: deps.cacheMaxSize ?? -1 });
     this.room = new DiskRoom({ dir: this.dir, minFree: deps.cacheMinFreeSpace ?? -1, clock: this.clock, release: (bytes) => this.clean.release(bytes) });
@@ -83,7 +85,7 @@ export class WriteBack implements WriteLayer {
       maxUploadParts: d.maxUploadParts,
       writeBackMs: d.cacheMode === 'off' ? 0 : d.writeBackMs,
       cacheMode: d.cacheMode,
-      streamMemoryBudget: Math.max(256 * 1024 * 1024, 4 * d.partSize * (d.uploadConcurrency + 1)),
+      streamMemoryBudget: this.memory.budget,
       noChecksum: d.noChecksum,
       conditionalWrites: d.conditionalWrites ?? true,
       stream,
@@ -628,4 +630,9 @@ export class WriteBack implements WriteLayer {
 /** the ETag of the version a server state names, if it names one */
 function heldEtag(s: ServerState): string | undefined {
   return s && s !== 'unknown' && s.etag ? s.etag : undefined;
+}
+
+/** the part buffers of all streams together: 256 MiB, or what 4 streams need at full speed when more */
+function streamBudget(d: Pick<WriteBackDeps, 'partSize' | 'uploadConcurrency'>): number {
+  return Math.max(256 * 1024 * 1024, 4 * d.partSize * (d.uploadConcurrency + 2));
 }
