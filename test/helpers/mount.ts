@@ -263,3 +263,14 @@ export function pidsWith(arg: string): Promise<number[]> {
 export function watcherPids(mnt: string): Promise<number[]> {
   return pidsWhere((argv) => /fusermount3$/.test(argv[0] ?? '') && argv.includes(mnt));
 }
+
+/** Write `data` out of order: it goes through a cache file and waits for --vfs-write-back to upload. */
+export async function writePending(file: string, data: Buffer): Promise<void> {
+  const fh = await fs.open(file, 'w');
+  try {
+    await fh.write(data, 1000, data.length - 1000, 1000);
+    await fh.write(data, 0, 1000, 0);
+  } finally {
+    await fh.close();
+  }
+}

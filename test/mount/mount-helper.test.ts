@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { bucketfs, run, type RunResult } from '../helpers/run.js';
 import { TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY } from '../helpers/s3-server.js';
-import { isMounted, tempDir, useS3Bucket, waitFor, MOUNT_HOOK, MOUNT_TEST } from '../helpers/mount.js';
+import { isMounted, tempDir, useS3Bucket, waitFor, writePending, MOUNT_HOOK, MOUNT_TEST } from '../helpers/mount.js';
 import { cleanupDetachedMounts, mountCommandLines, mountProcesses, trackMountpoint, waitForExit, watcherProcesses } from '../helpers/detached-mounts.js';
 import { HELPER_NAME } from '../../src/cli/install-helper.js';
 
@@ -86,17 +86,6 @@ function umount(mnt: string): Promise<RunResult> {
 async function mountsAt(mnt: string): Promise<string[]> {
   const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
   return text.split('\n').filter((l) => l.split(' ')[4] === mnt);
-}
-
-/** Write `data` out of order: it goes through a cache file and waits for --vfs-write-back to upload. */
-async function writePending(file: string, data: Buffer): Promise<void> {
-  const fh = await fs.open(file, 'w');
-  try {
-    await fh.write(data, 1000, data.length - 1000, 1000);
-    await fh.write(data, 0, 1000, 0);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** what a dead FUSE mount answers: ENOTCONN, or ECONNABORTED when a request was in flight as it died */

@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../helpers/run.js';
 import { repoRoot, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY } from '../helpers/s3-server.js';
-import { isMounted, tempDir, useS3Bucket, MOUNT_TEST } from '../helpers/mount.js';
+import { isMounted, tempDir, useS3Bucket, writePending, MOUNT_TEST } from '../helpers/mount.js';
 import { cleanupDetachedMounts, mountProcesses, trackMountpoint, watcherProcesses } from '../helpers/detached-mounts.js';
 import { NotifySocket } from '../helpers/notify-socket.js';
 import { readUnitFile, setting, settings, startUnit, stopUnit, systemdEscape, type UnitContext, type UnitFile } from '../helpers/systemd-unit.js';
@@ -73,17 +73,6 @@ async function systemSetup(instance: string, envFile: string[] = []): Promise<Sy
   // what systemd gives a system service without User=: no HOME
   const baseEnv = { PATH: SERVICE_PATH, NOTIFY_SOCKET: notify.path, INVOCATION_ID: randomUUID().replace(/-/g, '') };
   return { ctx: { instance, relocate, baseEnv }, mnt, notify };
-}
-
-/** Write `data` out of order: it goes through a cache file and waits for --vfs-write-back to upload. */
-async function writePending(file: string, data: Buffer): Promise<void> {
-  const fh = await fs.open(file, 'w');
-  try {
-    await fh.write(data, 1000, data.length - 1000, 1000);
-    await fh.write(data, 0, 1000, 0);
-  } finally {
-    await fh.close();
-  }
 }
 
 function checkStopSettings(unit: UnitFile): void {
