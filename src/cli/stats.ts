@@ -88,7 +88,7 @@ export const statsCommand = defineCommand<StatsArgs>({
   builder: (y) =>
     y
       .positional('mountpoint', { type: 'string', describe: 'the mount point of a running bucketfs mount', demandOption: true })
-      .option('json', { type: 'boolean', describe: 'Print the state as one JSON document (the fields the README lists)' }),
+      .option('json', { type: 'boolean', describe: 'Print the state as one JSON document (fields are only ever added)' }),
   async run(cli, args) {
     const m = await bucketfsMount(args.mountpoint);
     const s = await readStats(m, args.mountpoint);
