@@ -17,7 +17,7 @@ import type { Logger } from '../util/log.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus.js';
 import type { MountSnapshot } from './snapshot.js';
-import { mountSocketDirs, prepareSocketDir, socketName } from './socket-path.js';
+import { mountSocketDirs, prepareSocketDir, removeStaleSockets, socketName } from './socket-path.js';
 
 /** why a TCP address could not be bound, as the user can act on it */
 function bindFailure(err: NodeJS.ErrnoException): string {
@@ -118,6 +118,11 @@ export class MetricsEndpoint {
       // a process that exits without close() (a second Ctrl-C) leaves no socket behind
       process.once('exit', this.removeOnExit);
       log.debug(`stats socket: ${file}`);
+      // and those of mounts that were killed are removed by the next mount (in the background)
+      void removeStaleSockets(dir).then(
+        (gone) => gone.forEach((f) => log.debug(`removed the stats socket of a mount that ended without removing it: ${f}`)),
+        () => undefined,
+      );
       return;
     }
     log.notice(`no stats socket for ${mountpoint} (bucketfs stats will not reach this mount): ${refused.join('; ')}`);

@@ -10,14 +10,50 @@
 // Not under --cache-dir: `stats` knows only the mount point, not the cache directory the mount
 // was given; a cache directory may be on a disk that is slow or shared between machines; and a
 // socket's path must fit in 107 bytes, which a deep cache directory may not leave. The name is a
-// hash of the mount point's path, so it is short, and one per mount point.
+// hash of the mount point's path, so it is short, and one per mount point. A mount removes its
+// socket when it ends; one killed (SIGKILL) cannot, and the next mount removes what it left.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 
 /** the socket's file name for a mount at `mountpoint` (an absolute, real path) */
 export function socketName(mountpoint: string): string {
   return `mount-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 16)}.sock`;
+}
+
+const SOCKET_NAME = /^mount-[0-9a-f]{16}\.sock$/;
+
+/** whether a process listens on the unix socket at `file` (a refused connection: nobody does) */
+function listening(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(file);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
+}
+
+/**
+ * Remove the sockets in `dir` that nobody listens on any more: those of mounts killed with
+ * SIGKILL (or crashed), which had no chance to. Only those older than `minAgeMs`: a mount
+ * starting at the same moment may have bound its socket and not be listening yet.
+ */
+export async function removeStaleSockets(dir: string, minAgeMs = 60_000, now = Date.now()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await fs.readdir(dir)) {
+    if (!SOCKET_NAME.test(name)) continue;
+    const file = path.join(dir, name);
+    const st = await fs.lstat(file).catch(() => null);
+    if (!st?.isSocket() || now - st.mtimeMs < minAgeMs || (await listening(file))) continue;
+    await fs.unlink(file).then(
+      () => removed.push(file),
+      () => undefined,
+    );
+  }
+  return removed;
 }
 
 function runtimeDir(env: NodeJS.ProcessEnv): string | undefined {

@@ -4,6 +4,7 @@
 // demand and against the test server's own log of the requests it received.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { bucketfs } from '../helpers/run.js';
 import { byteUnit } from '../../src/cli/format.js';
 import { freePort } from '../helpers/s3-server.js';
 import { MOUNT_TEST, isMounted, mount, mountFails, tempDir, useS3Bucket, usingMount, waitFor } from '../helpers/mount.js';
-import { mountSocketDirs, socketName } from '../../src/metrics/socket-path.js';
+import { mountSocketDirs, prepareSocketDir, socketName } from '../../src/metrics/socket-path.js';
 import type { MountSnapshot } from '../../src/metrics/snapshot.js';
 
 const BUCKET = 'metrics-bucket';
@@ -249,25 +250,57 @@ test(
   },
 );
 
-test('the stats socket: owner only while mounted, gone after the unmount, and stats then says the path is no mount', MOUNT_TEST, async () => {
-  const m = await mount(bucket.s3, `moto:${BUCKET}`);
-  const uid = process.getuid!();
-  const candidates = mountSocketDirs(uid, process.env).map((d) => path.join(d, socketName(m.mnt)));
-  let file: string | undefined;
-  await usingMount(m, async () => {
-    for (const c of candidates) if (await fs.stat(c).catch(() => null)) file ??= c;
-    assert.ok(file, `a socket at one of ${candidates.join(', ')}`);
-    const st = await fs.lstat(file);
-    assert.ok(st.isSocket());
-    assert.equal(st.mode & 0o777, 0o600);
-    assert.equal(st.uid, uid);
-    assert.equal((await fs.stat(path.dirname(file))).mode & 0o777, 0o700);
+/** a unix socket file at `file` whose process was killed (SIGKILL: it could not remove it) */
+async function deadSocket(file: string): Promise<void> {
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(file)}, () => console.log('up'))`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  assert.equal(await fs.stat(file!).catch(() => null), null, 'the socket is removed at the unmount');
-  const r = await bucketfs(['stats', m.mnt], { timeoutMs: 30_000 });
-  assert.equal(r.code, 1);
-  assert.equal(r.stderr, `bucketfs: ${m.mnt} is not a bucketfs mount\n`);
-});
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', () => reject(new Error(`the socket process exited before listening on ${file}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+test(
+  'the stats socket: owner only while mounted, gone after the unmount (then stats says no mount); those of killed mounts go at the next mount',
+  MOUNT_TEST,
+  async () => {
+    const uid = process.getuid!();
+    // the directory the mount will choose, with two sockets of killed mounts: one from two minutes ago, one from now
+    let dir: string | undefined;
+    for (const d of mountSocketDirs(uid, process.env)) if (!dir && (await prepareSocketDir(d, uid)) === undefined) dir = d;
+    assert.ok(dir);
+    const old = path.join(dir, `mount-${'0'.repeat(15)}1.sock`);
+    const young = path.join(dir, `mount-${'0'.repeat(15)}2.sock`);
+    await deadSocket(old);
+    await deadSocket(young);
+    const past = new Date(Date.now() - 120_000);
+    await fs.utimes(old, past, past);
+
+    const m = await mount(bucket.s3, `moto:${BUCKET}`);
+    const file = path.join(dir, socketName(m.mnt));
+    try {
+      await usingMount(m, async () => {
+        const st = await fs.lstat(file);
+        assert.ok(st.isSocket());
+        assert.equal(st.mode & 0o777, 0o600);
+        assert.equal(st.uid, uid);
+        assert.equal((await fs.stat(dir!)).mode & 0o777, 0o700);
+        await waitFor(async () => (await fs.stat(old).catch(() => null)) === null, 30_000, 'the old dead socket to be removed');
+        assert.ok(await fs.stat(young), 'a dead socket younger than a minute stays (its mount may be starting)');
+      });
+    } finally {
+      await fs.rm(young, { force: true });
+    }
+    assert.equal(await fs.stat(file).catch(() => null), null, 'the socket is removed at the unmount');
+    const r = await bucketfs(['stats', m.mnt], { timeoutMs: 30_000 });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `bucketfs: ${m.mnt} is not a bucketfs mount\n`);
+  },
+);
 
 test('bucketfs stats of a path that is no bucketfs mount: one line, exit 1', MOUNT_TEST, async () => {
   const dir = await tempDir();
