@@ -1,9 +1,10 @@
 // `bucketfs mount remote:bucket[/path] MOUNTPOINT [flags]`: the mount's lifecycle.
 //
-//   check the mount point (a stale mount of a killed process is cleaned) → probe the bucket with
-//   one LIST (missing bucket, bad credentials: one-line errors before anything is mounted) →
-//   mount → print one "mounted" line → serve until SIGINT/SIGTERM or an outside unmount →
-//   upload everything pending → unmount → exit 0.
+//   check --cache-dir, bind --metrics-addr → check the mount point (a stale mount of a killed
+//   process is cleaned) → probe the bucket with one LIST (missing bucket, bad credentials:
+//   one-line errors before anything is mounted) → mount → serve the stats socket → print one
+//   "mounted" line → serve until SIGINT/SIGTERM or an outside unmount → upload everything
+//   pending → unmount → remove the stats socket → exit 0.
 //
 // Every setting comes from one MountOptions (src/config/mount-options.ts: flag > RCLONE_<FLAG> >
 // default), built at the start; nothing here reads a raw flag after that.
@@ -28,6 +29,10 @@ import { log } from '../util/log.js';
 import { MountRoot, isSelfOrBelow } from '../vfs/paths.js';
 import { Vfs } from '../vfs/vfs.js';
 import { createFuseOps } from '../fuse/ops.js';
+import { FuseOpStats } from '../fuse/op-stats.js';
+import { MetricsEndpoint } from '../metrics/endpoint.js';
+import { MountMetrics } from '../metrics/snapshot.js';
+import { packageVersion } from './version.js';
 import { fsnameOption } from '../fuse/mount-options.js';
 import { prepareMountpoint } from '../fuse/mountpoint.js';
 import { canAutoUnmount, unmountCommand } from '../fuse/fusermount.js';
@@ -129,8 +134,18 @@ async function checkCacheDir(dir: string): Promise<void> {
 }
 
 async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions, isChild: boolean): Promise<void> {
+  await checkCacheDir(mo.vfs.cacheDir);
+  // bound before anything is done: a port in use is one line naming the flag, nothing sent or mounted
+  const endpoint = await MetricsEndpoint.open(mo.metricsAddr);
+  try {
+    await mountAndServe(cli, args, mo, isChild, endpoint);
+  } finally {
+    await endpoint.close();
+  }
+}
+
+async function mountAndServe(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions, isChild: boolean, endpoint: MetricsEndpoint): Promise<void> {
   const opts = mo.vfs;
-  await checkCacheDir(opts.cacheDir);
   const loc = cli.bucketLocation(args.remote, 'mount');
   const root = new MountRoot(loc.bucket, loc.path);
   const o = loc.target.options;
@@ -159,7 +174,8 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   }
   // uploads a previous run left pending (killed, crashed): found before mounting, sent in the background
   await vfs.recover();
-  const ops = createFuseOps(vfs, log);
+  const fuseStats = new FuseOpStats();
+  const ops = createFuseOps(vfs, log, fuseStats);
   const { volname, ...kernel } = mo.kernel;
   const autoUnmount = canAutoUnmount();
   if (!autoUnmount) log.notice('fusermount3 is not installed: if this process is killed, the mount point stays dead until unmounted by hand');
@@ -167,6 +183,17 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   const session = new FuseSession(mnt, ops, fsname, mo.requestTimeoutMs, mo.kernel.maxReadAhead, log);
 
   await session.mount();
+  const metrics = new MountMetrics({
+    version: packageVersion(),
+    remote: args.remote,
+    mountpoint: mnt,
+    vfs,
+    requests: loc.backend.requestStats,
+    fuse: fuseStats,
+  });
+  endpoint.serve(() => metrics.snapshot());
+  await endpoint.listenSocket(mnt, log);
+  if (endpoint.address) log.notice(`serving Prometheus metrics on http://${endpoint.address}/metrics`);
   const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? unmountCommand(mnt) : 'Ctrl-C'} to unmount)`;
   log.info(
     `mount options: dir-cache-time ${formatDuration(opts.dirCacheTimeMs)}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
@@ -181,7 +208,11 @@ async function runMount(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOptions
   }
   // a Type=notify service is ready once the mount works and a stop would be handled
   const ready = () => notifyServiceManager({ READY: '1', STATUS: `mounted ${args.remote} on ${mnt}` }, log);
-  await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs, ready);
+  try {
+    await serveUntilStopped(vfs, session, opts.cacheDir, mo.statsMs, ready);
+  } finally {
+    metrics.stop();
+  }
 }
 
 /** One LIST before mounting: a missing bucket or bad credentials fail here, with one line. */

@@ -31,6 +31,7 @@ import { purgeCommand } from './purge.js';
 import { rcatCommand } from './rcat.js';
 import { rmdirCommand } from './rmdir.js';
 import { sizeCommand } from './size.js';
+import { statsCommand } from './stats.js';
 import { touchCommand } from './touch.js';
 import { MOUNT_HELPER_COMMAND, helperExitCode, parseHelperCall } from './mount-helper.js';
 import { hideSecretArguments, useCommandArguments } from './hidden-args.js';
@@ -42,6 +43,7 @@ const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- commands of different argument types in one list (TypeScript has no existential types)
 const COMMANDS: CommandSpec<any>[] = [
   mountCommand,
+  statsCommand,
   lsCommand,
   lslCommand,
   lsdCommand,

@@ -6,6 +6,7 @@
 import { VFS_OPTIONS, vfsFlagName, type VfsOptionSpec } from './vfs-option-table.js';
 import { parseBool, parseDuration, parseInteger, parseSize } from './units.js';
 import { UserError, EXIT } from '../util/errors.js';
+import { parseListenAddress, type ListenAddress } from './listen-address.js';
 
 /** Flag values keyed by option name (snake_case), as the CLI collected them; absent = not given. */
 export type RawFlags = Readonly<Record<string, unknown>>;
@@ -81,6 +82,11 @@ export class FlagReader {
       if (!/^0?[0-7]{1,4}$/.test(t)) throw new Error(`invalid ${JSON.stringify(s)}: expected octal permission bits such as 0755`);
       return parseInt(t, 8);
     });
+  }
+  /** HOST:PORT to listen on (listen-address.ts); undefined when empty (off) */
+  listenAddress(name: string): ListenAddress | undefined {
+    if (this.text(name).trim() === '') return undefined;
+    return this.parsed(name, parseListenAddress);
   }
   /** a repeatable flag: every occurrence; else the environment variable as one value */
   list(name: string): string[] {

@@ -5,6 +5,7 @@ import { DURATION_OFF } from './units.js';
 import { FlagReader, type RawFlags } from './flag-reader.js';
 import { MAX_TIMER_MS, resolveVfsOptions, type VfsOptions } from './vfs-options.js';
 import { DEFAULT_TRANSFERS } from './defaults.js';
+import type { ListenAddress } from './listen-address.js';
 
 export { DEFAULT_TRANSFERS };
 
@@ -36,6 +37,8 @@ export interface MountOptions {
   requestTimeoutMs: number;
   /** --stats: interval of the statistics line at INFO (0: none) */
   statsMs: number;
+  /** --metrics-addr: where to serve Prometheus metrics (none: not served) */
+  metricsAddr: ListenAddress | undefined;
   /** --transfers: background uploads at a time */
   transfers: number;
 }
@@ -78,6 +81,7 @@ export function resolveMountOptions(raw: RawFlags, env: NodeJS.ProcessEnv = proc
     daemonWaitMs: timerMs(f.duration('daemon_wait'), MAX_TIMER_MS),
     requestTimeoutMs: timerMs(f.duration('daemon_timeout'), 0),
     statsMs: timerMs(f.duration('stats'), 0),
+    metricsAddr: f.listenAddress('metrics_addr'),
     transfers: global.transfers !== undefined && global.transfers > 0 ? global.transfers : DEFAULT_TRANSFERS,
   };
 }

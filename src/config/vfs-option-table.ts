@@ -239,6 +239,13 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     default: '1m0s',
     help: 'Interval between printing transfer statistics (at INFO level, i.e. with -v; 0 to disable).',
   },
+  {
+    scope: 'global',
+    name: 'metrics_addr',
+    type: 'string',
+    default: '',
+    help: 'IPaddress:Port or :Port to serve Prometheus metrics on, at /metrics (off when empty; :Port listens on every interface, 127.0.0.1:Port on this machine only). `bucketfs stats MOUNTPOINT` works without it.',
+  },
 ];
 
 export function findVfsOption(name: string): VfsOptionSpec | undefined {

@@ -9,6 +9,8 @@ export interface MountInfoEntry {
   source: string;
   /** the mount's device number, "major:minor" (its backing device info is /sys/class/bdi/<devno>) */
   devno: string;
+  /** the file system's own options (a FUSE mount's say user_id=, the uid that mounted it) */
+  superOptions: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal */
@@ -29,6 +31,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       fsType: fields[sep + 1]!,
       source: unescapeMountField(fields[sep + 2]!),
       devno: fields[2]!,
+      superOptions: fields[sep + 3] ?? '',
     });
   }
   return out;

@@ -1,5 +1,6 @@
 // The fuse-native operations table: argument translation between fuse-native's callbacks and
-// the Vfs, and errors through the one errno map. Nothing else happens here.
+// the Vfs, and errors through the one errno map. Nothing else happens here, but counting: every
+// answer passes through the Replier, which times it for `bucketfs stats` (op-stats.ts).
 //
 // Operations not in this table are answered ENOSYS by libfuse, which the kernel remembers:
 // the extended-attribute calls (getxattr/setxattr/listxattr/removexattr) then fail with
@@ -9,6 +10,7 @@ import type { FuseOps, FuseStat, FuseTime } from 'fuse-native';
 import type { Logger } from '../util/log.js';
 import type { Vfs, VfsAttr } from '../vfs/vfs.js';
 import { ERRNO, toPathErrno } from './errno.js';
+import { FuseOpStats } from './op-stats.js';
 
 /** renameat2's flag (linux/fs.h) */
 const RENAME_NOREPLACE = 1;
@@ -48,11 +50,19 @@ function nowNs(): bigint {
 
 type Done = (code: number, ...values: unknown[]) => void;
 
-/** Runs one operation and answers the kernel: success → cb(0, ...values), failure → cb(-errno). */
+/**
+ * Runs one operation and answers the kernel: success → cb(0, ...values), failure → cb(-errno).
+ * Each answer is counted and timed, from the call to the answer (performance.now(): a clock read,
+ * twice per request).
+ */
 class Replier {
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly stats: FuseOpStats,
+  ) {}
 
   call<T>(op: string, path: string, cb: Done, work: () => Promise<T> | T, reply: (v: T) => unknown[] = () => []): void {
+    const t0 = this.started();
     let p: Promise<T>;
     try {
       p = Promise.resolve(work());
@@ -60,21 +70,45 @@ class Replier {
       p = Promise.reject(err);
     }
     p.then(
-      (v) => cb(0, ...reply(v)),
-      (err) => cb(this.fail(op, path, err)),
+      (v) => {
+        this.answered(op, t0);
+        cb(0, ...reply(v));
+      },
+      (err) => cb(this.fail(op, path, err, t0)),
     );
   }
 
   /** read/write answer with the byte count in the code position. */
   count(op: string, path: string, cb: Done, work: () => Promise<number>): void {
+    const t0 = this.started();
     work().then(
-      (n) => cb(n),
-      (err) => cb(this.fail(op, path, err)),
+      (n) => {
+        this.answered(op, t0);
+        cb(n);
+      },
+      (err) => cb(this.fail(op, path, err, t0)),
     );
   }
 
-  private fail(op: string, path: string, err: unknown): number {
+  /** An operation refused without any work (EROFS on a read-only mount, EPERM for hard links): counted too. */
+  refuse(op: string, cb: Done, errno: keyof typeof ERRNO): void {
+    this.answered(op, this.started(), errno);
+    cb(-ERRNO[errno]);
+  }
+
+  private started(): number {
+    this.stats.inFlight++;
+    return performance.now();
+  }
+
+  private answered(op: string, t0: number, errno?: string): void {
+    this.stats.inFlight--;
+    this.stats.done(op, (performance.now() - t0) / 1000, errno);
+  }
+
+  private fail(op: string, path: string, err: unknown, t0: number): number {
     const m = toPathErrno(err, path);
+    this.answered(op, t0, m.name);
     const msg = `${op} ${path}: ${m.name}: ${err instanceof Error ? err.message : String(err)}`;
     if (m.serious) this.log.error(msg);
     else if (this.log.enabled('DEBUG')) this.log.debug(msg);
@@ -82,9 +116,10 @@ class Replier {
   }
 }
 
-export function createFuseOps(vfs: Vfs, log: Logger): FuseOps {
-  const r = new Replier(log);
-  return { ...attrOps(vfs, r), ...permissionOps(vfs, r), ...fileOps(vfs, r), ...nameOps(vfs, r), ...unsupportedOps(vfs, log) };
+/** The operations table over `vfs`; each answer is counted into `stats` (a new one when not given). */
+export function createFuseOps(vfs: Vfs, log: Logger, stats: FuseOpStats = new FuseOpStats()): FuseOps {
+  const r = new Replier(log, stats);
+  return { ...attrOps(vfs, r), ...permissionOps(vfs, r), ...fileOps(vfs, r), ...nameOps(vfs, r), ...unsupportedOps(vfs, log, r) };
 }
 
 /** attributes and listings */
@@ -156,11 +191,11 @@ function permissionOps(vfs: Vfs, r: Replier): FuseOps {
     // A file's mode and owners are stored with its object (Vfs.chmod/chown); a read-only mount
     // refuses them. (uid_t)-1 / (gid_t)-1 leave that one as it is.
     chmod(path: string, mode: number, cb: Done) {
-      if (readOnly) return cb(-ERRNO.EROFS);
+      if (readOnly) return r.refuse('chmod', cb, 'EROFS');
       r.call('chmod', path, cb, () => vfs.setPosix(path, { perm: mode & 0o7777 }));
     },
     chown(path: string, uid: number, gid: number, cb: Done) {
-      if (readOnly) return cb(-ERRNO.EROFS);
+      if (readOnly) return r.refuse('chown', cb, 'EROFS');
       const id = (n: number) => (n >= 0 && n < 0xffffffff ? n : undefined);
       const u = id(uid);
       const g = id(gid);
@@ -231,7 +266,7 @@ function nameOps(vfs: Vfs, r: Replier): FuseOps {
     },
     // renameat2 with flags: RENAME_NOREPLACE (mv -n, …); RENAME_EXCHANGE cannot be had on S3
     rename2(src: string, dest: string, flags: number, cb: Done) {
-      if (flags !== RENAME_NOREPLACE) return cb(-ERRNO.EINVAL);
+      if (flags !== RENAME_NOREPLACE) return r.refuse('rename', cb, 'EINVAL');
       r.call('rename', `${src} → ${dest}`, cb, () => vfs.rename(src, dest, { noReplace: true }));
     },
     symlink(target: string, path: string, cb: Done) {
@@ -251,11 +286,11 @@ function nameOps(vfs: Vfs, r: Replier): FuseOps {
 
 // No hard links, and no device nodes/FIFOs in a bucket: EPERM, which is what POSIX specifies
 // for "the file system does not support" these (link(2), mknod(2)); mkfifo(3) is a mknod.
-function unsupportedOps(vfs: Vfs, log: Logger): FuseOps {
+function unsupportedOps(vfs: Vfs, log: Logger, r: Replier): FuseOps {
   const refuse = (op: string, path: string, what: string, cb: Done) => {
-    if (vfs.opts.readOnly) return cb(-ERRNO.EROFS);
+    if (vfs.opts.readOnly) return r.refuse(op, cb, 'EROFS');
     log.debug(`${op} ${path}: EPERM (${what} are not supported)`);
-    cb(-ERRNO.EPERM);
+    r.refuse(op, cb, 'EPERM');
   };
   return {
     link(_src: string, path: string, cb: Done) {

@@ -61,6 +61,21 @@ export class DirCache {
     this.lru = lruOfCount<string, Listing>(max);
   }
 
+  /**
+   * How often a lookup or a readdir found its directory's listing here (hit) or not (miss: a LIST,
+   * or a probe of the one name, followed): for `bucketfs stats`. Only those two count; the cache's
+   * own upkeep (a create updating a listing in place) does not.
+   */
+  readonly stats = { hits: 0, misses: 0 };
+
+  /** The fresh listing of `dir` for a lookup or a readdir: as get(), counted as a hit or a miss. */
+  answer(dir: string): Listing | undefined {
+    const l = this.get(dir);
+    if (l) this.stats.hits++;
+    else this.stats.misses++;
+    return l;
+  }
+
   /** The listing of `dir` while it is fresh. */
   get(dir: string): Listing | undefined {
     const l = this.lru.get(dir);

@@ -186,7 +186,7 @@ export class Namespace {
 
   /** The listing of `dir`, fresh from the cache or fetched (one LIST per directory at a time). */
   async listDir(dir: string): Promise<Listing> {
-    const cached = this.dirs.get(dir);
+    const cached = this.dirs.answer(dir);
     if (cached) return cached;
     const tree = this.treeCovering(dir);
     if (tree && !this.listing.has(dir)) {
@@ -406,7 +406,7 @@ export class Namespace {
   async lookup(rel: string): Promise<DirEntry | null> {
     if (rel === '') return { name: '', kind: 'dir', size: 0 };
     const parent = parentOf(rel);
-    const listing = this.dirs.get(parent) ?? (await this.listing.get(parent));
+    const listing = this.dirs.answer(parent) ?? (await this.listing.get(parent));
     if (listing) {
       const e = listing.entries.get(baseName(rel)) ?? null;
       if (!e) this.meta.setNegative(rel);

@@ -13,7 +13,7 @@ import { FileReader, ReadCache } from './read/reader.js';
 import { WriteBack } from './write/write-back.js';
 import { baseReaders } from './write/base-reader.js';
 import { MountedBucket } from './bucket.js';
-import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, type WriteLayer } from './write/write-layer.js';
+import { serverVersion, type RenamePlan, type ServerVersion, type WriteFile, type WriteLayer, type WriteStats } from './write/write-layer.js';
 import { vfsError } from './errors.js';
 import { defaultPerm, statfs, withMode, type VfsAttr, type VfsDirEntry, type VfsStatfs } from './attrs.js';
 import { OpenFiles, openMode, type Handle } from './open-files.js';
@@ -40,6 +40,16 @@ export interface VfsStats {
   bytesRead: number;
   writes: number;
   bytesWritten: number;
+}
+
+/** Everything the VFS counts, in one piece, for `bucketfs stats` and the metrics endpoint. */
+export interface VfsMetrics extends VfsStats {
+  openHandles: number;
+  dirCache: { directories: number; hits: number; misses: number };
+  /** downloaded file data kept in memory for readers (--vfs-memory-limit) */
+  readCache: { bytes: number; limitBytes: number; gets: number; bytesDownloaded: number };
+  /** the write layer's uploads and cache files (none: a write layer that does not count them) */
+  writeBack?: WriteStats;
 }
 
 export class Vfs {
@@ -641,6 +651,18 @@ export class Vfs {
 
   get openHandles(): number {
     return this.files.size;
+  }
+
+  metrics(): VfsMetrics {
+    const blocks = this.reads.blocks;
+    const w = this.writes.stats?.();
+    return {
+      ...this.stats,
+      openHandles: this.openHandles,
+      dirCache: { directories: this.ns.dirs.size, ...this.ns.dirs.stats },
+      readCache: { bytes: blocks.usedBytes, limitBytes: blocks.limitBytes, ...this.reads.stats },
+      ...(w ? { writeBack: w } : {}),
+    };
   }
 
   /** Upload everything pending (unmount); rejects if anything could not be uploaded. */

@@ -28,6 +28,7 @@ import { dirExists, listObjects, listPage, probeName } from './list.js';
 import { formatMtime, md5Of, META_MTIME } from './metadata.js';
 import { headDirMarker, headObject, readObject } from './objects.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { RequestStats, countRequests } from './request-stats.js';
 import { putObject } from './upload.js';
 import type {
   BucketInfo,
@@ -66,6 +67,8 @@ const DELETE_BATCH = 1000;
 export class S3Backend implements S3BackendApi {
   readonly ctx: BackendContext;
   private readonly built: BuiltClient;
+  /** every request this backend sent, for `bucketfs stats` and the metrics endpoint */
+  readonly requestStats = new RequestStats();
 
   constructor(
     readonly options: S3Options,
@@ -90,6 +93,7 @@ export class S3Backend implements S3BackendApi {
       refusedAttempts: extra.retryRefusedAttempts ?? DEFAULT_RETRY.refusedAttempts,
       refusedBudgetMs: extra.retryRefusedBudgetMs ?? DEFAULT_RETRY.refusedBudgetMs,
     };
+    countRequests(this.built.client, this.requestStats);
     this.ctx = new BackendContext(
       this.built.client,
       options,
@@ -98,6 +102,7 @@ export class S3Backend implements S3BackendApi {
       log,
       this.built.endpointLabel,
       credentialsAnonymous(this.built.credentials),
+      this.requestStats,
     );
   }
 

@@ -5,6 +5,8 @@ import type { S3Options } from '../../config/s3-options.js';
 import type { Logger } from '../../util/log.js';
 import type { NameEncoder } from './encoding.js';
 import { withRetry, type RetryPolicy } from './retry.js';
+import { BackendError } from './backend-error.js';
+import { RequestStats } from './request-stats.js';
 
 export interface RunOptions {
   bucket?: string;
@@ -34,6 +36,8 @@ export class BackendContext {
     readonly endpoint: string,
     /** no credentials: blank keys, or env_auth that found none (known after the first request) */
     private readonly isAnonymous: boolean | (() => boolean),
+    /** what the requests add up to (request-stats.ts): retries and failures are counted here */
+    readonly stats: RequestStats = new RequestStats(),
   ) {}
 
   /** the server refused a conditional write (If-Match / If-None-Match): uploads go without */
@@ -49,13 +53,21 @@ export class BackendContext {
   }
 
   /** Run one S3 request (or a short sequence) with retries; failures become BackendError. */
-  run<T>(op: string, path: string, o: RunOptions, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    return withRetry(
-      this.retry,
-      { op, path, bucket: o.bucket, idempotent: o.idempotent, write: o.write, signal: o.signal, endpoint: this.endpoint, anonymous: this.anonymous },
-      () => fn(o.signal),
-      this.log,
-    );
+  async run<T>(op: string, path: string, o: RunOptions, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(
+        this.retry,
+        { op, path, bucket: o.bucket, idempotent: o.idempotent, write: o.write, signal: o.signal, endpoint: this.endpoint, anonymous: this.anonymous },
+        (attempt) => {
+          if (attempt > 1) this.stats.retries++;
+          return fn(o.signal);
+        },
+        this.log,
+      );
+    } catch (err) {
+      this.stats.failed(err instanceof BackendError ? err.kind : 'Other');
+      throw err;
+    }
   }
 
   /** SSE-C request parameters for the object itself (PUT, GET, HEAD, multipart create/part). */

@@ -7,6 +7,7 @@
 // with nanosecond precision in X-Amz-Meta-Mtime and a JS Date would lose it.
 import type { Readable } from 'node:stream';
 import type { WriteCondition } from './conditions.js';
+import type { RequestStats } from './request-stats.js';
 export type { WriteCondition };
 
 export interface BucketInfo {
@@ -141,6 +142,8 @@ export interface MultipartUploadInfo {
 }
 
 export interface S3BackendApi {
+  /** what the requests sent add up to (request-stats.ts); fakes in tests have none */
+  readonly requestStats?: RequestStats;
   listBuckets(): Promise<BucketInfo[]>;
   /** create if missing (location_constraint, bucket_acl/acl); skipped when no_check_bucket */
   makeBucket(bucket: string): Promise<void>;

@@ -231,6 +231,10 @@ export abstract class ItemState {
   get localBytes(): number {
     return localBytes(this.content);
   }
+  /** bytes of its cache file on the cache disk (a stream's part buffers are in memory: 0) */
+  get diskBytes(): number {
+    return this.content.kind === 'cache' ? this.content.file.localBytes : 0;
+  }
   get dataPath(): string {
     return path.join(this.ctx.dir, `${this.id}.data`);
   }

@@ -99,6 +99,11 @@ export class UploadQueue<T> {
     return this.backoff(n);
   }
 
+  /** items whose last attempt failed (and has not succeeded since) */
+  get failing(): number {
+    return this.failures.size;
+  }
+
   failureCount(item: T): number {
     return this.failures.get(item) ?? 0;
   }

@@ -576,14 +576,18 @@ export class WriteBack implements WriteLayer {
       if (it.dirty && !it.isOpen) pending++;
       if (it.isOpen) open++;
     }
+    let pendingBytes = 0;
+    for (const it of this.files.all()) pendingBytes += it.diskBytes;
     return {
       open,
       pending,
       uploading: this.queue.running,
+      failing: this.queue.failing,
       streamMemory: this.memory.bytes,
       uploads: this.counters.uploads,
       bytesUploaded: this.counters.bytesUploaded,
       failures: this.counters.failures,
+      pendingBytes,
       cached: this.clean.size,
       cachedBytes: this.clean.bytes,
     };

@@ -115,13 +115,21 @@ export interface WriteLayer {
 }
 
 export interface WriteStats {
+  /** files open for writing */
   open: number;
+  /** closed files whose data is not in the bucket yet (waiting for --vfs-write-back, or uploading) */
   pending: number;
+  /** uploads running or waiting for a --transfers slot */
   uploading: number;
+  /** files whose last upload attempt failed: tried again after a backoff */
+  failing: number;
   streamMemory: number;
   uploads: number;
   bytesUploaded: number;
+  /** failed upload attempts */
   failures: number;
+  /** bytes in the cache files of files open or not uploaded yet (on the cache disk) */
+  pendingBytes: number;
   /** clean cached copies kept for reuse, and their local bytes */
   cached: number;
   cachedBytes: number;
