@@ -1,6 +1,6 @@
 // Crash-recovery bugs of the write layer found by the model-based tests (write-crash.test.ts),
-// as minimal todo tests until they are fixed: each runs (and fails while the bug is there)
-// without failing the suite. A crash is simulated as in write-model.test.ts: the instance is abandoned
+// as minimal tests: todo until they are fixed (each runs, and fails while the bug is there,
+// without failing the suite), plain tests once fixed. A crash is simulated as in write-model.test.ts: the instance is abandoned
 // and its journals are marked as left by a dead process.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,8 +24,9 @@ async function writeClose(vfs: Vfs, p: string, data: string, flags?: number): Pr
 // '["open c h2","write h2 0 10 6","close h2","sync","open b h1","write h1 0 10 5","close h1",
 // "open c trunc h3","write h3 0 10 7","rename c b","crash"]'. The rename of c (a stream never
 // flushed) over b (closed, waiting for its upload) is a local move: c's object is deleted, b's
-// journal removed, and nothing journals the moved file; after a crash neither name exists.
-test('a crash after renaming an unflushed file over a closed one leaves one of them', { timeout: 30_000, todo: 'known bug: both are lost' }, async () => {
+// journal removed; the moved file was journaled by nothing, so after a crash neither name
+// existed. Fixed: a local move journals the moved file first (WriteBack.prepareRename).
+test('a crash after renaming an unflushed file over a closed one leaves one of them', { timeout: 30_000 }, async () => {
   const be = new FakeBackend();
   be.putDirect('c', 'c on the server');
   const one = await vfsInstance({ backend: be, opts: wb, extras: { clock: new FakeClock() } });

@@ -202,6 +202,10 @@ export abstract class ItemState {
   get isStream(): boolean {
     return this.content.kind === 'stream';
   }
+  /** a journal of this item is on disk (a crash recovery would find it) */
+  get journaled(): boolean {
+    return this.journal.state !== 'none';
+  }
   /** a stream that has handed parts to the backend */
   get streamStarted(): boolean {
     return this.content.kind === 'stream' && this.content.stream.started;

@@ -472,6 +472,12 @@ export class WriteBack implements WriteLayer {
     if (item) {
       this.queue.cancel(item);
       const plan = await item.prepareRename();
+      // A local move deletes the source's object and replaces the target at once, while the
+      // moved content may be nowhere but in memory (a file still open, never flushed): it is
+      // journaled first, durably, so a crash right after the rename leaves the file under its
+      // new name rather than nothing under either (ext4's auto_da_alloc does the same for a
+      // rename over a file whose data is not written yet).
+      if (plan === 'local' && !item.journaled) await item.persistIfDirty();
       return {
         local: plan === 'local',
         source: item.server === null ? null : { etag: heldEtag(item.server) },
