@@ -24,6 +24,8 @@ import { installHelperCommand } from './install-helper.js';
 import { lsCommand } from './ls.js';
 import { lsdCommand } from './lsd.js';
 import { lsfCommand } from './lsf.js';
+import { hashsumCommand, md5sumCommand, sha1sumCommand } from './hashsum.js';
+import { lsjsonCommand } from './lsjson.js';
 import { lslCommand } from './lsl.js';
 import { mkdirCommand } from './mkdir.js';
 import { mountCommand } from './mount.js';
@@ -48,6 +50,7 @@ const COMMANDS: CommandSpec<any>[] = [
   lslCommand,
   lsdCommand,
   lsfCommand,
+  lsjsonCommand,
   mkdirCommand,
   rmdirCommand,
   catCommand,
@@ -59,6 +62,9 @@ const COMMANDS: CommandSpec<any>[] = [
   purgeCommand,
   touchCommand,
   sizeCommand,
+  md5sumCommand,
+  sha1sumCommand,
+  hashsumCommand,
   backendCommand,
   configCommand,
   listremotesCommand,
