@@ -13,6 +13,7 @@ import { Cli, type GlobalArgs } from './context.js';
 import { reportError } from './edge.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
+import { checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { listremotesCommand } from './listremotes.js';
 import { copyCommand } from './copy.js';
@@ -65,6 +66,7 @@ const COMMANDS: CommandSpec<any>[] = [
   md5sumCommand,
   sha1sumCommand,
   hashsumCommand,
+  checkCommand,
   backendCommand,
   configCommand,
   listremotesCommand,
