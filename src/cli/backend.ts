@@ -10,7 +10,7 @@ import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import type { Cli, RemoteLocation } from './context.js';
-import { formatJsonTime } from './format.js';
+import { formatJsonTime, goJson } from './format.js';
 import { objectsToActOn } from './listing.js';
 
 const COMMANDS: Record<string, { help: string; options: string[] }> = {
@@ -33,11 +33,6 @@ export function parseBackendOptions(list: string[], allowed: string[], command: 
     out[key] = value;
   }
   return out;
-}
-
-/** Go's json.MarshalIndent(v, "", "\t") for the values printed here. */
-function goJson(v: unknown): string {
-  return JSON.stringify(v, null, '\t') + '\n';
 }
 
 async function bucketsOf(loc: RemoteLocation): Promise<string[]> {
@@ -79,7 +74,7 @@ async function restore(cli: Cli, loc: RemoteLocation, opts: Record<string, strin
       results.push({ Status: err instanceof Error ? err.message : String(err), Remote: l.rel });
     }
   }
-  await cli.write(goJson(results));
+  await cli.write(goJson(results, '\t') + '\n');
 }
 
 async function listMultipart(cli: Cli, loc: RemoteLocation): Promise<void> {
@@ -88,7 +83,7 @@ async function listMultipart(cli: Cli, loc: RemoteLocation): Promise<void> {
     const uploads = await loc.backend.listMultipartUploads(bucket, loc.bucket === '' || loc.path === '' ? undefined : loc.path);
     out[bucket] = uploads.map(uploadJson);
   }
-  await cli.write(goJson(out));
+  await cli.write(goJson(out, '\t') + '\n');
 }
 
 async function cleanup(cli: Cli, loc: RemoteLocation, opts: Record<string, string>): Promise<void> {

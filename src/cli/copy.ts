@@ -31,7 +31,7 @@ interface SourceFile {
  * Regular files under a local directory, recursively, paths relative to it ('/'-separated). Names
  * are read as bytes: one that is not valid UTF-8 is kept exactly (raw-names.ts), as rclone does.
  */
-async function walkLocal(root: string): Promise<SourceFile[]> {
+export async function walkLocal(root: string): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     // name: the logical name (rclone's standard name); file: the local name (escaped bytes kept)

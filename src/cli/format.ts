@@ -46,6 +46,34 @@ export function formatJsonTime(d: Date): string {
     .replace(/\.Z$/, 'Z');
 }
 
+/** RFC 3339 in UTC with the fraction to the nanosecond: Go's `2006-01-02T15:04:05.000000000Z07:00`
+ * (fixed nine digits, rclone lsjson's ModTime) or, with `trim`, time.RFC3339Nano (trailing zeros
+ * and an empty fraction dropped, rclone's metadata times). */
+export function formatRfc3339Ns(ns: bigint, trim = false): string {
+  const secs = floorDiv(ns, NS_PER_S);
+  const frac = String(ns - secs * NS_PER_S).padStart(9, '0');
+  const base = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  const f = trim ? frac.replace(/0+$/, '') : frac;
+  return `${base}${f ? '.' + f : ''}Z`;
+}
+
+/**
+ * Go's json.Marshal (or json.MarshalIndent with `indent`) of plain values: as JSON.stringify,
+ * plus Go's escapes in strings: `<`, `>`, `&`, U+2028 and U+2029 as \u escapes, and \b, \f as
+ * \u0008, \u000c (Go 1.19, which rclone 1.60 is built with). Object keys keep their order:
+ * callers give them in Go's order (struct field order; sorted for maps).
+ */
+export function goJson(v: unknown, indent?: string): string {
+  const text = JSON.stringify(v, null, indent);
+  // Escaped backslashes are consumed as pairs first, so `\\b` (a backslash, then b) stays as is.
+  return text.replace(/\\[bf\\]|[<>&\u2028\u2029]/g, (m) => {
+    if (m === '\\b') return '\\u0008';
+    if (m === '\\f') return '\\u000c';
+    if (m.length === 2) return m;
+    return '\\u' + m.charCodeAt(0).toString(16).padStart(4, '0');
+  });
+}
+
 /** `%9d` */
 export function padSize(n: number, width = 9): string {
   return String(n).padStart(width, ' ');

@@ -13,6 +13,7 @@ import { Cli, type GlobalArgs } from './context.js';
 import { reportError } from './edge.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
+import { checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { listremotesCommand } from './listremotes.js';
 import { copyCommand } from './copy.js';
@@ -24,6 +25,8 @@ import { installHelperCommand } from './install-helper.js';
 import { lsCommand } from './ls.js';
 import { lsdCommand } from './lsd.js';
 import { lsfCommand } from './lsf.js';
+import { hashsumCommand, md5sumCommand, sha1sumCommand } from './hashsum.js';
+import { lsjsonCommand } from './lsjson.js';
 import { lslCommand } from './lsl.js';
 import { mkdirCommand } from './mkdir.js';
 import { mountCommand } from './mount.js';
@@ -48,6 +51,7 @@ const COMMANDS: CommandSpec<any>[] = [
   lslCommand,
   lsdCommand,
   lsfCommand,
+  lsjsonCommand,
   mkdirCommand,
   rmdirCommand,
   catCommand,
@@ -59,6 +63,10 @@ const COMMANDS: CommandSpec<any>[] = [
   purgeCommand,
   touchCommand,
   sizeCommand,
+  md5sumCommand,
+  sha1sumCommand,
+  hashsumCommand,
+  checkCommand,
   backendCommand,
   configCommand,
   listremotesCommand,

@@ -178,6 +178,10 @@ export interface ObjectHeaders {
   ETag?: string;
   StorageClass?: string;
   ContentType?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
   Metadata?: Record<string, string>;
   Restore?: string;
   ServerSideEncryption?: string;
@@ -207,6 +211,10 @@ export function objectInfoFrom(path: string, h: ObjectHeaders, etagIsNotMd5: boo
   };
   if (h.StorageClass) info.storageClass = h.StorageClass;
   if (h.ContentType) info.contentType = h.ContentType;
+  if (h.CacheControl) info.cacheControl = h.CacheControl;
+  if (h.ContentDisposition) info.contentDisposition = h.ContentDisposition;
+  if (h.ContentEncoding) info.contentEncoding = h.ContentEncoding;
+  if (h.ContentLanguage) info.contentLanguage = h.ContentLanguage;
   if (md5) info.md5 = md5;
   if (h.Restore) info.restore = h.Restore;
   return info;

@@ -42,6 +42,11 @@ export interface ObjectInfo {
   etag: string;
   storageClass?: string;
   contentType?: string;
+  /** Cache-Control, Content-Disposition, Content-Encoding, Content-Language when set (rclone's system metadata) */
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
   /** hex MD5 of the content when known: the ETag of a single-part upload, or X-Amz-Meta-Md5chksum */
   md5?: string;
   /** all user metadata, lower-case keys without the x-amz-meta- prefix */
