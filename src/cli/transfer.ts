@@ -1,4 +1,4 @@
-// File transfers for copy and copyto, between local paths and remotes in every direction, as
+// File transfers for copy, copyto, sync and move (the tree engine is tree.ts), between local paths and remotes in every direction, as
 // rclone does them:
 //
 // - A file is skipped when the destination has the same size and the same modification time
