@@ -4,27 +4,30 @@
 import { UserError, EXIT } from '../util/errors.js';
 import { defineCommand } from './command.js';
 import { copyOne, copyTree, sourceKind } from './copy.js';
+import { addCompareFlags, checkersOf, compareOptions, type CompareArgs } from './tree.js';
 import { endpointIn } from './transfer.js';
 
-export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number }>({
+export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs>({
   command: 'copyto <source> <dest>',
   describe: 'Copy a file from source to dest, skipping it if identical',
   builder: (y) =>
-    y
-      .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
-      .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (the new name)', demandOption: true }),
+    addCompareFlags(
+      y
+        .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
+        .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (the new name)', demandOption: true }),
+    ),
   async run(cli, args) {
     const src = cli.location(args.source);
     const dst = cli.location(args.dest);
     const kind = await sourceKind(src);
     if (kind.kind === 'missing') throw new UserError(`copyto ${args.source}: file not found`, EXIT.fileNotFound);
     if (kind.kind === 'dir') {
-      await copyTree(cli, src, dst, args.transfers);
+      await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args));
       return;
     }
     if (dst.kind === 'remote' && (dst.bucket === '' || dst.path === '')) {
       throw new UserError(`copyto ${args.dest}: the destination must be a file path (remote:bucket/path/to/file)`, EXIT.usage);
     }
-    await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, ''));
+    await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, ''), { compare: compareOptions(args) });
   },
 });

@@ -14,7 +14,7 @@ import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import { mapOrdered } from './concurrency.js';
 import type { Cli, Location } from './context.js';
-import { walkLocal } from './copy.js';
+import { walkLocal } from './tree.js';
 import { objectsToActOn } from './listing.js';
 import { fsPath } from './raw-names.js';
 import { endpointIn, statLocal, type Endpoint } from './transfer.js';
@@ -95,7 +95,7 @@ export async function* filesUnder(loc: Location, signal: AbortSignal): AsyncGene
       yield { rel: loc.path.slice(loc.path.lastIndexOf('/') + 1), e: { kind: 'local', loc, file: loc.path }, size: one.size };
       return;
     }
-    for (const f of await walkLocal(loc.path)) yield { rel: f.rel, e: endpointIn(loc, f.rel), size: f.size };
+    for (const f of (await walkLocal(loc.path)).files) yield { rel: f.rel, e: endpointIn(loc, f.rel), size: f.size };
     return;
   }
   for await (const l of objectsToActOn(loc, signal)) {

@@ -35,6 +35,7 @@ import { rcatCommand } from './rcat.js';
 import { rmdirCommand } from './rmdir.js';
 import { sizeCommand } from './size.js';
 import { statsCommand } from './stats.js';
+import { moveCommand, movetoCommand, syncCommand } from './sync.js';
 import { touchCommand } from './touch.js';
 import { MOUNT_HELPER_COMMAND, helperExitCode, parseHelperCall } from './mount-helper.js';
 import { hideSecretArguments, useCommandArguments } from './hidden-args.js';
@@ -58,6 +59,9 @@ const COMMANDS: CommandSpec<any>[] = [
   rcatCommand,
   copytoCommand,
   copyCommand,
+  syncCommand,
+  movetoCommand,
+  moveCommand,
   deletefileCommand,
   deleteCommand,
   purgeCommand,

@@ -1,4 +1,4 @@
-// File transfers for copy and copyto, between local paths and remotes in every direction, as
+// File transfers for copy, copyto, sync and move (the tree engine is tree.ts), between local paths and remotes in every direction, as
 // rclone does them:
 //
 // - A file is skipped when the destination has the same size and the same modification time
@@ -153,6 +153,26 @@ function counter(progress: Progress): Transform {
 
 export type Outcome = 'copied' | 'skipped' | 'updated' | 'dry-run';
 
+/**
+ * rclone's rules for "the destination already has it" (copy, sync, move): by default the same
+ * size and modification time (same size, other time, same MD5: only the time is set);
+ * --size-only: the same size; --checksum: the same size and MD5 (the size alone when a side has
+ * no MD5); --update: a newer destination is kept, one of the same time too when the size is the
+ * same; --ignore-existing: any destination file is kept.
+ */
+export interface CompareOptions {
+  sizeOnly?: boolean;
+  checksum?: boolean;
+  update?: boolean;
+  ignoreExisting?: boolean;
+}
+
+export interface CopyFileOptions {
+  label?: string;
+  action?: string;
+  compare?: CompareOptions;
+}
+
 export class Transferer {
   private readonly buckets = new Map<string, Promise<void>>();
 
@@ -173,16 +193,48 @@ export class Transferer {
   }
 
   /**
-   * Copy `src` to `dst` unless the destination already has it. `srcMeta` must describe the
-   * source; `dstMeta` is the destination's metadata, null when it does not exist, undefined to
-   * look it up here.
+   * Copy `src` to `dst` unless the destination already has it, by `opts.compare`'s rule (see
+   * CompareOptions). `srcMeta` must describe the source; `dstMeta` is the destination's
+   * metadata, null when it does not exist, undefined to look it up here. `opts.label` names the
+   * file in log lines (rclone's path relative to the command's root; default: the destination
+   * path), `opts.action` is the verb of the --dry-run / -i gate ("copy", or "move").
    */
-  async copyFile(src: Endpoint, srcMeta: FileMeta, dst: Endpoint, dstMeta?: FileMeta | null): Promise<Outcome> {
-    const name = dst.kind === 'local' ? dst.file : dst.path;
+  async copyFile(src: Endpoint, srcMeta: FileMeta, dst: Endpoint, dstMeta?: FileMeta | null, opts: CopyFileOptions = {}): Promise<Outcome> {
+    const name = opts.label ?? (dst.kind === 'local' ? dst.file : dst.path);
+    const cmp = opts.compare ?? {};
+    const action = opts.action ?? 'copy';
     if (dstMeta === undefined) dstMeta = await statEndpoint(dst);
     if (dstMeta) {
-      if (dstMeta.size === srcMeta.size) {
-        const window = srcMeta.precisionNs > dstMeta.precisionNs ? srcMeta.precisionNs : dstMeta.precisionNs;
+      const window = srcMeta.precisionNs > dstMeta.precisionNs ? srcMeta.precisionNs : dstMeta.precisionNs;
+      let sizeOnly = cmp.sizeOnly === true;
+      if (cmp.ignoreExisting) {
+        log.debug(`${name}: Destination exists, skipping`);
+        return 'skipped';
+      }
+      if (cmp.update) {
+        const dt = dstMeta.mtimeNs / window - srcMeta.mtimeNs / window;
+        if (dt > 0n) {
+          log.debug(`${name}: Destination is newer than source, skipping`);
+          return 'skipped';
+        }
+        // Equal times: the size decides (unless --checksum); an older destination is compared as usual.
+        if (dt === 0n && !cmp.checksum) sizeOnly = true;
+      }
+      if (sizeOnly) {
+        if (dstMeta.size === srcMeta.size) {
+          log.debug(`${name}: Sizes identical`);
+          return 'skipped';
+        }
+      } else if (cmp.checksum) {
+        if (dstMeta.size === srcMeta.size) {
+          const [a, b] = await Promise.all([md5Of(src, srcMeta, this.cli.signal), md5Of(dst, dstMeta, this.cli.signal)]);
+          // No hash on one side: the size alone decides, as rclone falls back to --size-only.
+          if (!a || !b || a === b) {
+            log.debug(`${name}: ${a && b ? 'Size and MD5 of src and dst objects identical' : 'Sizes identical (no MD5 to compare)'}`);
+            return 'skipped';
+          }
+        }
+      } else if (dstMeta.size === srcMeta.size) {
         if (sameTime(srcMeta.mtimeNs, dstMeta.mtimeNs, window)) {
           log.debug(`${name}: Size and modification time the same (differ by less than ${window} ns): Unchanged skipping`);
           return 'skipped';
@@ -198,15 +250,16 @@ export class Transferer {
         }
       }
     }
-    if (!(await this.cli.confirm('copy', name, `size ${srcMeta.size}`))) return 'dry-run';
+    if (!(await this.cli.confirm(action, name, `size ${srcMeta.size}`))) return 'dry-run';
     this.progress.addFile(srcMeta.size);
-    await this.transfer(src, srcMeta, dst);
+    const serverSide = await this.transfer(src, srcMeta, dst);
     this.progress.fileDone();
-    log.info(`${name}: Copied (${dstMeta ? 'replaced existing' : 'new'})`);
+    log.info(`${name}: Copied (${serverSide ? 'server-side copy' : dstMeta ? 'replaced existing' : 'new'})`);
     return 'copied';
   }
 
-  private async transfer(src: Endpoint, srcMeta: FileMeta, dst: Endpoint): Promise<void> {
+  /** Move the data; true when it was a server-side copy. */
+  private async transfer(src: Endpoint, srcMeta: FileMeta, dst: Endpoint): Promise<boolean> {
     const signal = this.cli.signal;
     if (dst.kind === 'remote') {
       if (src.kind === 'remote' && src.loc.backendKey === dst.loc.backendKey) {
@@ -215,7 +268,7 @@ export class Transferer {
           dst.loc.backend.copy(src.bucket, src.path, dst.bucket, dst.path, srcMeta.precisionNs === 1n ? { mtimeNs: srcMeta.mtimeNs } : undefined),
         );
         this.progress.add(srcMeta.size);
-        return;
+        return true;
       }
       await this.withBucket(dst, async () => {
         const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
@@ -238,7 +291,7 @@ export class Transferer {
           onProgress: this.progress.tracker(),
         });
       });
-      return;
+      return false;
     }
     // To a local file: write a temporary sibling, rename into place, then set the time.
     const dir = path.dirname(dst.file);
@@ -261,6 +314,7 @@ export class Transferer {
       throw localError('write', dst.file, err);
     }
     await setLocalMtime(dst.file, srcMeta.mtimeNs);
+    return false;
   }
 
   /** Run an upload; if the bucket turns out not to exist, create it once and try again. */
