@@ -1000,8 +1000,8 @@ export class Namespace {
    * copied concurrently (bounded), then the sources deleted. An existing target is replaced as
    * POSIX says: a file by a file, an empty directory by a directory.
    */
-  async rename(from: string, to: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<string> {
-    if (from === to) return to;
+  async rename(from: string, to: string, opts: { mtimeNs?: bigint; metadata?: Record<string, string> } = {}): Promise<RenameResult> {
+    if (from === to) return { to };
     if (from === '' || to === '') throw vfsError('EINVAL', 'cannot rename the mount root');
     const src = await this.lookup(from);
     if (!src) throw vfsError('ENOENT', `no such file or directory: /${from}`);
@@ -1015,7 +1015,7 @@ export class Namespace {
       if (dst) await this.requireEmptyDir(to);
       // an empty target directory is replaced: its marker is the key the new marker overwrites
       await this.renameDir(from, to, src);
-      return to;
+      return { to };
     }
     if (dst?.kind === 'dir') throw vfsError('EISDIR', `is a directory: /${to}`);
     return this.renameFile(from, to, src, dst, opts);
@@ -1033,7 +1033,7 @@ export class Namespace {
     src: DirEntry,
     dst: DirEntry | null,
     set: { mtimeNs?: bigint; metadata?: Record<string, string> },
-  ): Promise<string> {
+  ): Promise<RenameResult> {
     const { mtimeNs, metadata } = set;
     const objFrom = this.objectOf(from, src);
     const setOpts = mtimeNs !== undefined || metadata ? { ...(mtimeNs !== undefined ? { mtimeNs } : {}), ...(metadata ? { metadata } : {}) } : {};
@@ -1072,7 +1072,7 @@ export class Namespace {
       this.store?.put(info);
     } else this.meta.dropHead(objTo);
     this.noteAncestors(to);
-    return to;
+    return { to, ...(copy.etag ? { etag: copy.etag } : {}) };
   }
 
   /**
@@ -1193,6 +1193,13 @@ export class Namespace {
 /** a file whose whole body is worth GETting instead of a HEAD: the listing gave its version */
 function isSmall(e: DirEntry): boolean {
   return !!e.etag && e.size > 0 && e.size <= SMALL_GET;
+}
+
+/** where a rename put the file (beside the target when another client stored that meanwhile),
+ *  and the ETag of the copy a file's move made, when the server said it */
+export interface RenameResult {
+  to: string;
+  etag?: string;
 }
 
 export function entryFromInfo(name: string, info: ObjectInfo): DirEntry {

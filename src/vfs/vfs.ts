@@ -550,13 +550,15 @@ export class Vfs {
       this.ns.noteFile(to, source.size, source.mtimeNs);
       this.log.debug(`rename ${fromPath} → ${toPath}: pending file moved locally`);
     } else {
-      landed = await this.ns.rename(from, to, {
+      const moved = await this.ns.rename(from, to, {
         ...(plan.mtimeNs !== undefined ? { mtimeNs: plan.mtimeNs } : {}),
         ...(plan.metadata ? { metadata: plan.metadata } : {}),
       });
+      landed = moved.to;
       if (target && !isSelfOrBelow(target.rel, from) && landed === to) await this.writes.discard(to);
       await this.writes.renamed(from, landed, {
         local: false,
+        ...(moved.etag ? { copyEtag: moved.etag } : {}),
         ...(plan.mtimeNs !== undefined ? { mtimeStored: plan.mtimeNs } : {}),
         ...(plan.metadata ? { posixStored: true } : {}),
       });

@@ -225,17 +225,11 @@ const one = process.env.REFTEST_SEED;
  * Seeds that find known bugs of the write layer: they run as todo tests (reported, not failing
  * the suite) until the bugs are fixed, then move to the seeds below.
  */
-const KNOWN_BUGS: Record<number, string> = {
-  // b (no X-Amz-Meta-Mtime on the server) is opened, written in a cache file that still needs bytes
-  // of the object, renamed (server-side copy) and killed during fsync: the journal's expected
-  // server state has etag '' and no mtime, so recovery calls the unchanged object a conflict and
-  // diverts the file to c.conflict-…, whose missing bytes are then fetched from the conflict name:
-  // EIO on reads, and the upload can never succeed
-  5: 'known bug: a recovered file renamed on the server becomes a conflict whose base cannot be read',
-};
+const KNOWN_BUGS: Record<number, string> = {};
 
 // seed 1 found that a local rename of a never-flushed file over a pending one lost both after a
-// crash (the moved file is now journaled before the rename: crash-bugs.test.ts)
+// crash (the moved file is now journaled before the rename), seed 5 that a file renamed on the
+// server was recovered as a false conflict (the copy's ETag is now kept): crash-bugs.test.ts
 const seeds = one !== undefined ? [Number(one)] : [1, 2, 3, 4, 5, 6];
 for (const seed of seeds) {
   const todo = KNOWN_BUGS[seed];

@@ -427,14 +427,16 @@ export class Item extends ItemUploads implements WriteFile {
 
   /** Renamed to `rel`. `how`: moved locally (`server`: what the target held), or with the object
    *  on the server (a copy: the base has a new ETag); `mtimeStored`: the copy stored this mtime. */
-  renamed(rel: string, how: { local: true; server: ServerState } | { local: false; mtimeStored?: bigint; posixStored?: boolean }): void {
+  renamed(rel: string, how: { local: true; server: ServerState } | { local: false; mtimeStored?: bigint; posixStored?: boolean; copyEtag?: string }): void {
     this.moveRel(rel);
     if (how.local) this.setServer(how.server);
     else if (!(this.server === null && this.isStream)) {
       // (a stream with nothing on the server yet simply has a new name)
       if (this.content.kind === 'cache') this.content.file.baseMoved();
+      // the copy's ETag when the server said it (a crash recovery then knows the object as the
+      // version this file is based on), else unknown
       const s = this.server;
-      if (s && s !== 'unknown') this.setServer({ ...s, etag: '' });
+      if (s && s !== 'unknown') this.setServer({ ...s, etag: how.copyEtag ?? '' });
       if (how.posixStored) this.posixDirty = false;
       if (how.mtimeStored !== undefined && this.mtimeNs === how.mtimeStored) {
         // (a chmod/chown not stored yet keeps the copy that fixes the metadata pending)

@@ -494,7 +494,11 @@ export class WriteBack implements WriteLayer {
     return { local: false, source: { etag: undefined } };
   }
 
-  async renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean }): Promise<void> {
+  async renamed(
+    from: string,
+    to: string,
+    how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean; copyEtag?: string },
+  ): Promise<void> {
     const moved = this.files.move(from, to, (item, rel, newRel) => {
       if (how.local && rel === from) item.renamed(newRel, { local: true, server: toServerState(how.server) });
       else
@@ -502,6 +506,7 @@ export class WriteBack implements WriteLayer {
           local: false,
           ...(rel === from && how.mtimeStored !== undefined ? { mtimeStored: how.mtimeStored } : {}),
           ...(rel === from && how.posixStored ? { posixStored: true } : {}),
+          ...(rel === from && how.copyEtag ? { copyEtag: how.copyEtag } : {}),
         });
     });
     await Promise.all(

@@ -94,7 +94,11 @@ export interface WriteLayer {
   prepareRename(from: string, to: string): Promise<RenamePlan>;
   /** `from` (a file or a directory) was renamed to `to`: pending files follow.
    *  `server`: what the server holds at `to` now (for a local move: the replaced object). */
-  renamed(from: string, to: string, how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean }): Promise<void>;
+  renamed(
+    from: string,
+    to: string,
+    how: { local: boolean; server?: ServerVersion | null; mtimeStored?: bigint; posixStored?: boolean; copyEtag?: string },
+  ): Promise<void>;
   /** a read-only open: the cached copy of this version of `rel`, if the cache has one (or
    *  always with --vfs-cache-mode full); undefined: read from the bucket */
   openCached?(rel: string, server: ServerVersion): Promise<WriteFile | undefined>;
