@@ -91,28 +91,32 @@ export const syncCommand = defineCommand<TreeArgs & { 'delete-before'?: boolean;
   async run(cli, args) {
     const mode = deleteMode(args);
     const maxDelete = maxDeleteOf(args['max-delete']);
-    const src = cli.location(args.source);
-    const dst = cli.location(args.dest);
-    checkNotOverlapping(src, dst, 'sync');
-    const kind = await sourceKind(src);
-    if (kind.kind === 'missing') throw new UserError(`Failed to sync: ${args.source}: directory not found`, EXIT.notFound);
-    if (kind.kind === 'file') {
-      // rclone syncs a file source as the one file of its directory: nothing else is deleted
-      const name = baseName(src);
-      await oneFile(cli, 'sync', endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args);
-      return;
-    }
-    await transferTree(cli, src, dst, {
-      mode: 'sync',
-      transfers: args.transfers,
-      checkers: checkersOf(args),
-      compare: compareOptions(args),
-      deleteMode: mode,
-      maxDelete,
-      deleteEmptySrcDirs: false,
-    });
+    await intoDirectory(cli, 'sync', args, { deleteMode: mode, maxDelete, deleteEmptySrcDirs: false });
   },
 });
+
+/**
+ * sync and move of SRC into the directory DST: a directory source as a tree, a file source as
+ * the one file of its directory (nothing else is deleted), a missing source refused.
+ */
+async function intoDirectory(
+  cli: Cli,
+  verb: 'sync' | 'move',
+  args: TreeArgs & GlobalArgs,
+  tree: { deleteMode: DeleteMode; maxDelete: number; deleteEmptySrcDirs: boolean },
+): Promise<void> {
+  const src = cli.location(args.source);
+  const dst = cli.location(args.dest);
+  checkNotOverlapping(src, dst, verb);
+  const kind = await sourceKind(src);
+  if (kind.kind === 'missing') throw new UserError(`Failed to ${verb}: ${args.source}: directory not found`, EXIT.notFound);
+  if (kind.kind === 'file') {
+    const name = baseName(src);
+    await oneFile(cli, verb, endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args);
+    return;
+  }
+  await transferTree(cli, src, dst, { mode: verb, transfers: args.transfers, checkers: checkersOf(args), compare: compareOptions(args), ...tree });
+}
 
 type MoveArgs = TreeArgs & { 'delete-empty-src-dirs'?: boolean };
 
@@ -139,17 +143,7 @@ export const moveCommand = defineCommand<MoveArgs>({
   describe: 'Move files from source to dest (copy, then delete the source files)',
   builder: moveBuilder('local path or remote:bucket/path (a directory)'),
   async run(cli, args) {
-    const src = cli.location(args.source);
-    const dst = cli.location(args.dest);
-    checkNotOverlapping(src, dst, 'move');
-    const kind = await sourceKind(src);
-    if (kind.kind === 'missing') throw new UserError(`Failed to move: ${args.source}: directory not found`, EXIT.notFound);
-    if (kind.kind === 'file') {
-      const name = baseName(src);
-      await oneFile(cli, 'move', endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args);
-      return;
-    }
-    await moveTree(cli, src, dst, args);
+    await intoDirectory(cli, 'move', args, { deleteMode: 'after', maxDelete: -1, deleteEmptySrcDirs: args['delete-empty-src-dirs'] === true });
   },
 });
 
