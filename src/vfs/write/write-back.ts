@@ -134,6 +134,8 @@ export class WriteBack implements WriteLayer {
 
   private brokenItem(item: Item): void {
     this.counters.failures++;
+    // it will not be tried again: no longer one of the failing uploads
+    this.queue.forget(item);
     if (this.files.hide(item)) this.deps.onDropped?.(item.rel, item.server);
   }
 
