@@ -62,7 +62,7 @@ const HARNESS_UA = 'bench-harness';
 const RAW_UA = 'bucketfs-bench-raw';
 const MiB = 1024 * 1024;
 const CATS = ['GET', 'HEAD', 'LIST', 'PUT', 'MPc', 'MPp', 'MPf', 'COPY', 'DEL', 'oth'] as const;
-const ALL_WORKLOADS = ['raw', 'seq-read', 'slow-link', 'rand-read', 'ls', 'seq-write'] as const;
+const ALL_WORKLOADS = ['raw', 'seq-read', 'slow-link', 'rand-read', 'ls', 'seq-write', 'writers'] as const;
 /** the slow-link workload: bandwidth of each connection, and delay each way */
 const SLOW_LINK_MIBPS = 64;
 const SLOW_LINK_DELAY_MS = 5;
@@ -1242,6 +1242,59 @@ async function writePhase(c: Ctx, r: PhaseResult, local: string, sha: string, si
   }
 }
 
+/** the many-writers workload: (parallel writers, MiB each); the first is the one-writer baseline */
+const WRITER_SETS: ReadonlyArray<readonly [number, number]> = [
+  [1, 64],
+  [20, 64],
+  [100, 16],
+];
+/** the part buffers of all streams of a mount together (src/vfs/write/write-back.ts streamBudget) */
+const STREAM_BUDGET_MIB = 128;
+
+/**
+ * `n` parallel `dd if=/dev/zero bs=1M count=mib` into one fresh mount: the aggregate MiB/s (wall
+ * until every close returned) and the mount's peak RSS against the stream budget; every object
+ * is then checked for its size and removed.
+ */
+async function parallelWriters(c: Ctx, r: PhaseResult, n: number, mib: number): Promise<void> {
+  const dir = `writers-${n}`;
+  const base = readMem(c.mount.pid);
+  const sampler = new RssSampler(c.mount.pid).start();
+  let hwm: MemSample | null = null;
+  try {
+    await fsp.mkdir(path.join(c.mount.mnt, dir));
+    const t0 = performance.now();
+    const dds = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        run('dd', ['if=/dev/zero', `of=${path.join(c.mount.mnt, dir, `f${i}`)}`, 'bs=1M', `count=${mib}`], {
+          timeoutMs: 600_000,
+          onTimeout: () => c.mount.killNow(),
+        }),
+      ),
+    );
+    r.wall_s = (performance.now() - t0) / 1000;
+    for (const dd of dds) check(dd, 'dd into the mount');
+    r.rate = (n * mib) / r.wall_s;
+    r.unit = 'MiB/s';
+    hwm = readMem(c.mount.pid);
+  } finally {
+    sampler.stop();
+    await c.mount.stop();
+  }
+  const peak = Math.max(sampler.peakRssKiB, hwm?.hwmKiB ?? 0) / 1024;
+  r.extra = { ...(r.extra ?? {}), rss_base_MiB: +((base?.rssKiB ?? 0) / 1024).toFixed(1), rss_peak_MiB: +peak.toFixed(1) };
+  r.notes.push(
+    `${n} parallel dd bs=1M count=${mib} (wall until the last close); mount RSS ${((base?.rssKiB ?? 0) / 1024).toFixed(0)} MiB after mounting, peak ${peak.toFixed(0)} MiB; the streams' budget is ${STREAM_BUDGET_MIB} MiB`,
+  );
+  for (let i = 0; i < n; i++) {
+    const key = `${dir}/f${i}`;
+    const size = await sdkSize(c.harness, c.bucket, key);
+    if (size !== mib * MiB) throw new Error(`${key}: ${size ?? 'no object'} in S3, ${mib * MiB} bytes written`);
+    await c.harness.send(new DeleteObjectCommand({ Bucket: c.bucket, Key: key })).catch(() => undefined);
+  }
+  r.notes.push(`${n} objects in S3 verified (size)`);
+}
+
 /** Mount first (its probe LIST is not the workload's), then the marked phase; the phase unmounts. */
 async function writeWorkload(c: Ctx, name: string, body: (r: PhaseResult) => Promise<void>): Promise<PhaseResult> {
   let mountS: number;
@@ -1498,6 +1551,14 @@ async function main(): Promise<void> {
     });
   }
 
+  // --- many parallel writers: the mount's peak RSS against the streams' one memory budget ---------
+  const writerRows: PhaseResult[] = [];
+  if (need('writers')) {
+    for (const [n, mib] of WRITER_SETS) {
+      writerRows.push(await writeWorkload(c, `writers-${n}x${mib}M`, (r) => parallelWriters(c, r, n, mib)));
+    }
+  }
+
   // --- big write for peak RSS -------------------------------------------------------------------
   let rssWrite: PhaseResult | undefined;
   if (need('rss')) {
@@ -1529,6 +1590,7 @@ async function main(): Promise<void> {
   rr('seq-read-slow-link / raw-get-slow-link', seqSlow, rawSlow);
   rr('seq-write / raw-put', seqWrite, rawPut);
   rr(`rss-write / raw-put`, rssWrite, rawPut);
+  for (const w of writerRows.slice(1)) rr(`${w.name} / ${writerRows[0]!.name}`, w, writerRows[0]);
   // the mount process's CPU seconds per GiB moved (each of these moves the big object once)
   const cpuPerGib: Record<string, number> = {};
   for (const r of [seqCold, seqCold2, seqSlow, seqWrite]) {
