@@ -13,6 +13,7 @@ import { UserError, EXIT } from '../util/errors.js';
 import { log, redact, setLogFile, setLogLevel, type LogLevel } from '../util/log.js';
 import { logFileProblem } from '../util/log-file.js';
 import { rawBytes } from './raw-names.js';
+import { Filter } from './filter.js';
 
 /** The global flags as yargs parses them (the `--s3-*` ones are read by name from the table). */
 export interface GlobalArgs {
@@ -35,6 +36,8 @@ export interface LocalLocation {
   path: string;
   /** for messages */
   display: string;
+  /** the filter flags (listings and transfers obey it); none: everything passes */
+  filter?: Filter;
 }
 
 export interface RemoteLocation {
@@ -47,6 +50,8 @@ export interface RemoteLocation {
   path: string;
   /** the argument as given, for messages */
   display: string;
+  /** the filter flags (listings and transfers obey it); none: everything passes */
+  filter?: Filter;
 }
 
 export type Location = LocalLocation | RemoteLocation;
@@ -60,11 +65,13 @@ export class Cli {
   readonly progress: boolean;
   readonly signal: AbortSignal;
   readonly stdout: Writable;
+  /** --include, --exclude, --filter, … (filter.ts) */
+  readonly filter: Filter;
   private readonly backends = new Map<string, S3BackendApi>();
   private answerAll: Map<string, boolean> = new Map();
   private prompt?: AsyncIterator<string>;
 
-  constructor(argv: GlobalArgs, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env, stdout: Writable = process.stdout) {
+  constructor(argv: GlobalArgs, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env, stdout: Writable = process.stdout, filter = new Filter()) {
     const flags: ConfigContext['flags'] = {};
     for (const o of S3_OPTIONS) {
       const v = argv[s3FlagName(o)];
@@ -79,6 +86,7 @@ export class Cli {
     this.progress = argv.progress === true;
     this.signal = signal;
     this.stdout = stdout;
+    this.filter = filter;
   }
 
   /** Apply -v/-vv/-q/--log-level/--log-file; called before anything can log. */
@@ -107,7 +115,7 @@ export class Cli {
   /** A path argument: local path or remote location. */
   location(spec: string): Location {
     const parsed = parseRemotePath(spec);
-    if (parsed.kind === 'local') return { kind: 'local', path: parsed.path, display: spec };
+    if (parsed.kind === 'local') return { kind: 'local', path: parsed.path, display: spec, filter: this.filter };
     const target = resolveParsedRemote(parsed, this.config);
     // The options (connection-string parameters included) decide which backend instance serves it.
     const backendKey = JSON.stringify([target.remote, target.options]);
@@ -116,7 +124,7 @@ export class Cli {
       backend = createS3Backend(target.options, { log });
       this.backends.set(backendKey, backend);
     }
-    return { kind: 'remote', target, backend, backendKey, bucket: target.bucket, path: target.path, display: spec };
+    return { kind: 'remote', target, backend, backendKey, bucket: target.bucket, path: target.path, display: spec, filter: this.filter };
   }
 
   /** A path argument that must be a remote (`what` names the command for the message). */

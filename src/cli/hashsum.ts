@@ -95,7 +95,7 @@ export async function* filesUnder(loc: Location, signal: AbortSignal): AsyncGene
       yield { rel: loc.path.slice(loc.path.lastIndexOf('/') + 1), e: { kind: 'local', loc, file: loc.path }, size: one.size };
       return;
     }
-    for (const f of (await walkLocal(loc.path)).files) yield { rel: f.rel, e: endpointIn(loc, f.rel), size: f.size };
+    for (const f of (await walkLocal(loc.path, false, loc.filter)).files) yield { rel: f.rel, e: endpointIn(loc, f.rel), size: f.size };
     return;
   }
   for await (const l of objectsToActOn(loc, signal)) {

@@ -8,6 +8,8 @@ import { mapOrdered } from './concurrency.js';
 import { unreachableKeyNotice } from '../backend/s3/list.js';
 import { log } from '../util/log.js';
 import { dateToNs, nowNs } from './format.js';
+import { DEFAULT_CHECKERS } from '../config/defaults.js';
+import type { Filter } from './filter.js';
 
 export interface Listed {
   /** path relative to the location given (bucket/path for `remote:`) */
@@ -16,6 +18,8 @@ export interface Listed {
   bucket: string;
   path: string;
   entry: ListEntry;
+  /** a directory a filtered recursive listing adds for the keys under it */
+  implied?: true;
 }
 
 /** `dir` for prefix listings: list(bucket, prefix) returns paths relative to the bucket root. */
@@ -28,7 +32,58 @@ function relativeTo(prefix: string, p: string): string {
  * When the location names an object rather than a directory, that object alone is listed
  * (rel = its base name), as rclone does for `rclone ls remote:bucket/file`.
  */
-export async function* listLocation(loc: RemoteLocation, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<Listed> {
+export async function* listLocation(loc: RemoteLocation, opts: { recursive: boolean; signal?: AbortSignal; all?: boolean }): AsyncGenerator<Listed> {
+  const items = listUnfiltered(loc, opts);
+  if (opts.all || !loc.filter?.active) yield* items;
+  else yield* filterListing(loc, loc.filter, items, opts.recursive);
+}
+
+/**
+ * A listing through the filter flags (filter.ts), as rclone's walk gives it: a directory is listed
+ * when the directory rules let it and every directory above it be entered, and it is within
+ * --max-depth; an object when its directory is reached and the file rules, size and age pass.
+ * A recursive listing (one LIST of every key) also gets the directories it implies, each once
+ * before its first entry, even when every file in them is filtered out (rclone lists those too).
+ * --min-age/--max-age need each object's modification time: a HEAD per object.
+ */
+async function* filterListing(loc: RemoteLocation, filter: Filter, items: AsyncIterable<Listed>, recursive: boolean): AsyncGenerator<Listed> {
+  const dirOk = new Map<string, boolean>();
+  const shown = new Set<string>();
+  const reached = filter.usesModTime
+    ? mapOrdered(items, DEFAULT_CHECKERS, async (l) => {
+        if (l.entry.kind !== 'object') return { l, mtimeMs: undefined };
+        const info = await loc.backend.head(l.bucket, l.path);
+        return { l, mtimeMs: Number(mtimeOf(info ?? undefined, l.entry) / 1_000_000n) };
+      })
+    : (async function* () {
+        for await (const l of items) yield { l, mtimeMs: undefined as number | undefined };
+      })();
+  for await (const { l, mtimeMs } of reached) {
+    const isDir = l.entry.kind === 'dir';
+    if (recursive) {
+      for (const d of parentDirs(l.rel)) {
+        if (shown.has(d)) continue;
+        shown.add(d);
+        if (filter.reachable(d, true, dirOk)) {
+          yield {
+            rel: d,
+            bucket: l.bucket,
+            path: l.path.slice(0, Math.max(0, l.path.length - (l.rel.length - d.length))),
+            entry: { kind: 'dir', path: d, size: -1 },
+            implied: true,
+          };
+        }
+      }
+    }
+    if (isDir) {
+      if (shown.has(l.rel)) continue;
+      shown.add(l.rel);
+      if (filter.reachable(l.rel, true, dirOk)) yield l;
+    } else if (filter.reachable(l.rel, false, dirOk) && filter.includeFile(l.rel, l.entry.size, mtimeMs)) yield l;
+  }
+}
+
+async function* listUnfiltered(loc: RemoteLocation, opts: { recursive: boolean; signal?: AbortSignal }): AsyncGenerator<Listed> {
   if (loc.bucket === '') {
     // `remote:` — every bucket, paths prefixed with the bucket name.
     for (const b of await loc.backend.listBuckets()) {

@@ -78,6 +78,7 @@ const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 /** A recursive listing as rclone's walk gives it: objects only, then the directories they imply, sorted. */
 async function* recursiveListing(items: AsyncIterable<Listed>, dirs: Set<string>): AsyncGenerator<Listed> {
   for await (const l of items) {
+    if (l.implied) dirs.add(l.rel);
     if (l.entry.kind !== 'object') continue;
     for (const d of parentDirs(l.rel)) dirs.add(d);
     yield l;

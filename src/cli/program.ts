@@ -10,6 +10,7 @@ import { UserError, EXIT } from '../util/errors.js';
 import { addSecret, log } from '../util/log.js';
 import type { CommandSpec } from './command.js';
 import { Cli, type GlobalArgs } from './context.js';
+import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
 import { reportError } from './edge.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
@@ -134,6 +135,30 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       describe: `Number of checkers (HEAD requests for modification times) to run in parallel (default ${DEFAULT_CHECKERS}; mount: ${DEFAULT_MOUNT_CHECKERS})`,
       group: 'Global flags:',
     })
+    .option('include', { type: 'string', describe: 'Include files matching pattern (repeatable)', group: 'Filter flags:' })
+    .option('exclude', { type: 'string', describe: 'Exclude files matching pattern (repeatable)', group: 'Filter flags:' })
+    .option('filter', { alias: 'f', type: 'string', describe: 'Add a file filtering rule: "+ glob" or "- glob" (repeatable)', group: 'Filter flags:' })
+    .option('filter-from', { type: 'string', describe: 'Read file filtering rules from a file (use - to read from stdin)', group: 'Filter flags:' })
+    .option('include-from', { type: 'string', describe: 'Read file include patterns from file (use - to read from stdin)', group: 'Filter flags:' })
+    .option('exclude-from', { type: 'string', describe: 'Read file exclude patterns from file (use - to read from stdin)', group: 'Filter flags:' })
+    .option('files-from', { type: 'string', describe: 'Read list of source-file names from file (use - to read from stdin)', group: 'Filter flags:' })
+    .option('min-size', { type: 'string', describe: 'Only transfer files bigger than this in KiB or suffix B|K|M|G|T|P (default off)', group: 'Filter flags:' })
+    .option('max-size', {
+      type: 'string',
+      describe: 'Only transfer files smaller than this in KiB or suffix B|K|M|G|T|P (default off)',
+      group: 'Filter flags:',
+    })
+    .option('min-age', {
+      type: 'string',
+      describe: 'Only transfer files older than this in s or suffix ms|s|m|h|d|w|M|y (default off)',
+      group: 'Filter flags:',
+    })
+    .option('max-age', {
+      type: 'string',
+      describe: 'Only transfer files younger than this in s or suffix ms|s|m|h|d|w|M|y (default off)',
+      group: 'Filter flags:',
+    })
+    .option('max-depth', { type: 'number', describe: 'If set limits the recursion depth to this (default -1)', group: 'Filter flags:' })
     // rclone's flags (pflag): no automatic --no-X negation (it would turn --no-create, --no-modtime
     // into create=false, modtime=false), no camelCase copies, a repeated flag keeps the last value.
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false, 'boolean-negation': false }) as unknown as Argv<GlobalArgs>;
@@ -249,6 +274,21 @@ export async function main(args: string[]): Promise<number> {
   return helperExitCode(await runCommandLine(mountArgs));
 }
 
+/** The filter of the filter flags: the repeatable ones read from the arguments in order, the others from yargs. */
+export function filterFromArgs(args: string[], argv: GlobalArgs): Filter {
+  const str = (k: string) => (argv[k] === undefined ? undefined : String(argv[k]));
+  const depth = argv['max-depth'];
+  if (depth !== undefined && (typeof depth !== 'number' || !Number.isInteger(depth))) throw new UserError('--max-depth must be a whole number', EXIT.usage);
+  return Filter.fromOptions({
+    ...collectFilterLists(args),
+    minSize: str('min-size'),
+    maxSize: str('max-size'),
+    minAge: str('min-age'),
+    maxAge: str('max-age'),
+    maxDepth: depth as number | undefined,
+  });
+}
+
 async function runCommandLine(args: string[]): Promise<number> {
   registerSecretsEarly(args, process.env);
   // `bucketfs cat … | head`: a closed stdout ends the command quietly, as for any Unix filter.
@@ -272,7 +312,7 @@ async function runCommandLine(args: string[]): Promise<number> {
   let code = 0;
   try {
     checkCommandName(args);
-    const parser = buildParser(args, async (spec, argv) => {
+    const parser = buildParser(joinFilterValues(args), async (spec, argv) => {
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {
         const v = argv[k];
@@ -284,7 +324,10 @@ async function runCommandLine(args: string[]): Promise<number> {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       }
-      const cli = new Cli(argv, controller.signal);
+      const filter = filterFromArgs(args, argv);
+      if (filter.active && spec === mountCommand)
+        log.notice('the filter flags (--include, --exclude, --max-depth, …) are not applied to mount: every object is shown');
+      const cli = new Cli(argv, controller.signal, process.env, process.stdout, filter);
       await spec.run(cli, argv);
     });
     await parser.parseAsync();

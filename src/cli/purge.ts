@@ -28,7 +28,7 @@ export const purgeCommand = defineCommand<{ remote: string }>({
       deleted += batch.length;
       batch = [];
     };
-    for await (const l of listLocation(loc, { recursive: true, signal: cli.signal })) {
+    for await (const l of listLocation(loc, { recursive: true, signal: cli.signal, all: true })) {
       // a key whose name would be another key's: deleting that name would not delete it
       if (l.entry.unreachableKey !== undefined) {
         if (l.entry.kind !== 'dir') log.notice(unreachableKeyNotice(l.bucket, l.entry.unreachableKey));

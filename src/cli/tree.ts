@@ -28,6 +28,7 @@ import type { Cli, GlobalArgs, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
 import { dateToNs } from './format.js';
 import { listLocation, parentDirs } from './listing.js';
+import type { Filter } from './filter.js';
 import { Progress } from './progress.js';
 import { fsPath, localRelPath, nameFromBytes } from './raw-names.js';
 import { TransferStats } from './transfer-stats.js';
@@ -101,8 +102,11 @@ export function checkersOf(args: GlobalArgs): number {
  * ('/'-separated), sorted. Names are read as bytes: one that is not valid UTF-8 is kept exactly
  * (raw-names.ts), as rclone does. `missingOk`: a directory that does not exist is empty.
  */
-export async function walkLocal(root: string, missingOk = false): Promise<Tree> {
+export async function walkLocal(root: string, missingOk = false, filter?: Filter): Promise<Tree> {
   const tree: Tree = { files: [], dirs: [], markers: new Set() };
+  // the filter flags: an excluded directory is not entered
+  const f = filter?.active ? filter : undefined;
+  const dirOk = new Map<string, boolean>();
   const walk = async (dir: string, rel: string): Promise<void> => {
     // name: the logical name (rclone's standard name); file: the local name (escaped bytes kept)
     let entries: Array<{ name: string; file: string; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean }>;
@@ -124,13 +128,17 @@ export async function walkLocal(root: string, missingOk = false): Promise<Tree> 
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
       const full = path.join(dir, e.file);
       if (e.isDirectory()) {
+        if (f && !f.reachable(r, true, dirOk)) continue;
         tree.dirs.push(r);
         await walk(full, r);
       } else if (e.isFile()) {
+        if (f && !f.reachable(r, false, dirOk)) continue;
         const meta = await statLocal(full);
+        if (meta && f && !f.includeFile(r, meta.size, Number(meta.mtimeNs / 1_000_000n))) continue;
         if (meta) tree.files.push({ rel: r, meta, size: meta.size });
         else log.notice(`${r}: vanished during the listing: skipped`);
-      } else if (e.isSymbolicLink()) log.notice(`${r}: Can't follow symlink without -L/--copy-links: skipped`);
+      } else if (f && !f.reachable(r, false, dirOk)) continue;
+      else if (e.isSymbolicLink()) log.notice(`${r}: Can't follow symlink without -L/--copy-links: skipped`);
       else log.notice(`${r}: not a regular file: skipped`);
     }
   };
@@ -161,6 +169,13 @@ export async function listRemoteTree(loc: RemoteLocation, signal: AbortSignal, m
     throw err;
   }
   return tree;
+}
+
+/** Whether anything at all is under a remote location, filters aside (an empty filtered listing is no missing directory). */
+async function hasAnything(loc: RemoteLocation, signal: AbortSignal): Promise<boolean> {
+  if (!loc.filter?.active) return false;
+  for await (const l of listLocation(loc, { recursive: true, signal, all: true })) if (l) return true;
+  return false;
 }
 
 /** rclone's name of a side in its messages: `S3 bucket B path P`, `Local file system at /abs`. */
@@ -215,13 +230,13 @@ const errText = (err: unknown) => oneLine(err instanceof Error ? err.message : S
 export async function transferTree(cli: Cli, src: Location, dst: Location, opts: TreeOptions): Promise<TransferStats> {
   if (dst.kind === 'remote' && dst.bucket === '') throw new UserError(`${dst.display}: the destination needs a bucket (remote:bucket/path)`, EXIT.usage);
   const verb = opts.mode;
-  const source = src.kind === 'local' ? await walkLocal(src.path) : await listRemoteTree(src, cli.signal);
+  const source = src.kind === 'local' ? await walkLocal(src.path, false, src.filter) : await listRemoteTree(src, cli.signal);
   // Bucket-based listings cannot tell an empty directory from a mistyped one: say so rather than
   // copy nothing (or, for sync, delete everything at the destination).
-  if (src.kind === 'remote' && source.files.length === 0 && source.dirs.length === 0 && src.path !== '') {
+  if (src.kind === 'remote' && source.files.length === 0 && source.dirs.length === 0 && src.path !== '' && !(await hasAnything(src, cli.signal))) {
     throw new UserError(`${src.display}: directory not found`, EXIT.notFound);
   }
-  const target = dst.kind === 'local' ? await walkLocal(dst.path, true) : await listRemoteTree(dst, cli.signal, true);
+  const target = dst.kind === 'local' ? await walkLocal(dst.path, true, dst.filter) : await listRemoteTree(dst, cli.signal, true);
   const dstFiles = new Map(target.files.map((f) => [f.rel, f]));
   const srcNames = new Set(source.files.map((f) => f.rel));
 
