@@ -199,13 +199,15 @@ function stty(arg: string): void {
  * rclone's ReadPassword: on a terminal, a line typed without echo (kept as typed); otherwise a
  * line of stdin, trimmed. EOF is fatal with rclone's message.
  */
-function readPassword(): string {
+function readPassword(prompt: string): string {
   if (isatty(0)) {
     // Ctrl-C at the prompt ends the process, as in rclone: a command's own SIGINT handler
     // could not run while the read blocks
     const saved = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, process.listeners(sig)] as const);
     for (const [sig] of saved) process.removeAllListeners(sig);
     stty('-echo');
+    // the prompt once echo is off, so that nothing typed after it is ever shown
+    process.stderr.write(prompt);
     let line: string | undefined;
     try {
       line = readStdinLine();
@@ -217,6 +219,7 @@ function readPassword(): string {
     if (line === undefined) throw new UserError('Failed to read password: EOF', EXIT.usage);
     return line.replace(/\r$/, '');
   }
+  process.stderr.write(prompt);
   const line = readStdinLine();
   if (line === undefined) throw new UserError('Failed to read line: EOF', EXIT.usage);
   return line.trim();
@@ -226,8 +229,7 @@ function readPassword(): string {
 function promptForKey(): Uint8Array {
   process.stderr.write('Enter configuration password:\n');
   for (;;) {
-    process.stderr.write('password:');
-    const password = readPassword();
+    const password = readPassword('password:');
     addSecret(password);
     try {
       return configKeyFromPassword(password);

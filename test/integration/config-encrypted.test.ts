@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run, type RunResult } from '../helpers/run.js';
+import { bucketfsBin, run, type RunResult } from '../helpers/run.js';
 import { startCli, cli, ok, type CliEnv } from './cli-support.js';
 import { configKeyFromPassword, encryptConfigText } from '../../src/config/config-crypt.js';
 
@@ -170,6 +170,42 @@ test('a password on stdin (not a terminal) is read as rclone reads it', async ()
   const ours = await bfs(['listremotes'], {}, `${PASSWORD}\n`);
   assert.equal(ours.stdout, theirs.stdout);
   assert.deepEqual(messages(ours.stderr), messages(theirs.stderr));
+});
+
+test("on a terminal: the prompt, no echo, a wrong password asked again (rclone's loop)", async () => {
+  // a pseudo-terminal from script(1); each answer is typed once the prompt is shown
+  const answers = [WRONG, PASSWORD];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(bucketfsBin)} listremotes`, '/dev/null'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    let pending = '';
+    child.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      pending += d.toString();
+      if (pending.endsWith('password:') && answers.length > 0) {
+        pending = '';
+        child.stdin.write(`${answers.shift()}\r`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(seen) : reject(new Error(`script exited ${code}: ${seen}`))));
+  });
+  assert.equal(answers.length, 0);
+  assert.ok(!out.includes(PASSWORD) && !out.includes(WRONG), `a typed password was echoed: ${out}`);
+  const lines = out.split(/\r?\n/).map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''));
+  assert.deepEqual(lines, [
+    'Enter configuration password:',
+    'password:',
+    "ERROR : Couldn't decrypt configuration, most likely wrong password.",
+    'Enter configuration password:',
+    'password:',
+    'enc:',
+    'other:',
+    '',
+  ]);
 });
 
 test("wrong, failing and missing passwords: rclone's messages and exit code", async () => {
