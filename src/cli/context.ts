@@ -18,6 +18,8 @@ import { Filter } from './filter.js';
 /** The global flags as yargs parses them (the `--s3-*` ones are read by name from the table). */
 export interface GlobalArgs {
   config?: string;
+  'password-command'?: string;
+  'ask-password'?: boolean;
   verbose?: number;
   'log-level'?: string;
   'log-file'?: string;
@@ -80,7 +82,9 @@ export class Cli {
       const last = Array.isArray(v) ? v[v.length - 1] : v;
       flags[o.name] = typeof last === 'boolean' ? String(last) : (last as string | number);
     }
-    this.config = { configPath: argv.config, flags, env };
+    // a repeated flag keeps its last value, as with rclone's pflag
+    const last = <T>(v: T | T[] | undefined): T | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+    this.config = { configPath: argv.config, flags, env, passwordCommand: last(argv['password-command']), askPassword: last(argv['ask-password']) };
     this.dryRun = argv['dry-run'] === true;
     this.interactive = argv.interactive === true;
     this.progress = argv.progress === true;

@@ -117,6 +117,12 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .scriptName('bucketfs')
     .usage("Usage: $0 [flags] <command> [args]\n\nMount S3 buckets through FUSE, and run rclone's object commands on them.")
     .option('config', { type: 'string', describe: 'Config file (default: $RCLONE_CONFIG, then ~/.config/rclone/rclone.conf)', group: 'Global flags:' })
+    .option('password-command', {
+      type: 'string',
+      describe: 'Command for supplying the config password (its output; default $RCLONE_PASSWORD_COMMAND)',
+      group: 'Global flags:',
+    })
+    .option('ask-password', { type: 'boolean', describe: 'Allow prompt for password for encrypted configuration (default true)', group: 'Global flags:' })
     .option('verbose', { alias: 'v', type: 'count', describe: 'Print lots more stuff (repeat for more: -v INFO, -vv DEBUG)', group: 'Global flags:' })
     .option('log-level', { type: 'string', describe: 'Log level DEBUG|INFO|NOTICE|ERROR (default NOTICE)', group: 'Global flags:' })
     .option('log-file', { type: 'string', describe: 'Log everything to this file', group: 'Global flags:' })
@@ -242,6 +248,7 @@ function registerSecretsEarly(args: string[], env: NodeJS.ProcessEnv): void {
   const suffixes = secretNames.map((o) => `_${o.name.toUpperCase()}`);
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('RCLONE_') && !k.startsWith('AWS_')) continue;
+    if (k === 'RCLONE_CONFIG_PASS') addSecret(v);
     if (suffixes.some((s) => k.endsWith(s)) || k === 'AWS_SECRET_ACCESS_KEY' || k === 'AWS_SESSION_TOKEN' || k === 'AWS_SECRET_KEY') addSecret(v);
   }
 }

@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError, EXIT } from '../util/errors.js';
 import type { ConfigContext } from './context.js';
+import { decryptConfigFile, encryptionOf } from './config-crypt.js';
 
 export type ConfigSections = Record<string, Record<string, string>>;
 
@@ -60,8 +61,11 @@ function exists(path: string): boolean {
   }
 }
 
+/** What reading the config file needs: where it is, and how to get its password when it is encrypted. */
+export type ConfigFileContext = Pick<ConfigContext, 'configPath' | 'env' | 'passwordCommand' | 'askPassword'>;
+
 /** Locate and parse the config file. Errors are one-line UserErrors naming the file. */
-export function loadConfig(ctx: Pick<ConfigContext, 'configPath' | 'env'>): LoadedConfig {
+export function loadConfig(ctx: ConfigFileContext): LoadedConfig {
   const { path, explicit } = locateConfig(ctx);
   if (path === '') return { path, found: false, sections: {} };
 
@@ -80,6 +84,9 @@ export function loadConfig(ctx: Pick<ConfigContext, 'configPath' | 'env'>): Load
     }
     throw new UserError(`cannot read config file ${JSON.stringify(path)}: ${describeFsError(err)}`, EXIT.fatal, { cause: err });
   }
+  // An encrypted file (rclone's configuration password) is opened as rclone opens it: the
+  // password from --password-command, RCLONE_CONFIG_PASS or a prompt (config-crypt.ts).
+  if (encryptionOf(text) !== 'plain') text = decryptConfigFile(path, text, ctx);
   return { path, found: true, sections: parseConfigText(text, path) };
 }
 
@@ -113,11 +120,8 @@ export function parseConfigText(text: string, path: string): ConfigSections {
     const line = lines[n]!.trim();
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     if (line.startsWith('RCLONE_ENCRYPT_V')) {
-      throw new UserError(
-        `config file ${JSON.stringify(path)} is encrypted (${line.replace(/:.*$/, '')}): bucketfs cannot read encrypted rclone configs; ` +
-          'remove the password with "rclone config" or point --config at an unencrypted copy',
-        EXIT.fatal,
-      );
+      // loadConfig decrypts an encrypted file first: this is a marker inside the plain text
+      throw new UserError(`cannot parse config file ${JSON.stringify(path)} line ${n + 1}: unexpected ${JSON.stringify(line)}`, EXIT.fatal);
     }
     if (line.startsWith('[') && line.endsWith(']')) {
       const name = line.slice(1, -1).trim();

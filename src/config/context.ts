@@ -6,6 +6,10 @@ export interface ConfigContext {
   configPath?: string;
   /** S3 option values from `--s3-*` flags keyed by option name (`chunk_size`); undefined = not given. */
   flags: Record<string, string | boolean | number | undefined>;
-  /** The environment: RCLONE_CONFIG, RCLONE_CONFIG_<REMOTE>_<NAME>, RCLONE_S3_<NAME>, HOME, XDG_CONFIG_HOME. */
+  /** `--password-command` as given (rclone's space-separated list); undefined: RCLONE_PASSWORD_COMMAND applies. */
+  passwordCommand?: string;
+  /** `--ask-password`; undefined: RCLONE_ASK_PASSWORD, else true. */
+  askPassword?: boolean;
+  /** The environment: RCLONE_CONFIG, RCLONE_CONFIG_PASS, RCLONE_PASSWORD_COMMAND, RCLONE_ASK_PASSWORD, RCLONE_CONFIG_<REMOTE>_<NAME>, RCLONE_S3_<NAME>, HOME, XDG_CONFIG_HOME. */
   env: NodeJS.ProcessEnv;
 }

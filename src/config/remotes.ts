@@ -1,8 +1,7 @@
 // Which remotes exist and what type they are. A remote is defined by a `[name]` section of
 // rclone.conf or, as in rclone, by the environment alone (RCLONE_CONFIG_<NAME>_TYPE=s3);
 // its type can also be given in a connection string (`name,type=s3:`).
-import type { ConfigContext } from './context.js';
-import { loadConfig, type LoadedConfig } from './config-file.js';
+import { loadConfig, type ConfigFileContext, type LoadedConfig } from './config-file.js';
 
 export interface RemoteInfo {
   name: string;
@@ -32,7 +31,7 @@ const ENV_REMOTE = /^RCLONE_CONFIG_(.+)_TYPE$/;
  * All remotes of every type, config-file sections first (in file order), then remotes defined
  * only by the environment (named in lower case, since the variable name has lost the case).
  */
-export function listRemotes(ctx: Pick<ConfigContext, 'configPath' | 'env'>, config: LoadedConfig = loadConfig(ctx)): RemoteInfo[] {
+export function listRemotes(ctx: ConfigFileContext, config: LoadedConfig = loadConfig(ctx)): RemoteInfo[] {
   const out: RemoteInfo[] = [];
   const seen = new Set<string>();
   for (const name of Object.keys(config.sections)) {

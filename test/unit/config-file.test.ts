@@ -101,10 +101,21 @@ test('file errors read like the system says them', () => {
   assert.equal(describeFsError(err('EIO')), "EIO: long node message, open 'x'");
 });
 
-test('an encrypted rclone config is refused clearly', () => {
+test("an encrypted rclone config: rclone's errors before any password is tried, and with none allowed", () => {
   const h = home();
-  const enc = write(join(h, 'enc.conf'), '# Encrypted rclone configuration File\n\nRCLONE_ENCRYPT_V0:\nZm9vYmFy\n');
-  assertUserError(() => loadConfig({ configPath: enc, env: { HOME: h } }), /is encrypted \(RCLONE_ENCRYPT_V0\).*cannot read encrypted/);
+  const short = write(join(h, 'enc.conf'), '# Encrypted rclone configuration File\n\nRCLONE_ENCRYPT_V0:\nZm9vYmFy\n');
+  assertUserError(
+    () => loadConfig({ configPath: short, env: { HOME: h }, askPassword: false }),
+    /^Failed to load config file ".*enc\.conf": configuration data too short$/,
+  );
+  const newer = write(join(h, 'v1.conf'), 'RCLONE_ENCRYPT_V1:\nZm9vYmFy\n');
+  assertUserError(() => loadConfig({ configPath: newer, env: { HOME: h } }), /: unsupported configuration encryption - update rclone for support$/);
+  const enc = write(join(h, 'enc2.conf'), `RCLONE_ENCRYPT_V0:\n${Buffer.alloc(64, 1).toString('base64')}\n`);
+  assertUserError(
+    () => loadConfig({ configPath: enc, env: { HOME: h }, askPassword: false }),
+    /: unable to decrypt configuration and not allowed to ask for password - set RCLONE_CONFIG_PASS to your configuration password$/,
+  );
+  assertUserError(() => loadConfig({ configPath: enc, env: { HOME: h, RCLONE_ASK_PASSWORD: 'false' } }), /not allowed to ask for password/);
 });
 
 test('parsing follows rclone (goconfig), not ini', () => {
