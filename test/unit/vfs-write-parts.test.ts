@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -109,6 +110,7 @@ test('journal: atomic replace, strict parsing, owners, conflict names', async ()
     assert.ok(ownerAlive(currentOwner()));
     assert.ok(!ownerAlive({ pid: 2 ** 22 + 12345, start: '1' }), 'a pid that does not exist');
     assert.ok(!ownerAlive({ pid: process.pid, start: 'another-start-time' }), 'a reused pid');
+    await zombieOwnerIsDead();
     assert.equal(conflictName('d/name.txt', new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), 'build-7.example.com'), 'd/name.txt.conflict-build-7-20240102-030405');
     assert.equal(conflictName('n', new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), 'we ird/host'), 'n.conflict-we_ird_host-20240102-030405');
   } finally {
@@ -240,3 +242,29 @@ test('a stream smaller than one part never calls the backend; abort leaves nothi
   big.release();
   assert.equal(memory.bytes, 0);
 });
+
+/**
+ * A mount killed with -9 whose parent has not reaped it yet (a zombie: an init that reaps late,
+ * a shell that started it in the background) answers kill(pid, 0) with the same start time, but
+ * runs nothing: its cache items are to be recovered, not left to it.
+ */
+async function zombieOwnerIsDead(): Promise<void> {
+  // python forks a child that exits at once and never waits for it: the child stays a zombie
+  const parent = spawn('python3', ['-c', 'import os,sys,time\npid=os.fork()\nif pid==0: os._exit(0)\nprint(pid,flush=True)\ntime.sleep(30)'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const pid = Number((await new Promise<Buffer>((resolve) => parent.stdout.once('data', resolve))).toString().trim());
+    let stat = '';
+    for (let i = 0; i < 100; i++) {
+      stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    assert.equal(fields[0], 'Z', 'the child is a zombie');
+    assert.ok(!ownerAlive({ pid, start: fields[19]! }), 'a zombie owner runs no mount');
+  } finally {
+    parent.kill('SIGKILL');
+  }
+}

@@ -80,6 +80,9 @@ function procStart(pid: number): string | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) is in parentheses and may contain spaces: count after it
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // a killed process its parent has not reaped yet (a zombie, or one being torn down) still
+    // answers kill(pid, 0), but runs no mount: its items are to be recovered
+    if (rest[0] === 'Z' || rest[0] === 'X') return 'dead';
     return rest[19] ?? null; // field 22, starttime
   } catch {
     return null;
