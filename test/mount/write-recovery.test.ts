@@ -225,3 +225,63 @@ test('uploads failing at unmount stay in the cache (non-zero exit, one line) and
     await waitFor(async () => (await getObject('later/file.txt'))?.toString() === 'not yet', 20_000, 'the upload by the next mount');
   });
 });
+
+test(
+  'a pending file whose cache file the disk cut short is not uploaded: no zeros nobody wrote reach the bucket, the object keeps its version, one ERROR says where the file is',
+  MOUNT_TEST,
+  async () => {
+    const cacheDir = await tempDir('bucketfs-cache-');
+    const flags = ['--cache-dir', cacheDir, '--vfs-write-back', '1h'];
+    const before = randomBytes(50_000);
+    await putObject('short/kept.bin', before);
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    const data = randomBytes(300_000);
+    for (const name of ['kept.bin', 'new.bin']) {
+      // out of order: a cache file, journaled (fsync) and pending for an hour
+      const fh = await fs.open(path.join(m.mnt, 'short', name), name === 'new.bin' ? 'w' : 'r+');
+      await fh.write(data, 1000, data.length - 1000, 1000);
+      await fh.write(data, 0, 1000, 0);
+      await fh.sync();
+      await fh.close();
+    }
+    // an application's own truncate after its fsync, the file still open at the crash: not taken
+    // for a data file the disk cut short
+    const cut = await fs.open(path.join(m.mnt, 'short/cut.bin'), 'w');
+    await cut.write(data, 1000, data.length - 1000, 1000);
+    await cut.write(data, 0, 1000, 0);
+    await cut.sync();
+    await cut.truncate(120_000);
+    await kill9(m);
+    await cut.close().catch(() => undefined);
+    // the disk loses the end of the first two data files
+    const dir = path.join(cacheDir, 'vfs');
+    const files = (await fs.readdir(dir, { recursive: true })).map(String).filter((f) => f.endsWith('.json'));
+    let damaged = 0;
+    for (const f of files) {
+      const j = JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as { path: string };
+      if (j.path.endsWith('/cut.bin')) continue;
+      await fs.truncate(path.join(dir, f.replace(/\.json$/, '.data')), 100_000);
+      damaged++;
+    }
+    assert.equal(damaged, 2, files.join(' '));
+
+    const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+    await usingMount(again, async () => {
+      // the mount serves what the bucket holds
+      assert.ok((await fs.readFile(path.join(again.mnt, 'short/kept.bin'))).equals(before));
+      await assert.rejects(fs.stat(path.join(again.mnt, 'short/new.bin')), { code: 'ENOENT' });
+    });
+    assert.ok((await getObject('short/kept.bin'))?.equals(before), 'the object keeps its previous version');
+    assert.equal(await getObject('short/new.bin'), null, 'nothing with bytes nobody wrote');
+    // as of its last fsync, or as truncated: either is a state the application made; never refused
+    const cutStored = await getObject('short/cut.bin');
+    assert.ok(
+      cutStored?.equals(data) || cutStored?.equals(data.subarray(0, 120_000)),
+      `the file truncated after its fsync is recovered: ${cutStored?.length} bytes\n${again.stderr()}`,
+    );
+    const errors = again
+      .stderr()
+      .match(/ERROR.*short\/(kept|new)\.bin: pending upload found in the cache, but its data file .* holds 100000 bytes where 300000 were written/g);
+    assert.equal(errors?.length, 2, again.stderr());
+  },
+);

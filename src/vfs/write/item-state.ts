@@ -311,7 +311,11 @@ export abstract class ItemState {
     const record = this.journalRecord(state);
     if (!durable) record.unsynced = bootId();
     await this.journal.write(record, durable);
+    this.journaledEnd = record.present.reduce((end, r) => Math.max(end, r[1]), 0);
   }
+
+  /** the end of the bytes the journal on disk says the data file holds (a recovery checks it) */
+  protected journaledEnd = 0;
 
   private journalRecord(state: Journal['state']): Journal {
     const c = this.content;

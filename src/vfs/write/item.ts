@@ -61,6 +61,7 @@ export class Item extends ItemUploads implements WriteFile {
     it.content = { kind: 'cache', file };
     it.mtimeNs = BigInt(j.mtimeNs);
     it.dirtyFlag = j.state === 'dirty';
+    it.journaledEnd = j.present.reduce((end, r) => Math.max(end, r[1]), 0);
     const posix = journaledPosix(j.posix);
     if (posix && it.dirtyFlag) {
       it.posixMeta = posix;
@@ -232,6 +233,9 @@ export class Item extends ItemUploads implements WriteFile {
       await this.beforeChange();
       await file.truncate(size);
       this.touch();
+      // the data file no longer holds all the journal says: the journal follows at once (a
+      // recovery takes a data file shorter than its journal for one the disk cut short)
+      if (this.journal.state === 'dirty' && size < this.journaledEnd) await this.writeJournal('dirty', false);
       if (size === 0 && !this.discarded && file.independentAndEmpty) {
         // empty and independent of any object: written from 0 again, it can stream
         this.content = this.newStream(file);

@@ -64,6 +64,10 @@ export class Recovery {
     }
     for (const j of plan.missingData)
       h.log.error(`${j.path}: pending upload found in the cache, but its data file ${j.id}.data is missing: cannot be uploaded`);
+    for (const { journal: j, size, need } of plan.shortData)
+      h.log.error(
+        `${j.path}: pending upload found in the cache, but its data file ${path.join(h.dir, `${j.id}.data`)} holds ${size} bytes where ${need} were written (the disk lost the rest): not uploaded, so no bytes nobody wrote reach the bucket, whose object stays as it was; the file is left for you to look at (remove it and ${j.id}.json to stop this message)`,
+      );
     for (const j of plan.clean) await this.keepClean(j);
     for (const name of plan.remove) await fs.rm(path.join(h.dir, name), { force: true });
     const found: Item[] = [];

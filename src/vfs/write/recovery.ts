@@ -14,8 +14,9 @@ export interface CacheDirEntry {
   name: string;
   /** the text of a journal (`*.json`); undefined for other files, '' when unreadable */
   text?: string;
-  /** for a journal: whether its data file exists */
+  /** for a journal: whether its data file exists, and its size */
   dataExists?: boolean;
+  dataSize?: number;
 }
 
 export interface RecoveryPlan {
@@ -29,6 +30,10 @@ export interface RecoveryPlan {
   unreadable: string[];
   /** dirty journals whose data file is missing (cannot be uploaded, reported) */
   missingData: Journal[];
+  /** dirty journals whose data file is shorter than the bytes the journal says it holds (the
+   *  disk lost them: never uploaded, or the bucket would get zeros nobody wrote; reported). A
+   *  truncate journals the shorter file first (Item.truncate), so this is not one of ours. */
+  shortData: Array<{ journal: Journal; size: number; need: number }>;
   /** items of another running mount (left alone) */
   busy: number;
   /** dirty journals written without fsync before the machine restarted: their data may be
@@ -59,7 +64,10 @@ export async function readCacheDir(dir: string): Promise<CacheDirEntry[]> {
     names.map(async (name): Promise<CacheDirEntry> => {
       if (!name.endsWith('.json')) return { name };
       const text = await fs.readFile(path.join(dir, name), 'utf8').catch(() => '');
-      return { name, text, dataExists: present.has(`${name.slice(0, -'.json'.length)}.data`) };
+      const data = `${name.slice(0, -'.json'.length)}.data`;
+      if (!present.has(data)) return { name, text, dataExists: false };
+      const st = await fs.stat(path.join(dir, data)).catch(() => null);
+      return { name, text, dataExists: st !== null, ...(st ? { dataSize: st.size } : {}) };
     }),
   );
 }
@@ -67,8 +75,15 @@ export async function readCacheDir(dir: string): Promise<CacheDirEntry[]> {
 /** data files and temporary journal files: `<pid>.<start>.<random>.data|json.tmp-<hex>` */
 const LOOSE_FILE = /^((\d+)\.([^.]+)\.[0-9a-f]+)\.(data|json\.tmp-[0-9a-f]+)$/;
 
+/** the end of the last byte range the journal says its data file holds */
+function presentEnd(j: Journal): number {
+  let end = 0;
+  for (const r of j.present) end = Math.max(end, r[1]);
+  return end;
+}
+
 export function planRecovery(entries: CacheDirEntry[], ctx: PlanContext): RecoveryPlan {
-  const plan: RecoveryPlan = { pending: [], clean: [], remove: [], unreadable: [], missingData: [], busy: 0, torn: [] };
+  const plan: RecoveryPlan = { pending: [], clean: [], remove: [], unreadable: [], missingData: [], shortData: [], busy: 0, torn: [] };
   const journaled = new Set<string>();
   for (const e of entries) {
     if (e.text === undefined) continue;
@@ -95,6 +110,8 @@ export function planRecovery(entries: CacheDirEntry[], ctx: PlanContext): Recove
       plan.remove.push(`${id}.data`, e.name);
     } else if (j.present.length > 0 && !e.dataExists) {
       plan.missingData.push(j);
+    } else if (e.dataSize !== undefined && e.dataSize < presentEnd(j)) {
+      plan.shortData.push({ journal: j, size: e.dataSize, need: presentEnd(j) });
     } else plan.pending.push(j);
   }
   // data files whose journal never came (an item never flushed) of processes that are gone
