@@ -94,8 +94,20 @@ class TreeRun {
   }
 }
 
-/** Downloads one version of a file whole into the read cache (resolves when done). */
-export type WholeFileFetch = (rel: string, etag: string, size: number) => Promise<void>;
+/** What the namespace asks of the read path: GETs whose responses also answer a getattr. */
+export interface NamespaceReads {
+  /** Download one version of a file whole into the read cache (resolves when done). */
+  fetchWhole(rel: string, etag: string, size: number): Promise<void>;
+  /** GET the first `bytes` of `rel` into the read cache: what a HEAD would say (throws 404 as the backend does) */
+  readStart(rel: string, bytes: number): Promise<ObjectInfo>;
+}
+
+/**
+ * A lookup in a directory not listed asks for this much of the object with a GET instead of a
+ * HEAD: the same round trip says what a HEAD would and brings a small file's bytes, so a program
+ * that opens files by path reads them without another request.
+ */
+const PROBE_GET_BYTES = 64 * 1024;
 
 /**
  * The change time shown for a file: S3 keeps LastModified to the second, so every file's change
@@ -166,8 +178,8 @@ export class Namespace {
     private readonly now: () => number = Date.now,
     /** what HEADs said, kept across mounts (none: nothing persists) */
     private readonly store?: MetaStore,
-    /** downloads a small file whole (none: a getattr always HEADs) */
-    private readonly fetchWhole?: WholeFileFetch,
+    /** GETs into the read cache (none: a getattr always HEADs) */
+    private readonly reads?: NamespaceReads,
   ) {
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.markers = new DirMarkers(bucket, opts.dirCacheTimeMs, opts.maxCachedDirs, now);
@@ -435,7 +447,7 @@ export class Namespace {
     // the LIST that finds a directory finds x.rclonelink too (it sorts before x/)
     const links = this.opts.links;
     const isLinkObject = links && linkNameOf(name) !== null;
-    const [info, around] = await Promise.all([isLinkObject ? null : this.head(rel), this.bucket.probeName(rel)]);
+    const [info, around] = await Promise.all([isLinkObject ? null : this.head(rel, true), this.bucket.probeName(rel)]);
     let isDir = around.isDir;
     let link = links && !isLinkObject ? around.siblings.find((e) => e.path === linkObjectOf(rel)) : undefined;
     if (!around.complete) {
@@ -602,7 +614,7 @@ export class Namespace {
     const cached = this.cachedHead(rel, e);
     if (cached) return this.attrFromInfo(cached);
     this.ahead.statStarted(parentOf(rel), baseName(rel));
-    const info = this.heads.get(rel) ?? (this.fetchWhole && isSmall(e) ? this.infoFromGet(rel, e, this.fetchWhole(rel, e.etag!, e.size)) : this.head(rel));
+    const info = this.heads.get(rel) ?? (this.reads && isSmall(e) ? this.infoFromGet(rel, e, this.reads.fetchWhole(rel, e.etag!, e.size)) : this.head(rel));
     const got = await info;
     if (!got) throw vfsError('ENOENT', `no such file (deleted on the server): /${rel}`);
     return this.attrFromInfo(got);
@@ -735,19 +747,22 @@ export class Namespace {
     return info;
   }
 
-  /** HEAD `rel` once (concurrent callers share it); updates the listing and the caches. */
-  head(rel: string): Promise<ObjectInfo | null> {
+  /**
+   * HEAD `rel` once (concurrent callers share it); updates the listing and the caches.
+   * `withStart`: by a GET of its first bytes instead (see PROBE_GET_BYTES).
+   */
+  head(rel: string, withStart = false): Promise<ObjectInfo | null> {
     let p = this.heads.get(rel);
     if (!p) {
-      p = this.doHead(rel).finally(() => this.heads.delete(rel));
+      p = this.doHead(rel, withStart).finally(() => this.heads.delete(rel));
       this.heads.set(rel, p);
     }
     return p;
   }
 
-  private async doHead(rel: string): Promise<ObjectInfo | null> {
+  private async doHead(rel: string, withStart = false): Promise<ObjectInfo | null> {
     const generation = this.dirs.generation(parentOf(rel));
-    const info = await this.bucket.head(rel);
+    const info = withStart && this.reads ? await this.headByGet(rel, this.reads) : await this.bucket.head(rel);
     // a local change to the directory during the HEAD makes its answer unreliable for the caches
     if (this.dirs.generation(parentOf(rel)) !== generation) return info;
     if (info) {
@@ -760,6 +775,15 @@ export class Namespace {
       this.meta.dropHead(rel);
     }
     return info;
+  }
+
+  private async headByGet(rel: string, reads: NamespaceReads): Promise<ObjectInfo | null> {
+    try {
+      return await reads.readStart(rel, PROBE_GET_BYTES);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
   }
 
   /** readdir: the merged entries. Arms the sibling-HEAD prefetch for the stat storm that may follow. */

@@ -76,7 +76,10 @@ export class Vfs {
   ) {
     this.bucket = new MountedBucket(backend, root);
     this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
-    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, (rel, etag, size) => this.filesAhead.download(rel, etag, size));
+    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, {
+      fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
+      readStart: (rel, bytes) => this.reads.readStart(rel, bytes),
+    });
     this.reads = new ReadCache(
       this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },

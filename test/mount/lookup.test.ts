@@ -38,6 +38,10 @@ before(async () => {
     ),
   );
   await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sized/big', Body: Buffer.alloc(200 * 1024, 7) }));
+  const mixed = Buffer.alloc(300 * 1024);
+  for (let i = 0; i < mixed.length; i++) mixed[i] = (i * 7 + (i >> 10)) & 255;
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'probed/mixed', Body: mixed, Metadata: { mtime: '1500000000.25' } }));
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'probed/empty', Body: '', Metadata: { mtime: '1500000001.5' } }));
   const treeKeys = Array.from({ length: TREE_DIRS * 10 }, (_, i) => `tree/d${String(Math.floor(i / 10)).padStart(2, '0')}/f${i % 10}`);
   await Promise.all(treeKeys.map((Key) => c.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' }))));
   // the same shape with a dir/ marker in every directory (as mkdir, tar x or the S3 console make them)
@@ -78,7 +82,7 @@ async function atDistance(cmd: string, args: string[]): Promise<{ r: Awaited<Ret
 }
 
 test(
-  `opening one file of a ${FILES}-object directory never listed: the directory's marker, HEAD + one small LIST at once (a directory, or a link name.rclonelink), then the GET`,
+  `opening one file of a ${FILES}-object directory never listed: the directory's marker, then a GET of the file's start + one small LIST at once (a directory, or a link name.rclonelink); the GET's bytes are the read`,
   { timeout: 120_000 },
   async () => {
     // list_chunk 100: a listing of big/ would be 20 pages, which the counts below would show
@@ -90,28 +94,61 @@ test(
       const reqs = [...s3.requests];
       s3.faultHook = undefined;
       // (big/'s own attributes: a HEAD of its marker big/, once per mount)
-      assert.deepEqual(s3.counts(), { HEAD: 2, LIST: 1, GET: 1 }, reqs.map((r) => `${r.method} ${r.rawUrl}`).join('\n'));
+      assert.deepEqual(s3.counts(), { HEAD: 1, LIST: 1, GET: 1 }, reqs.map((r) => `${r.method} ${r.rawUrl}`).join('\n'));
       assert.deepEqual(
-        reqs
-          .filter((r) => r.type === 'HEAD')
-          .map((r) => r.path)
-          .sort(),
-        [`/${BUCKET}/big/`, `/${BUCKET}/big/f01234`],
+        reqs.filter((r) => r.type === 'HEAD').map((r) => r.path),
+        [`/${BUCKET}/big/`],
       );
+      assert.equal(reqs.find((r) => r.type === 'GET')!.path, `/${BUCKET}/big/f01234`);
       const list = reqs.find((r) => r.type === 'LIST')!;
       // the keys that start with the name, up to '/': name/ (a directory) and name.rclonelink (a link) sort there
       assert.equal(list.query['max-keys'], '32');
       assert.equal(list.query.prefix, 'big/f01234');
       assert.equal(list.query.delimiter, '/');
-      assert.equal(roundTrips(reqs), 3, "the directory's marker; then the HEAD and the LIST overlap; the GET follows");
+      assert.equal(roundTrips(reqs), 2, "the directory's marker; then the GET and the LIST overlap");
+
+      // the next file beside it: one round trip, whose GET is the read
+      s3.clearRequests();
+      s3.faultHook = () => LATENCY;
+      assert.equal(await readFile(path.join(m.mnt, 'big/f01500'), 'utf8'), 'content 1500\n');
+      const next = [...s3.requests];
+      s3.faultHook = undefined;
+      assert.deepEqual(s3.counts(), { LIST: 1, GET: 1 });
+      assert.equal(roundTrips(next), 1);
 
       // a missing name next to it: the same probe, then remembered
       s3.clearRequests();
       await assert.rejects(stat(path.join(m.mnt, 'big/nope')), { code: 'ENOENT' });
       await assert.rejects(stat(path.join(m.mnt, 'big/nope')), { code: 'ENOENT' });
-      assert.deepEqual(s3.counts(), { HEAD: 1, LIST: 1 });
+      assert.deepEqual(s3.counts(), { GET: 1, LIST: 1 });
     } finally {
       s3.faultHook = undefined;
+      await m.unmount();
+    }
+  },
+);
+
+test(
+  'files in a directory never listed, found by a GET of their start: a bigger file reads whole and right, an empty one is found, both with their stored mtime',
+  { timeout: 60_000 },
+  async () => {
+    const m = await mount(s3, `moto:${BUCKET}`);
+    try {
+      const mixed = Buffer.alloc(300 * 1024);
+      for (let i = 0; i < mixed.length; i++) mixed[i] = (i * 7 + (i >> 10)) & 255;
+      s3.clearRequests();
+      const st = await stat(path.join(m.mnt, 'probed/mixed'));
+      assert.equal(st.size, mixed.length);
+      assert.equal(st.mtimeMs, 1500000000250);
+      const gets = s3.requests.filter((r) => r.type === 'GET');
+      assert.equal(gets.length, 1);
+      assert.equal(gets[0]!.headers.range, 'bytes=0-65535', 'the start only, not the whole object');
+      assert.ok((await readFile(path.join(m.mnt, 'probed/mixed'))).equals(mixed), 'the bytes the lookup brought, then the rest');
+      const e = await stat(path.join(m.mnt, 'probed/empty'));
+      assert.equal(e.size, 0);
+      assert.equal(e.mtimeMs, 1500000001500);
+      assert.equal(await readFile(path.join(m.mnt, 'probed/empty'), 'utf8'), '');
+    } finally {
       await m.unmount();
     }
   },

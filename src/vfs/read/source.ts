@@ -328,6 +328,18 @@ export class ReadSource implements FetchTarget {
   }
 
   /** This version will not be read again (replaced or deleted): give its memory back. */
+  /**
+   * Bytes of this version from `start` that arrived otherwise (a lookup's GET): cached like a
+   * fetch's, unless that range's start is cached already.
+   */
+  adopt(start: number, data: Buffer): void {
+    if (data.length === 0 || this.blockAt(start)) return;
+    const b = this.cache.allocate(this, start);
+    this.addBlock(b);
+    this.cache.append(b, data);
+    b.filling = false;
+  }
+
   dropBlocks(): void {
     for (const b of [...this.blocks]) this.cache.drop(b);
   }
