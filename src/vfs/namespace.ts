@@ -98,8 +98,11 @@ class TreeRun {
 export interface NamespaceReads {
   /** Download one version of a file whole into the read cache (resolves when done). */
   fetchWhole(rel: string, etag: string, size: number): Promise<void>;
-  /** GET the first `bytes` of `rel` into the read cache: what a HEAD would say (throws 404 as the backend does) */
-  readStart(rel: string, bytes: number): Promise<ObjectInfo>;
+  /**
+   * GET the first `bytes` of `rel` into the read cache: what a HEAD would say (throws 404 as the
+   * backend does); null when its bytes are local already (a cached copy): a HEAD does then
+   */
+  readStart(rel: string, bytes: number): Promise<ObjectInfo> | null;
 }
 
 /**
@@ -778,8 +781,10 @@ export class Namespace {
   }
 
   private async headByGet(rel: string, reads: NamespaceReads): Promise<ObjectInfo | null> {
+    const started = reads.readStart(rel, PROBE_GET_BYTES);
+    if (!started) return this.bucket.head(rel);
     try {
-      return await reads.readStart(rel, PROBE_GET_BYTES);
+      return await started;
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;

@@ -78,7 +78,7 @@ export class Vfs {
     this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
     this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, {
       fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
-      readStart: (rel, bytes) => this.reads.readStart(rel, bytes),
+      readStart: (rel, bytes) => (this.writes.hasCachedCopy?.(rel) ? null : this.reads.readStart(rel, bytes)),
     });
     this.reads = new ReadCache(
       this.bucket,

@@ -150,7 +150,8 @@ test('a stream that turns random: the parts already sent are committed, the rest
     const expect = Buffer.from('hello world, HELLO world\n\0\0\0\0\0!');
     assert.ok((await getObject('small-turns.txt'))?.equals(expect));
     assert.deepEqual(
-      bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/small-turns.txt` && r.method !== 'HEAD').map((r) => r.type),
+      // (not counted: the lookup that found no such object, a GET of its start that got a 404)
+      bucket.s3.requests.filter((r) => r.path === `/${BUCKET}/small-turns.txt` && r.method !== 'HEAD' && r.status !== 404).map((r) => r.type),
       ['PUT'],
     );
   } finally {
@@ -165,6 +166,9 @@ test('appends and truncates of existing objects fetch only what they keep; sizes
   await putObject('grow.bin', Buffer.from('short'));
   const m = await mountWith(['--vfs-write-back', '0']);
   try {
+    // listed first: a lookup in a directory not listed GETs the first 64 KiB of the object
+    // (what a HEAD says, and a small file's bytes), which the counts below are not about
+    await fs.readdir(m.mnt);
     // O_APPEND (>>): the object grows; the upload needs the old bytes (one GET), the append none
     bucket.s3.clearRequests();
     await fs.appendFile(path.join(m.mnt, 'log.txt'), 'appended line\n');

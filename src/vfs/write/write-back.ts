@@ -204,6 +204,10 @@ export class WriteBack implements WriteLayer {
     return c;
   }
 
+  hasCachedCopy(rel: string): boolean {
+    return this.files.has(rel) || this.clean.has(rel);
+  }
+
   /** A read-only open: a cached copy of the current version, if there is one (or always, in full mode). */
   async openCached(rel: string, server: ServerVersion): Promise<WriteFile | undefined> {
     const full = this.deps.cacheMode === 'full';

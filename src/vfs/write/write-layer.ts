@@ -102,6 +102,8 @@ export interface WriteLayer {
   /** a read-only open: the cached copy of this version of `rel`, if the cache has one (or
    *  always with --vfs-cache-mode full); undefined: read from the bucket */
   openCached?(rel: string, server: ServerVersion): Promise<WriteFile | undefined>;
+  /** the cache keeps a copy of some version of `rel` (a lookup then need not fetch its bytes) */
+  hasCachedCopy?(rel: string): boolean;
   /** `rel` (a file or a directory) was removed or replaced: cached copies of it go */
   invalidate?(rel: string): void;
   /** the rename prepared by prepareRename failed: pending uploads below `from` are scheduled again */
