@@ -47,12 +47,20 @@ test('kill -9 right after close() of 300 small files (no fsync): the next mount 
     [...j.values()].every((x) => x.state === 'dirty' && x.unsynced === boot),
     "closed, journaled, not fsync'd",
   );
+  // files still open (never closed, nothing promised): their journals' temporary files, made
+  // ahead at create, are left by the kill
+  const open = await Promise.all([0, 1, 2].map((i) => fs.open(path.join(m.mnt, `many/open${i}.bin`), 'w')));
+  await Promise.all(open.map((fh) => fh.write('x')));
+  const temporaries = async () => (await fs.readdir(cacheDir, { recursive: true })).filter((f) => /\.tmp-/.test(String(f)));
+  await waitFor(async () => (await temporaries()).length === 3, 10_000, 'the temporary journal files of the open files');
   await kill9(m);
+  await Promise.all(open.map((fh) => fh.close().catch(() => undefined)));
 
   const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
   try {
     await waitFor(async () => (await bucket.listKeys('many/')).length >= want.size, 120_000, 'the recovered uploads');
     for (const [k, data] of want) assert.ok((await bucket.getObject(k))?.equals(data), `${k}: bytes`);
+    assert.deepEqual(await temporaries(), [], 'the recovery removed the temporary files of the dead mount');
   } finally {
     await again.unmount();
   }

@@ -34,6 +34,8 @@ export interface ItemContext {
   /** directory of data files and journals */
   dir: string;
   ensureDir(): Promise<void>;
+  /** the directory exists (ensureDir made it): small writes may go in place */
+  dirMade(): boolean;
   partSize: number;
   maxUploadParts: number;
   writeBackMs: number;
@@ -142,7 +144,7 @@ export abstract class ItemState {
     this.cacheAllowed = cacheAllowed;
     this.mtime = msToNs(ctx.clock.now());
     this.lastUse = ctx.clock.now();
-    this.journal = new JournalFile(path.join(ctx.dir, `${id}.json`), ctx.ensureDir, journalState);
+    this.journal = new JournalFile(path.join(ctx.dir, `${id}.json`), ctx.ensureDir, journalState, ctx.dirMade);
     this.content = content === 'stream' ? this.newStream(this.newDataFile()) : content;
   }
 

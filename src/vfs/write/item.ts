@@ -34,9 +34,12 @@ export class Item extends ItemUploads implements WriteFile {
   static fresh(ctx: ItemContext, id: string, rel: string, server: ServerState, cacheAllowed: boolean): Item {
     const it = new Item(ctx, id, rel, 'stream', server, cacheAllowed);
     it.dirtyFlag = true;
-    // with write-back, its close writes what it has not streamed to the data file: create that
-    // file now, while the application is still writing
-    if (ctx.writeBackMs > 0 && it.mayCache() && it.content.kind === 'stream') it.content.spill.prepare();
+    // with write-back, its close writes what it has not streamed to the data file and journals
+    // it: create those files now, while the application is still writing
+    if (ctx.writeBackMs > 0 && it.mayCache() && it.content.kind === 'stream') {
+      it.content.spill.prepare();
+      it.journal.prepare();
+    }
     return it;
   }
 

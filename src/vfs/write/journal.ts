@@ -13,7 +13,7 @@
 //   modifying  a clean item is being changed and was not flushed since: after a crash its data
 //              file is not trustworthy and the object on the server is the truth (nothing to do)
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { close, closeSync, open, openSync, readFileSync, renameSync, rm, rmSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Range } from './ranges.js';
@@ -132,9 +132,19 @@ export function isOurs(o: Owner | undefined): boolean {
 const TMP_PREFIX = randomBytes(3).toString('hex');
 let tmpSeq = 0;
 
+function tempName(file: string): string {
+  return `${file}.tmp-${TMP_PREFIX}${(++tmpSeq).toString(16)}`;
+}
+
+/** a temporary journal file made ahead, open for writing */
+interface TempFile {
+  path: string;
+  fd: number;
+}
+
 /** Durably replace `file` with `text`: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, text: string, durable = true): Promise<void> {
-  const tmp = `${file}.tmp-${TMP_PREFIX}${(++tmpSeq).toString(16)}`;
+  const tmp = tempName(file);
   try {
     const fh = await fs.open(tmp, 'w', 0o600);
     try {
@@ -150,6 +160,37 @@ export async function writeFileAtomic(file: string, text: string, durable = true
     throw err;
   }
   if (durable) await syncDir(path.dirname(file));
+}
+
+/**
+ * writeFileAtomic without fsync, in place: four system calls on the main thread instead of four
+ * round trips through libuv's thread pool, each of which costs more than the call (close(2) of
+ * every small file written pays for one journal write).
+ */
+export function writeFileAtomicUnsynced(file: string, text: string, made?: TempFile): void {
+  const tmp = made?.path ?? tempName(file);
+  try {
+    const fd = made?.fd ?? openSync(tmp, 'w', 0o600);
+    try {
+      const buf = Buffer.from(text);
+      for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done, buf.length - done);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** temporary files made ahead and not used yet, in this process */
+let madeAhead = 0;
+const MAX_MADE_AHEAD = 64;
+
+/** close and remove a temporary file made ahead that no write will use */
+function discardTemp(t: TempFile): void {
+  close(t.fd, () => rm(t.path, { force: true }, () => undefined));
 }
 
 export async function syncDir(dir: string): Promise<void> {
@@ -187,10 +228,18 @@ export class JournalFile {
   /** set once the item is gone: queued writes are skipped, so no journal outlives its item */
   private closed = false;
 
+  /** writes queued and not done */
+  private queued = 0;
+  /** the temporary file of the first write, made ahead (prepare()) */
+  private made: TempFile | undefined;
+  private making = false;
+
   constructor(
     readonly path: string,
     private readonly ensureDir: () => Promise<void>,
     state: Journal['state'] | 'none' = 'none',
+    /** the cache directory exists (a write may then go in place) */
+    private readonly dirMade: () => boolean = () => false,
   ) {
     this.current = state;
   }
@@ -200,13 +249,68 @@ export class JournalFile {
   }
 
   /** Write `record` (its state becomes this file's state at once); durable: fsync'd before it resolves. */
+  /**
+   * Make the temporary file of the first write now, in the background (a new file's journal is
+   * written at its close: creating a file is the slow part of that, 0.02-0.3 ms on the disks
+   * measured, several times the write and the rename). Not for more than MAX_MADE_AHEAD files at
+   * once (each holds a descriptor); a failure is left to the write, which makes its own.
+   */
+  prepare(): void {
+    if (this.current !== 'none' || this.made || this.making || madeAhead >= MAX_MADE_AHEAD) return;
+    this.making = true;
+    madeAhead++;
+    const tmp = tempName(this.path);
+    void this.ensureDir()
+      .then(
+        () =>
+          new Promise<void>((resolve) =>
+            open(tmp, 'w', 0o600, (err, fd) => {
+              if (!err) {
+                if (this.closed || this.current !== 'none') discardTemp({ path: tmp, fd });
+                else this.made = { path: tmp, fd };
+              }
+              resolve();
+            }),
+          ),
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        this.making = false;
+        if (!this.made) madeAhead--;
+      });
+  }
+
+  /** the temporary file made ahead, taken for a write (or to be dropped) */
+  private takeMade(): TempFile | undefined {
+    const m = this.made;
+    if (m) {
+      this.made = undefined;
+      madeAhead--;
+    }
+    return m;
+  }
+
   write(record: Journal, durable: boolean): Promise<void> {
     this.current = record.state;
-    const p = this.queue.then(async () => {
-      if (this.closed) return;
-      await this.ensureDir();
-      await writeFileAtomic(this.path, JSON.stringify(record), durable);
-    });
+    const made = this.takeMade();
+    if (!durable && this.queued === 0 && !this.closed && this.dirMade()) {
+      // nothing before it to wait for: a journal of a few hundred bytes written in place
+      try {
+        writeFileAtomicUnsynced(this.path, JSON.stringify(record), made);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    if (made) discardTemp(made);
+    this.queued++;
+    const p = this.queue
+      .then(async () => {
+        if (this.closed) return;
+        await this.ensureDir();
+        await writeFileAtomic(this.path, JSON.stringify(record), durable);
+      })
+      .finally(() => this.queued--);
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -214,6 +318,8 @@ export class JournalFile {
   /** Remove the journal once pending writes are done; later writes are skipped. */
   async remove(): Promise<void> {
     this.closed = true;
+    const made = this.takeMade();
+    if (made) discardTemp(made);
     await this.queue;
     await fs.rm(this.path, { force: true });
     this.current = 'none';

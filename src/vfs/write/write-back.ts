@@ -48,6 +48,7 @@ export class WriteBack implements WriteLayer {
   private readonly poller: { stop(): void } | undefined;
   readonly dir: string;
   private dirReady: Promise<void> | undefined;
+  private dirMade = false;
   private readonly ctx: ItemContext;
   private readonly clock: Clock;
   /** every stream's part buffers together, within one budget */
@@ -81,6 +82,7 @@ export class WriteBack implements WriteLayer {
       remote: d.remote,
       dir: this.dir,
       ensureDir: () => this.ensureDir(),
+      dirMade: () => this.dirMade,
       partSize: d.partSize,
       maxUploadParts: d.maxUploadParts,
       writeBackMs: d.cacheMode === 'off' ? 0 : d.writeBackMs,
@@ -114,7 +116,9 @@ export class WriteBack implements WriteLayer {
   }
 
   private ensureDir(): Promise<void> {
-    this.dirReady ??= fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+    this.dirReady ??= fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {
+      this.dirMade = true;
+    });
     return this.dirReady;
   }
 
