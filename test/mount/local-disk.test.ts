@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { mount, tempDir, useS3Bucket, waitFor, MOUNT_TEST } from '../helpers/mount.js';
+import { mount, tempDir, useS3Bucket, waitFor, writePending, MOUNT_TEST } from '../helpers/mount.js';
 
 const BUCKET = 'local-disk-bucket';
 const ORIGINAL = Buffer.alloc(1024 * 1024, 'o');
@@ -180,5 +180,87 @@ test(
       }
       assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'nothing incomplete was uploaded at the unmount either');
     });
+  },
+);
+
+test(
+  'journals damaged while the mount was down (one cut short, one overwritten): one ERROR each, naming it and what to do; nothing is uploaded from them, the objects keep their versions, the mount serves reads',
+  MOUNT_TEST,
+  async () => {
+    const cache = await tempDir('bucketfs-cache-');
+    const flags = ['--cache-dir', cache, '--vfs-write-back', '60s'];
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags });
+    await writePending(path.join(m.mnt, 'new-damaged.bin'), Buffer.alloc(5000, 'n'));
+    const fh = await fs.open(path.join(m.mnt, 'existing.bin'), 'r+');
+    await fh.write('CHANGED', 100);
+    await fh.close();
+    m.proc.kill('SIGKILL');
+    await m.exited;
+    const journals = (await fs.readdir(cache, { recursive: true })).map(String).filter((f) => f.endsWith('.json'));
+    assert.equal(journals.length, 2, journals.join(' '));
+    const [cut, junk] = journals.map((f) => path.join(cache, f));
+    const text = await fs.readFile(cut!, 'utf8');
+    await fs.writeFile(cut!, text.slice(0, Math.floor(text.length / 2)));
+    await fs.writeFile(junk!, Buffer.alloc(300, 0xff));
+
+    const again = await mount(bucket.s3, `moto:${BUCKET}`, { flags, mnt: m.mnt });
+    try {
+      await waitFor(() => (again.stderr().match(/damaged, or not a journal/g) ?? []).length >= 2, 20_000, 'the two damaged journals reported');
+      for (const j of [cut!, junk!]) {
+        const lines = again
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes(j));
+        assert.equal(lines.length, 1, `once: ${j}\n${again.stderr()}`);
+        assert.match(lines[0]!, /ERROR.*nothing is uploaded from it.*copy them out if you need them, then remove both files/);
+      }
+      // reads go on: the previous version of the rewritten object, as the bucket has it
+      assert.ok((await fs.readFile(path.join(again.mnt, 'existing.bin'))).equals(ORIGINAL));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await bucket.getObject('new-damaged.bin'), null, 'nothing uploaded from a damaged journal');
+    } finally {
+      await again.unmount();
+    }
+    assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'the object keeps its version, also after the unmount');
+    assert.equal(await bucket.getObject('new-damaged.bin'), null);
+  },
+);
+
+test(
+  'the cache directory removed while mounted: said once (ERROR, what to do), made again; files written after it reach the bucket intact; one whose only copy of its bytes went with it is not uploaded (no zeros), with an ERROR naming it; reads go on',
+  MOUNT_TEST,
+  async () => {
+    const cache = await tempDir('bucketfs-cache-');
+    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache, '--vfs-write-back', '2s'] });
+    try {
+      const data = Buffer.alloc(70_000, 'b');
+      const small = Buffer.alloc(3000, 'a');
+      // closed: its bytes are in its data file only
+      await writePending(path.join(m.mnt, 'before-rm.bin'), data);
+      await fs.rm(cache, { recursive: true, force: true });
+      await fs.writeFile(path.join(m.mnt, 'after-rm.txt'), small);
+      await writePending(path.join(m.mnt, 'after-rm.bin'), data);
+      await waitFor(async () => (await bucket.getObject('after-rm.bin')) !== null && (await bucket.getObject('after-rm.txt')) !== null, 30_000, 'the uploads');
+      assert.ok((await bucket.getObject('after-rm.txt'))?.equals(small));
+      assert.ok((await bucket.getObject('after-rm.bin'))?.equals(data));
+      await waitFor(
+        () =>
+          /ERROR.*before-rm\.bin: cannot be uploaded, not tried again: EIO: its data file .* was removed while mounted: the 70000 bytes written here that were only there are lost/.test(
+            m.stderr(),
+          ),
+        30_000,
+        'the lost file named',
+      );
+      assert.equal(await bucket.getObject('before-rm.bin'), null, 'no zeros in its place');
+      await new Promise((r) => setTimeout(r, 4500));
+      assert.equal((m.stderr().match(/before-rm\.bin: cannot be uploaded/g) ?? []).length, 1, `said once, not tried again\n${m.stderr()}`);
+      assert.ok((await fs.readFile(path.join(m.mnt, 'existing.bin'))).equals(ORIGINAL), 'reads go on');
+      const said = m.stderr().match(/ERROR.*the cache directory .* was removed while mounted: made again/g) ?? [];
+      assert.equal(said.length, 1, m.stderr());
+      assert.ok((await fs.stat(cache)).isDirectory());
+    } finally {
+      await m.unmount();
+    }
+    assert.equal(await bucket.getObject('before-rm.bin'), null, 'nor at the unmount');
   },
 );

@@ -38,6 +38,19 @@ export class BaseGoneError extends VfsError {
   }
 }
 
+/** The data file is gone with bytes only it held: the file can never be uploaded (no retry). */
+export class DataLostError extends VfsError {
+  constructor(message: string) {
+    super('EIO', message);
+  }
+
+  /** `err` is one, or was caused by one (a read error of an upload's body comes back wrapped) */
+  static in(err: unknown): boolean {
+    for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) if (e instanceof DataLostError) return true;
+    return false;
+  }
+}
+
 /** a write this small into an empty data file is made in place, not through the thread pool */
 const IN_PLACE_MAX = 64 * 1024;
 
@@ -162,6 +175,13 @@ export class CacheFile {
         return this.fh;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // removed behind our back (the cache directory deleted while mounted): a new empty file
+        // would read as zeros where the bytes written here were, and those zeros would go up
+        if (this.present.bytes > 0) {
+          throw new DataLostError(
+            `its data file ${this.dataPath} was removed while mounted: the ${this.present.bytes} bytes written here that were only there are lost, so it is not uploaded (the object stays as it was)`,
+          );
+        }
       }
     }
     this.fh = await fs.open(this.dataPath, 'w+', 0o600);

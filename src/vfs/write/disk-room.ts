@@ -24,6 +24,12 @@ export interface DiskRoomOptions {
   clock: Clock;
   /** remove clean cached copies until about `bytes` are freed; resolves to the bytes freed */
   release(bytes: number): Promise<number>;
+  /** the cache directory is gone (removed while mounted): made again; false when it was there */
+  remakeDir?(): Promise<boolean>;
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 export class DiskRoom {
@@ -46,6 +52,7 @@ export class DiskRoom {
         this.sinceCheck += bytes;
         return out;
       } catch (err) {
+        if (isMissing(err) && this.o.remakeDir && (await this.o.remakeDir())) continue;
         if (!isDiskFull(err) || (await this.o.release(Math.max(bytes, 1))) <= 0) throw err;
         this.checkedAt = Number.NEGATIVE_INFINITY;
       }

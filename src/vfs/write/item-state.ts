@@ -36,6 +36,8 @@ export interface ItemContext {
   ensureDir(): Promise<void>;
   /** the directory exists (ensureDir made it): small writes may go in place */
   dirMade(): boolean;
+  /** the directory is gone (removed while mounted): made again; false when it was there */
+  remakeDir(): Promise<boolean>;
   partSize: number;
   maxUploadParts: number;
   writeBackMs: number;
@@ -312,7 +314,12 @@ export abstract class ItemState {
     if (durable) await this.dataFile?.datasync();
     const record = this.journalRecord(state);
     if (!durable) record.unsynced = bootId();
-    await this.journal.write(record, durable);
+    try {
+      await this.journal.write(record, durable);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !(await this.ctx.remakeDir())) throw err;
+      await this.journal.write(record, durable);
+    }
     this.journaledEnd = record.present.reduce((end, r) => Math.max(end, r[1]), 0);
   }
 

@@ -56,7 +56,12 @@ export class Recovery {
   async run(): Promise<void> {
     const h = this.h;
     const plan = planRecovery(await readCacheDir(h.dir), { ...h.planContext, keepsClean: h.keepsClean() });
-    for (const name of plan.unreadable) h.log.error(`${path.join(h.dir, name)}: not a journal this version understands; left as it is`);
+    for (const name of plan.unreadable) {
+      const data = path.join(h.dir, `${name.slice(0, -'.json'.length)}.data`);
+      h.log.error(
+        `${path.join(h.dir, name)}: damaged, or not a journal this version understands: nothing is uploaded from it (the object stays as it was); the bytes written may be in ${data}: copy them out if you need them, then remove both files to stop this message`,
+      );
+    }
     for (const j of plan.torn) {
       h.log.error(
         `${j.path}: written before the machine restarted and never fsync'd, so its data may be torn: not uploaded; kept in ${path.join(h.dir, j.id)}.data`,

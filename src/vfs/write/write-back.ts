@@ -18,7 +18,7 @@ import type { ObjectInfo, WriteCondition } from '../../backend/s3/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { vfsError } from '../errors.js';
 import { isSelfOrBelow } from '../paths.js';
-import { BaseGoneError } from './cache-file.js';
+import { BaseGoneError, DataLostError } from './cache-file.js';
 import { CleanCache } from './clean-cache.js';
 import { DiskRoom } from './disk-room.js';
 import { Item } from './item.js';
@@ -49,6 +49,8 @@ export class WriteBack implements WriteLayer {
   readonly dir: string;
   private dirReady: Promise<void> | undefined;
   private dirMade = false;
+  /** the directory was removed while mounted and made again (said once) */
+  private dirRemade = false;
   private readonly ctx: ItemContext;
   private readonly clock: Clock;
   /** every stream's part buffers together, within one budget */
@@ -61,7 +63,13 @@ export class WriteBack implements WriteLayer {
     this.memory = new StreamMemory(streamBudget(deps));
     this.clock = deps.clock ?? systemClock;
     this.clean = new CleanCache({ clock: this.clock, maxAgeMs: deps.cacheMaxAgeMs ?? 3_600_000, maxSize: deps.cacheMaxSize ?? -1 });
-    this.room = new DiskRoom({ dir: this.dir, minFree: deps.cacheMinFreeSpace ?? -1, clock: this.clock, release: (bytes) => this.clean.release(bytes) });
+    this.room = new DiskRoom({
+      dir: this.dir,
+      minFree: deps.cacheMinFreeSpace ?? -1,
+      clock: this.clock,
+      release: (bytes) => this.clean.release(bytes),
+      remakeDir: () => this.remakeDir(),
+    });
     this.ctx = this.itemContext();
     this.queue = new UploadQueue<Item>({
       clock: this.clock,
@@ -83,6 +91,7 @@ export class WriteBack implements WriteLayer {
       dir: this.dir,
       ensureDir: () => this.ensureDir(),
       dirMade: () => this.dirMade,
+      remakeDir: () => this.remakeDir(),
       partSize: d.partSize,
       maxUploadParts: d.maxUploadParts,
       writeBackMs: d.cacheMode === 'off' ? 0 : d.writeBackMs,
@@ -113,6 +122,28 @@ export class WriteBack implements WriteLayer {
     };
     let timer = this.clock.setTimeout(tick, pollMs);
     return { stop: () => this.clock.clearTimeout(timer) };
+  }
+
+  /**
+   * The cache directory was removed while mounted (a cleanup script, a user): made again, said
+   * once, so new files go on being cached. Files not uploaded yet whose data was in it keep what
+   * their open descriptors still hold; a recovery would find nothing of them.
+   */
+  private async remakeDir(): Promise<boolean> {
+    if (this.closed) return false;
+    const there = await fs.stat(this.dir).then(
+      () => true,
+      () => false,
+    );
+    if (there) return false;
+    if (!this.dirRemade) {
+      this.dirRemade = true;
+      this.deps.log.error(
+        `the cache directory ${this.dir} was removed while mounted: made again. Files not uploaded yet go up from what this mount still holds of them; until they are, a crash would lose them. Do not remove a mounted cache directory.`,
+      );
+    }
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    return true;
   }
 
   private ensureDir(): Promise<void> {
@@ -440,6 +471,10 @@ export class WriteBack implements WriteLayer {
     this.counters.failures++;
     const delay = this.queue.failed(item);
     const msg = err instanceof Error ? err.message : String(err);
+    if (DataLostError.in(err)) {
+      this.deps.log.error(`${item.rel}: cannot be uploaded, not tried again: ${msg}`);
+      return;
+    }
     if (err instanceof BaseGoneError) {
       this.deps.log.error(`${item.rel}: cannot be uploaded: ${msg}. What was written here stays in ${item.dataPath}; it is tried again at the next mount`);
       return;
