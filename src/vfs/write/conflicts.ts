@@ -43,3 +43,8 @@ export async function uploadResolvingConflicts(upload: () => Promise<void>, reso
 export function isDiskFull(err: unknown): boolean {
   return errnoInChain(err, ['ENOSPC', 'EDQUOT']) !== undefined;
 }
+
+/** The cache cannot take a write: full, or read-only (EROFS: remounted so, or a read-only mount over it). */
+export function isCacheUnwritable(err: unknown): boolean {
+  return errnoInChain(err, ['ENOSPC', 'EDQUOT', 'EROFS']) !== undefined;
+}

@@ -12,7 +12,7 @@ import { vfsError, VfsError } from '../errors.js';
 import { SMALL_UPLOAD } from './content.js';
 import type { CacheFile } from './cache-file.js';
 import { ItemState, message, serverOf } from './item-state.js';
-import { conflictName, isDiskFull, isUploadConflict, uploadResolvingConflicts } from './conflicts.js';
+import { conflictName, isCacheUnwritable, isUploadConflict, uploadResolvingConflicts } from './conflicts.js';
 
 export abstract class ItemUploads extends ItemState {
   private uploading: Promise<void> | null = null;
@@ -131,7 +131,7 @@ export abstract class ItemUploads extends ItemState {
     try {
       await this.writeJournal('clean', true);
     } catch (err) {
-      if (!isDiskFull(err)) throw err;
+      if (!isCacheUnwritable(err)) throw err;
       this.ctx.log.debug(`${this.rel}: uploaded; its journal could not say so (${message(err)}): a recovery finds it uploaded`);
     }
   }
@@ -278,8 +278,8 @@ export abstract class ItemUploads extends ItemState {
       try {
         await this.streamToLocal();
       } catch (err) {
-        // the cache disk is full: a file still in memory goes up from there, not lost
-        if (!isDiskFull(err)) throw err;
+        // the cache disk is full or read-only: a file still in memory goes up from there, not lost
+        if (!isCacheUnwritable(err)) throw err;
         await this.putSmallStream();
         return null;
       }

@@ -24,7 +24,7 @@ import { ItemUploads } from './item-upload.js';
 import { RangeSet } from './ranges.js';
 import { vfsError } from '../errors.js';
 import type { WriteFile } from './write-layer.js';
-import { isDiskFull, isUploadConflict } from './conflicts.js';
+import { isCacheUnwritable, isDiskFull, isUploadConflict } from './conflicts.js';
 
 export class Item extends ItemUploads implements WriteFile {
   /** kept (clean, closed) for the write-back delay so that a utimens is carried by one copy */
@@ -340,8 +340,9 @@ export class Item extends ItemUploads implements WriteFile {
             await this.persistStream(durable);
           } catch (err) {
             // the cache disk is full: the bytes, still in memory, go up now rather than nowhere
-            if (!isDiskFull(err)) throw err;
-            this.ctx.log.notice(`${this.rel}: the cache disk is full (${message(err)}): uploaded at close, from memory`);
+            if (!isCacheUnwritable(err)) throw err;
+            const why = isDiskFull(err) ? 'the cache disk is full' : 'the cache cannot be written';
+            this.ctx.log.notice(`${this.rel}: ${why} (${message(err)}): uploaded at close, from memory`);
             try {
               await this.putSmallStream();
             } catch (e) {

@@ -136,14 +136,18 @@ export class WriteBack implements WriteLayer {
       () => false,
     );
     if (there) return false;
-    if (!this.dirRemade) {
+    // not made yet (a first write that found the disk read-only): nothing was removed
+    if (this.dirMade && !this.dirRemade) {
       this.dirRemade = true;
       this.deps.log.error(
         `the cache directory ${this.dir} was removed while mounted: made again. Files not uploaded yet go up from what this mount still holds of them; until they are, a crash would lose them. Do not remove a mounted cache directory.`,
       );
     }
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    return true;
+    // cannot be made (a read-only disk): the caller's own error stands
+    return fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(
+      () => true,
+      () => false,
+    );
   }
 
   private ensureDir(): Promise<void> {
