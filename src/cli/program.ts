@@ -17,6 +17,7 @@ import { catCommand } from './cat.js';
 import { checkCommand } from './check.js';
 import { configCommand } from './config.js';
 import { listremotesCommand } from './listremotes.js';
+import { obscureCommand, revealCommand } from './obscure.js';
 import { copyCommand } from './copy.js';
 import { copytoCommand } from './copyto.js';
 import { deleteCommand } from './delete.js';
@@ -75,6 +76,8 @@ const COMMANDS: CommandSpec<any>[] = [
   backendCommand,
   configCommand,
   listremotesCommand,
+  obscureCommand,
+  revealCommand,
   installHelperCommand,
   helpCommand,
 ];

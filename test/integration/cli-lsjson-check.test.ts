@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { boto3, run, type RunResult } from '../helpers/run.js';
-import { startCli, cli, fails, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
+import { startCli, cli, fails, ok, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
 
 let c: CliEnv;
 const B = 'lsjson-bucket';
@@ -180,4 +180,30 @@ test('check: local↔remote and remote↔remote, --one-way, --size-only, --downl
   const noHash = checkLog((await cli(c, ['check', `moto:${B}/j`, `moto:${B}/j`])).stderr, 'bucketfs');
   assert.ok(noHash.includes(`NOTICE: S3 bucket ${B} path j: 1 hashes could not be checked`), noHash.join('\n'));
   await fails(c, ['check', 'moto:', `moto:${B}/c`], { code: 1, match: /names no bucket/ });
+});
+
+test('obscure and reveal: what bucketfs obscures rclone reveals and the other way round (argument and "-" for a line of stdin); a string that is not obscured fails as in rclone', async () => {
+  // (an obscured string starting with "-" would be read as a flag by both tools: rclone takes
+  // "--" before it, bucketfs does not yet, so the strings given to bucketfs here never start so)
+  const obscuredBy = async (tool: 'rclone' | 'bucketfs', pw: string): Promise<string> => {
+    for (;;) {
+      const o = tool === 'rclone' ? (await rclone(['obscure', '--', pw])).stdout.trim() : (await ok(c, ['obscure', pw])).trim();
+      if (!o.startsWith('-')) return o;
+    }
+  };
+  for (const pw of ['hunter2', 'with spaces and ünïcode', 'x'.repeat(100)]) {
+    const ours = await obscuredBy('bucketfs', pw);
+    assert.notEqual(ours, pw);
+    assert.equal((await rclone(['reveal', '--', ours])).stdout, `${pw}\n`, `rclone reveals ours of ${JSON.stringify(pw)}`);
+    const theirs = await obscuredBy('rclone', pw);
+    assert.equal(await ok(c, ['reveal', theirs]), `${pw}\n`, `we reveal rclone's of ${JSON.stringify(pw)}`);
+  }
+  const piped = (await ok(c, ['obscure', '-'], { input: 'from stdin\nnot this\n' })).trim();
+  assert.equal((await rclone(['reveal', '--', piped])).stdout, 'from stdin\n');
+  assert.notEqual((await ok(c, ['obscure', 'same'])).trim(), (await ok(c, ['obscure', 'same'])).trim(), 'a new IV each time, as rclone');
+  for (const bad of ['not!base64', 'abc']) {
+    const r = await rclone(['reveal', bad]);
+    const b = await fails(c, ['reveal', bad], { code: r.code ?? undefined });
+    assert.equal(b.stderr.trim().replace(/^bucketfs: /, ''), r.stderr.trim().replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''));
+  }
 });
