@@ -165,6 +165,13 @@ export class Cli {
   private asking: Promise<unknown> = Promise.resolve();
 
   private async ask(action: string, item: string, detail: string): Promise<boolean> {
+    const yes = await this.answer(action, item, detail);
+    // rclone's SkipDestructive says so when a change is skipped
+    if (!yes) log.notice(`${item}: Skipped ${action} as --interactive is set${detail ? ` (${detail})` : ''}`);
+    return yes;
+  }
+
+  private async answer(action: string, item: string, detail: string): Promise<boolean> {
     const remembered = this.answerAll.get(action);
     if (remembered !== undefined) return remembered;
     process.stderr.write(

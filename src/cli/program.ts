@@ -15,6 +15,7 @@ import { reportError } from './edge.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
 import { checkCommand } from './check.js';
+import { cleanupCommand } from './cleanup.js';
 import { configCommand } from './config.js';
 import { listremotesCommand } from './listremotes.js';
 import { obscureCommand, revealCommand } from './obscure.js';
@@ -73,6 +74,7 @@ const COMMANDS: CommandSpec<any>[] = [
   sha1sumCommand,
   hashsumCommand,
   checkCommand,
+  cleanupCommand,
   backendCommand,
   configCommand,
   listremotesCommand,

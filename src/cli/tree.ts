@@ -181,6 +181,7 @@ async function hasAnything(loc: RemoteLocation, signal: AbortSignal): Promise<bo
 /** rclone's name of a side in its messages: `S3 bucket B path P`, `Local file system at /abs`. */
 export function fsName(loc: Location): string {
   if (loc.kind === 'local') return `Local file system at ${path.resolve(loc.path)}`;
+  if (loc.bucket === '') return 'S3 root';
   return loc.path === '' ? `S3 bucket ${loc.bucket}` : `S3 bucket ${loc.bucket} path ${loc.path}`;
 }
 
