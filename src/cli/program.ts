@@ -40,6 +40,7 @@ import { sizeCommand } from './size.js';
 import { statsCommand } from './stats.js';
 import { moveCommand, movetoCommand, syncCommand } from './sync.js';
 import { touchCommand } from './touch.js';
+import { treeCommand } from './tree-command.js';
 import { MOUNT_HELPER_COMMAND, helperExitCode, parseHelperCall } from './mount-helper.js';
 import { hideSecretArguments, useCommandArguments } from './hidden-args.js';
 
@@ -56,6 +57,7 @@ const COMMANDS: CommandSpec<any>[] = [
   lsdCommand,
   lsfCommand,
   lsjsonCommand,
+  treeCommand,
   mkdirCommand,
   rmdirCommand,
   catCommand,
