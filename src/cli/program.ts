@@ -143,6 +143,14 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       describe: `Number of file transfers to run in parallel (default ${DEFAULT_TRANSFERS})`,
       group: 'Global flags:',
     })
+    // bucketfs lists a tree with one recursive LIST (paginated) wherever a command walks one
+    // (ls, lsl, lsf -R, lsjson -R, tree, size, copy, sync, move, check, …): --fast-list is
+    // what it always does. Accepted so that rclone command lines run unchanged.
+    .option('fast-list', {
+      type: 'boolean',
+      describe: 'Use recursive list if available; uses more memory but fewer transactions (bucketfs always lists a tree with one recursive LIST)',
+      group: 'Global flags:',
+    })
     .option('checkers', {
       type: 'number',
       describe: `Number of checkers (HEAD requests for modification times) to run in parallel (default ${DEFAULT_CHECKERS}; mount: ${DEFAULT_MOUNT_CHECKERS})`,

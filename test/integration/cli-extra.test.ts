@@ -175,3 +175,33 @@ test('tree: the same bytes and exit code as rclone tree, flag by flag', async ()
   const missing = await rclone(['tree', `moto:${R}-missing`]);
   await fails(c, ['tree', `moto:${R}-missing`], { code: missing.code ?? -1 });
 });
+
+test('--fast-list: accepted everywhere; bucketfs walks a tree with one recursive LIST with or without it, as rclone only with it', async () => {
+  // the tree of the tree test: 7 directories under tree/ (a, a/b, c, .hid, zdir, ü, and tree/ itself)
+  const lists = async (fn: () => Promise<unknown>) => {
+    await c.s3.settled();
+    c.s3.clearRequests();
+    await fn();
+    return c.s3.counts().LIST ?? 0;
+  };
+  const loc = `moto:${R}/tree`;
+  // rclone 1.60 lists each directory where it walks a tree (sync, copy, move, check) unless
+  // --fast-list; ls, lsf -R, lsjson -R, size and tree use one recursive LIST anyway (lsd -R lists
+  // each directory even with --fast-list)
+  for (const cmd of [['sync', loc, local('fast-rclone')]]) {
+    const slow = await lists(() => rclone(cmd));
+    assert.ok(slow >= 7, `rclone ${cmd.join(' ')} lists each directory (${slow} LISTs)`);
+    assert.equal(await lists(() => rclone(['--fast-list', ...cmd])), 1, `rclone --fast-list ${cmd.join(' ')}`);
+  }
+  for (const cmd of [['lsf', '-R'], ['tree']]) {
+    for (const fast of [[], ['--fast-list']]) {
+      const args = [...cmd, ...fast, loc];
+      assert.equal(await lists(() => ok(c, args)), 1, `one LIST for bucketfs ${args.join(' ')}`);
+    }
+  }
+  // copy and sync list each side once
+  for (const fast of [[], ['--fast-list']]) {
+    assert.equal(await lists(() => ok(c, ['sync', ...fast, loc, local('fast-dst')])), 1);
+    assert.equal(await lists(() => ok(c, ['copy', ...fast, loc, `moto:${BF}/fast`])), 2);
+  }
+});
