@@ -6,7 +6,7 @@
 // ("remove pending upload"), as rclone's operations.CleanUp and s3 cleanUp do.
 import { BackendError } from '../backend/s3/backend-error.js';
 import { formatDuration } from '../config/units.js';
-import { UserError, EXIT } from '../util/errors.js';
+import { RunFailure, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import type { Cli, RemoteLocation } from './context.js';
@@ -64,6 +64,7 @@ export async function cleanupUploads(cli: Cli, loc: RemoteLocation, maxAgeMs: nu
 }
 
 export const cleanupCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'cleanup <remote>',
   describe: 'Clean up the remote: remove pending multipart uploads older than 24h (backend cleanup: any age)',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:[bucket[/path]]', demandOption: true }),
@@ -75,7 +76,7 @@ export const cleanupCommand = defineCommand<{ remote: string }>({
       await cleanupUploads(cli, loc, CLEANUP_MAX_AGE_MS);
     } catch (err) {
       // rclone's S3 CleanUp returns the SDK's error unmapped: a missing bucket exits 1, not 3
-      if (err instanceof BackendError && err.kind === 'NoSuchBucket') throw new UserError(`Failed to cleanup: ${err.message}`, EXIT.usage);
+      if (err instanceof BackendError && err.kind === 'NoSuchBucket') throw new RunFailure(`Failed to cleanup: ${err.message}`, EXIT.usage, 1, err.message);
       throw err;
     }
   },

@@ -12,6 +12,7 @@ import type { CommandSpec } from './command.js';
 import { Cli, type GlobalArgs } from './context.js';
 import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
 import { reportError } from './edge.js';
+import { retryFlags, runWithRetries } from './retries.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
 import { checkCommand } from './check.js';
@@ -151,6 +152,21 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       describe: 'Use recursive list if available; uses more memory but fewer transactions (bucketfs always lists a tree with one recursive LIST)',
       group: 'Global flags:',
     })
+    .option('bwlimit', {
+      type: 'string',
+      describe:
+        'Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P, or "UP:DOWN", or a timetable "08:00,512k 12:00,10M" (copy, sync, move, cat, rcat; not mount) (default off)',
+      group: 'Global flags:',
+      requiresArg: true,
+    })
+    .option('retries', { type: 'number', describe: 'Retry operations this many times if they fail (default 3)', group: 'Global flags:', requiresArg: true })
+    .option('retries-sleep', {
+      type: 'string',
+      describe: 'Interval between retrying operations if they fail, e.g. 500ms, 60s, 5m (0 to disable) (default 0s)',
+      group: 'Global flags:',
+      requiresArg: true,
+    })
+    .option('low-level-retries', { type: 'number', describe: 'Number of low level retries to do (default 10)', group: 'Global flags:', requiresArg: true })
     .option('checkers', {
       type: 'number',
       describe: `Number of checkers (HEAD requests for modification times) to run in parallel (default ${DEFAULT_CHECKERS}; mount: ${DEFAULT_MOUNT_CHECKERS})`,
@@ -350,7 +366,10 @@ async function runCommandLine(args: string[]): Promise<number> {
       if (filter.active && spec === mountCommand)
         log.notice('the filter flags (--include, --exclude, --max-depth, …) are not applied to mount: every object is shown');
       const cli = new Cli(argv, controller.signal, process.env, process.stdout, filter);
-      await spec.run(cli, argv);
+      const retry = retryFlags(argv);
+      cli.lowLevelRetries = retry.lowLevelRetries;
+      if (spec.retry) await runWithRetries(cli, retry, () => spec.run(cli, argv));
+      else await spec.run(cli, argv);
     });
     await parser.parseAsync();
   } catch (err) {

@@ -205,3 +205,98 @@ test('--fast-list: accepted everywhere; bucketfs walks a tree with one recursive
     assert.equal(await lists(() => ok(c, ['copy', ...fast, loc, `moto:${BF}/fast`])), 2);
   }
 });
+
+/** The "Attempt" lines of a run, the error text after "and:" left out (the S3 error's wording differs). */
+const attempts = (stderr: string) =>
+  normal(stderr)
+    .filter((l) => / Attempt \d+\/\d+ | not attempting retries/.test(l))
+    .map((l) => l.replace(/ and: .*/, ' and: <ERR>'));
+
+test('--retries: a run that ended with errors is run again, with rclone\'s "Attempt N/M" lines; --retries-sleep; a failed copy exits as rclone\'s', async () => {
+  const src = local('retry-src');
+  makeTree(src, { 'bad.txt': 'refused\n', 'good.txt': 'fine\n' });
+  // the first PUT of bad.txt in each bucket is refused (403: no low-level retry), later ones pass
+  const refused = new Set<string>();
+  const once = (q: { type: string; path: string }) => {
+    if (q.type !== 'PUT' || !q.path.endsWith('/retry/bad.txt') || refused.has(q.path)) return undefined;
+    refused.add(q.path);
+    return { status: 403, code: 'AccessDenied' };
+  };
+  const [r, f] = await c.s3.withFault(once, async () => [
+    await rclone(['copy', src, `moto:${R}/retry`], { retries: true }),
+    await cli(c, ['copy', '--retries', '3', src, `moto:${BF}/retry`]),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(f.code, 0, f.stderr);
+  assert.deepEqual(attempts(f.stderr), attempts(r.stderr));
+  assert.deepEqual(attempts(f.stderr), ['ERROR : Attempt 1/3 failed with 1 errors and: <ERR>', 'ERROR : Attempt 2/3 succeeded']);
+  assert.equal(await c.s3.getObject(BF, 'retry/bad.txt').then(String), 'refused\n');
+
+  // always refused: every attempt fails, the exit code is rclone's (copy: as sync); --retries-sleep waits between them
+  const always = (q: { type: string; path: string }) =>
+    q.type === 'PUT' && q.path.endsWith('/retry2/bad.txt') ? { status: 403, code: 'AccessDenied' } : undefined;
+  const t0 = Date.now();
+  const [r2, f2] = await c.s3.withFault(always, async () => [
+    await rclone(['copy', '--retries', '2', src, `moto:${R}/retry2`], { retries: true }),
+    await cli(c, ['copy', '-v', '--retries', '2', '--retries-sleep', '300ms', src, `moto:${BF}/retry2`]),
+  ]);
+  assert.ok(Date.now() - t0 >= 300, 'the sleep between the attempts');
+  assert.equal(f2.code, r2.code, `${f2.stderr}\n---\n${r2.stderr}`);
+  assert.deepEqual(attempts(f2.stderr), attempts(r2.stderr));
+  assert.equal(f2.stderr.match(/^Transferred: /gm)?.length, 2, 'one stats block (two Transferred: lines), after the last attempt');
+  assert.match(f2.stderr.trimEnd().split('\n').at(-1)!, /^bucketfs: Failed to copy: /);
+
+  // a usage error is not retried (one line), nor is --max-delete's fatal error
+  await fails(c, ['copy', '--retries', 'x', src, `moto:${BF}/retry2`], { code: 1 });
+  for (const b of [R, BF]) await c.s3.putObject(b, 'retry/extra.txt', 'x');
+  const fatal = await cli(c, ['sync', '--retries', '3', '--max-delete', '0', local('retry-src'), `moto:${BF}/retry`]);
+  const fatalR = await rclone(['sync', '--max-delete', '0', local('retry-src'), `moto:${R}/retry`], { retries: true });
+  assert.equal(fatal.code, 7);
+  assert.equal(fatalR.code, 7);
+  assert.deepEqual(attempts(fatal.stderr), attempts(fatalR.stderr));
+});
+
+test('--bwlimit: a transfer stays near the limit both ways (2 MiB at 1M: ≥ 1.5 s), cat and rcat too; a bad value is one line', async () => {
+  const src = local('bw-src');
+  const data = Buffer.alloc(2 * 1024 * 1024, 7);
+  makeTree(src, {});
+  writeFileSync(path.join(src, 'two.bin'), data);
+  const timed = async (args: string[], input?: Buffer) => {
+    const t0 = performance.now();
+    const r = await cli(c, args, { input: input as unknown as string });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return { secs: (performance.now() - t0) / 1000, out: r.stdoutBytes };
+  };
+  const up = await timed(['copy', '--bwlimit', '1M', src, `moto:${BF}/bw`]);
+  assert.ok(up.secs >= 1.5 && up.secs < 10, `upload of 2 MiB at 1M took ${up.secs} s`);
+  const down = await timed(['copy', '--bwlimit', '1M', `moto:${BF}/bw`, local('bw-dst')]);
+  assert.ok(down.secs >= 1.5 && down.secs < 10, `download of 2 MiB at 1M took ${down.secs} s`);
+  assert.ok(readFileSync(local('bw-dst', 'two.bin')).equals(data));
+  // UP:DOWN: only the download is limited here
+  const cat = await timed(['cat', '--bwlimit', 'off:1M', `moto:${BF}/bw/two.bin`]);
+  assert.ok(cat.secs >= 1.5, `cat of 2 MiB at 1M took ${cat.secs} s`);
+  assert.ok(cat.out.equals(data));
+  const rcat = await timed(['rcat', '--bwlimit', '1M', `moto:${BF}/bw/rcat.bin`], data);
+  assert.ok(rcat.secs >= 1.5, `rcat of 2 MiB at 1M took ${rcat.secs} s`);
+  await fails(c, ['copy', '--bwlimit', 'fast', src, `moto:${BF}/bw`], { code: 1, match: /--bwlimit/ });
+  await fails(c, ['copy', '--bwlimit', '08:00,1M 25:00,off', src, `moto:${BF}/bw`], { code: 1, match: /--bwlimit/ });
+});
+
+test("listremotes: sorted as rclone sorts them, config file and environment together; a failed copy exits as rclone's copy", async () => {
+  const conf = local('unsorted.conf');
+  writeFileSync(conf, '[zeta]\ntype = s3\nprovider = Other\n\n[alpha]\ntype = s3\nprovider = Other\n\n[mid]\ntype = local\n');
+  const env = { ...c.env, RCLONE_CONFIG: conf, RCLONE_CONFIG_AAA_TYPE: 'local' };
+  for (const args of [['listremotes'], ['listremotes', '--long']]) {
+    const theirs = await run('rclone', args, { env });
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(await ok(c, args, { env }), theirs.stdout, args.join(' '));
+  }
+  // one file refused (403): rclone's copy exits 1 (its error is not a retry or fatal one), as its sync
+  const src = local('exit-src');
+  makeTree(src, { 'bad.txt': 'refused\n' });
+  const refuse = (q: { type: string; path: string }) =>
+    q.type === 'PUT' && q.path.endsWith('/exit/bad.txt') ? { status: 403, code: 'AccessDenied' } : undefined;
+  const [r, f] = await c.s3.withFault(refuse, async () => [await rclone(['copy', src, `moto:${R}/exit`]), await cli(c, ['copy', src, `moto:${BF}/exit`])]);
+  assert.equal(f.code, r.code, `${f.stderr}\n---\n${r.stderr}`);
+  assert.equal(f.code, 1);
+});
