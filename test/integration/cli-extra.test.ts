@@ -1,4 +1,4 @@
-// cleanup, tree, --fast-list, --retries, --bwlimit, --backup-dir and listremotes through the real
+// cleanup, tree, --fast-list, --retries, --bwlimit and listremotes through the real
 // CLI against moto, with the installed rclone (1.60) as the oracle: the same command on the same
 // (or an identically prepared) bucket, the output compared byte for byte, log lines with times,
 // durations and bucket names made neutral, the exit codes equal.
