@@ -156,6 +156,7 @@ async function mountAndServe(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOp
     remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
     upload: { partSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
     transfers: mo.transfers,
+    filter: cli.filter,
   });
   // The mount point and the bucket are checked at once: a missing bucket or refused credentials
   // fail here, before anything is mounted, and the root's first listing page is kept.

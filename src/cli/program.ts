@@ -363,8 +363,6 @@ async function runCommandLine(args: string[]): Promise<number> {
         process.on('SIGTERM', onSignal);
       }
       const filter = filterFromArgs(args, argv);
-      if (filter.active && spec === mountCommand)
-        log.notice('the filter flags (--include, --exclude, --max-depth, …) are not applied to mount: every object is shown');
       const cli = new Cli(argv, controller.signal, process.env, process.stdout, filter);
       const retry = retryFlags(argv);
       cli.lowLevelRetries = retry.lowLevelRetries;

@@ -82,10 +82,18 @@ export class Vfs {
     this.bucket = new MountedBucket(backend, root);
     this.memory = new MemoryBudget(opts.memoryLimit);
     this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
-    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, {
-      fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
-      readStart: (rel, bytes) => (this.writes.hasCachedCopy?.(rel) ? null : this.reads.readStart(rel, bytes)),
-    });
+    this.ns = new Namespace(
+      this.bucket,
+      opts,
+      log,
+      Date.now,
+      this.store,
+      {
+        fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
+        readStart: (rel, bytes) => (this.writes.hasCachedCopy?.(rel) ? null : this.reads.readStart(rel, bytes)),
+      },
+      extras.filter,
+    );
     this.reads = new ReadCache(
       this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },
