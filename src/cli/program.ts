@@ -11,6 +11,7 @@ import { addSecret, log } from '../util/log.js';
 import type { CommandSpec } from './command.js';
 import { Cli, type GlobalArgs } from './context.js';
 import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
+import { markAfterDoubleDash, unmarkParsed } from './double-dash.js';
 import { reportError } from './edge.js';
 import { retryFlags, runWithRetries } from './retries.js';
 import { backendCommand } from './backend.js';
@@ -214,7 +215,7 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     } as any);
   }
   skipHelpCache(y);
-  return y
+  const parser: Argv<GlobalArgs> = y
     .demandCommand(1, 'no command given')
     .strict()
     .help()
@@ -225,8 +226,13 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
     .fail((msg, err) => {
       // A handler's error passes through unchanged; a parsing/usage problem becomes exit code 1.
       if (err) throw err;
+      // no command matched: the first word after the flags is named, with what it may have meant
+      const o = (parser as unknown as { getOptions(): { boolean: string[]; count: string[]; alias: Record<string, string[]> } }).getOptions();
+      const noValue = [...o.boolean, ...o.count];
+      checkCommandName(args, new Set([...noValue, ...noValue.flatMap((n) => o.alias[n] ?? [])]));
       throw new UserError(`${msg} (see bucketfs --help)`, EXIT.usage);
     });
+  return parser;
 }
 
 /**
@@ -245,14 +251,28 @@ function skipHelpCache(y: Argv<GlobalArgs>): void {
  * A first word that is no command (`bucketfs lss remote:`): one line naming it and the commands
  * it may have meant, as rclone suggests them (its name within two edits, or a command it starts).
  */
-function checkCommandName(args: string[]): void {
-  const word = args[0];
+function checkCommandName(args: string[], flagsWithoutValue?: ReadonlySet<string>): void {
+  const word = flagsWithoutValue ? firstWord(args, flagsWithoutValue) : args[0];
   if (word === undefined || word.startsWith('-')) return;
   const names = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
   if (names.includes(word)) return;
   const close = names.filter((n) => n.startsWith(word) || editDistance(word, n) <= 2).sort();
   const hint = close.length > 0 ? `; did you mean ${close.join(', ')}?` : '';
   throw new UserError(`unknown command ${JSON.stringify(word)}${hint} (see bucketfs --help)`, EXIT.usage);
+}
+
+/** The first argument that is neither a flag nor a flag's value (`--retries 1 lss`: lss). */
+function firstWord(args: string[], flagsWithoutValue: ReadonlySet<string>): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return args[i + 1];
+    if (!a.startsWith('-') || a === '-') return a;
+    if (a.includes('=')) continue;
+    // --name, or -abc (short flags together: a value follows only when the last one takes one)
+    const last = a.startsWith('--') ? a.slice(2) : a.slice(-1);
+    if (!flagsWithoutValue.has(last)) i++;
+  }
+  return undefined;
 }
 
 /** Levenshtein distance (small words: the quadratic table is fine) */
@@ -350,7 +370,8 @@ async function runCommandLine(args: string[]): Promise<number> {
   let code = 0;
   try {
     checkCommandName(args);
-    const parser = buildParser(joinFilterValues(args), async (spec, argv) => {
+    const parser = buildParser(markAfterDoubleDash(joinFilterValues(args)), async (spec, argv) => {
+      unmarkParsed(argv);
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {
         const v = argv[k];

@@ -263,6 +263,9 @@ test('-vv of an ordinary copy shows no error: a HEAD answered 404 (the destinati
 test('a mistyped command: one line naming it and what it may have meant, exit 1 (as rclone, which also says "Did you mean")', async () => {
   const r = await fails(c, ['lss', `moto:${B}`], { code: 1 });
   assert.equal(r.stderr.trim(), 'bucketfs: unknown command "lss"; did you mean ls, lsd, lsf, lsl? (see bucketfs --help)');
+  // after flags too (the cli helper puts `--retries 1` first; -v and --dry-run take no value)
+  const flagged = await fails(c, ['-v', '--dry-run', '--transfers', '2', 'lss', `moto:${B}`], { code: 1 });
+  assert.equal(flagged.stderr.trim(), r.stderr.trim());
   const none = await fails(c, ['frobnicate'], { code: 1 });
   assert.equal(none.stderr.trim(), 'bucketfs: unknown command "frobnicate" (see bucketfs --help)');
 });

@@ -6,6 +6,7 @@
 // - check: the log timestamps, the order of the per-file ERROR lines (rclone's checkers again;
 //   the NOTICE summary keeps its order) and the final line, which is each tool's own
 //   ("Failed to check: …" / "bucketfs: …").
+import { obscure } from '../../src/config/obscure.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -183,21 +184,22 @@ test('check: local↔remote and remote↔remote, --one-way, --size-only, --downl
 });
 
 test('obscure and reveal: what bucketfs obscures rclone reveals and the other way round (argument and "-" for a line of stdin); a string that is not obscured fails as in rclone', async () => {
-  // (an obscured string starting with "-" would be read as a flag by both tools: rclone takes
-  // "--" before it, bucketfs does not yet, so the strings given to bucketfs here never start so)
-  const obscuredBy = async (tool: 'rclone' | 'bucketfs', pw: string): Promise<string> => {
-    for (;;) {
-      const o = tool === 'rclone' ? (await rclone(['obscure', '--', pw])).stdout.trim() : (await ok(c, ['obscure', pw])).trim();
-      if (!o.startsWith('-')) return o;
-    }
-  };
+  // "--" ends the flags in both tools, so an obscured string may start with "-" (one in 64
+  // does): every call passes it after "--"; a password starting with "-" is obscured the same way
+  const obscuredBy = async (tool: 'rclone' | 'bucketfs', pw: string): Promise<string> =>
+    tool === 'rclone' ? (await rclone(['obscure', '--', pw])).stdout.trim() : (await ok(c, ['obscure', '--', pw])).trim();
   for (const pw of ['hunter2', 'with spaces and ünïcode', 'x'.repeat(100)]) {
     const ours = await obscuredBy('bucketfs', pw);
     assert.notEqual(ours, pw);
     assert.equal((await rclone(['reveal', '--', ours])).stdout, `${pw}\n`, `rclone reveals ours of ${JSON.stringify(pw)}`);
     const theirs = await obscuredBy('rclone', pw);
-    assert.equal(await ok(c, ['reveal', theirs]), `${pw}\n`, `we reveal rclone's of ${JSON.stringify(pw)}`);
+    assert.equal(await ok(c, ['reveal', '--', theirs]), `${pw}\n`, `we reveal rclone's of ${JSON.stringify(pw)}`);
   }
+  // a string that starts with "-" (one in 64 does), given after "--": both tools reveal it
+  let dashed = '';
+  while (!dashed.startsWith('-')) dashed = obscure('-starts-with-a-dash');
+  assert.equal((await rclone(['reveal', '--', dashed])).stdout, '-starts-with-a-dash\n');
+  assert.equal(await ok(c, ['reveal', '--', dashed]), '-starts-with-a-dash\n');
   const piped = (await ok(c, ['obscure', '-'], { input: 'from stdin\nnot this\n' })).trim();
   assert.equal((await rclone(['reveal', '--', piped])).stdout, 'from stdin\n');
   assert.notEqual((await ok(c, ['obscure', 'same'])).trim(), (await ok(c, ['obscure', 'same'])).trim(), 'a new IV each time, as rclone');

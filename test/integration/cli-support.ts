@@ -63,7 +63,7 @@ export async function cli(
   opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   // one attempt, as the tests run the rclone oracle (--retries 1), unless the test is about --retries
-  const once = args.some((a) => a === '--retries' || a.startsWith('--retries=')) ? args : [...args, '--retries', '1'];
+  const once = args.some((a) => a === '--retries' || a.startsWith('--retries=')) ? args : ['--retries', '1', ...args];
   const r = await bucketfs(once, { env: opts.env ?? c.env, input: opts.input, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
   checkClean(r, args);
   return r;
