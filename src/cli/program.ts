@@ -12,6 +12,7 @@ import type { CommandSpec } from './command.js';
 import { Cli, type GlobalArgs } from './context.js';
 import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
 import { reportError } from './edge.js';
+import { joinBackupValues } from './backup.js';
 import { retryFlags, runWithRetries } from './retries.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
@@ -350,7 +351,7 @@ async function runCommandLine(args: string[]): Promise<number> {
   let code = 0;
   try {
     checkCommandName(args);
-    const parser = buildParser(joinFilterValues(args), async (spec, argv) => {
+    const parser = buildParser(joinBackupValues(joinFilterValues(args)), async (spec, argv) => {
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {
         const v = argv[k];
