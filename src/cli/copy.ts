@@ -10,6 +10,7 @@ import { defineCommand } from './command.js';
 import type { Cli, Location } from './context.js';
 import { Progress } from './progress.js';
 import { fsPath } from './raw-names.js';
+import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
 import { addCompareFlags, checkersOf, compareOptions, copyOptions, transferTree, type CompareArgs } from './tree.js';
 import {
   Transferer,
@@ -53,8 +54,9 @@ export async function copyTree(
   transfers: number,
   checkers = DEFAULT_CHECKERS,
   compare: CompareOptions = {},
+  backup?: BackupArgs,
 ): Promise<void> {
-  await transferTree(cli, src, dst, copyOptions(transfers, checkers, compare));
+  await transferTree(cli, src, dst, copyOptions(transfers, checkers, compare, backup));
 }
 
 /** Copy one file to an exact destination path (copyto, and copy of a single file). */
@@ -67,15 +69,17 @@ export async function copyOne(cli: Cli, src: Endpoint, srcMeta: FileMeta, dst: E
   }
 }
 
-export const copyCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs>({
+export const copyCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs & BackupArgs>({
   retry: true,
   command: 'copy <source> <dest>',
   describe: 'Copy files from source to dest, skipping identical files',
   builder: (y) =>
-    addCompareFlags(
-      y
-        .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
-        .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (a directory)', demandOption: true }),
+    addBackupFlags(
+      addCompareFlags(
+        y
+          .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
+          .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (a directory)', demandOption: true }),
+      ),
     ),
   async run(cli, args) {
     const src = cli.location(args.source);
@@ -83,10 +87,11 @@ export const copyCommand = defineCommand<{ source: string; dest: string; transfe
     const kind = await sourceKind(src);
     if (kind.kind === 'missing') throw new UserError(`copy ${args.source}: directory not found`, EXIT.notFound);
     if (kind.kind === 'file') {
+      refuseForOneFile('copy', args);
       const name = src.kind === 'local' ? path.basename(src.path) : path.posix.basename(src.path);
       await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, name), { compare: compareOptions(args) });
       return;
     }
-    await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args));
+    await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args), args);
   },
 });

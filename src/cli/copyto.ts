@@ -4,18 +4,21 @@
 import { UserError, EXIT } from '../util/errors.js';
 import { defineCommand } from './command.js';
 import { copyOne, copyTree, sourceKind } from './copy.js';
+import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
 import { addCompareFlags, checkersOf, compareOptions, type CompareArgs } from './tree.js';
 import { endpointIn } from './transfer.js';
 
-export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs>({
+export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs & BackupArgs>({
   retry: true,
   command: 'copyto <source> <dest>',
   describe: 'Copy a file from source to dest, skipping it if identical',
   builder: (y) =>
-    addCompareFlags(
-      y
-        .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
-        .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (the new name)', demandOption: true }),
+    addBackupFlags(
+      addCompareFlags(
+        y
+          .positional('source', { type: 'string', describe: 'local path or remote:bucket/path', demandOption: true })
+          .positional('dest', { type: 'string', describe: 'local path or remote:bucket/path (the new name)', demandOption: true }),
+      ),
     ),
   async run(cli, args) {
     const src = cli.location(args.source);
@@ -23,9 +26,10 @@ export const copytoCommand = defineCommand<{ source: string; dest: string; trans
     const kind = await sourceKind(src);
     if (kind.kind === 'missing') throw new UserError(`copyto ${args.source}: file not found`, EXIT.fileNotFound);
     if (kind.kind === 'dir') {
-      await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args));
+      await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args), args);
       return;
     }
+    refuseForOneFile('copyto', args);
     if (dst.kind === 'remote' && (dst.bucket === '' || dst.path === '')) {
       throw new UserError(`copyto ${args.dest}: the destination must be a file path (remote:bucket/path/to/file)`, EXIT.usage);
     }

@@ -13,6 +13,7 @@ import { Cli, type GlobalArgs } from './context.js';
 import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
 import { markAfterDoubleDash, unmarkParsed } from './double-dash.js';
 import { reportError } from './edge.js';
+import { joinBackupValues } from './backup.js';
 import { retryFlags, runWithRetries } from './retries.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
@@ -370,7 +371,7 @@ async function runCommandLine(args: string[]): Promise<number> {
   let code = 0;
   try {
     checkCommandName(args);
-    const parser = buildParser(markAfterDoubleDash(joinFilterValues(args)), async (spec, argv) => {
+    const parser = buildParser(markAfterDoubleDash(joinBackupValues(joinFilterValues(args))), async (spec, argv) => {
       unmarkParsed(argv);
       Cli.applyLogging(argv);
       for (const k of ['transfers', 'checkers'] as const) {

@@ -13,11 +13,12 @@ import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs, Location } from './context.js';
+import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
 import { copyOne, sourceKind } from './copy.js';
 import { addCompareFlags, checkNotOverlapping, checkersOf, compareOptions, deleteFile, transferTree, type CompareArgs, type DeleteMode } from './tree.js';
 import { endpointIn, type Endpoint, type FileMeta } from './transfer.js';
 
-interface TreeArgs extends CompareArgs {
+interface TreeArgs extends CompareArgs, BackupArgs {
   source: string;
   dest: string;
   transfers: number;
@@ -83,7 +84,7 @@ export const syncCommand = defineCommand<TreeArgs & { 'delete-before'?: boolean;
   command: 'sync <source> <dest>',
   describe: 'Make dest identical to source, changing dest only (files not in source are deleted)',
   builder: (y) =>
-    addCompareFlags(positionals(y, 'local path or remote:bucket/path (a directory)'))
+    addBackupFlags(addCompareFlags(positionals(y, 'local path or remote:bucket/path (a directory)')))
       .option('delete-before', { type: 'boolean', describe: 'When synchronizing, delete files on destination before transferring' })
       .option('delete-during', { type: 'boolean', describe: 'When synchronizing, delete files during transfer' })
       .option('delete-after', { type: 'boolean', describe: 'When synchronizing, delete files on destination after transferring (default)' })
@@ -111,11 +112,19 @@ async function intoDirectory(
   const kind = await sourceKind(src);
   if (kind.kind === 'missing') throw new UserError(`Failed to ${verb}: ${args.source}: directory not found`, EXIT.notFound);
   if (kind.kind === 'file') {
+    refuseForOneFile(verb, args);
     const name = baseName(src);
     await oneFile(cli, verb, endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args);
     return;
   }
-  await transferTree(cli, src, dst, { mode: verb, transfers: args.transfers, checkers: checkersOf(args), compare: compareOptions(args), ...tree });
+  await transferTree(cli, src, dst, {
+    mode: verb,
+    transfers: args.transfers,
+    checkers: checkersOf(args),
+    compare: compareOptions(args),
+    backup: args,
+    ...tree,
+  });
 }
 
 type MoveArgs = TreeArgs & { 'delete-empty-src-dirs'?: boolean };
@@ -123,7 +132,7 @@ type MoveArgs = TreeArgs & { 'delete-empty-src-dirs'?: boolean };
 function moveBuilder(dest: string) {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' builder type, as in command.ts
   return (y: Argv<any>) =>
-    addCompareFlags(positionals(y, dest)).option('delete-empty-src-dirs', { type: 'boolean', describe: 'Delete empty source dirs after move' });
+    addBackupFlags(addCompareFlags(positionals(y, dest))).option('delete-empty-src-dirs', { type: 'boolean', describe: 'Delete empty source dirs after move' });
 }
 
 async function moveTree(cli: Cli, src: Location, dst: Location, args: MoveArgs & GlobalArgs): Promise<void> {
@@ -135,6 +144,7 @@ async function moveTree(cli: Cli, src: Location, dst: Location, args: MoveArgs &
     deleteMode: 'after',
     maxDelete: -1,
     deleteEmptySrcDirs: args['delete-empty-src-dirs'] === true,
+    backup: args,
   });
 }
 
@@ -163,6 +173,7 @@ export const movetoCommand = defineCommand<MoveArgs>({
       await moveTree(cli, src, dst, args);
       return;
     }
+    refuseForOneFile('moveto', args);
     if (dst.kind === 'remote' && (dst.bucket === '' || dst.path === '')) {
       throw new UserError(`moveto ${args.dest}: the destination must be a file path (remote:bucket/path/to/file)`, EXIT.usage);
     }

@@ -171,6 +171,13 @@ export interface CopyFileOptions {
   label?: string;
   action?: string;
   compare?: CompareOptions;
+  /** the destination's name when it differs from the label: rclone's "Copied (…) to: NAME" */
+  to?: string;
+  /**
+   * Run once the destination is to be replaced, before the copy is asked for (--backup-dir moves
+   * it away first); the destination is then gone: "Copied (new)".
+   */
+  beforeReplace?: () => Promise<void>;
 }
 
 export class Transferer {
@@ -250,11 +257,16 @@ export class Transferer {
         }
       }
     }
+    if (dstMeta && opts.beforeReplace) {
+      await opts.beforeReplace();
+      dstMeta = null;
+    }
     if (!(await this.cli.confirm(action, name, `size ${srcMeta.size}`))) return 'dry-run';
     this.progress.addFile(srcMeta.size);
     const serverSide = await this.transfer(src, srcMeta, dst);
     this.progress.fileDone();
-    log.info(`${name}: Copied (${serverSide ? 'server-side copy' : dstMeta ? 'replaced existing' : 'new'})`);
+    const to = opts.to !== undefined && opts.to !== name ? ` to: ${opts.to}` : '';
+    log.info(`${name}: Copied (${serverSide ? 'server-side copy' : dstMeta ? 'replaced existing' : 'new'})${to}`);
     return 'copied';
   }
 

@@ -29,6 +29,7 @@ import { oneLine, exitCodeOf } from './edge.js';
 import { dateToNs } from './format.js';
 import { listLocation, parentDirs } from './listing.js';
 import type { Filter } from './filter.js';
+import { planBackup, moveToBackup, type BackupArgs } from './backup.js';
 import { Progress } from './progress.js';
 import { fsPath, localRelPath, nameFromBytes } from './raw-names.js';
 import { TransferStats } from './transfer-stats.js';
@@ -65,6 +66,8 @@ export interface TreeOptions {
   /** -1: no limit */
   maxDelete: number;
   deleteEmptySrcDirs: boolean;
+  /** --backup-dir, --suffix, --suffix-keep-extension (backup.ts) */
+  backup?: BackupArgs;
 }
 
 /** The comparison flags of copy, copyto, sync, move and moveto (rclone's names). */
@@ -231,6 +234,7 @@ const errText = (err: unknown) => oneLine(err instanceof Error ? err.message : S
 export async function transferTree(cli: Cli, src: Location, dst: Location, opts: TreeOptions): Promise<TransferStats> {
   if (dst.kind === 'remote' && dst.bucket === '') throw new UserError(`${dst.display}: the destination needs a bucket (remote:bucket/path)`, EXIT.usage);
   const verb = opts.mode;
+  const backup = opts.backup ? planBackup(cli, verb, src, dst, opts.backup) : undefined;
   const source = src.kind === 'local' ? await walkLocal(src.path, false, src.filter) : await listRemoteTree(src, cli.signal);
   // Bucket-based listings cannot tell an empty directory from a mistyped one: say so rather than
   // copy nothing (or, for sync, delete everything at the destination).
@@ -268,7 +272,13 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
       let dstMeta: FileMeta | null | undefined = null;
       if (listed) dstMeta = listed.meta ?? (dst.kind === 'remote' ? listedMeta(listed, srcMeta, opts.compare) : undefined);
       if (listed || opts.mode === 'move') stats.checks++;
-      const outcome = await t.copyFile(s, srcMeta, d, dstMeta, { label: f.rel, action: opts.mode === 'move' ? 'move' : 'copy', compare: opts.compare });
+      const outcome = await t.copyFile(s, srcMeta, d, dstMeta, {
+        label: f.rel,
+        action: opts.mode === 'move' ? 'move' : 'copy',
+        compare: opts.compare,
+        // --backup-dir / --suffix: the file about to be replaced is moved away first
+        beforeReplace: backup && listed ? () => moveToBackup(cli, t, backup, dst, listed, stats) : undefined,
+      });
       if (outcome === 'copied' || (outcome === 'dry-run' && cli.dryRun && opts.mode !== 'move')) {
         stats.transfers++;
         stats.bytes += srcMeta.size;
@@ -307,16 +317,18 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
       maxDeleteHit = true;
       return;
     }
-    if (!(await cli.confirm('delete', f.rel, `size ${f.size}`))) {
+    // with a backup, rclone's DeleteFileWithBackupDir: "move into backup dir" instead of "delete"
+    if (!(await cli.confirm(backup ? 'move into backup dir' : 'delete', f.rel, `size ${f.size}`))) {
       if (cli.dryRun) stats.deletes++;
       return;
     }
     try {
-      await deleteFile(endpointIn(dst, f.rel));
+      if (backup) await moveToBackup(cli, t, backup, dst, f, stats);
+      else await deleteFile(endpointIn(dst, f.rel));
       stats.deletes++;
-      log.info(`${f.rel}: Deleted`);
+      log.info(`${f.rel}: ${backup ? 'Moved into backup dir' : 'Deleted'}`);
     } catch (err) {
-      failed(f.rel, 'delete', err);
+      failed(f.rel, backup ? 'move into backup dir' : 'delete', err);
     }
   };
   const deleteAll = async () => {
@@ -408,6 +420,6 @@ async function removeDirs(cli: Cli, loc: Location, dirs: string[], stats: Transf
 }
 
 /** Run a whole tree through the engine with copy's defaults (no deletes). */
-export function copyOptions(transfers: number, checkers: number, compare: CompareOptions = {}): TreeOptions {
-  return { mode: 'copy', transfers, checkers, compare, deleteMode: 'after', maxDelete: -1, deleteEmptySrcDirs: false };
+export function copyOptions(transfers: number, checkers: number, compare: CompareOptions = {}, backup?: BackupArgs): TreeOptions {
+  return { mode: 'copy', transfers, checkers, compare, deleteMode: 'after', maxDelete: -1, deleteEmptySrcDirs: false, backup };
 }
