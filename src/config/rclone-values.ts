@@ -59,6 +59,7 @@ export function canonicalValue(type: string, input: string): string {
       return String(m[1] === '-' ? -n : n);
     }
     case 'SizeSuffix': {
+      if (input.toLowerCase() === 'off') return 'off';
       const last = input[input.length - 1] ?? '';
       if (input !== '' && !/[0-9.bBiIkKmMgGtTpPeE]/.test(last)) throw fail(`bad suffix '${last}'`);
       let bytes: number;
