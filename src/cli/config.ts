@@ -65,6 +65,9 @@ export const configCommand = defineCommand<ConfigArgs>({
       .option('non-interactive', { type: 'boolean', describe: "config create/update: don't interact with user and return questions (S3 asks none)" })
       .option('obscure', { type: 'boolean', describe: 'config create/update: force any passwords to be obscured (no S3 option is a password)' })
       .option('no-obscure', { type: 'boolean', describe: 'config create/update: force any passwords not to be obscured (no S3 option is a password)' }),
+  // Ctrl-C ends the process at once, as it ends rclone's dialogue: the dialogue blocks in its
+  // reads, where no handler could run, and a write is atomic, so there is nothing to clean up
+  handlesSignals: true,
   async run(cli, args) {
     const words = (args.args ?? []).map(String);
     const action = args.action;

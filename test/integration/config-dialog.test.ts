@@ -295,6 +295,20 @@ test('the configuration password from the s) menu: rclone opens what bucketfs en
   assert.equal(sameFile(f), plain);
 });
 
+test("Ctrl-C at a question ends the dialogue at once, as it ends rclone's; the file untouched", async () => {
+  const f = files('[a]\ntype = s3\n');
+  const steps: Step[] = [
+    ['e/n/d/r/c/s/q> ', 'n'],
+    ['name> ', '\x03'],
+  ];
+  const theirs = await runInPty(['rclone', 'config', '--config', f.theirs], steps, { env, timeoutSec: 20 });
+  const ours = await runInPty([process.execPath, bucketfsBin, 'config', '--config', f.ours], steps, { env, timeoutSec: 20 });
+  assert.equal(theirs.code, -2, 'rclone ends by SIGINT');
+  assert.equal(ours.code, theirs.code, `bucketfs: ${ours.out}`);
+  assert.equal(normalize(ours.out), normalize(theirs.out));
+  assert.equal(readFileSync(f.ours, 'utf8'), '[a]\ntype = s3\n');
+});
+
 test('the end of input at a question: one line, exit code 1, the file untouched', async () => {
   const f = files('[a]\ntype = s3\n');
   const r = await run(process.execPath, [bucketfsBin, 'config', '--config', f.ours], { env, input: 'n\nnew\n' });
