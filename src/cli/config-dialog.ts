@@ -85,7 +85,7 @@ export class ConfigDialog {
       } else {
         const name = this.chooseRemote();
         this.newSection();
-        if (choice === 'e') this.editRemote(name);
+        if (choice === 'e') this.editOwnRemote(name);
         else if (choice === 'd') this.deleteRemote(name);
         else if (choice === 'r') this.renameRemote(name);
         else if (choice === 'c') this.copyRemote(name);
@@ -225,6 +225,13 @@ export class ConfigDialog {
     }
     this.newSection();
     this.editRemote(name);
+  }
+
+  /** rclone would ask another backend's questions: bucketfs knows S3's only */
+  private editOwnRemote(name: string): void {
+    const type = this.doc.get(name, 'type') ?? '';
+    if (type === 's3') return this.editRemote(name);
+    this.out(`bucketfs edits s3 remotes only: ${JSON.stringify(name)} is of type ${JSON.stringify(type)} (use rclone config).\n`);
   }
 
   private editRemote(name: string): void {

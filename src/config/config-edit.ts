@@ -45,19 +45,36 @@ export function createRemote(doc: ConfigDocument, name: string, type: string, pa
   for (const [k, v] of pairs) doc.set(name, k, v);
 }
 
-/** rclone's UpdateRemote: the remote must exist (have a type); values are changed in place or appended. */
+/**
+ * rclone's UpdateRemote: the remote must exist (have a type); values are changed in place or
+ * appended. Only for S3 remotes: rclone obscures the password options of other backends (an sftp
+ * `pass`), which bucketfs does not know, so it would write them differently.
+ */
 export function updateRemote(doc: ConfigDocument, name: string, pairs: [string, string][]): void {
-  if (doc.get(name, 'type') === undefined) throw new UserError("couldn't find type field in config", EXIT.usage);
-  for (const [k, v] of pairs) doc.set(name, k, v);
+  const type = typeOf(doc, name);
+  if (type !== 's3')
+    throw new UserError(`only s3 remotes can be updated: ${JSON.stringify(name)} is of type ${JSON.stringify(type)} (use rclone config update)`, EXIT.usage);
+  setAll(doc, name, pairs);
 }
 
-/** rclone's PasswordRemote: every value given is obscured, then set as update does. */
+/** rclone's PasswordRemote: every value given is obscured, then set as update does (any backend: nothing depends on its options). */
 export function passwordRemote(doc: ConfigDocument, name: string, pairs: [string, string][]): void {
-  updateRemote(
+  typeOf(doc, name);
+  setAll(
     doc,
     name,
     pairs.map(([k, v]) => [k, obscure(v)]),
   );
+}
+
+function typeOf(doc: ConfigDocument, name: string): string {
+  const type = doc.get(name, 'type');
+  if (type === undefined) throw new UserError("couldn't find type field in config", EXIT.usage);
+  return type;
+}
+
+function setAll(doc: ConfigDocument, name: string, pairs: [string, string][]): void {
+  for (const [k, v] of pairs) doc.set(name, k, v);
 }
 
 /** rclone's ShowRemote: the section as the file has it (no S3 option is a password: nothing is hidden). */

@@ -190,6 +190,16 @@ test("bad input: rclone's message and exit code, one line, the file untouched", 
   }
 });
 
+test('a remote of another backend: update is refused (rclone would obscure its password options), delete and password work as rclone', async () => {
+  const text = '[sf]\ntype = sftp\nhost = h\n';
+  const { ours } = copies(text);
+  const r = await bucketfs(['--config', ours, 'config', 'update', 'sf', 'pass', 'x'], { env });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'bucketfs: only s3 remotes can be updated: "sf" is of type "sftp" (use rclone config update)\n');
+  assert.equal(readFileSync(ours, 'utf8'), text);
+  await same(['config', 'delete', 'sf'], text);
+});
+
 test('config paths: as rclone (a relative --config, RCLONE_CACHE_DIR)', async () => {
   for (const extra of [{}, { RCLONE_CACHE_DIR: 'rel-cache' }, { XDG_CACHE_HOME: '' }]) {
     for (const file of [path.join(dir, 'paths.conf'), 'relative.conf']) {

@@ -315,4 +315,11 @@ test('the end of input at a question: one line, exit code 1, the file untouched'
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'bucketfs: Failed to read line: EOF\n');
   assert.equal(readFileSync(f.ours, 'utf8'), '[a]\ntype = s3\n');
+  // answers from a pipe (bucketfs reads them a line at a time; rclone would lose them): a remote
+  // of another backend is not edited with S3's questions
+  const other = files('[sf]\ntype = sftp\nhost = h\n');
+  const e = await run(process.execPath, [bucketfsBin, 'config', '--config', other.ours], { env, input: 'e\nsf\nq\n' });
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(e.stdout.includes('bucketfs edits s3 remotes only: "sf" is of type "sftp" (use rclone config).\n'), e.stdout);
+  assert.equal(readFileSync(other.ours, 'utf8'), '[sf]\ntype = sftp\nhost = h\n');
 });
