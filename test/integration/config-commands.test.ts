@@ -119,6 +119,8 @@ test('config update, delete and touch rewrite the file byte for byte as rclone d
   await same(['config', 'touch'], ODD);
   await same(['config', 'create', 'b.c', 's3', 'provider', 'AWS'], ODD);
   await same(['config', 'create', 'new one', 's3', 'provider=Ceph'], ODD);
+  await same(['config', 'create', 'ni', 's3', 'provider=AWS', '--non-interactive'], ODD);
+  await same(['config', 'update', 'a', 'region=x', '--non-interactive'], ODD);
 });
 
 test('config dump: the same JSON as rclone (sorted, 4 spaces, secrets as in the file)', async () => {
