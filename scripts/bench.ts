@@ -1242,39 +1242,57 @@ async function writePhase(c: Ctx, r: PhaseResult, local: string, sha: string, si
   }
 }
 
-/** the many-writers workload: (parallel writers, MiB each); the first is the one-writer baseline */
-const WRITER_SETS: ReadonlyArray<readonly [number, number]> = [
-  [1, 64],
-  [20, 64],
-  [100, 16],
+/** the many-writers workload: (parallel writers, MiB each, parallel readers of as many MiB);
+ *  the first is the one-writer baseline */
+const WRITER_SETS: ReadonlyArray<readonly [number, number, number]> = [
+  [1, 64, 0],
+  [20, 64, 0],
+  [100, 16, 0],
+  [20, 32, 10],
 ];
-/** the part buffers of all streams of a mount together (src/vfs/write/write-back.ts streamBudget) */
-const STREAM_BUDGET_MIB = 128;
+/** file data in memory, reads and upload buffers together: the default --vfs-memory-limit
+ *  (src/vfs/memory-budget.ts; uploads get half of it) */
+const MEMORY_BUDGET_MIB = 256;
 
 /**
- * `n` parallel `dd if=/dev/zero bs=1M count=mib` into one fresh mount: the aggregate MiB/s (wall
- * until every close returned) and the mount's peak RSS against the stream budget; every object
- * is then checked for its size and removed.
+ * `n` parallel `dd if=/dev/zero bs=1M count=mib` into one fresh mount, and `readers` parallel
+ * reads of objects of `mib` MiB (put there first) at the same time: the aggregate MiB/s (wall
+ * until every close returned) and the mount's peak RSS against the memory budget; every object
+ * written is then checked for its size, every read for its sha256, and removed.
  */
-async function parallelWriters(c: Ctx, r: PhaseResult, n: number, mib: number): Promise<void> {
-  const dir = `writers-${n}`;
+async function parallelWriters(c: Ctx, r: PhaseResult, n: number, mib: number, readers: number): Promise<void> {
+  const dir = `writers-${n}x${mib}${readers > 0 ? `r${readers}` : ''}`;
+  const seed = randomBytes(mib * MiB);
+  const seedSha = createHash('sha256').update(seed).digest('hex');
+  for (let i = 0; i < readers; i++) await c.harness.send(new PutObjectCommand({ Bucket: c.bucket, Key: `${dir}-in/r${i}`, Body: seed }));
   const base = readMem(c.mount.pid);
   const sampler = new RssSampler(c.mount.pid).start();
   let hwm: MemSample | null = null;
   try {
     await fsp.mkdir(path.join(c.mount.mnt, dir));
     const t0 = performance.now();
-    const dds = await Promise.all(
-      Array.from({ length: n }, (_, i) =>
-        run('dd', ['if=/dev/zero', `of=${path.join(c.mount.mnt, dir, `f${i}`)}`, 'bs=1M', `count=${mib}`], {
-          timeoutMs: 600_000,
-          onTimeout: () => c.mount.killNow(),
-        }),
+    const [dds, sums] = await Promise.all([
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          run('dd', ['if=/dev/zero', `of=${path.join(c.mount.mnt, dir, `f${i}`)}`, 'bs=1M', `count=${mib}`], {
+            timeoutMs: 600_000,
+            onTimeout: () => c.mount.killNow(),
+          }),
+        ),
       ),
-    );
+      Promise.all(
+        Array.from({ length: readers }, (_, i) =>
+          run('sha256sum', [path.join(c.mount.mnt, `${dir}-in`, `r${i}`)], { timeoutMs: 600_000, onTimeout: () => c.mount.killNow() }),
+        ),
+      ),
+    ]);
     r.wall_s = (performance.now() - t0) / 1000;
     for (const dd of dds) check(dd, 'dd into the mount');
-    r.rate = (n * mib) / r.wall_s;
+    for (const s of sums) {
+      check(s, 'sha256sum of a file of the mount');
+      if (!s.stdout.startsWith(seedSha)) throw new Error(`a file read through the mount differs from its object: ${s.stdout.slice(0, 12)}…`);
+    }
+    r.rate = ((n + readers) * mib) / r.wall_s;
     r.unit = 'MiB/s';
     hwm = readMem(c.mount.pid);
   } finally {
@@ -1284,7 +1302,8 @@ async function parallelWriters(c: Ctx, r: PhaseResult, n: number, mib: number): 
   const peak = Math.max(sampler.peakRssKiB, hwm?.hwmKiB ?? 0) / 1024;
   r.extra = { ...(r.extra ?? {}), rss_base_MiB: +((base?.rssKiB ?? 0) / 1024).toFixed(1), rss_peak_MiB: +peak.toFixed(1) };
   r.notes.push(
-    `${n} parallel dd bs=1M count=${mib} (wall until the last close); mount RSS ${((base?.rssKiB ?? 0) / 1024).toFixed(0)} MiB after mounting, peak ${peak.toFixed(0)} MiB; the streams' budget is ${STREAM_BUDGET_MIB} MiB`,
+    `${n} parallel dd bs=1M count=${mib}${readers > 0 ? ` and ${readers} parallel sha256sum of ${mib} MiB objects` : ''} (wall until the last close; MiB/s written and read together); ` +
+      `mount RSS ${((base?.rssKiB ?? 0) / 1024).toFixed(0)} MiB after mounting, peak ${peak.toFixed(0)} MiB; the memory budget for file data is ${MEMORY_BUDGET_MIB} MiB (uploads ${MEMORY_BUDGET_MIB / 2} MiB of it)`,
   );
   for (let i = 0; i < n; i++) {
     const key = `${dir}/f${i}`;
@@ -1292,7 +1311,8 @@ async function parallelWriters(c: Ctx, r: PhaseResult, n: number, mib: number): 
     if (size !== mib * MiB) throw new Error(`${key}: ${size ?? 'no object'} in S3, ${mib * MiB} bytes written`);
     await c.harness.send(new DeleteObjectCommand({ Bucket: c.bucket, Key: key })).catch(() => undefined);
   }
-  r.notes.push(`${n} objects in S3 verified (size)`);
+  for (let i = 0; i < readers; i++) await c.harness.send(new DeleteObjectCommand({ Bucket: c.bucket, Key: `${dir}-in/r${i}` })).catch(() => undefined);
+  r.notes.push(`${n} objects in S3 verified (size)${readers > 0 ? `, ${readers} reads verified (sha256)` : ''}`);
 }
 
 /** Mount first (its probe LIST is not the workload's), then the marked phase; the phase unmounts. */
@@ -1551,11 +1571,12 @@ async function main(): Promise<void> {
     });
   }
 
-  // --- many parallel writers: the mount's peak RSS against the streams' one memory budget ---------
+  // --- many parallel writers (and readers): the mount's peak RSS against its one memory budget --
   const writerRows: PhaseResult[] = [];
   if (need('writers')) {
-    for (const [n, mib] of WRITER_SETS) {
-      writerRows.push(await writeWorkload(c, `writers-${n}x${mib}M`, (r) => parallelWriters(c, r, n, mib)));
+    for (const [n, mib, readers] of WRITER_SETS) {
+      const name = `writers-${n}x${mib}M${readers > 0 ? `+readers-${readers}` : ''}`;
+      writerRows.push(await writeWorkload(c, name, (r) => parallelWriters(c, r, n, mib, readers)));
     }
   }
 

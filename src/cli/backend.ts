@@ -3,11 +3,10 @@
 //   list-multipart-uploads  unfinished multipart uploads as JSON, by bucket
 //   cleanup                 abort unfinished multipart uploads older than -o max-age (default 24h)
 // JSON is printed as rclone prints it (Go's encoding/json, tab-indented, map keys sorted).
-import { BackendError } from '../backend/s3/backend-error.js';
 import type { MultipartUploadInfo } from '../backend/s3/types.js';
-import { parseDuration, formatDuration, InvalidValueError } from '../config/units.js';
+import { parseDuration, InvalidValueError } from '../config/units.js';
 import { UserError, EXIT } from '../util/errors.js';
-import { log } from '../util/log.js';
+import { bucketsOf, cleanupUploads } from './cleanup.js';
 import { defineCommand } from './command.js';
 import type { Cli, RemoteLocation } from './context.js';
 import { formatJsonTime, goJson } from './format.js';
@@ -33,11 +32,6 @@ export function parseBackendOptions(list: string[], allowed: string[], command: 
     out[key] = value;
   }
   return out;
-}
-
-async function bucketsOf(loc: RemoteLocation): Promise<string[]> {
-  if (loc.bucket !== '') return [loc.bucket];
-  return (await loc.backend.listBuckets()).map((b) => b.name).sort();
 }
 
 function uploadJson(u: MultipartUploadInfo): Record<string, unknown> {
@@ -94,34 +88,7 @@ async function cleanup(cli: Cli, loc: RemoteLocation, opts: Record<string, strin
     if (err instanceof InvalidValueError) throw new UserError(`backend cleanup: invalid max-age: ${err.message}`, EXIT.usage);
     throw err;
   }
-  const cutoff = Date.now() - maxAgeMs;
-  let aborted = 0;
-  for (const bucket of await bucketsOf(loc)) {
-    const uploads = await loc.backend.listMultipartUploads(bucket, loc.bucket === '' || loc.path === '' ? undefined : loc.path);
-    for (const u of uploads) {
-      if (!u.initiated) {
-        log.debug(`${bucket}/${u.key}: upload ${u.uploadId} has no initiation date: kept`);
-        continue;
-      }
-      const age = Date.now() - u.initiated.getTime();
-      if (u.initiated.getTime() >= cutoff) {
-        log.debug(`${bucket}/${u.key}: upload ${u.uploadId} is younger than ${formatDuration(maxAgeMs)}: kept`);
-        continue;
-      }
-      const item = `${bucket}/${u.key}`;
-      if (!(await cli.confirm('remove pending upload', item, `upload ${u.uploadId}, initiated ${formatJsonTime(u.initiated)}`))) continue;
-      log.info(`Removing pending multipart upload for ${JSON.stringify(item)} dated ${formatJsonTime(u.initiated)} (${formatDuration(age)} ago)`);
-      try {
-        await loc.backend.abortMultipartUpload(bucket, u.key, u.uploadId);
-        aborted++;
-      } catch (err) {
-        // Finished or aborted by someone else meanwhile: nothing left to clean.
-        if (err instanceof BackendError && err.kind === 'NotFound') continue;
-        throw err;
-      }
-    }
-  }
-  log.info(`aborted ${aborted} pending multipart upload(s)`);
+  await cleanupUploads(cli, loc, maxAgeMs);
 }
 
 export const backendCommand = defineCommand<{ name: string; remote: string; option?: string | string[] }>({

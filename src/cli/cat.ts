@@ -38,7 +38,7 @@ async function catOne(cli: Cli, loc: RemoteLocation, path: string, size: number,
   if (r.count === 0) return;
   const whole = r.offset === 0 && r.count === size;
   const { body } = await loc.backend.read(loc.bucket, path, whole ? { signal: cli.signal } : { offset: r.offset, count: r.count, signal: cli.signal });
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of cli.throttle(body, 'down') as AsyncIterable<Buffer>) {
     if (!args.discard) await cli.write(chunk);
   }
 }

@@ -18,6 +18,8 @@ export interface CommandSpec<A = Record<string, unknown>> {
    * multipart upload, remove a partial file), and a second signal exits at once.
    */
   handlesSignals?: boolean;
+  /** a command that changes things: a run that ends with errors is run again (--retries, retries.ts) */
+  retry?: boolean;
 }
 
 /** Identity helper that keeps the argument type of `run` tied to the builder's flags. */

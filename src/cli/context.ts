@@ -2,7 +2,7 @@
 // `--s3-*` flag values, the environment), resolved locations with their backends, the
 // --dry-run / --interactive gate for changes, the Ctrl-C signal and buffered stdout.
 import { createInterface } from 'node:readline';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { S3_OPTIONS, s3FlagName } from '../config/option-table.js';
 import type { ConfigContext } from '../config/context.js';
 import { parseRemotePath } from '../config/remote-path.js';
@@ -14,6 +14,8 @@ import { log, redact, setLogFile, setLogLevel, type LogLevel } from '../util/log
 import { logFileProblem } from '../util/log-file.js';
 import { rawBytes } from './raw-names.js';
 import { Filter } from './filter.js';
+import { TransferStats } from './transfer-stats.js';
+import { BandwidthLimit } from '../util/bwlimit.js';
 
 /** The global flags as yargs parses them (the `--s3-*` ones are read by name from the table). */
 export interface GlobalArgs {
@@ -69,6 +71,14 @@ export class Cli {
   readonly stdout: Writable;
   /** --include, --exclude, --filter, … (filter.ts) */
   readonly filter: Filter;
+  /** --low-level-retries: attempts of one request (the backend's retry policy); undefined: its default */
+  lowLevelRetries?: number;
+  /** --bwlimit (util/bwlimit.ts); undefined: no limit */
+  bwlimit?: BandwidthLimit;
+  /** set by the whole-run retry (retries.ts): the stats block is printed once, after the last attempt */
+  deferStats = false;
+  /** the stats of copy, sync and move, kept across attempts as rclone keeps its global stats */
+  runStats?: TransferStats;
   private readonly backends = new Map<string, S3BackendApi>();
   private answerAll: Map<string, boolean> = new Map();
   private prompt?: AsyncIterator<string>;
@@ -91,6 +101,26 @@ export class Cli {
     this.signal = signal;
     this.stdout = stdout;
     this.filter = filter;
+    const bw = last(argv.bwlimit as string | string[] | undefined);
+    if (bw !== undefined) this.bwlimit = BandwidthLimit.parse(String(bw));
+  }
+
+  /** `body` through --bwlimit's bucket for its direction ('up': sent to a remote, 'down': received). */
+  throttle<T extends Readable>(body: T, dir: 'up' | 'down'): Readable {
+    return this.bwlimit ? this.bwlimit.throttle(body, dir, this.signal) : body;
+  }
+
+  /** The stats of this attempt: the counts so far, the errors reset (rclone resets them between attempts). */
+  statsForRun(): TransferStats {
+    this.runStats ??= new TransferStats();
+    this.runStats.errors = 0;
+    this.runStats.fatal = false;
+    return this.runStats;
+  }
+
+  /** rclone's stats block at the end of a run (or, with whole-run retries, of the last attempt). */
+  logStats(stats: TransferStats): void {
+    if (!this.deferStats) stats.logFinal(this.dryRun);
   }
 
   /** Apply -v/-vv/-q/--log-level/--log-file; called before anything can log. */
@@ -125,7 +155,7 @@ export class Cli {
     const backendKey = JSON.stringify([target.remote, target.options]);
     let backend = this.backends.get(backendKey);
     if (!backend) {
-      backend = createS3Backend(target.options, { log });
+      backend = createS3Backend(target.options, { log, ...(this.lowLevelRetries !== undefined ? { retries: this.lowLevelRetries } : {}) });
       this.backends.set(backendKey, backend);
     }
     return { kind: 'remote', target, backend, backendKey, bucket: target.bucket, path: target.path, display: spec, filter: this.filter };
@@ -165,6 +195,13 @@ export class Cli {
   private asking: Promise<unknown> = Promise.resolve();
 
   private async ask(action: string, item: string, detail: string): Promise<boolean> {
+    const yes = await this.answer(action, item, detail);
+    // rclone's SkipDestructive says so when a change is skipped
+    if (!yes) log.notice(`${item}: Skipped ${action} as --interactive is set${detail ? ` (${detail})` : ''}`);
+    return yes;
+  }
+
+  private async answer(action: string, item: string, detail: string): Promise<boolean> {
     const remembered = this.answerAll.get(action);
     if (remembered !== undefined) return remembered;
     process.stderr.write(

@@ -68,6 +68,7 @@ export async function copyOne(cli: Cli, src: Endpoint, srcMeta: FileMeta, dst: E
 }
 
 export const copyCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs>({
+  retry: true,
   command: 'copy <source> <dest>',
   describe: 'Copy files from source to dest, skipping identical files',
   builder: (y) =>

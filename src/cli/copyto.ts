@@ -8,6 +8,7 @@ import { addCompareFlags, checkersOf, compareOptions, type CompareArgs } from '.
 import { endpointIn } from './transfer.js';
 
 export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs>({
+  retry: true,
   command: 'copyto <source> <dest>',
   describe: 'Copy a file from source to dest, skipping it if identical',
   builder: (y) =>

@@ -8,6 +8,7 @@ import { objectsToActOn } from './listing.js';
 const BATCH = 1000;
 
 export const deleteCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'delete <remote>',
   describe: 'Remove the files in the path (directories are kept)',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:bucket/path', demandOption: true }),

@@ -5,6 +5,7 @@ import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 
 export const deletefileCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'deletefile <remote>',
   describe: 'Remove a single file from the remote',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:bucket/path/to/file', demandOption: true }),

@@ -23,23 +23,23 @@ interface LsfArgs {
   checkers?: number;
 }
 
-/** A listing with the implicit directories of a recursive listing made explicit, each once, before its contents. */
+/**
+ * A recursive listing in rclone 1.60's order (its walk over one recursive LIST): the objects in
+ * key order, then every directory, the ones they imply and the markers, once each, sorted. (With
+ * --max-depth rclone walks level by level with its checkers in parallel, an order that changes
+ * from run to run; the same order is used here.) One level: as listed.
+ */
 async function* withDirs(items: AsyncIterable<Listed>, recursive: boolean): AsyncGenerator<Listed> {
-  const seen = new Set<string>();
+  if (!recursive) return yield* items;
+  const dirs = new Map<string, Listed>();
   for await (const l of items) {
-    if (recursive) {
-      for (const d of parentDirs(l.rel)) {
-        if (seen.has(d)) continue;
-        seen.add(d);
-        yield { rel: d, bucket: l.bucket, path: '', entry: { kind: 'dir', path: d, size: -1 } };
-      }
+    for (const d of parentDirs(l.rel)) {
+      if (!dirs.has(d)) dirs.set(d, { rel: d, bucket: l.bucket, path: '', entry: { kind: 'dir', path: d, size: -1 } });
     }
-    if (l.entry.kind === 'dir') {
-      if (seen.has(l.rel)) continue;
-      seen.add(l.rel);
-    }
-    yield l;
+    if (l.entry.kind !== 'dir') yield l;
+    else if (!dirs.has(l.rel)) dirs.set(l.rel, l);
   }
+  for (const d of [...dirs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) yield dirs.get(d)!;
 }
 
 export const lsfCommand = defineCommand<LsfArgs>({

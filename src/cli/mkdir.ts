@@ -4,6 +4,7 @@ import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 
 export const mkdirCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'mkdir <remote>',
   describe: 'Make the bucket, or a directory (marker object) inside it',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:bucket[/dir]', demandOption: true }),

@@ -17,6 +17,7 @@
 import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { DAEMON_ARGS_ENV, commandArguments, redactedArguments } from './hidden-args.js';
 import { spawn } from 'node:child_process';
+import { makeDirs } from '../util/make-dirs.js';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { VFS_OPTIONS, vfsFlagName, type VfsOptionSpec } from '../config/vfs-option-table.js';
@@ -123,7 +124,7 @@ export const mountCommand = defineCommand<MountArgs>({
  */
 async function checkCacheDir(dir: string): Promise<void> {
   try {
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir, 0o700);
     await fsp.access(dir, fsConstants.W_OK | fsConstants.X_OK);
     if (!(await fsp.stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (err) {
@@ -155,6 +156,7 @@ async function mountAndServe(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOp
     remoteId: JSON.stringify([loc.target.remote, o.endpoint, o.provider, o.region]),
     upload: { partSize: o.chunk_size, uploadConcurrency: o.upload_concurrency, maxUploadParts: o.max_upload_parts },
     transfers: mo.transfers,
+    filter: cli.filter,
   });
   // The mount point and the bucket are checked at once: a missing bucket or refused credentials
   // fail here, before anything is mounted, and the root's first listing page is kept.
@@ -194,10 +196,21 @@ async function mountAndServe(cli: Cli, args: MountArgs & GlobalArgs, mo: MountOp
   endpoint.serve(() => metrics.snapshot());
   await endpoint.listenSocket(mnt, log);
   if (endpoint.address) log.notice(`serving Prometheus metrics on http://${endpoint.address}/metrics`);
-  const line = `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? unmountCommand(mnt) : 'Ctrl-C'} to unmount)`;
+  const line =
+    `bucketfs: mounted ${args.remote} on ${mnt} (${isChild ? unmountCommand(mnt) : 'Ctrl-C'} to unmount); ` +
+    `file data in memory at most ${formatSize(vfs.memory.limit)} (--vfs-memory-limit)`;
+  const short = vfs.memory.streamShortfall(o.chunk_size, o.upload_concurrency);
+  if (short > 0) {
+    const need = short + vfs.memory.streams.budget;
+    log.notice(
+      `a streamed upload needs ${formatSize(need)} of part buffers (chunk size × (upload concurrency + 2)) to run at full speed and uploads get half of ` +
+        `--vfs-memory-limit ${formatSize(vfs.memory.limit)}: large files go up with fewer parts at once (--vfs-memory-limit ${formatSize(2 * need)} gives full speed)`,
+    );
+  }
   log.info(
     `mount options: dir-cache-time ${formatDuration(opts.dirCacheTimeMs)}, read chunk ${formatSize(opts.readChunkSize)}, buffer ${formatSize(opts.bufferSize)}, ` +
-      `cache mode ${opts.cacheMode}, write-back ${formatDuration(opts.writeBackMs)}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}`,
+      `cache mode ${opts.cacheMode}, write-back ${formatDuration(opts.writeBackMs)}, upload chunk ${formatSize(o.chunk_size)} × ${o.upload_concurrency}, cache dir ${opts.cacheDir}, ` +
+      `memory limit ${formatSize(vfs.memory.limit)} (upload buffers at most ${formatSize(vfs.memory.streams.budget)})`,
   );
   if (isChild) {
     log.notice(line.replace(/^bucketfs: /, ''));

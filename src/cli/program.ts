@@ -12,9 +12,11 @@ import type { CommandSpec } from './command.js';
 import { Cli, type GlobalArgs } from './context.js';
 import { Filter, collectFilterLists, joinFilterValues } from './filter.js';
 import { reportError } from './edge.js';
+import { retryFlags, runWithRetries } from './retries.js';
 import { backendCommand } from './backend.js';
 import { catCommand } from './cat.js';
 import { checkCommand } from './check.js';
+import { cleanupCommand } from './cleanup.js';
 import { configCommand } from './config.js';
 import { listremotesCommand } from './listremotes.js';
 import { obscureCommand, revealCommand } from './obscure.js';
@@ -39,6 +41,7 @@ import { sizeCommand } from './size.js';
 import { statsCommand } from './stats.js';
 import { moveCommand, movetoCommand, syncCommand } from './sync.js';
 import { touchCommand } from './touch.js';
+import { treeCommand } from './tree-command.js';
 import { MOUNT_HELPER_COMMAND, helperExitCode, parseHelperCall } from './mount-helper.js';
 import { hideSecretArguments, useCommandArguments } from './hidden-args.js';
 
@@ -55,6 +58,7 @@ const COMMANDS: CommandSpec<any>[] = [
   lsdCommand,
   lsfCommand,
   lsjsonCommand,
+  treeCommand,
   mkdirCommand,
   rmdirCommand,
   catCommand,
@@ -73,6 +77,7 @@ const COMMANDS: CommandSpec<any>[] = [
   sha1sumCommand,
   hashsumCommand,
   checkCommand,
+  cleanupCommand,
   backendCommand,
   configCommand,
   listremotesCommand,
@@ -139,6 +144,29 @@ export function buildParser(args: string[], onCommand: (spec: CommandSpec<any>, 
       describe: `Number of file transfers to run in parallel (default ${DEFAULT_TRANSFERS})`,
       group: 'Global flags:',
     })
+    // bucketfs lists a tree with one recursive LIST (paginated) wherever a command walks one
+    // (ls, lsl, lsf -R, lsjson -R, tree, size, copy, sync, move, check, …): --fast-list is
+    // what it always does. Accepted so that rclone command lines run unchanged.
+    .option('fast-list', {
+      type: 'boolean',
+      describe: 'Use recursive list if available; uses more memory but fewer transactions (bucketfs always lists a tree with one recursive LIST)',
+      group: 'Global flags:',
+    })
+    .option('bwlimit', {
+      type: 'string',
+      describe:
+        'Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P, or "UP:DOWN", or a timetable "08:00,512k 12:00,10M" (copy, sync, move, cat, rcat; not mount) (default off)',
+      group: 'Global flags:',
+      requiresArg: true,
+    })
+    .option('retries', { type: 'number', describe: 'Retry operations this many times if they fail (default 3)', group: 'Global flags:', requiresArg: true })
+    .option('retries-sleep', {
+      type: 'string',
+      describe: 'Interval between retrying operations if they fail, e.g. 500ms, 60s, 5m (0 to disable) (default 0s)',
+      group: 'Global flags:',
+      requiresArg: true,
+    })
+    .option('low-level-retries', { type: 'number', describe: 'Number of low level retries to do (default 10)', group: 'Global flags:', requiresArg: true })
     .option('checkers', {
       type: 'number',
       describe: `Number of checkers (HEAD requests for modification times) to run in parallel (default ${DEFAULT_CHECKERS}; mount: ${DEFAULT_MOUNT_CHECKERS})`,
@@ -335,10 +363,11 @@ async function runCommandLine(args: string[]): Promise<number> {
         process.on('SIGTERM', onSignal);
       }
       const filter = filterFromArgs(args, argv);
-      if (filter.active && spec === mountCommand)
-        log.notice('the filter flags (--include, --exclude, --max-depth, …) are not applied to mount: every object is shown');
       const cli = new Cli(argv, controller.signal, process.env, process.stdout, filter);
-      await spec.run(cli, argv);
+      const retry = retryFlags(argv);
+      cli.lowLevelRetries = retry.lowLevelRetries;
+      if (spec.retry) await runWithRetries(cli, retry, () => spec.run(cli, argv));
+      else await spec.run(cli, argv);
     });
     await parser.parseAsync();
   } catch (err) {

@@ -9,6 +9,7 @@ import { unreachableKeyNotice } from '../backend/s3/list.js';
 const BATCH = 1000;
 
 export const purgeCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'purge <remote>',
   describe: 'Remove the path and all of its contents (a whole bucket: the bucket too)',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:bucket[/path]', demandOption: true }),

@@ -28,7 +28,7 @@ export const rcatCommand = defineCommand<{ remote: string; size: number }>({
     // On Ctrl-C/SIGTERM the backend stops the upload even while it waits for input, and aborts
     // the multipart upload.
     try {
-      const info = await loc.backend.put(loc.bucket, loc.path, process.stdin, {
+      const info = await loc.backend.put(loc.bucket, loc.path, cli.throttle(process.stdin, 'up'), {
         size,
         mtimeNs: nowNs(),
         signal: cli.signal,

@@ -6,6 +6,7 @@ import { defineCommand } from './command.js';
 import { EXIT_UNCATEGORIZED } from './edge.js';
 
 export const rmdirCommand = defineCommand<{ remote: string }>({
+  retry: true,
   command: 'rmdir <remote>',
   describe: 'Remove the empty directory (marker) or empty bucket',
   builder: (y) => y.positional('remote', { type: 'string', describe: 'remote:bucket[/dir]', demandOption: true }),

@@ -66,7 +66,7 @@ export function formatStats(s: MountSnapshot): string[] {
     `Uploads:     ${u.pending} pending, ${u.inFlight} in flight, ${u.failing} failing; ${u.completed} uploaded (${byteUnit(u.completedBytes)}), ` +
       `${plural(u.failedAttempts, 'failed attempt')}; ${plural(u.open, 'file')} open for writing`,
     `Cache:       on disk ${byteUnit(c.pendingBytes)} pending, ${byteUnit(c.cleanBytes)} clean (${plural(c.cleanFiles, 'file')}); ` +
-      `in memory ${byteUnit(c.readMemoryBytes)} read (of ${byteUnit(c.readMemoryLimitBytes)}), ${byteUnit(c.uploadBufferBytes)} upload buffers`,
+      `in memory ${byteUnit(c.readMemoryBytes + c.uploadBufferBytes)} of ${byteUnit(c.memoryLimitBytes)}: ${byteUnit(c.readMemoryBytes)} read, ${byteUnit(c.uploadBufferBytes)} upload buffers`,
     `Dir cache:   ${plural(s.dirCache.directories, 'directory', 'directories')}, ${plural(s.dirCache.hits, 'hit')}, ${plural(s.dirCache.misses, 'miss', 'misses')}`,
     `Requests:    ${requests} to S3${requests > 0 ? ` (${tally([...byOp])}; ${tally([...byClass])})` : ''}, ${q.inFlight} in flight, ${plural(q.retries, 'retry', 'retries')}`,
     `Errors:      ${errors.length > 0 ? errors.join('; ') : 'none'}`,

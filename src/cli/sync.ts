@@ -15,7 +15,6 @@ import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs, Location } from './context.js';
 import { copyOne, sourceKind } from './copy.js';
 import { addCompareFlags, checkNotOverlapping, checkersOf, compareOptions, deleteFile, transferTree, type CompareArgs, type DeleteMode } from './tree.js';
-import { TransferStats } from './transfer-stats.js';
 import { endpointIn, type Endpoint, type FileMeta } from './transfer.js';
 
 interface TreeArgs extends CompareArgs {
@@ -39,7 +38,7 @@ function baseName(loc: Location): string {
  * stats block and rclone's failure message as for a tree.
  */
 async function oneFile(cli: Cli, verb: 'sync' | 'move', src: Endpoint, meta: FileMeta, dst: Endpoint, label: string, args: CompareArgs): Promise<void> {
-  const stats = new TransferStats();
+  const stats = cli.statsForRun();
   try {
     const outcome = await copyOne(cli, src, meta, dst, { label, action: verb === 'move' ? 'move' : 'copy', compare: compareOptions(args) });
     stats.checks++;
@@ -58,11 +57,11 @@ async function oneFile(cli: Cli, verb: 'sync' | 'move', src: Endpoint, meta: Fil
     }
   } catch (err) {
     stats.errors++;
-    stats.logFinal(cli.dryRun);
+    cli.logStats(stats);
     throw err;
   }
   if (stats.transfers === 0 && stats.renames === 0) log.info('There was nothing to transfer');
-  stats.logFinal(cli.dryRun);
+  cli.logStats(stats);
 }
 
 function deleteMode(args: { 'delete-before'?: boolean; 'delete-during'?: boolean; 'delete-after'?: boolean }): DeleteMode {
@@ -80,6 +79,7 @@ function maxDeleteOf(v: unknown): number {
 }
 
 export const syncCommand = defineCommand<TreeArgs & { 'delete-before'?: boolean; 'delete-during'?: boolean; 'delete-after'?: boolean; 'max-delete'?: number }>({
+  retry: true,
   command: 'sync <source> <dest>',
   describe: 'Make dest identical to source, changing dest only (files not in source are deleted)',
   builder: (y) =>
@@ -139,6 +139,7 @@ async function moveTree(cli: Cli, src: Location, dst: Location, args: MoveArgs &
 }
 
 export const moveCommand = defineCommand<MoveArgs>({
+  retry: true,
   command: 'move <source> <dest>',
   describe: 'Move files from source to dest (copy, then delete the source files)',
   builder: moveBuilder('local path or remote:bucket/path (a directory)'),
@@ -148,6 +149,7 @@ export const moveCommand = defineCommand<MoveArgs>({
 });
 
 export const movetoCommand = defineCommand<MoveArgs>({
+  retry: true,
   command: 'moveto <source> <dest>',
   describe: 'Move a file or directory from source to exactly dest',
   builder: moveBuilder('local path or remote:bucket/path (the new name)'),

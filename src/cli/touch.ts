@@ -18,6 +18,7 @@ interface TouchArgs {
 }
 
 export const touchCommand = defineCommand<TouchArgs>({
+  retry: true,
   command: 'touch <remote>',
   describe: 'Create new file or change file modification time',
   builder: (y) =>

@@ -271,8 +271,10 @@ export class Transferer {
         return true;
       }
       await this.withBucket(dst, async () => {
-        const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
-        if (src.kind === 'local') body.on('error', () => {}); // surfaced by put as its own failure
+        const raw = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+        if (src.kind === 'local') raw.on('error', () => {}); // surfaced by put as its own failure
+        // --bwlimit: the bytes sent (remote → remote through here: counted once, as sent)
+        const body = this.cli.throttle(raw, 'up');
         await dst.loc.backend.put(dst.bucket, dst.path, body, {
           size: srcMeta.size,
           mtimeNs: srcMeta.mtimeNs,
@@ -301,7 +303,8 @@ export class Transferer {
     const tmp = path.join(dir, `.${path.basename(dst.file)}.${randomBytes(4).toString('hex')}.partial`);
     try {
       const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
-      await pipeline(body, counter(this.progress), createWriteStream(fsPath(tmp)), { signal });
+      // --bwlimit: the bytes received (local → local: counted as received)
+      await pipeline(this.cli.throttle(body, 'down'), counter(this.progress), createWriteStream(fsPath(tmp)), { signal });
       const got = (await fsp.stat(fsPath(tmp))).size;
       if (got !== srcMeta.size) {
         throw new UserError(`copy ${describe(src)}: received ${got} bytes, expected ${srcMeta.size}: the source changed during the transfer`, 2);

@@ -22,7 +22,7 @@ import { logicalNameFromBytes } from '../backend/s3/utf8.js';
 import { unreachableKeyNotice } from '../backend/s3/list.js';
 import { DEFAULT_CHECKERS } from '../config/defaults.js';
 import { forEachLimit } from '../util/concurrency.js';
-import { UserError, EXIT } from '../util/errors.js';
+import { RunFailure, UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import type { Cli, GlobalArgs, Location, RemoteLocation } from './context.js';
 import { oneLine, exitCodeOf } from './edge.js';
@@ -181,6 +181,7 @@ async function hasAnything(loc: RemoteLocation, signal: AbortSignal): Promise<bo
 /** rclone's name of a side in its messages: `S3 bucket B path P`, `Local file system at /abs`. */
 export function fsName(loc: Location): string {
   if (loc.kind === 'local') return `Local file system at ${path.resolve(loc.path)}`;
+  if (loc.bucket === '') return 'S3 root';
   return loc.path === '' ? `S3 bucket ${loc.bucket}` : `S3 bucket ${loc.bucket} path ${loc.path}`;
 }
 
@@ -240,7 +241,7 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
   const dstFiles = new Map(target.files.map((f) => [f.rel, f]));
   const srcNames = new Set(source.files.map((f) => f.rel));
 
-  const stats = new TransferStats();
+  const stats = cli.statsForRun();
   const progress = new Progress(cli.progress);
   const t = new Transferer(cli, progress);
   let lastError: unknown;
@@ -361,17 +362,14 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
     progress.stop();
   }
   if (stats.transfers === 0 && stats.renames === 0) log.info('There was nothing to transfer');
-  stats.logFinal(cli.dryRun);
+  cli.logStats(stats);
 
   if (stats.errors === 0) return stats;
-  if (opts.mode === 'copy') {
-    if (stats.errors === 1 && source.files.length === 1) throw firstError;
-    throw new UserError(`copy: ${stats.errors} of ${source.files.length} file(s) failed (first: ${errText(firstError)})`, exitCodeOf(firstError));
-  }
+  // copy, sync and move end alike, as in rclone (one code path there)
   const code = stats.fatal ? EXIT.fatal : failureExitCode(lastError);
   const what =
     stats.errors === 1 ? `Failed to ${verb}: ${errText(lastError)}` : `Failed to ${verb} with ${stats.errors} errors: last error was: ${errText(lastError)}`;
-  throw new UserError(what, code);
+  throw new RunFailure(what, code, stats.errors, errText(lastError), stats.fatal);
 }
 
 /** Delete one file (a local unlink, or an object). */

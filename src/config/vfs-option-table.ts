@@ -125,7 +125,7 @@ export const VFS_OPTIONS: VfsOptionSpec[] = [
     type: 'SizeSuffix',
     default: '256M',
     min: 0,
-    help: 'bucketfs extension: memory shared by all cached read data of all open files; when it is reached, data that sequential readers have already read past is dropped first (the most recently passed first, so a re-read file keeps its beginning), read-ahead and random-read data last.',
+    help: 'bucketfs extension: the memory for file data of the whole mount, whatever the number of open files: downloaded data of readers and part buffers of uploads streamed from sequential writes together. Uploads take at most half of it (past that a new file is written to the cache and a stream under way waits for a part to finish); reads get what the uploads leave, and their read-ahead shrinks with it. Reads drop data already read past first (the most recently passed first, so a re-read file keeps its beginning), read-ahead and random-read data last.',
   },
   {
     scope: 'global',

@@ -98,8 +98,14 @@ export function renderPrometheus(s: MountSnapshot): string {
     .sample('bucketfs_cache_disk_bytes', c.pendingBytes, { state: 'pending' })
     .sample('bucketfs_cache_disk_bytes', c.cleanBytes, { state: 'clean' });
   e.one('bucketfs_cache_clean_files', 'gauge', 'Clean copies kept in the cache for reading.', c.cleanFiles);
-  e.one('bucketfs_read_memory_bytes', 'gauge', 'Downloaded file data in memory for readers (bounded by --vfs-memory-limit).', c.readMemoryBytes);
-  e.one('bucketfs_read_memory_limit_bytes', 'gauge', 'The --vfs-memory-limit in bytes.', c.readMemoryLimitBytes);
+  e.one('bucketfs_memory_limit_bytes', 'gauge', 'The --vfs-memory-limit in bytes: file data in memory, reads and upload buffers together.', c.memoryLimitBytes);
+  e.one('bucketfs_read_memory_bytes', 'gauge', 'Downloaded file data in memory for readers.', c.readMemoryBytes);
+  e.one(
+    'bucketfs_read_memory_limit_bytes',
+    'gauge',
+    'What readers may hold now: the memory limit less the upload buffers (at least 4 MiB).',
+    c.readMemoryLimitBytes,
+  );
   e.one('bucketfs_upload_buffer_bytes', 'gauge', 'Part buffers of uploads streamed from sequential writes, in memory.', c.uploadBufferBytes);
   e.one('bucketfs_dir_cache_directories', 'gauge', 'Directory listings cached.', s.dirCache.directories);
   e.one('bucketfs_dir_cache_hits_total', 'counter', 'Lookups and directory reads answered from a cached listing.', s.dirCache.hits);

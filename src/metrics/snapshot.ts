@@ -36,7 +36,9 @@ export interface MountSnapshot {
     pendingBytes: number;
     cleanBytes: number;
     cleanFiles: number;
-    /** bytes in memory: downloaded blocks for readers (of --vfs-memory-limit), streamed uploads' part buffers */
+    /** file data in memory, within one budget (--vfs-memory-limit): downloaded blocks for
+     *  readers (their share now: the budget less the upload buffers), streamed uploads' part buffers */
+    memoryLimitBytes: number;
     readMemoryBytes: number;
     readMemoryLimitBytes: number;
     uploadBufferBytes: number;
@@ -96,6 +98,7 @@ export class MountMetrics {
         pendingBytes: w?.pendingBytes ?? 0,
         cleanBytes: w?.cachedBytes ?? 0,
         cleanFiles: w?.cached ?? 0,
+        memoryLimitBytes: v.memory.limitBytes,
         readMemoryBytes: v.readCache.bytes,
         readMemoryLimitBytes: v.readCache.limitBytes,
         uploadBufferBytes: w?.streamMemory ?? 0,

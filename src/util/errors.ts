@@ -11,6 +11,24 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A command's run that did its work and ended with errors (failed transfers, deletes): rclone's
+ * whole-run retry (--retries, cli/retries.ts) may run it again. `errors` is how many, `lastError`
+ * the last one's text (rclone's "Attempt 1/3 failed with N errors and: …"), `fatal` that no
+ * retry may help (--max-delete).
+ */
+export class RunFailure extends UserError {
+  constructor(
+    message: string,
+    exitCode: number,
+    readonly errors: number,
+    readonly lastError: string,
+    readonly fatal = false,
+  ) {
+    super(message, exitCode);
+  }
+}
+
 /** Exit codes follow rclone's where they mean the same thing. */
 export const EXIT = {
   usage: 1, // syntax or usage error

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { lruOfCount } from '../util/lru.js';
+import { makeDirs } from '../util/make-dirs.js';
 import type { ObjectInfo } from '../backend/s3/types.js';
 import type { Logger } from '../util/log.js';
 
@@ -151,7 +152,7 @@ export class MetaStore {
 
   /** Read the log (skipping torn or foreign lines), keep the newest line per key, write it back compacted. */
   private async load(): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    await makeDirs(path.dirname(this.file), 0o700);
     let text = '';
     try {
       text = await fs.readFile(this.file, 'utf8');

@@ -39,7 +39,7 @@ import { forEachLimit } from '../util/concurrency.js';
 import { baseName, isSelfOrBelow, joinPath, parentOf, rebase } from './paths.js';
 import { vfsError } from './errors.js';
 import { conflictName, MAX_CONFLICT_NAMES } from './write/conflicts.js';
-import type { VfsOptions } from './options.js';
+import type { NameFilter, VfsOptions } from './options.js';
 
 export interface Attr {
   kind: 'file' | 'dir' | 'link';
@@ -129,6 +129,8 @@ export function msToNs(ms: number): bigint {
 }
 
 export class Namespace {
+  /** the filter flags, when any is set */
+  private readonly filter: NameFilter | undefined;
   readonly dirs: DirCache;
   readonly meta: MetaCache;
   /** directory listings being fetched: concurrent lookups in one directory share one LIST */
@@ -183,7 +185,10 @@ export class Namespace {
     private readonly store?: MetaStore,
     /** GETs into the read cache (none: a getattr always HEADs) */
     private readonly reads?: NamespaceReads,
+    /** the filter flags: names they leave out are neither listed nor found (none: all show) */
+    filter?: NameFilter,
   ) {
+    this.filter = filter?.active ? filter : undefined;
     this.dirs = new DirCache(opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.markers = new DirMarkers(bucket, opts.dirCacheTimeMs, opts.maxCachedDirs, now);
     this.meta = new MetaCache(opts.dirCacheTimeMs, opts.negativeCacheMs, now);
@@ -369,6 +374,7 @@ export class Namespace {
    * more), and the file is named in one NOTICE.
    */
   private mergeEntry(entries: Map<string, DirEntry>, dir: string, e: ListEntry, rel: string): void {
+    if (this.filter && !this.passes(rel, e.kind === 'dir', e.size, e.lastModified)) return;
     const name = baseName(rel);
     const prev = entries.get(name);
     if (e.kind === 'dir') {
@@ -442,6 +448,29 @@ export class Namespace {
    * needs nothing more. Both a file and keys below it: the directory, as in a listing.
    */
   private async probe(rel: string): Promise<DirEntry | null> {
+    const e = await this.probeName(rel);
+    if (e && this.filter && !this.passes(rel, e.kind === 'dir', e.size, e.lastModified)) {
+      this.meta.setNegative(rel);
+      return null;
+    }
+    return e;
+  }
+
+  /**
+   * Whether the filter flags let a name show: a directory by the directory rules, a file (or a
+   * link, by the name it shows as) by the rules, its size and its listed time; both within
+   * --max-depth. The ages are judged by the listing's LastModified, as the listing shows it.
+   */
+  private passes(rel: string, isDir: boolean, size: number, lastModified: Date | undefined): boolean {
+    const f = this.filter!;
+    if (!f.withinDepth(rel.split('/').length)) return false;
+    if (isDir) return f.includeDir(rel);
+    const link = this.opts.links ? linkNameOf(baseName(rel)) : null;
+    const shown = link !== null ? joinPath(parentOf(rel), link) : rel;
+    return f.includeFile(shown, size, lastModified?.getTime());
+  }
+
+  private async probeName(rel: string): Promise<DirEntry | null> {
     const name = baseName(rel);
     if (this.meta.isDir(rel)) return { name, kind: 'dir', size: 0 };
     const known = this.meta.getHead(rel);

@@ -15,7 +15,21 @@ export interface UploadSettings {
   maxUploadParts: number;
 }
 
+/**
+ * rclone's filter flags as a mount applies them (--include, --exclude, --filter…, --min-size,
+ * --max-age, --max-depth: the CLI's Filter): names they leave out are not listed and not found.
+ * Paths are relative to the mount's root, directories without a trailing slash.
+ */
+export interface NameFilter {
+  readonly active: boolean;
+  includeFile(rel: string, size: number, mtimeMs?: number): boolean;
+  includeDir(rel: string): boolean;
+  withinDepth(depth: number): boolean;
+}
+
 export interface VfsExtras {
+  /** names left out of the mount (the filter flags); none: every name shows */
+  filter?: NameFilter;
   /** a write layer of its own (tests) */
   writes?: WriteLayer;
   /** the remote as named on the command line (cache directory and journals) */

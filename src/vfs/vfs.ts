@@ -26,6 +26,7 @@ import { formatMtime, type PosixMeta } from '../backend/s3/metadata.js';
 import type { VfsExtras, VfsOptions } from './options.js';
 
 import { DEFAULT_TRANSFERS } from '../config/defaults.js';
+import { MemoryBudget } from './memory-budget.js';
 
 export type { UploadSettings, VfsExtras } from './options.js';
 
@@ -46,7 +47,9 @@ export interface VfsStats {
 export interface VfsMetrics extends VfsStats {
   openHandles: number;
   dirCache: { directories: number; hits: number; misses: number };
-  /** downloaded file data kept in memory for readers (--vfs-memory-limit) */
+  /** the mount's memory budget for file data (--vfs-memory-limit): its limit and what reads and upload buffers hold */
+  memory: { limitBytes: number; bytes: number };
+  /** downloaded file data kept in memory for readers: `limitBytes` is their share of the budget now */
   readCache: { bytes: number; limitBytes: number; gets: number; bytesDownloaded: number };
   /** the write layer's uploads and cache files (none: a write layer that does not count them) */
   writeBack?: WriteStats;
@@ -58,6 +61,8 @@ export class Vfs {
   readonly bucket: MountedBucket;
   readonly reads: ReadCache;
   readonly writes: WriteLayer;
+  /** --vfs-memory-limit: downloaded blocks and upload part buffers together */
+  readonly memory: MemoryBudget;
   private readonly files = new OpenFiles();
   /** small files of a folder read one after the other: the next ones downloaded ahead */
   private readonly filesAhead: FilesAhead;
@@ -75,15 +80,24 @@ export class Vfs {
     extras: VfsExtras = {},
   ) {
     this.bucket = new MountedBucket(backend, root);
+    this.memory = new MemoryBudget(opts.memoryLimit);
     this.store = new MetaStore(remoteCachePath(opts.cacheDir, 'meta', extras.remote ?? 'remote', extras.remoteId, root.bucket, '.jsonl'), log);
-    this.ns = new Namespace(this.bucket, opts, log, Date.now, this.store, {
-      fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
-      readStart: (rel, bytes) => (this.writes.hasCachedCopy?.(rel) ? null : this.reads.readStart(rel, bytes)),
-    });
+    this.ns = new Namespace(
+      this.bucket,
+      opts,
+      log,
+      Date.now,
+      this.store,
+      {
+        fetchWhole: (rel, etag, size) => this.filesAhead.download(rel, etag, size),
+        readStart: (rel, bytes) => (this.writes.hasCachedCopy?.(rel) ? null : this.reads.readStart(rel, bytes)),
+      },
+      extras.filter,
+    );
     this.reads = new ReadCache(
       this.bucket,
       { chunkSize: opts.readChunkSize, chunkSizeLimit: opts.readChunkSizeLimit, bufferSize: opts.bufferSize, readAhead: opts.readAhead },
-      opts.memoryLimit,
+      this.memory.blocks,
       log,
       (rel, info) => this.ns.learned(rel, info),
     );
@@ -104,6 +118,7 @@ export class Vfs {
         conditionalWrites: opts.conditionalWrites,
         partSize: up.partSize,
         uploadConcurrency: up.uploadConcurrency,
+        streamMemory: this.memory.streams,
         maxUploadParts: up.maxUploadParts,
         transfers: extras.transfers ?? DEFAULT_TRANSFERS,
         cacheMaxSize: opts.cacheMaxSize,
@@ -665,7 +680,8 @@ export class Vfs {
       ...this.stats,
       openHandles: this.openHandles,
       dirCache: { directories: this.ns.dirs.size, ...this.ns.dirs.stats },
-      readCache: { bytes: blocks.usedBytes, limitBytes: blocks.limitBytes, ...this.reads.stats },
+      memory: { limitBytes: this.memory.limit, bytes: this.memory.bytes },
+      readCache: { bytes: blocks.usedBytes, limitBytes: blocks.maxSize, ...this.reads.stats },
       ...(w ? { writeBack: w } : {}),
     };
   }

@@ -89,6 +89,8 @@ test('lsf: names with dirs/, --format, --separator, -R, --files-only, --csv, has
   assert.equal(await ok(c, ['lsf', `moto:${B}`]), 'dir/\nmarked/\ntop.txt\nzz.bin\n');
   assert.equal(await ok(c, ['lsf', '-R', '--files-only', `moto:${B}`]), 'dir/a.txt\ndir/sub/b.bin\ntop.txt\nzz.bin\n');
   assert.equal(await ok(c, ['lsf', '-R', '--dirs-only', `moto:${B}`]), 'dir/\ndir/sub/\nmarked/\n');
+  // rclone 1.60's order for -R (its walk over one recursive LIST): the objects in key order, then the directories, sorted
+  assert.equal(await ok(c, ['lsf', '-R', `moto:${B}`]), 'dir/a.txt\ndir/sub/b.bin\ntop.txt\nzz.bin\ndir/\ndir/sub/\nmarked/\n');
   // sizes as rclone 1.60 prints them: a directory is -1 in a recursive listing, 0 in one of one level
   assert.equal(await ok(c, ['lsf', '-R', '--dirs-only', '--format', 'ps', `moto:${B}`]), 'dir/;-1\ndir/sub/;-1\nmarked/;-1\n');
   assert.match(await ok(c, ['lsf', '--format', 'ps', `moto:${B}`]), /^dir\/;0$/m);

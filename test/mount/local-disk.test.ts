@@ -265,40 +265,43 @@ test(
   },
 );
 
-test(
-  'the cache directory made read-only while mounted: a small new file goes up from memory at close (nothing lost), a rewrite that needs the cache gets EROFS and the object keeps its version, reads go on',
-  MOUNT_TEST,
-  async (t) => {
-    const cache = await tempDir('bucketfs-cache-');
-    const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache, '--vfs-write-back', '60s'] });
-    let bound = false;
-    try {
-      // in use before (its directories made)
-      await writePending(path.join(m.mnt, 'ro-before.bin'), Buffer.alloc(5000, 'r'));
-      // a read-only mount over it, as a remount read-only of its disk would be
-      const bind = spawnSync('mount', ['--bind', cache, cache]);
-      if (bind.status !== 0) return t.skip(`cannot bind-mount here: ${bind.stderr.toString().trim()}`);
-      bound = true;
-      const ro = spawnSync('mount', ['-o', 'remount,ro,bind', cache]);
-      assert.equal(ro.status, 0, ro.stderr.toString());
-      await fs.writeFile(path.join(m.mnt, 'ro-small.txt'), 'kept\n');
-      assert.equal((await bucket.getObject('ro-small.txt'))?.toString(), 'kept\n', 'uploaded at close');
-      assert.match(m.stderr(), /ro-small\.txt: the cache cannot be written \(.*EROFS.*\): uploaded at close, from memory/);
-      const fh = await fs.open(path.join(m.mnt, 'existing.bin'), 'r+');
-      let failed: NodeJS.ErrnoException | undefined;
+for (const used of [true, false]) {
+  test(
+    `the cache directory made read-only while mounted (${used ? 'in use before' : 'before its first write made its directories'}): a small new file goes up from memory at close (nothing lost), a rewrite that needs the cache gets EROFS and the object keeps its version, reads go on`,
+    MOUNT_TEST,
+    async (t) => {
+      const cache = await tempDir('bucketfs-cache-');
+      const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--cache-dir', cache, '--vfs-write-back', '60s'] });
+      let bound = false;
       try {
-        await fh.write('XXXX', 4096);
-      } catch (err) {
-        failed = err as NodeJS.ErrnoException;
+        // in use before (its directories made), or not
+        if (used) await writePending(path.join(m.mnt, 'ro-before.bin'), Buffer.alloc(5000, 'r'));
+        // a read-only mount over it, as a remount read-only of its disk would be
+        const bind = spawnSync('mount', ['--bind', cache, cache]);
+        if (bind.status !== 0) return t.skip(`cannot bind-mount here: ${bind.stderr.toString().trim()}`);
+        bound = true;
+        const ro = spawnSync('mount', ['-o', 'remount,ro,bind', cache]);
+        assert.equal(ro.status, 0, ro.stderr.toString());
+        const small = `ro-small-${used}.txt`;
+        await fs.writeFile(path.join(m.mnt, small), 'kept\n');
+        assert.equal((await bucket.getObject(small))?.toString(), 'kept\n', 'uploaded at close');
+        assert.match(m.stderr(), /ro-small-\w+\.txt: the cache cannot be written \(.*EROFS.*\): uploaded at close, from memory/);
+        const fh = await fs.open(path.join(m.mnt, 'existing.bin'), 'r+');
+        let failed: NodeJS.ErrnoException | undefined;
+        try {
+          await fh.write('XXXX', 4096);
+        } catch (err) {
+          failed = err as NodeJS.ErrnoException;
+        }
+        await fh.close().catch((err: NodeJS.ErrnoException) => (failed ??= err));
+        assert.equal(failed?.code, 'EROFS', `${failed?.message}\n${m.stderr()}`);
+        assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'the previous version stays');
+        assert.ok((await fs.readFile(path.join(m.mnt, 'existing.bin'))).equals(ORIGINAL), 'reads go on');
+      } finally {
+        if (bound) spawnSync('umount', [cache]);
+        await m.unmount();
       }
-      await fh.close().catch((err: NodeJS.ErrnoException) => (failed ??= err));
-      assert.equal(failed?.code, 'EROFS', `${failed?.message}\n${m.stderr()}`);
-      assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'the previous version stays');
-      assert.ok((await fs.readFile(path.join(m.mnt, 'existing.bin'))).equals(ORIGINAL), 'reads go on');
-    } finally {
-      if (bound) spawnSync('umount', [cache]);
-      await m.unmount();
-    }
-    assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'nothing incomplete uploaded at the unmount');
-  },
-);
+      assert.ok((await bucket.getObject('existing.bin'))?.equals(ORIGINAL), 'nothing incomplete uploaded at the unmount');
+    },
+  );
+}

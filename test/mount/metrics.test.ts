@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { bucketfs } from '../helpers/run.js';
@@ -16,6 +17,7 @@ import { mountSocketDirs, prepareSocketDir, socketName } from '../../src/metrics
 import type { MountSnapshot } from '../../src/metrics/snapshot.js';
 
 const BUCKET = 'metrics-bucket';
+const MiB = 1024 * 1024;
 const bucket = useS3Bucket(BUCKET, {
   async setup(s3) {
     await s3.putObject(BUCKET, 'seed/data.bin', Buffer.alloc(300_000, 's'));
@@ -174,6 +176,56 @@ test('/metrics counts what the operations demand, and its requests and bytes mat
     assert.equal(total(final, 'bucketfs_s3_errors_total'), 0);
     assert.equal(total(final, 'bucketfs_mount_info', { remote: `moto:${BUCKET}`, mountpoint: m.mnt }), 1);
     assert.match(m.stderr(), new RegExp(`serving Prometheus metrics on http://127\\.0\\.0\\.1:${port}/metrics`));
+  });
+});
+
+test('one memory budget: parallel writers and readers stay within --vfs-memory-limit, the readers giving way to the uploads', MOUNT_TEST, async () => {
+  const LIMIT = 40 * MiB;
+  const CHUNK = 5 * MiB; // the default chunk_size
+  const WRITERS = 4;
+  const reads = [randomBytes(20 * MiB), randomBytes(20 * MiB)];
+  for (const [i, data] of reads.entries()) await bucket.putObject(`budget/in${i}.bin`, data);
+  const writes = Array.from({ length: WRITERS }, () => randomBytes(20 * MiB));
+  const src = await tempDir('budget-src');
+  for (const [i, data] of writes.entries()) await fs.writeFile(path.join(src, `out${i}.bin`), data);
+  const port = await freePort();
+  const m = await mount(bucket.s3, `moto:${BUCKET}`, { flags: ['--vfs-memory-limit', '40M', '--vfs-write-back', '0', '--metrics-addr', `127.0.0.1:${port}`] });
+  await usingMount(m, async () => {
+    assert.match(m.stdout() + m.stderr(), /file data in memory at most 40M \(--vfs-memory-limit\)/, 'the start-up line names the budget');
+    let sampling = true;
+    const seen = { reads: 0, uploads: 0, both: 0, readShareMin: Infinity, samples: 0 };
+    const sampler = (async () => {
+      while (sampling) {
+        const x = await scrape(port);
+        const r = total(x, 'bucketfs_read_memory_bytes');
+        const u = total(x, 'bucketfs_upload_buffer_bytes');
+        assert.equal(total(x, 'bucketfs_memory_limit_bytes'), LIMIT);
+        seen.reads = Math.max(seen.reads, r);
+        seen.uploads = Math.max(seen.uploads, u);
+        seen.both = Math.max(seen.both, r + u);
+        if (u > 0) seen.readShareMin = Math.min(seen.readShareMin, total(x, 'bucketfs_read_memory_limit_bytes'));
+        seen.samples++;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })();
+    try {
+      await fs.mkdir(path.join(m.mnt, 'budget-out'));
+      const got = await Promise.all([
+        ...reads.map((_, i) => fs.readFile(path.join(m.mnt, 'budget', `in${i}.bin`))),
+        ...writes.map((_, i) => fs.copyFile(path.join(src, `out${i}.bin`), path.join(m.mnt, 'budget-out', `out${i}.bin`)).then(() => null)),
+      ]);
+      for (const [i, data] of reads.entries()) assert.ok(got[i]?.equals(data), `in${i}.bin read whole and right`);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    for (const [i, data] of writes.entries()) assert.ok((await bucket.getObject(`budget-out/out${i}.bin`))?.equals(data), `out${i}.bin stored whole and right`);
+    const slack = WRITERS * CHUNK; // one buffer per stream over the budget (a stream holding none never waits)
+    assert.ok(seen.samples >= 5, `${seen.samples} samples`);
+    assert.ok(seen.uploads > 0 && seen.reads > 0, `both used memory: ${JSON.stringify(seen)}`);
+    assert.ok(seen.uploads <= LIMIT / 2 + slack, `upload buffers at most half the budget (+ one buffer per stream): ${JSON.stringify(seen)}`);
+    assert.ok(seen.both <= LIMIT + slack + 4 * MiB, `reads and uploads together within the budget: ${JSON.stringify(seen)}`);
+    assert.ok(seen.readShareMin < LIMIT, `the readers' share shrank while uploads held buffers: ${JSON.stringify(seen)}`);
   });
 });
 

@@ -37,7 +37,15 @@ function snapshot(over: Partial<MountSnapshot> = {}): MountSnapshot {
     mountedAt: '2026-01-01T00:00:00.000Z',
     uptimeSeconds: 75.5,
     uploads: { pending: 2, inFlight: 1, failing: 0, open: 1, completed: 7, completedBytes: 3 * 1024 * 1024, failedAttempts: 1 },
-    cache: { pendingBytes: 1536, cleanBytes: 0, cleanFiles: 0, readMemoryBytes: 4096, readMemoryLimitBytes: 256 * 1024 * 1024, uploadBufferBytes: 0 },
+    cache: {
+      pendingBytes: 1536,
+      cleanBytes: 0,
+      cleanFiles: 0,
+      memoryLimitBytes: 256 * 1024 * 1024,
+      readMemoryBytes: 4096,
+      readMemoryLimitBytes: 128 * 1024 * 1024,
+      uploadBufferBytes: 8192,
+    },
     dirCache: { directories: 3, hits: 10, misses: 1 },
     files: { opens: 9, openHandles: 1, reads: 4, readBytes: 100, writes: 5, writtenBytes: 200 },
     s3: {
@@ -138,7 +146,7 @@ test('bucketfs stats as text: one labelled line per subject', () => {
   );
   assert.equal(lines[0], 'Mount:       moto:b on /mnt/x (pid 42, bucketfs 0.1.0, up 1m15s)');
   assert.equal(lines[1], 'Uploads:     2 pending, 1 in flight, 0 failing; 7 uploaded (3 MiB), 1 failed attempt; 1 file open for writing');
-  assert.equal(lines[2], 'Cache:       on disk 1.500 KiB pending, 0 B clean (0 files); in memory 4 KiB read (of 256 MiB), 0 B upload buffers');
+  assert.equal(lines[2], 'Cache:       on disk 1.500 KiB pending, 0 B clean (0 files); in memory 12 KiB of 256 MiB: 4 KiB read, 8 KiB upload buffers');
   assert.equal(lines[3], 'Dir cache:   3 directories, 10 hits, 1 miss');
   assert.equal(lines[4], 'Requests:    11 to S3 (PutObject 8, HeadObject 3; 2xx 7, 4xx 3, network 1), 0 in flight, 1 retry');
   assert.equal(lines[5], 'Errors:      S3 Throttled 2; 1 failed upload attempt');

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AccessPattern, MIN_STREAM_GET, SEQUENTIAL_GAP, STREAM_GET_FACTOR, alignRandom, streamGetSize } from '../../src/vfs/read/chunk-policy.js';
 import { BlockCache, BLOCK_SIZE, type Block, type BlockOwner } from '../../src/vfs/read/block-cache.js';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
+import { MemoryBudget } from '../../src/vfs/memory-budget.js';
 import { MountedBucket } from '../../src/vfs/bucket.js';
 import { MountRoot } from '../../src/vfs/paths.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
@@ -183,6 +184,35 @@ test('block cache: the block being filled is never the victim, and accounting st
   assert.equal(cache.usedBytes, MiB);
 });
 
+test('memory budget: part buffers of uploads take their half from the reads at once, and give it back', () => {
+  const budget = new MemoryBudget(32 * MiB);
+  const owner = new Owner();
+  const ahead: Block[] = [];
+  for (let i = 0; i < 24; i++) {
+    const b = fill(budget.blocks, owner, i * BLOCK_SIZE);
+    if (i < 20) budget.blocks.consumed(b);
+    else ahead.push(b); // read-ahead nobody has reached yet
+  }
+  assert.equal(budget.blocks.usedBytes, 24 * MiB, 'reads alone may use the whole budget');
+  assert.equal(budget.streams.budget, 16 * MiB, 'uploads: half of it');
+  budget.streams.take(12 * MiB);
+  assert.equal(budget.blocks.maxSize, 20 * MiB, 'reads: what the uploads leave');
+  assert.ok(budget.blocks.usedBytes <= 20 * MiB, `cut at once: ${budget.blocks.usedBytes}`);
+  assert.ok(budget.bytes <= 32 * MiB);
+  assert.ok(
+    ahead.every((b) => b.live),
+    'data already read past goes first, read-ahead stays',
+  );
+  assert.equal(budget.streams.fits(4 * MiB), true);
+  assert.equal(budget.streams.fits(5 * MiB), false, 'uploads never take more than their half');
+  budget.streams.take(4 * MiB);
+  assert.ok(budget.blocks.usedBytes <= 16 * MiB && budget.blocks.maxSize === 16 * MiB);
+  budget.streams.give(16 * MiB);
+  assert.equal(budget.blocks.maxSize, 32 * MiB, 'the whole budget again once the uploads are done');
+  for (let i = 100; i < 128; i++) fill(budget.blocks, owner, i * BLOCK_SIZE);
+  assert.equal(budget.blocks.usedBytes, 32 * MiB);
+});
+
 test('block cache: chunks are kept without copying, unless they are small views of big buffers', () => {
   const cache = new BlockCache(64 * MiB);
   const owner = new Owner();
@@ -211,7 +241,7 @@ function setup(opts: { bufferSize?: number; memory?: number } = {}) {
   const cache = new ReadCache(
     new MountedBucket(be, new MountRoot('bucket', '')),
     { chunkSize: 128 * MiB, chunkSizeLimit: -1, bufferSize: opts.bufferSize ?? 16 * MiB, readAhead: 0 },
-    opts.memory ?? 256 * MiB,
+    new BlockCache(opts.memory ?? 256 * MiB),
     log,
   );
   const open = (path: string) => {

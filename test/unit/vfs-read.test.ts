@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ReadCache, FileReader } from '../../src/vfs/read/reader.js';
 import { MountedBucket } from '../../src/vfs/bucket.js';
 import { MountRoot } from '../../src/vfs/paths.js';
+import { BlockCache } from '../../src/vfs/read/block-cache.js';
 import { VfsError } from '../../src/vfs/errors.js';
 import { FakeBackend, memoryLog } from '../helpers/fake-backend.js';
 
@@ -18,7 +19,7 @@ function setup(opts: { bufferSize?: number; memory?: number; chunkSize?: number;
   const cache = new ReadCache(
     new MountedBucket(be, new MountRoot('bucket', '')),
     { chunkSize: opts.chunkSize ?? 128 * MiB, chunkSizeLimit: opts.limit ?? -1, bufferSize: opts.bufferSize ?? 16 * MiB, readAhead: 0 },
-    opts.memory ?? 256 * MiB,
+    new BlockCache(opts.memory ?? 256 * MiB),
     log,
   );
   const open = (path: string) => {

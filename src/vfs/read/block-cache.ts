@@ -26,6 +26,8 @@ import { firstIndex } from '../../util/search.js';
 export const BLOCK_SIZE = 1024 * 1024;
 /** a chunk is kept as it is (no copy) unless that would hold this much memory it does not use */
 const MAX_SLACK = 4096;
+/** the least memory reads get, whatever the budget and the uploads */
+const MIN_SHARE = 4 * 1024 * 1024;
 
 const FRESH = 0;
 const RECENT = 1;
@@ -145,16 +147,38 @@ export class BlockCache {
   private readonly behind = new List(BEHIND);
   private nextId = 1;
   private used = 0;
-  /** the budget actually applied */
-  readonly maxSize: number;
-  /** bytes of `recent` */
-  private readonly recentMax: number;
+  /** the budget applied now: the whole limit, or what part buffers of uploads leave of it */
+  private share: number;
   readonly stats = { evictions: 0 };
 
   constructor(readonly limitBytes: number) {
-    // At least a few MiB, whatever was asked: a budget smaller than one block would cache nothing.
-    this.maxSize = Math.max(limitBytes, 4 * 1024 * 1024);
-    this.recentMax = Math.floor(this.maxSize / 4);
+    this.share = BlockCache.atLeast(limitBytes);
+  }
+
+  /** At least a few MiB, whatever was asked: a budget smaller than one block would cache nothing. */
+  private static atLeast(n: number): number {
+    return Math.max(n, MIN_SHARE);
+  }
+
+  /** the budget applied now */
+  get maxSize(): number {
+    return this.share;
+  }
+
+  /** bytes of `recent` */
+  private get recentMax(): number {
+    return Math.floor(this.share / 4);
+  }
+
+  /**
+   * The memory reads may use now (the mount's budget less what uploads hold: memory-budget.ts).
+   * A smaller share drops blocks at once, in eviction order, down to it.
+   */
+  setShare(bytes: number): void {
+    this.share = BlockCache.atLeast(Math.min(bytes, this.limitBytes));
+    while (this.used > this.share && this.evictOne(undefined)) {
+      /* evicted one */
+    }
   }
 
   private listOf(b: Block): List {
@@ -205,7 +229,7 @@ export class BlockCache {
   }
 
   /** Drop the next victim that is not `keep` (the block being filled); false when there is none. */
-  private evictOne(keep: Block): boolean {
+  private evictOne(keep: Block | undefined): boolean {
     const victim = pick(this.behind.tail, (b) => b.prev, keep) ?? pick(this.recent.head, (b) => b.next, keep) ?? pick(this.fresh.head, (b) => b.next, keep);
     if (!victim) return false;
     this.evict(victim);
@@ -229,6 +253,6 @@ export class BlockCache {
   }
 }
 
-function pick(first: Block | undefined, step: (b: Block) => Block | undefined, not: Block): Block | undefined {
-  return first === not ? step(first) : first;
+function pick(first: Block | undefined, step: (b: Block) => Block | undefined, not: Block | undefined): Block | undefined {
+  return first !== undefined && first === not ? step(first) : first;
 }

@@ -23,19 +23,17 @@ export interface PinnedVersion {
 
 export class ReadCache {
   private readonly sources = new Map<string, ReadSource>();
-  readonly blocks: BlockCache;
   readonly stats = { bytesDownloaded: 0, gets: 0 };
 
   constructor(
     private readonly bucket: MountedBucket,
     private readonly settings: ChunkSettings,
-    memoryLimit: number,
+    /** the mount's downloaded blocks (its memory budget's read share: memory-budget.ts) */
+    readonly blocks: BlockCache,
     private readonly log: Logger,
     /** what each GET's response said about its object (for the namespace's caches) */
     private readonly onInfo?: (path: string, info: ObjectInfo) => void,
-  ) {
-    this.blocks = new BlockCache(memoryLimit);
-  }
+  ) {}
 
   private static id(path: string, etag: string, size: number): string {
     return `${path}\0${etag}\0${size}`;

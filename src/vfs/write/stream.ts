@@ -43,7 +43,11 @@ export class StreamMemory {
   /** spare part buffers any stream under way may take (counted in `used`) */
   private pool: Buffer[] = [];
 
-  constructor(readonly budget = Number.POSITIVE_INFINITY) {}
+  constructor(
+    readonly budget = Number.POSITIVE_INFINITY,
+    /** told the bytes held after every change (the mount's budget gives reads the rest) */
+    private readonly onChange?: (held: number) => void,
+  ) {}
 
   get bytes(): number {
     return this.used;
@@ -56,10 +60,12 @@ export class StreamMemory {
 
   take(n: number): void {
     this.used += n;
+    this.onChange?.(this.used);
   }
 
   give(n: number): void {
     this.used -= n;
+    this.onChange?.(this.used);
     this.wake();
   }
 

@@ -9,6 +9,7 @@ import type { BaseReader } from './cache-file.js';
 import type { ServerState } from './item-state.js';
 import type { JournalBase } from './journal.js';
 import type { UploadedHook } from './write-layer.js';
+import type { StreamMemory } from './stream.js';
 
 export interface WriteBackDeps {
   bucket: MountedBucket;
@@ -26,6 +27,9 @@ export interface WriteBackDeps {
   conditionalWrites?: boolean;
   partSize: number;
   uploadConcurrency: number;
+  /** the part buffers of all streams, within the mount's memory budget (memory-budget.ts);
+   *  default: a budget of their own */
+  streamMemory?: StreamMemory;
   maxUploadParts: number;
   /** background uploads at a time (--transfers) */
   transfers: number;

@@ -27,6 +27,7 @@ import { bootId, currentOwner, isOurs, ownerAlive } from './journal.js';
 import { Recovery } from './recovery-run.js';
 import { conflictName, MAX_CONFLICT_NAMES, uploadResolvingConflicts } from './conflicts.js';
 import { lruOfCount } from '../../util/lru.js';
+import { makeDirs } from '../../util/make-dirs.js';
 import { StreamMemory, type StreamTarget } from './stream.js';
 import { UploadQueue, UploadSlots } from './upload-queue.js';
 import { ItemRegistry } from './item-registry.js';
@@ -60,7 +61,7 @@ export class WriteBack implements WriteLayer {
 
   constructor(private readonly deps: WriteBackDeps) {
     this.dir = cacheDirOf(deps);
-    this.memory = new StreamMemory(streamBudget(deps));
+    this.memory = deps.streamMemory ?? new StreamMemory(DEFAULT_STREAM_BUDGET);
     this.clock = deps.clock ?? systemClock;
     this.clean = new CleanCache({ clock: this.clock, maxAgeMs: deps.cacheMaxAgeMs ?? 3_600_000, maxSize: deps.cacheMaxSize ?? -1 });
     this.room = new DiskRoom({
@@ -144,14 +145,14 @@ export class WriteBack implements WriteLayer {
       );
     }
     // cannot be made (a read-only disk): the caller's own error stands
-    return fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(
+    return makeDirs(this.dir, 0o700).then(
       () => true,
       () => false,
     );
   }
 
   private ensureDir(): Promise<void> {
-    this.dirReady ??= fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => {
+    this.dirReady ??= makeDirs(this.dir, 0o700).then(() => {
       this.dirMade = true;
     });
     return this.dirReady;
@@ -696,9 +697,6 @@ function heldEtag(s: ServerState): string | undefined {
   return s && s !== 'unknown' && s.etag ? s.etag : undefined;
 }
 
-/** the part buffers of all streams together: 128 MiB, or what 4 streams need at full speed when
- *  more (measured: 20 parallel writers of 64 MiB peaked at 231 MiB RSS with 128, 388 with 256, and
- *  went faster: less memory to collect) */
-function streamBudget(d: Pick<WriteBackDeps, 'partSize' | 'uploadConcurrency'>): number {
-  return Math.max(128 * 1024 * 1024, 4 * d.partSize * (d.uploadConcurrency + 2));
-}
+/** the streams' budget of a write layer built without the mount's (memory-budget.ts): the half of
+ *  the default --vfs-memory-limit that a mount gives them */
+const DEFAULT_STREAM_BUDGET = 128 * 1024 * 1024;
