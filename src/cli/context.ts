@@ -94,7 +94,7 @@ export class Cli {
     }
     // a repeated flag keeps its last value, as with rclone's pflag
     const last = <T>(v: T | T[] | undefined): T | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
-    this.config = { configPath: argv.config, flags, env, passwordCommand: last(argv['password-command']), askPassword: last(argv['ask-password']) };
+    this.config = { configPath: last(argv.config), flags, env, passwordCommand: last(argv['password-command']), askPassword: last(argv['ask-password']) };
     this.dryRun = argv['dry-run'] === true;
     this.interactive = argv.interactive === true;
     this.progress = argv.progress === true;

@@ -14,6 +14,7 @@ export const DAEMON_ARGS_ENV = 'BUCKETFS_DAEMON_ARGS';
 
 const SECRET_OPTIONS = S3_OPTIONS.filter((o) => o.secret);
 const SECRET_FLAGS = new Set(SECRET_OPTIONS.map((o) => s3FlagName(o)));
+const SECRET_NAMES = new Set(SECRET_OPTIONS.map((o) => o.name));
 /** `name=value` of a secret inside an on-the-fly remote (`:s3,secret_access_key=…:`) */
 const SECRET_PARAMS = new RegExp(`\\b(${SECRET_OPTIONS.map((o) => o.name).join('|')})=("[^"]*"|'[^']*'|[^,:]*)`, 'g');
 
@@ -47,8 +48,20 @@ function readArguments(): string[] {
 /** `args` with every secret value as *** (null when there is none) */
 export function redactedArguments(args: readonly string[]): string[] | null {
   let any = false;
+  // `config create|update NAME s3 secret_access_key VALUE`: the pair form of a secret; `config
+  // password NAME key VALUE…`: every value is a password
+  const configAt = args.findIndex((a, i) => a === 'config' && args[i - 1] !== '--config');
+  const configAction = configAt >= 0 ? args[configAt + 1] : undefined;
   const out = args.map((a, i) => {
     const prev = args[i - 1];
+    if (configAction === 'password' && i > configAt + 2 && !a.startsWith('--')) {
+      any = true;
+      return '***';
+    }
+    if (configAt >= 0 && prev !== undefined && SECRET_NAMES.has(prev) && i > configAt + 2) {
+      any = true;
+      return '***';
+    }
     if (prev !== undefined && SECRET_FLAGS.has(prev.replace(/^--/, '')) && !a.startsWith('--')) {
       any = true;
       return '***';

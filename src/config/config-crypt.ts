@@ -46,7 +46,11 @@ export function checkPassword(password: string): string {
 
 /** The 32-byte secretbox key rclone derives from the configuration password. */
 export function configKeyFromPassword(password: string): Uint8Array {
-  const pw = checkPassword(password);
+  return keyFromCheckedPassword(checkPassword(password));
+}
+
+/** The key of a password checkPassword has already normalised (its warning printed once). */
+export function keyFromCheckedPassword(pw: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`[${pw}][rclone-config]`, 'utf8').digest());
 }
 
@@ -172,7 +176,7 @@ export function runPasswordCommand(command: string, env: NodeJS.ProcessEnv): str
 }
 
 /** One line from stdin, read a byte at a time so nothing after it is consumed; undefined at EOF before a newline. */
-function readStdinLine(): string | undefined {
+export function readStdinLine(): string | undefined {
   const bytes: number[] = [];
   const one = Buffer.alloc(1);
   for (;;) {
@@ -199,7 +203,7 @@ function stty(arg: string): void {
  * rclone's ReadPassword: on a terminal, a line typed without echo (kept as typed); otherwise a
  * line of stdin, trimmed. EOF is fatal with rclone's message.
  */
-function readPassword(prompt: string): string {
+export function readPassword(prompt: string): string {
   if (isatty(0)) {
     // Ctrl-C at the prompt ends the process, as in rclone: a command's own SIGINT handler
     // could not run while the read blocks
@@ -249,6 +253,20 @@ export interface PasswordSources {
 
 /** The keys that opened each config file in this process (rclone keeps one configKey). */
 const unlocked = new Map<string, Uint8Array>();
+
+/**
+ * The key that opened (or last encrypted) the config file at `path` in this process: a write
+ * keeps an encrypted file encrypted under it (config-write.ts). undefined: the file is plain.
+ */
+export function configKeyOf(path: string): Uint8Array | undefined {
+  return unlocked.get(path);
+}
+
+/** The key `path` is now encrypted with (undefined: written plain from now on). */
+export function setConfigKeyOf(path: string, key: Uint8Array | undefined): void {
+  if (key) unlocked.set(path, key);
+  else unlocked.delete(path);
+}
 
 function envBool(v: string | undefined): boolean | undefined {
   if (v === undefined || v === '') return undefined;
