@@ -305,7 +305,9 @@ test("Ctrl-C at a question ends the dialogue at once, as it ends rclone's; the f
   const ours = await runInPty([process.execPath, bucketfsBin, 'config', '--config', f.ours], steps, { env, timeoutSec: 20 });
   assert.equal(theirs.code, -2, 'rclone ends by SIGINT');
   assert.equal(ours.code, theirs.code, `bucketfs: ${ours.out}`);
-  assert.equal(normalize(ours.out), normalize(theirs.out));
+  // rclone races its own signal: its read sometimes returns the empty line first and it prints
+  // one more message before the signal ends it (seen in about one run in three); bucketfs never does
+  assert.equal(normalize(ours.out), normalize(theirs.out).replace(/Can't use empty name\.\r\n$/, ''));
   assert.equal(readFileSync(f.ours, 'utf8'), '[a]\ntype = s3\n');
 });
 
