@@ -13,7 +13,7 @@
 //   complete, so an interrupted download never leaves a truncated file under the real name;
 //   the mtime is then set to the nanosecond (see setLocalMtime).
 // - Remote to remote on the same remote is a server-side copy, which keeps the metadata.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -142,10 +142,20 @@ async function md5Of(e: Endpoint, meta: FileMeta, signal: AbortSignal): Promise<
 }
 
 /** Counts bytes through a stream for -P. */
-function counter(progress: Progress): Transform {
+/** A download whose bytes do not have the object's MD5 (rclone's post copy check; exit code 1). */
+export class CorruptedTransferError extends UserError {
+  constructor(want: string, have: string) {
+    super(`corrupted on transfer: md5 hash differ ${JSON.stringify(want)} vs ${JSON.stringify(have)}`, 1);
+    this.name = 'CorruptedTransferError';
+  }
+}
+
+/** Counts the bytes passing for the progress (and feeds them to `hash`, when given). */
+function counter(progress: Progress, hash?: Hash): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       progress.add(chunk.length);
+      hash?.update(chunk);
       cb(null, chunk);
     },
   });
@@ -165,6 +175,10 @@ export interface CompareOptions {
   checksum?: boolean;
   update?: boolean;
   ignoreExisting?: boolean;
+  /** remote modification times are the server's LastModified (no HEAD) */
+  useServerModtime?: boolean;
+  /** no MD5 check of a download against the object's MD5 */
+  ignoreChecksum?: boolean;
 }
 
 export interface CopyFileOptions {
@@ -263,7 +277,7 @@ export class Transferer {
     }
     if (!(await this.cli.confirm(action, name, `size ${srcMeta.size}`))) return 'dry-run';
     this.progress.addFile(srcMeta.size);
-    const serverSide = await this.transfer(src, srcMeta, dst);
+    const serverSide = await this.transfer(src, srcMeta, dst, cmp.ignoreChecksum === true);
     this.progress.fileDone();
     const to = opts.to !== undefined && opts.to !== name ? ` to: ${opts.to}` : '';
     log.info(`${name}: Copied (${serverSide ? 'server-side copy' : dstMeta ? 'replaced existing' : 'new'})${to}`);
@@ -271,7 +285,7 @@ export class Transferer {
   }
 
   /** Move the data; true when it was a server-side copy. */
-  private async transfer(src: Endpoint, srcMeta: FileMeta, dst: Endpoint): Promise<boolean> {
+  private async transfer(src: Endpoint, srcMeta: FileMeta, dst: Endpoint, ignoreChecksum: boolean): Promise<boolean> {
     const signal = this.cli.signal;
     if (dst.kind === 'remote') {
       if (src.kind === 'remote' && src.loc.backendKey === dst.loc.backendKey) {
@@ -315,12 +329,18 @@ export class Transferer {
     const tmp = path.join(dir, `.${path.basename(dst.file)}.${randomBytes(4).toString('hex')}.partial`);
     try {
       const body = src.kind === 'local' ? createReadStream(fsPath(src.file)) : (await src.loc.backend.read(src.bucket, src.path, { signal })).body;
+      // the post copy check: a download's MD5 against the one the object has (rclone's; not with
+      // --ignore-checksum, nor for an object without one: a multipart upload by another tool)
+      const want = src.kind === 'remote' && !ignoreChecksum ? srcMeta.md5 : undefined;
+      const hash = want ? createHash('md5') : undefined;
       // --bwlimit: the bytes received (local → local: counted as received)
-      await pipeline(this.cli.throttle(body, 'down'), counter(this.progress), createWriteStream(fsPath(tmp)), { signal });
+      await pipeline(this.cli.throttle(body, 'down'), counter(this.progress, hash), createWriteStream(fsPath(tmp)), { signal });
       const got = (await fsp.stat(fsPath(tmp))).size;
       if (got !== srcMeta.size) {
         throw new UserError(`copy ${describe(src)}: received ${got} bytes, expected ${srcMeta.size}: the source changed during the transfer`, 2);
       }
+      const have = hash?.digest('hex');
+      if (want && have !== want) throw new CorruptedTransferError(want, have ?? '');
       await fsp.rename(fsPath(tmp), fsPath(dst.file));
     } catch (err) {
       await fsp.rm(fsPath(tmp), { force: true });

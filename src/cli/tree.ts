@@ -33,7 +33,17 @@ import { planBackup, moveToBackup, type BackupArgs } from './backup.js';
 import { Progress } from './progress.js';
 import { fsPath, localRelPath, nameFromBytes } from './raw-names.js';
 import { TransferStats } from './transfer-stats.js';
-import { Transferer, endpointIn, localError, statEndpoint, statLocal, type CompareOptions, type Endpoint, type FileMeta } from './transfer.js';
+import {
+  CorruptedTransferError,
+  Transferer,
+  endpointIn,
+  localError,
+  statEndpoint,
+  statLocal,
+  type CompareOptions,
+  type Endpoint,
+  type FileMeta,
+} from './transfer.js';
 
 /** A file of one side: its path relative to the root, and what the listing told. */
 export interface TreeFile {
@@ -76,6 +86,8 @@ export interface CompareArgs {
   checksum?: boolean;
   update?: boolean;
   'ignore-existing'?: boolean;
+  'use-server-modtime'?: boolean;
+  'ignore-checksum'?: boolean;
 }
 
 export function addCompareFlags<T>(y: Argv<T>): Argv<T & CompareArgs> {
@@ -83,7 +95,16 @@ export function addCompareFlags<T>(y: Argv<T>): Argv<T & CompareArgs> {
     .option('size-only', { type: 'boolean', describe: 'Skip based on size only, not modification time or checksum' })
     .option('checksum', { alias: 'c', type: 'boolean', describe: 'Skip based on checksum (MD5) and size, not modification time' })
     .option('update', { alias: 'u', type: 'boolean', describe: 'Skip files that are newer on the destination' })
-    .option('ignore-existing', { type: 'boolean', describe: 'Skip all files that exist on destination' }) as Argv<T & CompareArgs>;
+    .option('ignore-existing', { type: 'boolean', describe: 'Skip all files that exist on destination' })
+    .option('use-server-modtime', {
+      type: 'boolean',
+      describe:
+        "Use the server's LastModified as an object's modification time (no HEAD per object; with --update: skip files uploaded after the source's time)",
+    })
+    .option('ignore-checksum', {
+      type: 'boolean',
+      describe: 'Skip post copy check of checksums (downloads are checked against the MD5 the object has)',
+    }) as Argv<T & CompareArgs>;
 }
 
 export function compareOptions(args: CompareArgs): CompareOptions {
@@ -92,6 +113,8 @@ export function compareOptions(args: CompareArgs): CompareOptions {
     checksum: args.checksum === true,
     update: args.update === true,
     ignoreExisting: args['ignore-existing'] === true,
+    useServerModtime: args['use-server-modtime'] === true,
+    ignoreChecksum: args['ignore-checksum'] === true,
   };
 }
 
@@ -205,6 +228,7 @@ export function checkNotOverlapping(src: Location, dst: Location, verb: string):
 
 /** What a listing of a remote destination tells about a file, when that is enough to decide. */
 function listedMeta(f: TreeFile, src: FileMeta, cmp: CompareOptions): FileMeta | undefined {
+  if (cmp.useServerModtime) return serverMeta(f);
   const md5 = etagMd5(f.etag ?? '') ?? undefined;
   const meta: FileMeta = { size: f.size, mtimeNs: f.lastModified ? dateToNs(f.lastModified) : 0n, precisionNs: 1_000_000_000n, md5 };
   if (cmp.ignoreExisting || cmp.sizeOnly) return meta;
@@ -212,6 +236,16 @@ function listedMeta(f: TreeFile, src: FileMeta, cmp: CompareOptions): FileMeta |
   if (f.size !== src.size) return meta; // the size settles it
   if (cmp.checksum && md5) return meta;
   return undefined;
+}
+
+/**
+ * --use-server-modtime: an object as its listing shows it, its LastModified for its modification
+ * time (as rclone's S3 backend then reads ModTime; the precision of the comparison is rclone's
+ * S3 precision, 1 ns). Nothing more is asked of the server.
+ */
+function serverMeta(f: TreeFile): FileMeta {
+  const md5 = etagMd5(f.etag ?? '') ?? undefined;
+  return { size: f.size, mtimeNs: f.lastModified ? dateToNs(f.lastModified) : 0n, precisionNs: 1n, md5 };
 }
 
 /** The exit code of a sync or move that had failed transfers, as rclone sets it. */
@@ -255,7 +289,8 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
     stats.errors++;
     firstError ??= err;
     lastError = err;
-    log.error(`${rel}: Failed to ${what}: ${errText(err)}`);
+    // a corrupted download is said as rclone says it, without "Failed to copy"
+    log.error(err instanceof CorruptedTransferError ? `${rel}: ${errText(err)}` : `${rel}: Failed to ${what}: ${errText(err)}`);
   };
 
   const transferOne = async (f: TreeFile) => {
@@ -263,7 +298,7 @@ export async function transferTree(cli: Cli, src: Location, dst: Location, opts:
     const s = endpointIn(src, f.rel);
     const d = endpointIn(dst, f.rel);
     try {
-      const srcMeta = f.meta ?? (await statEndpoint(s));
+      const srcMeta = f.meta ?? (src.kind === 'remote' && opts.compare.useServerModtime ? serverMeta(f) : await statEndpoint(s));
       if (!srcMeta) {
         log.notice(`${f.rel}: vanished from the source during the ${verb}: skipped`);
         return;

@@ -16,6 +16,7 @@ import { S3_OPTIONS, findS3Option, s3EnvName, s3FlagName, type OptionSpec } from
 import { parseOptionValue, type OptionValue } from './option-value.js';
 import { InvalidValueError } from './units.js';
 import type { S3Options } from './s3-options.js';
+import { noticeIgnoredOptions } from './ignored-options.js';
 
 export type { ConfigContext } from './context.js';
 
@@ -72,6 +73,11 @@ export function resolveParsedRemote(parsed: RemotePath, ctx: ConfigContext): Rem
     sources[spec.name] = found.source;
     // Register before anything else can fail, so no later message or log line can show it.
     if (spec.secret) addSecret(String(values[spec.name]));
+  }
+
+  if (!parsed.onTheFly) {
+    const nonDefault = new Set(Object.keys(sources).filter((k) => sources[k] !== 'default'));
+    noticeIgnoredOptions(parsed.remote, section, ctx.env, nonDefault);
   }
 
   const options = values as unknown as S3Options;

@@ -56,6 +56,32 @@ test('a remote from the config file works, and the flag --config selects the fil
   assert.equal(await ok(c, ['--config', missing, 'config', 'file']), `Configuration file doesn't exist, but bucketfs will use this path:\n${missing}\n`);
 });
 
+test('options set for a remote that bucketfs ignores are said once each (NOTICE), never silently: rclone 1.60 options it does not implement, options without effect', async () => {
+  const f = path.join(c.dir, 'ignored.conf');
+  const section = [
+    'type = s3',
+    'provider = Other',
+    `endpoint = ${c.s3.endpoint}`,
+    `access_key_id = ${TEST_ACCESS_KEY}`,
+    `secret_access_key = ${TEST_SECRET_KEY}`,
+  ];
+  writeFileSync(f, ['[ign]', ...section, 'requester_pays = true', 'memory_pool_use_mmap = true', '', '[plain]', ...section, ''].join('\n'));
+  const r = await cli(c, ['--config', f, 'size', `ign:${B}`], { env: { ...c.env, RCLONE_CONFIG_IGN_VERSIONS: 'true' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Total objects: 0 (0)\nTotal size: 0 B (0 Byte)\n', 'the output is unchanged');
+  const notices = r.stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''));
+  assert.deepEqual(notices.sort(), [
+    'NOTICE: ign: memory_pool_use_mmap has no effect in bucketfs (see bucketfs help options): ignored',
+    'NOTICE: ign: requester_pays (set in the config file) is an rclone S3 option bucketfs does not implement: ignored',
+    'NOTICE: ign: versions (set in RCLONE_CONFIG_IGN_VERSIONS) is an rclone S3 option bucketfs does not implement: ignored',
+  ]);
+  const plain = await cli(c, ['--config', f, 'size', `plain:${B}`]);
+  assert.equal(plain.stderr, '', 'nothing to say for a remote without such options');
+});
+
 test('config show redacts every secret, for one remote and for all', async () => {
   const one = await ok(c, ['--config', conf, 'config', 'show', 'filed']);
   assert.equal(

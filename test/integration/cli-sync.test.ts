@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { run, type RunResult } from '../helpers/run.js';
 import { startCli, cli, fails, writes, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
 
@@ -254,8 +255,11 @@ test('--size-only, --checksum, --update, --ignore-existing: the same files copie
   const files = { 'new.txt': 'n', 'older.txt': 'AAAA', 'newer.txt': 'BBBB', 'samesize.txt': 'CCCC', 'touched.txt': 'DDDD' };
   makeTree(src, files, 1_600_000_000);
   utimesSync(path.join(src, 'touched.txt'), 1_600_000_100, 1_600_000_100);
-  for (const flag of ['--size-only', '--checksum', '--update', '--ignore-existing', '']) {
-    const prefix = `cmp${flag.replace(/-/g, '')}`;
+  // --update --use-server-modtime (the reference's way to sync without a HEAD per object): the
+  // objects' LastModified (their upload, just now) is newer than every source file
+  for (const flags of [['--size-only'], ['--checksum'], ['--update'], ['--ignore-existing'], [], ['--update', '--use-server-modtime']]) {
+    const flag = flags.join(' ');
+    const prefix = `cmp${flag.replace(/[- ]/g, '')}`;
     for (const bucket of [R, BF]) {
       const dir = local('seed', bucket, prefix);
       makeTree(dir, { 'older.txt': 'aaaa', 'newer.txt': 'bbbbbb', 'samesize.txt': 'cccc', 'touched.txt': 'DDDD' }, 1_600_000_000);
@@ -264,14 +268,44 @@ test('--size-only, --checksum, --update, --ignore-existing: the same files copie
       const s = await rclone(['copy', dir, `moto:${bucket}/${prefix}`]);
       assert.equal(s.code, 0, s.stderr);
     }
-    const args = (bucket: string) => ['sync', '-v', ...(flag ? [flag] : []), src, `moto:${bucket}/${prefix}`];
+    const args = (bucket: string) => ['sync', '-v', ...flags, src, `moto:${bucket}/${prefix}`];
     const r = await rclone(args(R));
+    c.s3.clearRequests();
     const b = await cli(c, args(BF));
+    if (flags.includes('--use-server-modtime')) assert.equal(c.s3.requests.filter((q) => q.type === 'HEAD').length, 0, 'no HEAD: the listing says all');
     assert.equal(b.code, 0, `${flag}: ${b.stderr}`);
     assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
     const acted = (s: string) => sorted(normal(s, []).filter((l) => /: (Copied|Updated modification time)/.test(l)));
     assert.deepEqual(acted(b.stderr), acted(r.stderr), `${flag || 'default'}: what was copied`);
     assert.deepEqual(await remoteTree(`moto:${BF}/${prefix}`), await remoteTree(`moto:${R}/${prefix}`), `${flag || 'default'}: the result`);
+  }
+});
+
+test("a download is checked against the object's MD5 (rclone's post copy check): a wrong one fails as in rclone; --ignore-checksum takes it", async () => {
+  // a multipart object whose stored MD5 (X-Amz-Meta-Md5chksum, what both tools read for one) is wrong
+  const key = 'badsum/obj.bin';
+  const body = Buffer.alloc(1000, 'z');
+  const wrong = createHash('md5').update('something else').digest('base64');
+  await c.s3.withDirectClient(async (s3) => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: R, Key: key, Metadata: { md5chksum: wrong } }));
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: R, Key: key, UploadId, PartNumber: 1, Body: body }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: R, Key: key, UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }));
+  });
+  for (const extra of [[], ['--ignore-checksum']]) {
+    const [ours, theirs] = [local('badsum', 'ours', ...extra), local('badsum', 'theirs', ...extra)];
+    const r = await rclone(['copy', ...extra, `moto:${R}/badsum`, theirs]);
+    const b = await cli(c, ['copy', ...extra, `moto:${R}/badsum`, ours]);
+    assert.equal(b.code, r.code, `${extra.join(' ')}: exit code (rclone ${r.code}): ${b.stderr}`);
+    assert.deepEqual(localTree(ours), localTree(theirs), `${extra.join(' ') || 'checked'}: the same files`);
+    if (extra.length === 0) {
+      assert.notEqual(r.code, 0);
+      const line = (s: string) =>
+        s
+          .split('\n')
+          .find((l) => l.includes('corrupted on transfer'))
+          ?.replace(/^.*?ERROR : /, '');
+      assert.equal(line(b.stderr), line(r.stderr), 'the same error line');
+    } else assert.equal(readFileSync(path.join(ours, 'obj.bin')).length, 1000);
   }
 });
 
