@@ -9,6 +9,7 @@
 // destination; on S3, which has none, a server-side copy then a delete (Transferer.copyFile and
 // deleteFile, as move does it), each through the --dry-run / -i gate with rclone's verbs, and
 // counted in the stats block as rclone counts them.
+import { joinFlagValues } from './flag-values.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -179,22 +180,9 @@ async function renameLocal(from: Endpoint & { kind: 'local' }, to: Endpoint): Pr
   });
 }
 
-/**
- * `--suffix -2024` and `--backup-dir -dir` as `--suffix=-2024`: rclone's flag parser takes the
- * next argument as the value whatever it looks like (yargs would read it as a flag).
- */
+/** `--suffix -2024` and `--backup-dir -dir` as `--suffix=-2024`, as rclone reads them (flag-values.ts). */
 export function joinBackupValues(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      out.push(...args.slice(i));
-      break;
-    }
-    if ((a === '--suffix' || a === '--backup-dir') && i + 1 < args.length) out.push(`${a}=${args[++i]!}`);
-    else out.push(a);
-  }
-  return out;
+  return joinFlagValues(args, (a) => (a === '--suffix' || a === '--backup-dir' ? a : undefined));
 }
 
 /**

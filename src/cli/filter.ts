@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { DURATION_OFF, parseDuration, parseSize, SIZE_OFF } from '../config/units.js';
 import { UserError, EXIT } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { joinFlagValues } from './flag-values.js';
 
 /** A bad pattern or rule: the message is rclone's. */
 export class FilterError extends UserError {
@@ -412,22 +413,7 @@ export function collectFilterLists(args: string[]): Partial<Record<(typeof FILTE
   return out as ReturnType<typeof collectFilterLists>;
 }
 
-/**
- * The arguments with each repeatable filter flag's value joined to it (`--filter=- *.jpg`): pflag
- * takes the next argument as the value even when it starts with `-`, yargs would read a flag.
- */
+/** The arguments with each repeatable filter flag's value joined to it (`--filter=- *.jpg`: flag-values.ts). */
 export function joinFilterValues(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      out.push(...args.slice(i));
-      break;
-    }
-    const long = a.startsWith('--') && a.slice(2) in FILTER_LIST_FLAGS;
-    if ((long || a === '-f') && i + 1 < args.length) {
-      out.push(`${long ? a : '--filter'}=${args[++i]!}`);
-    } else out.push(a);
-  }
-  return out;
+  return joinFlagValues(args, (a) => (a === '-f' ? '--filter' : a.startsWith('--') && a.slice(2) in FILTER_LIST_FLAGS ? a : undefined));
 }

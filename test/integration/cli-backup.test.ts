@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run, type RunResult } from '../helpers/run.js';
-import { startCli, cli, writes, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
+import type { RunResult } from '../helpers/run.js';
+import { startCli, cli, writes, type CliEnv, neutralLines, rcloneOn, requireRclone } from './cli-support.js';
 
 let c: CliEnv;
 /** the bucket rclone works on, and bucketfs's */
@@ -17,8 +17,7 @@ const R = 'backup-rclone';
 const BF = 'backup-bucketfs';
 
 before(async () => {
-  const v = await run('rclone', ['version']).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }) as RunResult);
-  assert.equal(v.code, 0, `rclone is needed for this test (Debian package rclone; scripts/setup installs it): ${v.stderr}`);
+  await requireRclone();
   c = await startCli();
   // a second remote with the very same settings: still another remote for --backup-dir
   for (const k of Object.keys(c.env)) if (k.startsWith('RCLONE_CONFIG_MOTO_')) c.env[k.replace('_MOTO_', '_MOTO2_')] = c.env[k];
@@ -30,26 +29,17 @@ after(async () => {
   if (c) rmSync(c.dir, { recursive: true, force: true });
 });
 
-async function rclone(args: string[]): Promise<RunResult> {
-  const r = await run('rclone', ['--retries', '1', ...args], { env: c.env });
-  assert.ok(!(r.stdout + r.stderr).includes(TEST_SECRET_KEY), `the secret appeared in the output of rclone ${args.join(' ')}`);
-  return r;
-}
+const rclone = (args: string[]): Promise<RunResult> => rcloneOn(c, args);
 
 /**
  * Sorted log lines without what differs between runs. rclone's S3 backend also logs `Bucket "…"
  * created` when it first writes to the backup directory's (existing) bucket: moto answers a
  * CreateBucket of an existing bucket with 200; bucketfs creates a bucket only when it is missing.
  */
-function normal(stderr: string, names: string[]): string[] {
-  let s = stderr;
-  for (const n of names) s = s.split(n).join('<ROOT>');
-  return s
-    .split('\n')
-    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '').replace(/, [^,]*\/s, ETA/, ', <RATE>, ETA'))
-    .filter((l) => !l.startsWith('Elapsed time:') && l.trim() !== '' && !l.includes('Config file') && !/Bucket ".*" created with ACL/.test(l))
+const normal = (stderr: string, names: string[]): string[] =>
+  neutralLines(stderr, names)
+    .filter((l) => !/Bucket ".*" created with ACL/.test(l))
     .sort();
-}
 
 function local(...parts: string[]): string {
   return path.join(c.dir, ...parts);

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node
 import path from 'node:path';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { run, type RunResult } from '../helpers/run.js';
-import { startCli, cli, ok, fails, writes, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
+import { startCli, cli, ok, fails, writes, type CliEnv, neutralLines, rcloneOn, requireRclone } from './cli-support.js';
 
 let c: CliEnv;
 /** the bucket rclone works on, and bucketfs's, prepared alike */
@@ -16,8 +16,7 @@ const R = 'extra-rclone';
 const BF = 'extra-bucketfs';
 
 before(async () => {
-  const v = await run('rclone', ['version']).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }) as RunResult);
-  assert.equal(v.code, 0, `rclone is needed for this test (Debian package rclone; scripts/setup installs it): ${v.stderr}`);
+  await requireRclone();
   c = await startCli();
   await c.s3.createBucket(R);
   await c.s3.createBucket(BF);
@@ -27,25 +26,8 @@ after(async () => {
   if (c) rmSync(c.dir, { recursive: true, force: true });
 });
 
-/** rclone on the same server; `retries` 1 unless the test is about --retries */
-async function rclone(args: string[], opts: { input?: string; retries?: boolean } = {}): Promise<RunResult> {
-  const r = await run('rclone', [...(opts.retries ? [] : ['--retries', '1']), ...args], { env: c.env, input: opts.input });
-  assert.ok(!(r.stdout + r.stderr).includes(TEST_SECRET_KEY), `the secret appeared in the output of rclone ${args.join(' ')}`);
-  return r;
-}
-
-/** Log lines without what differs between runs: times, durations, rates, bucket and directory names. */
-function normal(stderr: string, names: string[] = [R, BF]): string[] {
-  let s = stderr;
-  for (const n of names) s = s.split(n).join('<ROOT>');
-  return s
-    .split('\n')
-    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''))
-    .map((l) => l.replace(/\(\d+h\d+m[\d.]+s ago\)/g, '(<AGO> ago)'))
-    .map((l) => l.replace(/, [^,]*\/s, ETA/, ', <RATE>, ETA'))
-    .map((l) => l.replace(/^(bucketfs|rclone): /, '<PROG>: ').replace(/Exit (bucketfs|rclone) now/, 'Exit <PROG> now'))
-    .filter((l) => !l.startsWith('Elapsed time:') && l.trim() !== '' && !l.includes('Config file'));
-}
+const rclone = (args: string[], opts: { input?: string; retries?: boolean } = {}): Promise<RunResult> => rcloneOn(c, args, opts);
+const normal = (stderr: string, names: string[] = [R, BF]): string[] => neutralLines(stderr, names);
 
 function local(...parts: string[]): string {
   return path.join(c.dir, ...parts);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestS3, TEST_SECRET_KEY, type StartOptions } from '../helpers/s3-server.js';
-import { bucketfs, type RunResult } from '../helpers/run.js';
+import { bucketfs, run, type RunResult } from '../helpers/run.js';
 
 export { TestS3, TEST_SECRET_KEY };
 
@@ -96,4 +96,36 @@ export const WRITE_TYPES = ['PUT', 'COPY', 'DEL', 'MPc', 'MPp', 'MPf', 'MPabort'
 export function writes(s3: TestS3): number {
   const c = s3.counts();
   return WRITE_TYPES.reduce((n, t) => n + (c[t] ?? 0), 0);
+}
+
+/** A before() hook's check that the rclone oracle is installed (scripts/setup installs it). */
+export async function requireRclone(): Promise<void> {
+  const v = await run('rclone', ['version']).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }) as RunResult);
+  assert.equal(v.code, 0, `rclone is needed for this test (Debian package rclone; scripts/setup installs it): ${v.stderr}`);
+}
+
+/**
+ * rclone (the oracle) on the test server (c.env has no AWS_CA_BUNDLE): one attempt, as cli()
+ * runs bucketfs, unless the test is about --retries; the secret never in its output.
+ */
+export async function rcloneOn(c: CliEnv, args: string[], opts: { input?: string; retries?: boolean } = {}): Promise<RunResult> {
+  const r = await run('rclone', [...(opts.retries ? [] : ['--retries', '1']), ...args], { env: c.env, input: opts.input });
+  assert.ok(!(r.stdout + r.stderr).includes(TEST_SECRET_KEY), `the secret appeared in the output of rclone ${args.join(' ')}`);
+  return r;
+}
+
+/**
+ * Log lines of rclone or bucketfs without what differs between runs: the timestamps, rates,
+ * elapsed and relative times, the program's name, and `names` (buckets, directories) as <ROOT>.
+ */
+export function neutralLines(stderr: string, names: string[]): string[] {
+  let s = stderr;
+  for (const n of names) s = s.split(n).join('<ROOT>');
+  return s
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''))
+    .map((l) => l.replace(/\(\d+h\d+m[\d.]+s ago\)/g, '(<AGO> ago)'))
+    .map((l) => l.replace(/, [^,]*\/s, ETA/, ', <RATE>, ETA'))
+    .map((l) => l.replace(/^(bucketfs|rclone): /, '<PROG>: ').replace(/Exit (bucketfs|rclone) now/, 'Exit <PROG> now'))
+    .filter((l) => !l.startsWith('Elapsed time:') && l.trim() !== '' && !l.includes('Config file'));
 }

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import { run, type RunResult } from '../helpers/run.js';
-import { startCli, cli, fails, writes, TEST_SECRET_KEY, type CliEnv } from './cli-support.js';
+import type { RunResult } from '../helpers/run.js';
+import { startCli, cli, fails, writes, type CliEnv, neutralLines, rcloneOn, requireRclone } from './cli-support.js';
 
 let c: CliEnv;
 /** the bucket rclone works on, and bucketfs's */
@@ -18,8 +18,7 @@ const R = 'sync-rclone';
 const BF = 'sync-bucketfs';
 
 before(async () => {
-  const v = await run('rclone', ['version']).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }) as RunResult);
-  assert.equal(v.code, 0, `rclone is needed for this test (Debian package rclone; scripts/setup installs it): ${v.stderr}`);
+  await requireRclone();
   c = await startCli();
   await c.s3.createBucket(R);
   await c.s3.createBucket(BF);
@@ -29,23 +28,8 @@ after(async () => {
   if (c) rmSync(c.dir, { recursive: true, force: true });
 });
 
-/** rclone on the same server (c.env has no AWS_CA_BUNDLE), one attempt (bucketfs does not retry a whole run) */
-async function rclone(args: string[]): Promise<RunResult> {
-  const r = await run('rclone', ['--retries', '1', ...args], { env: c.env });
-  assert.ok(!(r.stdout + r.stderr).includes(TEST_SECRET_KEY), `the secret appeared in the output of rclone ${args.join(' ')}`);
-  return r;
-}
-
-/** Log lines without what differs between runs: times, rates, the bucket and directory names. */
-function normal(stderr: string, names: string[]): string[] {
-  let s = stderr;
-  for (const n of names) s = s.split(n).join('<ROOT>');
-  return s
-    .split('\n')
-    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''))
-    .map((l) => l.replace(/, [^,]*\/s, ETA/, ', <RATE>, ETA'))
-    .filter((l) => !l.startsWith('Elapsed time:') && l.trim() !== '' && !l.includes('Config file'));
-}
+const rclone = (args: string[]): Promise<RunResult> => rcloneOn(c, args);
+const normal = (stderr: string, names: string[]): string[] => neutralLines(stderr, names);
 
 /** The sorted lines, for runs whose transfers go in parallel (their order is not fixed). */
 const sorted = (lines: string[]) => [...lines].sort();
