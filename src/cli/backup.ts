@@ -13,7 +13,7 @@ import { joinFlagValues } from './flag-values.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { EXIT, RunFailure, UserError } from '../util/errors.js';
+import { EXIT, RunFailure } from '../util/errors.js';
 import { log } from '../util/log.js';
 import type { Cli, Location } from './context.js';
 import { dateToNs } from './format.js';
@@ -185,11 +185,40 @@ export function joinBackupValues(args: string[]): string[] {
   return joinFlagValues(args, (a) => (a === '--suffix' || a === '--backup-dir' ? a : undefined));
 }
 
+/** The directory a single file is in, as rclone's Fs of a file argument (for copyto/moveto). */
+export function parentOf(loc: Location): Location {
+  if (loc.kind === 'local') return { ...loc, path: path.dirname(path.resolve(loc.path)) };
+  const i = loc.path.lastIndexOf('/');
+  return { ...loc, path: i < 0 ? '' : loc.path.slice(0, i) };
+}
+
 /**
- * A single file (copyto, moveto, copy/sync/move of a file) is not backed up yet (rclone's
- * moveOrCopyFile has its own rules for it): refused rather than overwritten without a backup.
+ * The backup of a single file (copyto, moveto, copy/sync/move of a file) from the directory
+ * `srcDir` into the directory `dstDir`, as rclone 1.60's moveOrCopyFile checks it (its errors
+ * prefixed "creating Fs for --backup-dir failed: "): DIR on the destination's remote and, without
+ * --suffix, neither the destination's directory nor the source's; no overlap rule. Undefined
+ * when neither --backup-dir nor --suffix is given.
  */
-export function refuseForOneFile(verb: string, args: BackupArgs): void {
-  if ((last(args['backup-dir']) ?? '') !== '' || (last(args.suffix) ?? '') !== '')
-    throw new UserError(`${verb}: --backup-dir and --suffix work on directories only, not on a single file (not yet)`, EXIT.usage);
+export function planFileBackup(cli: Cli, verb: string, srcDir: Location, dstDir: Location, args: BackupArgs): Backup | undefined {
+  const dir = last(args['backup-dir']) ?? '';
+  const suffix = last(args.suffix) ?? '';
+  const keepExtension = last(args['suffix-keep-extension']) === true;
+  if (dir === '') return suffix === '' ? undefined : { root: dstDir, suffix, keepExtension };
+  const root = cli.location(dir);
+  const refuse = (text: string) => fatal(cli, verb, `creating Fs for --backup-dir failed: ${text}`);
+  if (!sameRemote(root, dstDir)) throw refuse('parameter to --backup-dir has to be on the same remote as destination');
+  if (suffix === '') {
+    const same = (a: Location, b: Location) => sameRemote(a, b) && rootOf(a) === rootOf(b);
+    if (same(dstDir, root)) throw refuse("destination and parameter to --backup-dir mustn't be the same");
+    if (same(srcDir, root)) throw refuse("source and parameter to --backup-dir mustn't be the same");
+  }
+  return { root, suffix, keepExtension };
+}
+
+/** What copyOne needs to back up the file it replaces: the plan, the destination's directory and name in it. */
+export interface FileBackup {
+  backup: Backup;
+  dir: Location;
+  rel: string;
+  stats: TransferStats;
 }

@@ -10,8 +10,9 @@ import { defineCommand } from './command.js';
 import type { Cli, Location } from './context.js';
 import { Progress } from './progress.js';
 import { fsPath } from './raw-names.js';
-import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
-import { addCompareFlags, checkersOf, compareOptions, copyOptions, transferTree, type CompareArgs } from './tree.js';
+import { log } from '../util/log.js';
+import { addBackupFlags, moveToBackup, parentOf, planFileBackup, type Backup, type BackupArgs, type FileBackup } from './backup.js';
+import { addCompareFlags, checkersOf, compareOptions, copyOptions, deleteFile, transferTree, type CompareArgs } from './tree.js';
 import {
   Transferer,
   endpointIn,
@@ -59,14 +60,70 @@ export async function copyTree(
   await transferTree(cli, src, dst, copyOptions(transfers, checkers, compare, backup));
 }
 
-/** Copy one file to an exact destination path (copyto, and copy of a single file). */
-export async function copyOne(cli: Cli, src: Endpoint, srcMeta: FileMeta, dst: Endpoint, opts: CopyFileOptions = {}): Promise<Outcome> {
+/**
+ * Copy one file to an exact destination path (copyto, and copy of a single file); with `backup`
+ * (--backup-dir, --suffix), a destination about to be replaced is moved away first.
+ */
+export async function copyOne(cli: Cli, src: Endpoint, srcMeta: FileMeta, dst: Endpoint, opts: CopyFileOptions = {}, backup?: FileBackup): Promise<Outcome> {
   const progress = new Progress(cli.progress);
   try {
-    return await new Transferer(cli, progress).copyFile(src, srcMeta, dst, undefined, opts);
+    const t = new Transferer(cli, progress);
+    const beforeReplace = backup
+      ? (meta: FileMeta) => moveToBackup(cli, t, backup.backup, backup.dir, { rel: backup.rel, size: meta.size, meta }, backup.stats)
+      : undefined;
+    return await t.copyFile(src, srcMeta, dst, undefined, { ...opts, beforeReplace });
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * One file: copied to `dst` (unless it has it), then, for a move, deleted at the source. The
+ * stats block and rclone's failure message as for a tree. `verb` 'sync' is a copy (copy,
+ * copyto, sync); with `backup`, a destination about to be replaced is moved away first.
+ */
+export async function oneFile(
+  cli: Cli,
+  verb: 'sync' | 'move',
+  src: Endpoint,
+  meta: FileMeta,
+  dst: Endpoint,
+  label: string,
+  args: CompareArgs,
+  backup?: { backup: Backup; dir: Location; rel: string },
+  to?: string,
+): Promise<void> {
+  const stats = cli.statsForRun();
+  try {
+    const outcome = await copyOne(
+      cli,
+      src,
+      meta,
+      dst,
+      { label, action: verb === 'move' ? 'move' : 'copy', compare: compareOptions(args), to },
+      backup && { ...backup, stats },
+    );
+    // rclone counts a check for a copy only when nothing is transferred; a move always has one
+    if (verb === 'move' || outcome !== 'copied') stats.checks++;
+    if (outcome === 'copied' || (outcome === 'dry-run' && cli.dryRun)) {
+      if (verb === 'move') stats.renames++;
+      if (verb !== 'move' || outcome === 'copied') stats.transfers++;
+      stats.bytes += meta.size;
+    }
+    if (verb === 'move' && outcome !== 'dry-run') {
+      if (outcome === 'copied' || (await cli.confirm('delete', label, `size ${meta.size}`))) {
+        await deleteFile(src);
+        stats.checks++;
+        stats.deletes++;
+        log.info(`${label}: Deleted`);
+      }
+    }
+  } catch (err) {
+    stats.errors++;
+    cli.logStats(stats);
+    throw err;
+  }
+  cli.logStats(stats);
 }
 
 export const copyCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs & BackupArgs>({
@@ -87,9 +144,11 @@ export const copyCommand = defineCommand<{ source: string; dest: string; transfe
     const kind = await sourceKind(src);
     if (kind.kind === 'missing') throw new UserError(`copy ${args.source}: directory not found`, EXIT.notFound);
     if (kind.kind === 'file') {
-      refuseForOneFile('copy', args);
       const name = src.kind === 'local' ? path.basename(src.path) : path.posix.basename(src.path);
-      await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, name), { compare: compareOptions(args) });
+      const backup = planFileBackup(cli, 'copy', parentOf(src), dst, args);
+      // with a backup, as rclone: its log lines and stats block (oneFile)
+      if (backup) await oneFile(cli, 'sync', endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args, { backup, dir: dst, rel: name });
+      else await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, name), { compare: compareOptions(args) });
       return;
     }
     await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args), args);

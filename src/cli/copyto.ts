@@ -1,12 +1,16 @@
 // `bucketfs copyto SRC DST`: copy one file to exactly the path DST (copy would put it inside DST),
 // skipping it when DST already has the same size and modification time. A directory SRC is
 // copied like `copy`.
+import path from 'node:path';
 import { UserError, EXIT } from '../util/errors.js';
 import { defineCommand } from './command.js';
-import { copyOne, copyTree, sourceKind } from './copy.js';
-import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
+import { copyOne, copyTree, oneFile, sourceKind } from './copy.js';
+import type { Location } from './context.js';
+import { addBackupFlags, parentOf, planFileBackup, type BackupArgs } from './backup.js';
 import { addCompareFlags, checkersOf, compareOptions, type CompareArgs } from './tree.js';
 import { endpointIn } from './transfer.js';
+
+const baseOf = (loc: Location): string => (loc.kind === 'local' ? path.basename(loc.path) : path.posix.basename(loc.path));
 
 export const copytoCommand = defineCommand<{ source: string; dest: string; transfers: number } & CompareArgs & BackupArgs>({
   retry: true,
@@ -29,10 +33,14 @@ export const copytoCommand = defineCommand<{ source: string; dest: string; trans
       await copyTree(cli, src, dst, args.transfers, checkersOf(args), compareOptions(args), args);
       return;
     }
-    refuseForOneFile('copyto', args);
     if (dst.kind === 'remote' && (dst.bucket === '' || dst.path === '')) {
       throw new UserError(`copyto ${args.dest}: the destination must be a file path (remote:bucket/path/to/file)`, EXIT.usage);
     }
-    await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, ''), { compare: compareOptions(args) });
+    const dir = parentOf(dst);
+    const backup = planFileBackup(cli, 'copyto', parentOf(src), dir, args);
+    const rel = baseOf(dst);
+    // with a backup, as rclone: "NAME: Copied (…) to: NEW", its stats block (oneFile)
+    if (backup) await oneFile(cli, 'sync', endpointIn(src, ''), kind.meta, endpointIn(dst, ''), baseOf(src), args, { backup, dir, rel }, rel);
+    else await copyOne(cli, endpointIn(src, ''), kind.meta, endpointIn(dst, ''), { compare: compareOptions(args) });
   },
 });

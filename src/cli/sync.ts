@@ -10,13 +10,12 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError, EXIT } from '../util/errors.js';
-import { log } from '../util/log.js';
 import { defineCommand } from './command.js';
 import type { Cli, GlobalArgs, Location } from './context.js';
-import { addBackupFlags, refuseForOneFile, type BackupArgs } from './backup.js';
-import { copyOne, sourceKind } from './copy.js';
-import { addCompareFlags, checkNotOverlapping, checkersOf, compareOptions, deleteFile, transferTree, type CompareArgs, type DeleteMode } from './tree.js';
-import { endpointIn, type Endpoint, type FileMeta } from './transfer.js';
+import { addBackupFlags, parentOf, planFileBackup, type BackupArgs } from './backup.js';
+import { oneFile, sourceKind } from './copy.js';
+import { addCompareFlags, checkNotOverlapping, checkersOf, compareOptions, transferTree, type CompareArgs, type DeleteMode } from './tree.js';
+import { endpointIn } from './transfer.js';
 
 interface TreeArgs extends CompareArgs, BackupArgs {
   source: string;
@@ -32,37 +31,6 @@ function positionals<T>(y: Argv<T>, dest: string): Argv<T> {
 
 function baseName(loc: Location): string {
   return loc.kind === 'local' ? path.basename(loc.path) : path.posix.basename(loc.path);
-}
-
-/**
- * One file: copied to `dst` (unless it has it), then, for a move, deleted at the source. The
- * stats block and rclone's failure message as for a tree.
- */
-async function oneFile(cli: Cli, verb: 'sync' | 'move', src: Endpoint, meta: FileMeta, dst: Endpoint, label: string, args: CompareArgs): Promise<void> {
-  const stats = cli.statsForRun();
-  try {
-    const outcome = await copyOne(cli, src, meta, dst, { label, action: verb === 'move' ? 'move' : 'copy', compare: compareOptions(args) });
-    stats.checks++;
-    if (outcome === 'copied' || (outcome === 'dry-run' && cli.dryRun)) {
-      if (verb === 'move') stats.renames++;
-      if (verb !== 'move' || outcome === 'copied') stats.transfers++;
-      stats.bytes += meta.size;
-    }
-    if (verb === 'move' && outcome !== 'dry-run') {
-      if (outcome === 'copied' || (await cli.confirm('delete', label, `size ${meta.size}`))) {
-        await deleteFile(src);
-        stats.checks++;
-        stats.deletes++;
-        log.info(`${label}: Deleted`);
-      }
-    }
-  } catch (err) {
-    stats.errors++;
-    cli.logStats(stats);
-    throw err;
-  }
-  if (stats.transfers === 0 && stats.renames === 0) log.info('There was nothing to transfer');
-  cli.logStats(stats);
 }
 
 function deleteMode(args: { 'delete-before'?: boolean; 'delete-during'?: boolean; 'delete-after'?: boolean }): DeleteMode {
@@ -112,9 +80,9 @@ async function intoDirectory(
   const kind = await sourceKind(src);
   if (kind.kind === 'missing') throw new UserError(`Failed to ${verb}: ${args.source}: directory not found`, EXIT.notFound);
   if (kind.kind === 'file') {
-    refuseForOneFile(verb, args);
     const name = baseName(src);
-    await oneFile(cli, verb, endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args);
+    const backup = planFileBackup(cli, verb, parentOf(src), dst, args);
+    await oneFile(cli, verb, endpointIn(src, ''), kind.meta, endpointIn(dst, name), name, args, backup && { backup, dir: dst, rel: name });
     return;
   }
   await transferTree(cli, src, dst, {
@@ -173,10 +141,13 @@ export const movetoCommand = defineCommand<MoveArgs>({
       await moveTree(cli, src, dst, args);
       return;
     }
-    refuseForOneFile('moveto', args);
     if (dst.kind === 'remote' && (dst.bucket === '' || dst.path === '')) {
       throw new UserError(`moveto ${args.dest}: the destination must be a file path (remote:bucket/path/to/file)`, EXIT.usage);
     }
-    await oneFile(cli, 'move', endpointIn(src, ''), kind.meta, endpointIn(dst, ''), baseName(src), args);
+    const dir = parentOf(dst);
+    const backup = planFileBackup(cli, 'moveto', parentOf(src), dir, args);
+    // "NAME: Copied (…) to: NEW" when the name changes, as rclone
+    const rel = baseName(dst);
+    await oneFile(cli, 'move', endpointIn(src, ''), kind.meta, endpointIn(dst, ''), baseName(src), args, backup && { backup, dir, rel }, rel);
   },
 });

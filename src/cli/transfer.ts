@@ -189,9 +189,9 @@ export interface CopyFileOptions {
   to?: string;
   /**
    * Run once the destination is to be replaced, before the copy is asked for (--backup-dir moves
-   * it away first); the destination is then gone: "Copied (new)".
+   * it away first), given the destination's metadata; the destination is then gone: "Copied (new)".
    */
-  beforeReplace?: () => Promise<void>;
+  beforeReplace?: (dstMeta: FileMeta) => Promise<void>;
 }
 
 export class Transferer {
@@ -272,7 +272,7 @@ export class Transferer {
       }
     }
     if (dstMeta && opts.beforeReplace) {
-      await opts.beforeReplace();
+      await opts.beforeReplace(dstMeta);
       dstMeta = null;
     }
     if (!(await this.cli.confirm(action, name, `size ${srcMeta.size}`))) return 'dry-run';

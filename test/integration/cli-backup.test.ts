@@ -195,7 +195,7 @@ test('--dry-run: rclone\'s "Skipped move" lines and stats, not one write request
   assert.deepEqual(Object.keys(await remoteTree(`moto:${BF}/ask`)).sort(), ['bk/a.txt', 'd/a.txt', 'd/extra.txt']);
 });
 
-test('refusals as rclone: another remote, overlapping the destination or the source (fatal, exit 7); a single file (not yet); a filter-excluded backup dir inside the destination works', async () => {
+test('refusals as rclone: another remote, overlapping the destination or the source (fatal, exit 7); a filter-excluded backup dir inside the destination works', async () => {
   const src = local('ref', 'src');
   makeTree(src, SRC);
   for (const b of [R, BF]) await seed(b, 'ref');
@@ -225,14 +225,6 @@ test('refusals as rclone: another remote, overlapping the destination or the sou
       assert.match(b.stderr, /ERROR : Fatal error received - not attempting retries/);
     }
   }
-  // a single file is not backed up yet: refused, never overwritten without its backup
-  for (const verb of ['copyto', 'moveto', 'copy', 'sync']) {
-    const r = await cli(c, [verb, path.join(src, 'a.txt'), `moto:${BF}/ref/d${verb.endsWith('to') ? '/a.txt' : ''}`, '--backup-dir', `moto:${BF}/ref/bk`]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^bucketfs: \w+: --backup-dir and --suffix work on directories only/m);
-  }
-  assert.ok(existsSync(path.join(src, 'a.txt')));
-
   // excluded by the filters, the backup dir may be inside the destination
   const args = (bucket: string) => ['sync', '-v', src, `moto:${bucket}/ref/d`, '--backup-dir', `moto:${bucket}/ref/d/old`, '--exclude', 'old/**'];
   const r = await rclone(args(R));
@@ -241,5 +233,102 @@ test('refusals as rclone: another remote, overlapping the destination or the sou
   assert.equal(b.code, 0, b.stderr);
   assert.deepEqual(await remoteTree(`moto:${BF}/ref`), await remoteTree(`moto:${R}/ref`));
   assert.ok('d/old/extra.txt' in (await remoteTree(`moto:${BF}/ref`)));
+  assert.deepEqual(normal(b.stderr, [BF, src]), normal(r.stderr, [R, src]));
+});
+
+// a single file: rclone's moveOrCopyFile, the destination file's directory as the destination
+const FILE_CASES: Array<{ verb: string; from: string; to: string; flags: (root: string) => string[] }> = [
+  { verb: 'copyto', from: 'a.txt', to: 'd/a.txt', flags: (root) => ['--backup-dir', `${root}/bk`] },
+  { verb: 'copyto', from: 'a.txt', to: 'd/sub/b.txt', flags: (root) => ['--backup-dir', `${root}/bk`, '--suffix', '-2024'] },
+  { verb: 'copyto', from: 'a.txt', to: 'd/sub/gone.tar.gz', flags: (root) => ['--backup-dir', `${root}/bk`, '--suffix', '-2024', '--suffix-keep-extension'] },
+  { verb: 'copyto', from: 'a.txt', to: 'd/a.txt', flags: () => ['--suffix', '.bak'] },
+  { verb: 'copyto', from: 'a.txt', to: 'd/a.txt', flags: () => ['--suffix', '-old', '--suffix-keep-extension'] },
+  { verb: 'copyto', from: 'same.txt', to: 'd/same.txt', flags: (root) => ['--backup-dir', `${root}/bk`] },
+  { verb: 'copyto', from: 'a.txt', to: 'd/new.txt', flags: (root) => ['--backup-dir', `${root}/bk`] },
+  { verb: 'moveto', from: 'a.txt', to: 'd/a.txt', flags: (root) => ['--backup-dir', `${root}/bk`] },
+  { verb: 'moveto', from: 'a.txt', to: 'd/extra.txt', flags: (root) => ['--backup-dir', `${root}/bk`, '--suffix', '-2024'] },
+  { verb: 'moveto', from: 'a.txt', to: 'd/sub/gone.tar.gz', flags: (root) => ['--backup-dir', `${root}/bk`, '--suffix', '-2024', '--suffix-keep-extension'] },
+  { verb: 'moveto', from: 'a.txt', to: 'd/a.txt', flags: () => ['--suffix', '.bak'] },
+  { verb: 'copy', from: 'a.txt', to: 'd', flags: (root) => ['--backup-dir', `${root}/bk`] },
+  { verb: 'sync', from: 'a.txt', to: 'd', flags: () => ['--suffix', '.bak'] },
+  { verb: 'move', from: 'a.txt', to: 'd', flags: (root) => ['--backup-dir', `${root}/bk`, '--suffix', '-1', '--suffix-keep-extension'] },
+];
+
+test('a single file (copyto, moveto; copy, sync, move of a file) with --backup-dir, --suffix, --suffix-keep-extension, --suffix alone: the same buckets, log lines and stats as rclone', async () => {
+  for (const [i, k] of FILE_CASES.entries()) {
+    const what = `${k.verb} ${k.from} ${k.to} ${k.flags('DIR').join(' ')}`;
+    const prefix = `file${i}`;
+    const srcs = [local(prefix, 'rclone'), local(prefix, 'bucketfs')];
+    for (const s of srcs) makeTree(s, SRC);
+    for (const b of [R, BF]) await seed(b, prefix);
+    const args = (bucket: string, src: string) => [
+      k.verb,
+      '-v',
+      path.join(src, k.from),
+      `moto:${bucket}/${prefix}/${k.to}`,
+      ...k.flags(`moto:${bucket}/${prefix}`),
+    ];
+    const r = await rclone(args(R, srcs[0]!));
+    const b = await cli(c, args(BF, srcs[1]!));
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    assert.equal(b.code, 0, `${what}: ${b.stderr}`);
+    const tree = await remoteTree(`moto:${BF}/${prefix}`);
+    assert.deepEqual(tree, await remoteTree(`moto:${R}/${prefix}`), `${what}: destination and backup`);
+    assert.deepEqual(localTree(srcs[1]!), localTree(srcs[0]!), `${what}: the source`);
+    const lb = normal(b.stderr, [BF, srcs[1]!]);
+    // rclone says "There was nothing to transfer" for a tree only, never for a single file
+    assert.deepEqual(lb, normal(r.stderr, [R, srcs[0]!]), `${what}: log lines`);
+    assert.ok(!lb.some((l) => l.includes('There was nothing to transfer')), lb.join('\n'));
+    if (i === 2) assert.ok('bk/gone.tar-2024.gz' in tree && 'd/sub/gone.tar.gz' in tree, JSON.stringify(tree));
+    if (i === 3) assert.ok('d/a.txt.bak' in tree, JSON.stringify(tree));
+    if (i === 5 || i === 6) assert.ok(!Object.keys(tree).some((p) => p.startsWith('bk/')), `${what}: nothing to back up: ${JSON.stringify(tree)}`);
+    if (i === 7) assert.ok('bk/a.txt' in tree && !existsSync(path.join(srcs[1]!, 'a.txt')), JSON.stringify(tree));
+  }
+});
+
+test('a single file: refused as rclone ("creating Fs for --backup-dir failed: …", fatal, exit 7), nothing written', async () => {
+  const src = local('fref', 'src');
+  makeTree(src, SRC);
+  for (const b of [R, BF]) await seed(b, 'fref');
+  const cases: Array<[string, (bucket: string) => string[]]> = [
+    ['copyto, the destination', (bk) => ['copyto', path.join(src, 'a.txt'), `moto:${bk}/fref/d/a.txt`, '--backup-dir', `moto:${bk}/fref/d`]],
+    ['moveto, the destination', (bk) => ['moveto', path.join(src, 'a.txt'), `moto:${bk}/fref/d/sub/b.txt`, '--backup-dir', `moto:${bk}/fref/d/sub/`]],
+    ['copy, the destination', (bk) => ['copy', path.join(src, 'a.txt'), `moto:${bk}/fref/d`, '--backup-dir', `moto:${bk}/fref/d`]],
+    ['copyto, another remote', (bk) => ['copyto', path.join(src, 'a.txt'), `moto:${bk}/fref/d/a.txt`, '--backup-dir', `moto2:${bk}/fref/bk`]],
+    ['copyto, the source', (bk) => ['copyto', `moto:${bk}/fref/d/a.txt`, `moto:${bk}/fref/e/a.txt`, '--backup-dir', `moto:${bk}/fref/d`]],
+  ];
+  for (const [what, args] of cases) {
+    const r = await rclone(args(R));
+    c.s3.clearRequests();
+    const b = await cli(c, args(BF));
+    assert.equal(writes(c.s3), 0, `${what}: nothing written`);
+    assert.equal(r.code, 7, `${what}: ${r.stderr}`);
+    assert.equal(b.code, 7, `${what}: ${b.stderr}`);
+    const last = (s: string) =>
+      s
+        .trim()
+        .split('\n')
+        .at(-1)!
+        .replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '');
+    assert.equal(last(b.stderr), `bucketfs: ${last(r.stderr)}`, what);
+    assert.match(b.stderr, /ERROR : Fatal error received - not attempting retries/);
+  }
+  // with --suffix the destination's own directory is allowed: the backup renamed next to it
+  const args = (bucket: string) => [
+    'copyto',
+    '-v',
+    path.join(src, 'a.txt'),
+    `moto:${bucket}/fref/d/a.txt`,
+    '--backup-dir',
+    `moto:${bucket}/fref/d`,
+    '--suffix',
+    '.s',
+  ];
+  const r = await rclone(args(R));
+  const b = await cli(c, args(BF));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(await remoteTree(`moto:${BF}/fref`), await remoteTree(`moto:${R}/fref`));
+  assert.ok('d/a.txt.s' in (await remoteTree(`moto:${BF}/fref`)));
   assert.deepEqual(normal(b.stderr, [BF, src]), normal(r.stderr, [R, src]));
 });
